@@ -1,0 +1,58 @@
+# Corrigo — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha1sum | cut -c1-12)
+TEST_WORKERS ?= 3
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test test-fast bench lint scan messages compilemessages migrate admin clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): requirements/*.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt -c requirements/constraints.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(STAMP) ## Create the virtualenv and install the pinned requirements
+
+compilemessages: $(STAMP) ## Compile the .po translation catalogues
+	@$(PY) scripts/compilemessages.py
+
+messages: $(STAMP) ## Extract translatable strings into locale/*/LC_MESSAGES/django.po
+	$(PY) manage.py makemessages -l fr -l en --ignore=.venv --ignore=tests --ignore=static/vendor
+	$(PY) manage.py makemessages -d djangojs -l fr -l en --ignore=.venv --ignore=static/vendor --ignore=staticfiles
+
+migrate: $(STAMP) ## Apply database migrations (embedded SQLite unless DATABASE_URL is set)
+	$(PY) manage.py migrate --noinput
+
+run: $(STAMP) compilemessages ## Run web (daphne), Celery worker, beat and Redis (embedded defaults)
+	$(PY) scripts/run.py
+
+admin: $(STAMP) ## Create an admin (superuser) account
+	$(PY) manage.py createsuperuser
+
+test: $(STAMP) compilemessages ## Run the test suite on PostgreSQL and Redis (started if absent)
+	DJANGO_ALLOW_ASYNC_UNSAFE=true scripts/with-services.sh $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+bench: $(STAMP) compilemessages ## Run the benchmarks and print their figures
+	scripts/with-services.sh $(PY) -m tests.bench $(BENCH_ARGS)
+
+lint: $(STAMP) ## ruff, djlint (templates), import-linter (layers), migrations up to date
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/djlint templates --lint
+	$(VENV)/bin/lint-imports
+	$(PY) manage.py makemigrations --check --dry-run >/dev/null
+
+scan: $(STAMP) ## bandit and pip-audit, JSON reports in reports/
+	scripts/scan.sh
+
+clean: ## Remove runtime files (var/, reports/, staticfiles/)
+	rm -rf var reports staticfiles
