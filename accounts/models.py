@@ -39,9 +39,7 @@ class User(AbstractUser):
     username = None
     email = models.EmailField(_("adresse e-mail"), unique=True)
     language = models.CharField(_("langue"), max_length=8, choices=Language.choices, default=Language.FR)
-    notify_job_finished = models.BooleanField(
-        _("m'écrire quand une correction est terminée"), default=True
-    )
+    notify_job_finished = models.BooleanField(_("m'écrire quand une correction est terminée"), default=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []

@@ -66,8 +66,9 @@ def test_every_response_has_a_request_id_and_keeps_a_valid_incoming_one(client):
 
 
 def test_log_lines_are_json_with_the_request_id():
-    from core.logging import RequestIdFilter, request_id_var
     from pythonjsonlogger.json import JsonFormatter
+
+    from core.logging import RequestIdFilter, request_id_var
 
     record = logging.LogRecord("corrigo", logging.INFO, __file__, 1, "bonjour", None, None)
     token = request_id_var.set("abc123abc123")

@@ -1,0 +1,260 @@
+"""Exams, their barème, copies, pages, grading jobs and grades.
+
+States (see docs): a Copy goes queued → grading → verifying → done, or failed (with a
+reason), cancelled, quota_reached; failed / quota_reached / cancelled go back to queued on a
+re-run. A GradingJob is running → finished or cancelled. Transitions are conditional
+UPDATEs (`Copy.transition`), so a redelivered task cannot redo a finished copy.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def _upload_name(prefix: str, extension: str) -> str:
+    # Unguessable names: a file's URL never reveals or enumerates another teacher's files.
+    return f"{prefix}/{uuid.uuid4().hex}{extension}"
+
+
+def source_upload_to(instance: models.Model, filename: str) -> str:
+    return _upload_name("sources", ".pdf")
+
+
+def page_upload_to(instance: models.Model, filename: str) -> str:
+    return _upload_name("pages", ".jpg")
+
+
+class Exam(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Brouillon")
+        READY = "ready", _("Prête à corriger")
+        GRADING = "grading", _("Correction en cours")
+        GRADED = "graded", _("Corrigée")
+        CANCELLED = "cancelled", _("Annulée")
+
+    class Mode(models.TextChoices):
+        SINGLE = "single", _("Un modèle")
+        DOUBLE = "double", _("Double correction")
+
+    class Language(models.TextChoices):
+        FR = "fr", _("Français")
+        EN = "en", _("Anglais")
+
+    ROUNDING_CHOICES = [
+        (Decimal("0.25"), "0,25"),
+        (Decimal("0.5"), "0,5"),
+        (Decimal("1"), "1"),
+    ]
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exams")
+    title = models.CharField(_("titre"), max_length=200)
+    subject = models.CharField(_("matière"), max_length=100, blank=True)
+    level = models.CharField(_("niveau"), max_length=100, blank=True)
+    language = models.CharField(_("langue"), max_length=2, choices=Language.choices, default=Language.FR)
+    mode = models.CharField(_("mode de correction"), max_length=10, choices=Mode.choices, default=Mode.SINGLE)
+    rounding_step = models.DecimalField(
+        _("arrondi"), max_digits=4, decimal_places=2, choices=ROUNDING_CHOICES, default=Decimal("0.5")
+    )
+    status = models.CharField(_("statut"), max_length=12, choices=Status.choices, default=Status.DRAFT)
+    # The subject / corrigé the teacher uploaded (optional): its pages join the static prefix.
+    subject_file = models.FileField(_("sujet / corrigé"), upload_to=source_upload_to, blank=True)
+    instructions = models.TextField(_("consignes de correction"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+        verbose_name = _("correction")
+        verbose_name_plural = _("corrections")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Question(models.Model):
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="questions")
+    order = models.PositiveIntegerField(default=0)
+    label = models.CharField(_("intitulé"), max_length=300)
+    max_points = models.DecimalField(_("points"), max_digits=6, decimal_places=2)
+    criteria = models.TextField(_("réponse attendue / critères"), blank=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class SourceFile(models.Model):
+    """An uploaded PDF: one student's copy, or a whole class to split."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="sources")
+    file = models.FileField(upload_to=source_upload_to)
+    original_name = models.CharField(max_length=255)
+    page_count = models.PositiveIntegerField(default=0)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class Copy(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("En attente")
+        GRADING = "grading", _("Correction")
+        VERIFYING = "verifying", _("Vérification")
+        DONE = "done", _("Terminée")
+        FAILED = "failed", _("Échec")
+        CANCELLED = "cancelled", _("Annulée")
+        QUOTA_REACHED = "quota_reached", _("Quota atteint")
+
+    RERUNNABLE = (Status.FAILED, Status.QUOTA_REACHED, Status.CANCELLED)
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="copies")
+    student_label = models.CharField(_("élève"), max_length=200)
+    source = models.ForeignKey(SourceFile, on_delete=models.SET_NULL, null=True, blank=True, related_name="copies")
+    first_page = models.PositiveIntegerField(default=1)  # 1-based, in the source file
+    last_page = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    failure_reason = models.TextField(blank=True)
+    flagged_manipulation = models.BooleanField(default=False)
+    manipulation_reason = models.TextField(blank=True)
+    reviewed = models.BooleanField(default=False)
+    # Bumped on every (re-)run, so the ledger's idempotency keys of a re-run are new ones
+    # while a redelivered task of the same run reuses the same keys.
+    attempt = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("copie")
+        verbose_name_plural = _("copies")
+
+    def __str__(self) -> str:
+        return self.student_label
+
+    def transition(self, *, source: list[str] | tuple[str, ...], target: str, **fields) -> bool:
+        """Moves to `target` only from one of `source`, in one conditional UPDATE.
+
+        Returns False (and changes nothing) when another worker got there first.
+        """
+        updated = Copy.objects.filter(pk=self.pk, status__in=source).update(status=target, **fields)
+        if updated:
+            self.status = target
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(updated)
+
+
+class Page(models.Model):
+    copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="pages")
+    index = models.PositiveIntegerField()  # 1-based within the copy
+    image = models.FileField(upload_to=page_upload_to)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    text = models.TextField(blank=True)  # the PDF's text layer, when present
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [models.UniqueConstraint(fields=["copy", "index"], name="page_unique_index")]
+
+
+class GradingJob(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", _("En cours")
+        FINISHED = "finished", _("Terminé")
+        CANCELLED = "cancelled", _("Annulé")
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="jobs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    total_copies = models.PositiveIntegerField(default=0)
+    estimated_tokens = models.PositiveBigIntegerField(default=0)
+    reservation_key = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            # One running job per exam at a time.
+            models.UniqueConstraint(
+                fields=["exam"], condition=models.Q(status="running"), name="gradingjob_one_running_per_exam"
+            )
+        ]
+
+
+class Grade(models.Model):
+    class Resolution(models.TextChoices):
+        SINGLE = "single", _("Un seul modèle")
+        AGREED = "agreed", _("Accord des deux modèles")
+        VERIFIED = "verified", _("Accord après vérification")
+        AVERAGED = "averaged", _("Désaccord : moyenne")
+
+    copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="grades")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="grades")
+    points = models.DecimalField(max_digits=6, decimal_places=2)  # final (teacher's edit when any)
+    ai_points = models.DecimalField(max_digits=6, decimal_places=2)  # as the engine decided
+    max_points = models.DecimalField(max_digits=6, decimal_places=2)
+    reading = models.TextField(blank=True)
+    reasoning = models.TextField(blank=True)
+    feedback = models.TextField(blank=True)
+    confidence = models.FloatField(default=0.0)
+    disagreement = models.BooleanField(default=False)
+    resolution = models.CharField(max_length=10, choices=Resolution.choices, default=Resolution.SINGLE)
+    edited = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["question__order", "question_id"]
+        constraints = [models.UniqueConstraint(fields=["copy", "question"], name="grade_unique_copy_question")]
+
+
+class ModelAnswer(models.Model):
+    """One model's answer for one copy in one phase: the audit of how grades were reached."""
+
+    class Phase(models.TextChoices):
+        GRADING = "grading", _("Correction")
+        VERIFICATION = "verification", _("Vérification")
+        REPAIR = "repair", _("Réparation")
+
+    copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="model_answers")
+    attempt = models.PositiveIntegerField(default=0)
+    phase = models.CharField(max_length=12, choices=Phase.choices)
+    role = models.CharField(max_length=10)  # "a" or "b"
+    model = models.CharField(max_length=200)
+    raw = models.TextField(blank=True)
+    parsed = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["copy", "attempt", "phase", "role"], name="modelanswer_unique_call")
+        ]
+
+
+class GradeEdit(models.Model):
+    """A teacher's change to a grade: who, when, before, after."""
+
+    grade = models.ForeignKey(Grade, on_delete=models.CASCADE, related_name="edits")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    field = models.CharField(max_length=20, default="points")
+    before = models.CharField(max_length=500, blank=True)
+    after = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]

@@ -1,0 +1,110 @@
+"""The usage ledger, allowances and reservations.
+
+A user's period usage and an exam's cost are aggregates of UsageRecord rows: there is no
+counter to drift. `Allowance` is the per-user row locked (SELECT … FOR UPDATE) while a
+reservation is taken, so concurrent job starts are serialised per user.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .tiers import Tier
+
+COST = {"max_digits": 16, "decimal_places": 10, "default": 0}
+
+
+class Allowance(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="allowance")
+    tier = models.CharField(_("offre"), max_length=12, choices=Tier.choices, default=Tier.FREE)
+    # The Stripe billing period when subscribed; empty → the calendar month (paid tiers)
+    # or the whole account life (FREE).
+    period_start = models.DateTimeField(null=True, blank=True)
+    period_end = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("allocation")
+        verbose_name_plural = _("allocations")
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_tier_display()}"
+
+
+class UsageRecord(models.Model):
+    """One LLM call. Append-only: rows are never updated or deleted by the application."""
+
+    class Phase(models.TextChoices):
+        DETECTION = "detection", _("Détection")
+        GRADING = "grading", _("Correction")
+        VERIFICATION = "verification", _("Vérification")
+        REPAIR = "repair", _("Réparation")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="usage_records")
+    exam = models.ForeignKey("grading.Exam", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    copy = models.ForeignKey("grading.Copy", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    phase = models.CharField(max_length=12, choices=Phase.choices)
+    model = models.CharField(max_length=200)
+    prompt_tokens = models.PositiveIntegerField(default=0)  # all input tokens, cached ones included
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cached_read_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
+    total_tokens = models.PositiveIntegerField(default=0)
+    prompt_cost = models.DecimalField(**COST)  # uncached input
+    completion_cost = models.DecimalField(**COST)
+    cached_cost = models.DecimalField(**COST)  # cache reads and writes
+    total_cost = models.DecimalField(**COST)
+    savings = models.DecimalField(**COST)  # cached tokens at the input price − what they cost
+    # The job reservation this call spends from, when it belongs to a grading job.
+    reservation = models.ForeignKey(
+        "usage.Reservation", on_delete=models.SET_NULL, null=True, blank=True, related_name="records"
+    )
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "created_at"])]
+        verbose_name = _("appel LLM")
+        verbose_name_plural = _("registre de consommation")
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Usage records are append-only.")
+        super().save(*args, **kwargs)
+
+
+class Reservation(models.Model):
+    """Tokens held for a grading job from its start until it is settled, exactly once."""
+
+    class State(models.TextChoices):
+        HELD = "held", _("Réservé")
+        SETTLED = "settled", _("Réglé")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reservations")
+    key = models.CharField(max_length=64, unique=True)
+    exam = models.ForeignKey("grading.Exam", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    tokens = models.PositiveBigIntegerField()
+    tokens_used = models.PositiveBigIntegerField(default=0)  # filled when settled
+    state = models.CharField(max_length=8, choices=State.choices, default=State.HELD)
+    created_at = models.DateTimeField(auto_now_add=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+
+class ModelPrice(models.Model):
+    """An operator's price for a model missing from litellm's price map (USD per token)."""
+
+    model = models.CharField(max_length=200, unique=True)
+    input_per_token = models.DecimalField(max_digits=16, decimal_places=12)
+    output_per_token = models.DecimalField(max_digits=16, decimal_places=12)
+    cache_read_per_token = models.DecimalField(max_digits=16, decimal_places=12, null=True, blank=True)
+    cache_write_per_token = models.DecimalField(max_digits=16, decimal_places=12, null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("prix d'un modèle")
+        verbose_name_plural = _("prix des modèles")
+
+    def __str__(self) -> str:
+        return self.model
