@@ -10,7 +10,7 @@ import os
 from .base import *  # noqa: F403
 from .base import BASE_DIR, env
 
-_namespace = "t" + hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:6]
+_namespace = "t" + hashlib.sha1(str(BASE_DIR).encode(), usedforsecurity=False).hexdigest()[:6]
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
 REDIS_PREFIX = env("REDIS_PREFIX", default=f"corrigo-{_namespace}-{_worker}")
 CACHES["default"]["KEY_PREFIX"] = REDIS_PREFIX  # noqa: F405
