@@ -26,8 +26,8 @@ compilemessages: $(STAMP) ## Compile the .po translation catalogues
 	@$(PY) scripts/compilemessages.py
 
 messages: $(STAMP) ## Extract translatable strings into locale/*/LC_MESSAGES/django.po
-	$(PY) manage.py makemessages -l fr -l en --ignore=.venv --ignore=tests --ignore=static/vendor
-	$(PY) manage.py makemessages -d djangojs -l fr -l en --ignore=.venv --ignore=static/vendor --ignore=staticfiles
+	$(PY) manage.py makemessages -l fr -l en --no-location --ignore=.venv --ignore=tests --ignore=static/vendor --ignore=var --ignore=staticfiles
+	$(PY) manage.py makemessages -d djangojs -l fr -l en --no-location --ignore=.venv --ignore=static/vendor --ignore=staticfiles
 
 migrate: $(STAMP) ## Apply database migrations (embedded SQLite unless DATABASE_URL is set)
 	$(PY) manage.py migrate --noinput
