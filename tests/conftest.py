@@ -54,7 +54,7 @@ def module_tmp(tmp_path_factory, request):
 
 
 @pytest.fixture
-def asgi_server(transactional_db, tmp_path):
+def asgi_server(transactional_db, tmp_path, settings):
     """daphne serving the project on a free port, against this test's database."""
     from tests.support.servers import daphne_start
 
@@ -64,6 +64,8 @@ def asgi_server(transactional_db, tmp_path):
         tmp_path,
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
         EMAIL_FILE_PATH=str(mail_dir),
+        # Rate limits and other cached state of one test must not reach the next one.
+        CACHE_KEY_PREFIX=f"{settings.REDIS_PREFIX}:{uuid.uuid4().hex[:8]}",
     )
     server.extra["mail_dir"] = mail_dir
     yield server

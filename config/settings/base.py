@@ -112,7 +112,7 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": REDIS_PREFIX,
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", default=REDIS_PREFIX),
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
 }

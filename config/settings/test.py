@@ -13,7 +13,7 @@ from .base import BASE_DIR, env
 _namespace = "t" + hashlib.sha1(str(BASE_DIR).encode(), usedforsecurity=False).hexdigest()[:6]
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
 REDIS_PREFIX = env("REDIS_PREFIX", default=f"corrigo-{_namespace}-{_worker}")
-CACHES["default"]["KEY_PREFIX"] = REDIS_PREFIX  # noqa: F405
+CACHES["default"]["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default=REDIS_PREFIX)  # noqa: F405
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"{REDIS_PREFIX}:asgi"  # noqa: F405
 CELERY_TASK_DEFAULT_QUEUE = REDIS_PREFIX
 CELERY_BROKER_TRANSPORT_OPTIONS = {
