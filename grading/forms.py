@@ -1,0 +1,72 @@
+"""Forms of the teacher's workflow: exam settings, barème rows, uploads, grade edits."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Copy, Exam, Question
+
+
+class ExamForm(forms.ModelForm):
+    class Meta:
+        model = Exam
+        fields = ["title", "subject", "level", "language", "mode", "rounding_step", "instructions"]
+        widgets = {
+            "instructions": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "mode": _("La double correction fait noter chaque copie par deux modèles, puis compare."),
+            "rounding_step": _("Les points de chaque question sont arrondis à ce pas."),
+        }
+
+
+class QuestionForm(forms.ModelForm):
+    class Meta:
+        model = Question
+        fields = ["label", "max_points", "criteria"]
+        widgets = {
+            "criteria": forms.Textarea(attrs={"rows": 2}),
+            "max_points": forms.NumberInput(attrs={"step": "0.25", "min": "0.25"}),
+        }
+
+    def clean_max_points(self) -> Decimal:
+        value = self.cleaned_data["max_points"]
+        if value is None or value <= 0:
+            raise forms.ValidationError(_("Le nombre de points doit être positif."))
+        if value > 1000:
+            raise forms.ValidationError(_("Pas plus de 1000 points par question."))
+        return value
+
+
+class QuestionMoveForm(forms.Form):
+    direction = forms.ChoiceField(choices=[("up", "up"), ("down", "down")])
+
+
+class SplitForm(forms.Form):
+    """One PDF holding the whole class, cut every `pages_per_student` pages."""
+
+    file = forms.FileField(label=_("PDF de toute la classe"))
+    pages_per_student = forms.IntegerField(
+        label=_("Pages par élève"),
+        min_value=1,
+        max_value=100,
+        required=False,
+        help_text=_("Laissez vide pour une proposition de découpage automatique, que vous vérifiez."),
+    )
+
+
+class CopyRenameForm(forms.ModelForm):
+    class Meta:
+        model = Copy
+        fields = ["student_label"]
+
+
+def points_parse(raw: str) -> Decimal | None:
+    """Accepts '12,5' as well as '12.5' (French keyboards)."""
+    try:
+        return Decimal(raw.strip().replace(",", "."))
+    except (InvalidOperation, AttributeError):
+        return None

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from grading.models import Exam, Question
+from tests.factories import ExamFactory, QuestionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def exam_data(**overrides) -> dict:
+    return {
+        "title": "Contrôle — équations",
+        "subject": "Mathématiques",
+        "level": "3e",
+        "language": "fr",
+        "mode": "double",
+        "rounding_step": "0.25",
+        "instructions": "",
+    } | overrides
+
+
+def test_it_creates_an_exam_for_the_teacher(owner_client, teacher):
+    response = owner_client.post(reverse("exam_create"), exam_data())
+    exam = Exam.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("exam_detail", args=[exam.pk])
+    assert exam.owner == teacher
+    assert exam.mode == "double"
+    assert exam.rounding_step == Decimal("0.25")
+
+
+def test_it_refuses_an_exam_without_a_title(owner_client):
+    response = owner_client.post(reverse("exam_create"), exam_data(title=""))
+    assert response.status_code == 200
+    assert "Ce champ est obligatoire." in response.text
+    assert not Exam.objects.exists()
+
+
+def test_it_refuses_an_unknown_rounding_step(owner_client):
+    response = owner_client.post(reverse("exam_create"), exam_data(rounding_step="0.3"))
+    assert response.status_code == 200
+    assert not Exam.objects.exists()
+
+
+def test_it_edits_the_exam(owner_client, teacher):
+    exam = ExamFactory(owner=teacher)
+    owner_client.post(reverse("exam_edit", args=[exam.pk]), exam_data(title="Nouveau titre", language="en"))
+    exam.refresh_from_db()
+    assert exam.title == "Nouveau titre"
+    assert exam.language == "en"
+
+
+def test_it_deletes_the_exam_after_confirmation(owner_client, teacher):
+    exam = ExamFactory(owner=teacher, title="À supprimer")
+    confirm = owner_client.get(reverse("exam_delete", args=[exam.pk]))
+    assert "À supprimer" in confirm.text
+    assert Exam.objects.filter(pk=exam.pk).exists()
+    response = owner_client.post(reverse("exam_delete", args=[exam.pk]))
+    assert response.status_code == 302
+    assert not Exam.objects.filter(pk=exam.pk).exists()
+
+
+def test_it_adds_questions_and_shows_the_running_total(owner_client, teacher):
+    exam = ExamFactory(owner=teacher)
+    url = reverse("question_add", args=[exam.pk])
+    owner_client.post(url, {"new-label": "Résoudre 2x + 3 = 9", "new-max_points": "4", "new-criteria": "x = 3"})
+    response = owner_client.post(
+        url, {"new-label": "Tracer la droite", "new-max_points": "2.5"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert 'id="bareme"' in response.text
+    assert "<html" not in response.text
+    assert "Total : 6,50 points" in response.text
+    assert list(exam.questions.values_list("label", "order")) == [
+        ("Résoudre 2x + 3 = 9", 0),
+        ("Tracer la droite", 1),
+    ]
+
+
+def test_it_refuses_a_question_with_no_points(owner_client, teacher):
+    exam = ExamFactory(owner=teacher)
+    response = owner_client.post(
+        reverse("question_add", args=[exam.pk]),
+        {"new-label": "Q", "new-max_points": "0"},
+        headers={"HX-Request": "true"},
+    )
+    assert "Le nombre de points doit être positif." in response.text
+    assert not exam.questions.exists()
+
+
+def test_it_updates_a_question_inline(owner_client, teacher):
+    question = QuestionFactory(exam=ExamFactory(owner=teacher), label="Ancien", max_points=Decimal("2"))
+    prefix = f"q{question.pk}"
+    response = owner_client.post(
+        reverse("question_update", args=[question.exam_id, question.pk]),
+        {f"{prefix}-label": "Nouveau", f"{prefix}-max_points": "3", f"{prefix}-criteria": "c"},
+        headers={"HX-Request": "true"},
+    )
+    question.refresh_from_db()
+    assert (question.label, question.max_points, question.criteria) == ("Nouveau", Decimal("3"), "c")
+    assert "Total : 3 points" in response.text
+
+
+def test_it_reorders_and_removes_questions(owner_client, teacher):
+    exam = ExamFactory(owner=teacher)
+    a, b, c = (QuestionFactory(exam=exam, label=label) for label in "ABC")
+    owner_client.post(reverse("question_move", args=[exam.pk, c.pk]), {"direction": "up"})
+    assert list(exam.questions.values_list("label", flat=True)) == ["A", "C", "B"]
+    owner_client.post(reverse("question_move", args=[exam.pk, a.pk]), {"direction": "up"})
+    assert list(exam.questions.values_list("label", flat=True)) == ["A", "C", "B"]
+    owner_client.post(reverse("question_delete", args=[exam.pk, b.pk]))
+    assert list(exam.questions.values_list("label", flat=True)) == ["A", "C"]
+
+
+def test_it_locks_the_bareme_while_grading(owner_client, teacher):
+    exam = ExamFactory(owner=teacher, status=Exam.Status.GRADING)
+    response = owner_client.post(
+        reverse("question_add", args=[exam.pk]),
+        {"new-label": "Q", "new-max_points": "2"},
+        headers={"HX-Request": "true"},
+    )
+    assert "Le barème ne peut pas changer pendant une correction." in response.text
+    assert not Question.objects.exists()
+
+
+def test_the_exam_page_shows_the_bareme(owner_client, teacher):
+    exam = ExamFactory(owner=teacher, title="Géométrie")
+    QuestionFactory(exam=exam, label="Pythagore")
+    response = owner_client.get(reverse("exam_detail", args=[exam.pk]))
+    assert response.status_code == 200
+    assert "Géométrie" in response.text
+    assert "Pythagore" in response.text

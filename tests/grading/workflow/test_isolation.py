@@ -1,0 +1,110 @@
+"""Another teacher gets a 404 from every URL that takes an exam, copy, grade or file id.
+
+The URL list is not written by hand: the test walks the whole resolver (pages, api/) and the
+websocket routing, so a new URL under grading that forgets the ownership check fails here.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from core.realtime import realtime_user_owns_group
+from grading.models import Page, SourceFile
+from tests.factories import CopyFactory, ExamFactory, GradeFactory, QuestionFactory
+
+# Kwargs a grading URL may take, and the object of the owner's exam each one names.
+ID_KWARGS = {"pk", "exam_pk", "question_pk", "copy_pk", "grade_pk", "source_pk", "index", "fmt"}
+
+
+def _walk(resolvers, prefix=""):
+    for entry in resolvers:
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), entry
+
+
+def _grading_patterns():
+    found = []
+    for route, pattern in _walk(get_resolver().url_patterns):
+        callback = pattern.callback
+        module = getattr(callback, "__module__", "") or ""
+        view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+        if view_class is not None:
+            module = view_class.__module__
+        if module.startswith("grading") and pattern.pattern.converters:
+            found.append(pytest.param(route, pattern, id=route))
+    return found
+
+
+@pytest.fixture
+def owned(teacher):
+    exam = ExamFactory(owner=teacher)
+    question = QuestionFactory(exam=exam, max_points=Decimal("4"))
+    source = SourceFile.objects.create(exam=exam, original_name="copie.pdf", page_count=1)
+    source.file.save("copie.pdf", ContentFile(b"%PDF-1.4\n%%EOF\n"), save=True)
+    copy = CopyFactory(exam=exam, source=source)
+    page = Page(copy=copy, index=1, width=10, height=10)
+    page.image.save("p.jpg", ContentFile(b"\xff\xd8\xff\xe0jpeg"), save=True)
+    grade = GradeFactory(copy=copy, question=question)
+    return {"exam": exam, "question": question, "source": source, "copy": copy, "grade": grade}
+
+
+def _kwargs(route: str, names, owned) -> dict:
+    head = route.removeprefix("api/").split("/", 1)[0]
+    by_head = {"exams": "exam", "copies": "copy", "grades": "grade", "sources": "source"}
+    kwargs = {}
+    for name in names:
+        assert name in ID_KWARGS, f"{route}: teach test_isolation what {name!r} names"
+        if name == "pk":
+            assert head in by_head, f"{route}: teach test_isolation which object this pk names"
+            kwargs[name] = owned[by_head[head]].pk
+        elif name == "index":
+            kwargs[name] = 1
+        elif name == "fmt":
+            kwargs[name] = "csv"
+        else:
+            kwargs[name] = owned[name.removesuffix("_pk")].pk
+    return kwargs
+
+
+def _request(client, url):
+    response = client.get(url)
+    if response.status_code == 405:
+        response = client.post(url)
+    return response
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "pattern"), _grading_patterns())
+def test_another_teacher_gets_404(route, pattern, client, teacher, other_teacher, owned):
+    kwargs = _kwargs(route, pattern.pattern.converters, owned)
+    assert pattern.name, f"{route}: give the URL a name"
+    url = reverse(pattern.name, kwargs=kwargs)
+
+    client.force_login(other_teacher)
+    assert _request(client, url).status_code == 404
+
+    # The same URL works for its owner: the 404 above is the ownership check, not a bad id.
+    client.force_login(teacher)
+    assert _request(client, url).status_code not in (404, 500)
+
+
+def test_the_walk_finds_the_grading_urls():
+    routes = [p.id for p in _grading_patterns()]
+    assert "exams/<int:pk>/" in routes
+    assert "copies/<int:pk>/" in routes
+
+
+@pytest.mark.django_db
+def test_another_teacher_cannot_listen_to_an_exams_progress(teacher, other_teacher):
+    from config.routing import websocket_urlpatterns
+
+    exam = ExamFactory(owner=teacher)
+    assert any("group" in p.pattern.regex.groupindex for p in websocket_urlpatterns)
+    assert realtime_user_owns_group(user=teacher, group=f"exam-{exam.pk}")
+    assert not realtime_user_owns_group(user=other_teacher, group=f"exam-{exam.pk}")
