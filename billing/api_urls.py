@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import api_views
+
+urlpatterns = [
+    path("billing/status/", api_views.status, name="api_billing_status"),
+]

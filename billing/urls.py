@@ -1,3 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns = [
+    path("pricing/", views.pricing, name="billing_pricing"),
+    path("checkout/success/", views.checkout_success, name="billing_checkout_success"),
+    path("checkout/cancel/", views.checkout_cancel, name="billing_checkout_cancel"),
+    path("checkout/<str:tier>/", views.checkout, name="billing_checkout"),
+    path("portal/", views.portal, name="billing_portal"),
+    path("invoices/", views.invoices, name="billing_invoices"),
+    path("invoices/<str:invoice_id>/", views.invoice_open, name="billing_invoice_open"),
+]

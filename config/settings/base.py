@@ -284,3 +284,7 @@ DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
 BILLING_ENABLED = env.bool("BILLING_ENABLED", default=bool(STRIPE_SECRET_KEY))
+# The Stripe API version dj-stripe 2.11 is written for (payload shapes depend on it).
+STRIPE_API_VERSION = env("STRIPE_API_VERSION", default="2026-05-27.dahlia")
+# Stripe Tax computes VAT at checkout once the operator has set it up in the dashboard.
+BILLING_AUTOMATIC_TAX = env.bool("BILLING_AUTOMATIC_TAX", default=False)

@@ -1,0 +1,26 @@
+"""Billing keeps its Stripe state in dj-stripe's tables; this is what dj-stripe has no place for."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class PaymentFailureNotice(models.Model):
+    """One email per failed attempt of an invoice, however many times Stripe tells us."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    invoice_id = models.CharField(max_length=255)
+    attempt_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["invoice_id", "attempt_count"], name="billing_notice_once_per_attempt")
+        ]
+        verbose_name = _("avis d'échec de paiement")
+        verbose_name_plural = _("avis d'échec de paiement")
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} #{self.attempt_count}"
