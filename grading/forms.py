@@ -70,3 +70,12 @@ def points_parse(raw: str) -> Decimal | None:
         return Decimal(raw.strip().replace(",", "."))
     except (InvalidOperation, AttributeError):
         return None
+
+
+class SplitRowForm(forms.Form):
+    student_label = forms.CharField(label=_("Élève"), max_length=200)
+    first_page = forms.IntegerField(label=_("Première page"), min_value=1)
+    last_page = forms.IntegerField(label=_("Dernière page"), min_value=1)
+
+
+SplitRowFormSet = forms.formset_factory(SplitRowForm, extra=1, can_delete=True)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from django.core.cache import cache
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
-from .models import Exam, Page, Question
+from .models import Copy, Exam, Grade, Page, Question, SourceFile, source_upload_to
+from .validation import pdf_validate
 
 
 class WorkflowError(Exception):
@@ -83,3 +91,173 @@ def question_move(*, question: Question, direction: str) -> None:
             ids[i], ids[j] = ids[j], ids[i]
         for position, pk in enumerate(ids):
             Question.objects.filter(pk=pk).update(order=position)
+
+
+# --- Uploads -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SplitRow:
+    student_label: str
+    first_page: int
+    last_page: int
+
+
+def student_label_from_filename(filename: str) -> str:
+    stem = PurePath(filename).stem
+    label = re.sub(r"[_\s]+", " ", stem).strip()
+    return label[:200] or _("Élève")
+
+
+def _pages_render_enqueue(copy_ids: list[int]) -> None:
+    try:
+        from .tasks import copy_pages_render_task
+    except ImportError:  # pragma: no cover - the engine's task module is not there yet
+        return
+    for pk in copy_ids:
+        transaction.on_commit(lambda pk=pk: copy_pages_render_task.delay(pk))
+
+
+def _file_store(upload: UploadedFile) -> str:
+    """Saves the upload under an unguessable name (slow I/O: outside any transaction)."""
+    storage = SourceFile._meta.get_field("file").storage
+    upload.seek(0)
+    return storage.save(source_upload_to(None, upload.name), upload)
+
+
+def _source_upload(*, exam: Exam, upload: UploadedFile, whole_file_copy: bool) -> SourceFile:
+    if exam.status == Exam.Status.GRADING:
+        raise WorkflowError(_("Attendez la fin de la correction pour ajouter des copies."))
+    info = pdf_validate(upload)
+    name = _file_store(upload)
+    try:
+        with transaction.atomic():
+            source = SourceFile.objects.create(
+                exam=exam,
+                file=name,
+                original_name=upload.name[:255],
+                page_count=info.page_count,
+                size_bytes=info.size_bytes,
+                sha256=info.sha256,
+            )
+            if whole_file_copy:
+                copy = Copy.objects.create(
+                    exam=exam,
+                    source=source,
+                    student_label=student_label_from_filename(upload.name),
+                    first_page=1,
+                    last_page=info.page_count,
+                )
+                _pages_render_enqueue([copy.pk])
+    except Exception:
+        SourceFile._meta.get_field("file").storage.delete(name)
+        raise
+    return source
+
+
+def source_upload_copy(*, exam: Exam, upload: UploadedFile) -> Copy:
+    """One student's PDF: validated, stored, one copy over all its pages. Raises PdfInvalid."""
+    return _source_upload(exam=exam, upload=upload, whole_file_copy=True).copies.get()
+
+
+def source_upload_class(*, exam: Exam, upload: UploadedFile) -> SourceFile:
+    """The whole class in one PDF: stored without copies until the teacher confirms a split."""
+    return _source_upload(exam=exam, upload=upload, whole_file_copy=False)
+
+
+def split_fixed(*, page_count: int, pages_per_student: int) -> list[SplitRow]:
+    rows = []
+    for n, first in enumerate(range(1, page_count + 1, pages_per_student), start=1):
+        last = min(first + pages_per_student - 1, page_count)
+        rows.append(SplitRow(student_label=_("Élève %(n)s") % {"n": n}, first_page=first, last_page=last))
+    return rows
+
+
+def split_check(*, rows: list[SplitRow], page_count: int) -> list[str]:
+    """Errors of a split: ranges inside the file, in order, not overlapping, names given."""
+    errors = []
+    previous_last = 0
+    for n, row in enumerate(rows, start=1):
+        if not row.student_label.strip():
+            errors.append(_("Ligne %(n)s : indiquez le nom de l'élève.") % {"n": n})
+        if not 1 <= row.first_page <= row.last_page <= page_count:
+            errors.append(
+                _("Ligne %(n)s : les pages doivent aller de 1 à %(max)s, la première avant la dernière.")
+                % {"n": n, "max": page_count}
+            )
+        elif row.first_page <= previous_last:
+            errors.append(_("Ligne %(n)s : ces pages chevauchent la copie précédente.") % {"n": n})
+        previous_last = max(previous_last, row.last_page)
+    if not rows:
+        errors.append(_("Indiquez au moins une copie."))
+    return errors
+
+
+def split_apply(*, source: SourceFile, rows: list[SplitRow]) -> list[Copy]:
+    """Replaces the source's copies by the confirmed split. Raises WorkflowError."""
+    errors = split_check(rows=rows, page_count=source.page_count)
+    if errors:
+        raise WorkflowError(" ".join(errors))
+    exam = source.exam
+    if exam.status == Exam.Status.GRADING:
+        raise WorkflowError(_("Attendez la fin de la correction pour ajouter des copies."))
+    with transaction.atomic():
+        if Grade.objects.filter(copy__source=source).exists():
+            raise WorkflowError(_("Ces copies sont déjà corrigées : leur découpage ne peut plus changer."))
+        old_pages = [p.image.name for p in Page.objects.filter(copy__source=source) if p.image]
+        source.copies.all().delete()
+        copies = Copy.objects.bulk_create(
+            Copy(
+                exam=exam,
+                source=source,
+                student_label=row.student_label.strip()[:200],
+                first_page=row.first_page,
+                last_page=row.last_page,
+            )
+            for row in rows
+        )
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in old_pages])
+        _pages_render_enqueue([c.pk for c in copies])
+    return copies
+
+
+def copy_delete(*, copy: Copy) -> None:
+    """Removes a copy; its source file goes too when no other copy uses it."""
+    if copy.exam.status == Exam.Status.GRADING:
+        raise WorkflowError(_("Attendez la fin de la correction pour retirer une copie."))
+    names = [p.image.name for p in copy.pages.all() if p.image]
+    with transaction.atomic():
+        source = copy.source
+        copy.delete()
+        if source is not None and not source.copies.exists():
+            names.append(source.file.name)
+            source.delete()
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in names if name])
+
+
+def copy_rename(*, copy: Copy, student_label: str) -> Copy:
+    copy.student_label = student_label.strip()[:200]
+    copy.save(update_fields=["student_label", "updated_at"])
+    return copy
+
+
+def split_propose_for(*, source: SourceFile, user=None) -> tuple[list[SplitRow], str]:
+    """The detection model's split proposal (cached: one LLM call per file), or one whole-file row."""
+    whole = [SplitRow(_("Élève 1"), 1, source.page_count)]
+    try:
+        from .engine.detection import split_propose
+        from .engine.errors import EngineError
+    except ImportError:  # pragma: no cover - the engine lands separately
+        return whole, _("La proposition automatique n'est pas disponible : indiquez les pages de chaque élève.")
+    key = f"grading:split:{source.pk}:{source.sha256}"
+    rows = cache.get(key)
+    if rows is None:
+        try:
+            proposal = split_propose(source=source, user=user)
+        except EngineError as error:
+            return whole, _(
+                "La proposition automatique a échoué (%(reason)s) : indiquez les pages de chaque élève."
+            ) % {"reason": error}
+        rows = [SplitRow(c.student_label, c.first_page, c.last_page) for c in proposal.copies]
+        cache.set(key, rows, 3600)
+    return rows, _("Proposition automatique : vérifiez les noms et les pages avant de confirmer.")

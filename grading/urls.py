@@ -15,3 +15,11 @@ urlpatterns = [
     path("exams/<int:pk>/review/", views.exam_review, name="exam_review"),
     path("copies/<int:pk>/", views.copy_detail, name="copy_detail"),
 ]
+urlpatterns += [
+    path("exams/<int:pk>/copies/upload/", views.copies_upload, name="copies_upload"),
+    path("exams/<int:pk>/copies/class/", views.class_upload, name="class_upload"),
+    path("sources/<int:pk>/split/", views.source_split, name="source_split"),
+    path("sources/<int:pk>/file/", views.source_file, name="source_file"),
+    path("copies/<int:pk>/delete/", views.copy_delete, name="copy_delete"),
+    path("copies/<int:pk>/pages/<int:index>/", views.page_image, name="page_image"),
+]

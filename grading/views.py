@@ -7,17 +7,22 @@ every URL pattern to prove it).
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import selectors, services
-from .forms import ExamForm, QuestionForm, QuestionMoveForm
+from .forms import ExamForm, QuestionForm, QuestionMoveForm, SplitForm, SplitRowFormSet
 from .models import Exam
+from .validation import PdfInvalid, pdf_limits
 
 DASHBOARD_PAGE_SIZE = 20
 
@@ -76,6 +81,8 @@ def exam_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _exam_context(exam: Exam) -> dict:
     questions = list(exam.questions.all())
+    copies = list(exam.copies.select_related("source").order_by("id"))
+    per_source = Counter(copy.source_id for copy in copies if copy.source_id)
     return {
         "exam": exam,
         "questions": questions,
@@ -83,6 +90,11 @@ def _exam_context(exam: Exam) -> dict:
         "question_forms": [(q, QuestionForm(instance=q, prefix=f"q{q.pk}")) for q in questions],
         "new_question_form": QuestionForm(prefix="new"),
         "bareme_locked": exam.status == Exam.Status.GRADING,
+        "copies": copies,
+        "split_source_ids": {pk for pk, n in per_source.items() if n > 1},
+        "unsplit_sources": list(exam.sources.filter(copies__isnull=True)),
+        "split_form": SplitForm(),
+        "upload_limits": pdf_limits(),
     }
 
 
@@ -174,3 +186,154 @@ def exam_review(request: HttpRequest, pk: int) -> HttpResponse:
 def copy_detail(request: HttpRequest, pk: int) -> HttpResponse:
     copy = selectors.copy_get(user=request.user, pk=pk)
     return render(request, "grading/copy_detail.html", {"copy": copy, "exam": copy.exam})
+
+
+# --- Uploads and files ---------------------------------------------------------------------
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@login_required
+@require_POST
+def copies_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """One PDF per student; several at once. Each bad file is refused on its own, with its reason."""
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    uploads = request.FILES.getlist("files")
+    created, errors = [], []
+    if not uploads:
+        errors.append({"name": "", "message": _("Choisissez au moins un fichier PDF.")})
+    for upload in uploads:
+        try:
+            copy = services.source_upload_copy(exam=exam, upload=upload)
+        except (PdfInvalid, services.WorkflowError) as error:
+            message = getattr(error, "message", None) or str(error)
+            errors.append({"name": upload.name, "message": message})
+        else:
+            created.append({"id": copy.pk, "student": copy.student_label})
+    for error in errors:
+        label = f"{error['name']} : " if error["name"] else ""
+        messages.error(request, label + error["message"])
+    if created:
+        messages.success(
+            request,
+            ngettext("%(count)s copie ajoutée.", "%(count)s copies ajoutées.", len(created)) % {"count": len(created)},
+        )
+    if _wants_json(request):
+        return JsonResponse({"created": created, "errors": errors}, status=200 if created or not errors else 400)
+    return redirect(reverse("exam_detail", args=[exam.pk]) + "#copies")
+
+
+@login_required
+@require_POST
+def class_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """The whole class in one PDF, then the split review."""
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    form = SplitForm(request.POST, request.FILES)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(reverse("exam_detail", args=[exam.pk]) + "#copies")
+    try:
+        source = services.source_upload_class(exam=exam, upload=form.cleaned_data["file"])
+    except (PdfInvalid, services.WorkflowError) as error:
+        messages.error(request, getattr(error, "message", None) or str(error))
+        return redirect(reverse("exam_detail", args=[exam.pk]) + "#copies")
+    url = reverse("source_split", args=[source.pk])
+    pages = form.cleaned_data.get("pages_per_student")
+    return redirect(f"{url}?pages={pages}" if pages else url)
+
+
+def _split_initial(request: HttpRequest, source) -> tuple[list[services.SplitRow], str]:
+    """The proposal to review: fixed pages per student, or the detection model's proposal."""
+    pages = request.GET.get("pages", "")
+    if pages.isdigit() and int(pages) > 0:
+        return services.split_fixed(page_count=source.page_count, pages_per_student=int(pages)), ""
+    rows, notice = services.split_propose_for(source=source, user=request.user)
+    return rows, notice
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def source_split(request: HttpRequest, pk: int) -> HttpResponse:
+    source = selectors.source_get(user=request.user, pk=pk)
+    exam = source.exam
+    notice = ""
+    if request.method == "POST":
+        formset = SplitRowFormSet(request.POST, prefix="rows")
+        if formset.is_valid():
+            rows = [
+                services.SplitRow(
+                    f.cleaned_data["student_label"], f.cleaned_data["first_page"], f.cleaned_data["last_page"]
+                )
+                for f in formset.forms
+                if f.cleaned_data and not f.cleaned_data.get("DELETE")
+            ]
+            try:
+                copies = services.split_apply(source=source, rows=rows)
+            except services.WorkflowError as error:
+                messages.error(request, str(error))
+            else:
+                messages.success(
+                    request,
+                    ngettext("%(count)s copie créée.", "%(count)s copies créées.", len(copies))
+                    % {"count": len(copies)},
+                )
+                return redirect(reverse("exam_detail", args=[exam.pk]) + "#copies")
+    else:
+        existing = list(source.copies.order_by("first_page"))
+        if existing and "pages" not in request.GET:
+            rows = [services.SplitRow(c.student_label, c.first_page, c.last_page) for c in existing]
+        else:
+            rows, notice = _split_initial(request, source)
+        formset = SplitRowFormSet(
+            prefix="rows",
+            initial=[
+                {"student_label": r.student_label, "first_page": r.first_page, "last_page": r.last_page} for r in rows
+            ],
+        )
+    return render(
+        request,
+        "grading/source_split.html",
+        {"source": source, "exam": exam, "formset": formset, "notice": notice},
+    )
+
+
+@login_required
+@require_POST
+def copy_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    copy = selectors.copy_get(user=request.user, pk=pk)
+    exam_pk = copy.exam_id
+    try:
+        services.copy_delete(copy=copy)
+    except services.WorkflowError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Copie retirée."))
+    return redirect(reverse("exam_detail", args=[exam_pk]) + "#copies")
+
+
+def _file_response(field_file, *, content_type: str, filename: str | None = None) -> FileResponse:
+    response = FileResponse(field_file.open("rb"), content_type=content_type, filename=filename)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@require_GET
+def source_file(request: HttpRequest, pk: int) -> HttpResponse:
+    source = selectors.source_get(user=request.user, pk=pk)
+    if not source.file:
+        raise Http404
+    return _file_response(source.file, content_type="application/pdf", filename=source.original_name)
+
+
+@login_required
+@require_GET
+def page_image(request: HttpRequest, pk: int, index: int) -> HttpResponse:
+    page = selectors.page_get(user=request.user, copy_pk=pk, index=index)
+    if not page.image:
+        raise Http404
+    return _file_response(page.image, content_type="image/jpeg")
