@@ -130,6 +130,10 @@ class Copy(models.Model):
     flagged_manipulation = models.BooleanField(default=False)
     manipulation_reason = models.TextField(blank=True)
     reviewed = models.BooleanField(default=False)
+    # The grading job of the current (or last) run: a job is done when all its copies are.
+    job = models.ForeignKey(
+        "grading.GradingJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="copies"
+    )
     # Bumped on every (re-)run, so the ledger's idempotency keys of a re-run are new ones
     # while a redelivered task of the same run reuses the same keys.
     attempt = models.PositiveIntegerField(default=0)
@@ -214,6 +218,8 @@ class Grade(models.Model):
     disagreement = models.BooleanField(default=False)
     resolution = models.CharField(max_length=10, choices=Resolution.choices, default=Resolution.SINGLE)
     edited = models.BooleanField(default=False)
+    # How the engine reached `ai_points`: each model's answer per phase and the resolution.
+    audit = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

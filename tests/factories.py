@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+
 import factory
 from allauth.account.models import EmailAddress
 
@@ -78,3 +80,34 @@ class GradeFactory(factory.django.DjangoModelFactory):
     reasoning = "La méthode est juste, le calcul final aussi."
     feedback = "Bien, mais justifiez l'étape 2."
     confidence = 0.9
+
+
+def jpeg_bytes(text: str = "copie", size: tuple[int, int] = (200, 280)) -> bytes:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", size, "white")
+    ImageDraw.Draw(image).text((10, 10), text, fill="black")
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=70)
+    return buffer.getvalue()
+
+
+def copy_with_pages(exam, *, pages: int = 3, label: str | None = None, text: str = ""):
+    """A copy whose pages are already rendered (distinct images, so prompts differ per copy)."""
+    from django.core.files.base import ContentFile
+
+    from grading.models import Page
+
+    copy = CopyFactory(exam=exam, status="queued", **({"student_label": label} if label else {}))
+    for index in range(1, pages + 1):
+        page = Page(copy=copy, index=index, width=200, height=280, text=text)
+        page.image.save("p.jpg", ContentFile(jpeg_bytes(f"{copy.student_label} page {index}")), save=False)
+        page.save()
+    return copy
+
+
+def exam_with_bareme(*, owner=None, mode: str = "single", questions: int = 3, **kwargs):
+    exam = ExamFactory(mode=mode, **({"owner": owner} if owner else {}), **kwargs)
+    for order in range(questions):
+        QuestionFactory(exam=exam, order=order, label=f"Exercice {order + 1}", max_points=Decimal(4 + 2 * order))
+    return exam

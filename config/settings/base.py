@@ -288,3 +288,28 @@ BILLING_ENABLED = env.bool("BILLING_ENABLED", default=bool(STRIPE_SECRET_KEY))
 STRIPE_API_VERSION = env("STRIPE_API_VERSION", default="2026-05-27.dahlia")
 # Stripe Tax computes VAT at checkout once the operator has set it up in the dashboard.
 BILLING_AUTOMATIC_TAX = env.bool("BILLING_AUTOMATIC_TAX", default=False)
+
+# --- Grading engine (grading/engine) ---------------------------------------------------
+# Models by role: any litellm model string (openai/…, anthropic/…, gemini/…, mistral/…, or
+# openai/<name> + an API base for vLLM / Ollama). Keys default to the provider's usual
+# environment variable (OPENAI_API_KEY, ANTHROPIC_API_KEY…).
+CORRIGO_LLM = {
+    role: {
+        "model": env(f"CORRIGO_LLM_{role.upper()}_MODEL", default=default),
+        "api_base": env(f"CORRIGO_LLM_{role.upper()}_API_BASE", default=""),
+        "api_key": env(f"CORRIGO_LLM_{role.upper()}_API_KEY", default=""),
+    }
+    for role, default in (
+        ("detection", "openai/gpt-4o-mini"),
+        ("grader_a", "openai/gpt-4o"),
+        ("grader_b", "anthropic/claude-sonnet-4-5"),
+    )
+}
+CORRIGO_LLM_TIMEOUT = env.float("CORRIGO_LLM_TIMEOUT", default=120.0)
+CORRIGO_LLM_MAX_TOKENS = env.int("CORRIGO_LLM_MAX_TOKENS", default=4000)
+CORRIGO_RETRY_BASE_S = env.float("CORRIGO_RETRY_BASE_S", default=2.0)
+CORRIGO_RETRY_CAP_S = env.float("CORRIGO_RETRY_CAP_S", default=60.0)
+# Demo mode: every role answers from the scripted LLM server (tests/support/llm_server.py)
+# that `make run` starts when no provider is configured; pages say grades are simulated.
+CORRIGO_DEMO_MODE = env.bool("CORRIGO_DEMO_MODE", default=False)
+CORRIGO_DEMO_LLM_URL = env("CORRIGO_DEMO_LLM_URL", default="http://127.0.0.1:8765/v1")

@@ -1,0 +1,134 @@
+"""The one gateway to LLM providers. Nothing else in the project imports litellm.
+
+litellm is imported inside the functions: the import costs seconds, and web processes
+that never call a model should not pay it. litellm's own retries are off: the Celery
+task owns the retry policy (backoff + jitter, bounded under the broker visibility timeout).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from .config import RoleConfig
+from .errors import PermanentLLMError, TransientLLMError
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+@dataclass(frozen=True)
+class LLMResult:
+    content: str
+    finish_reason: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_read_tokens: int
+    cache_write_tokens: int
+    litellm_cost: Decimal | None
+    seconds: float
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason in ("length", "max_tokens")
+
+
+@lru_cache(maxsize=1)
+def _litellm():
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.drop_params = True
+    litellm.telemetry = False
+    return litellm
+
+
+def _usage_int(obj: Any, name: str) -> int:
+    value = getattr(obj, name, None) if obj is not None else None
+    if value is None and isinstance(obj, dict):
+        value = obj.get(name)
+    return int(value or 0)
+
+
+def usage_tokens(usage: Any) -> tuple[int, int, int, int]:
+    """(prompt, completion, cached read, cache write) from litellm's normalised usage.
+
+    `prompt` counts every input token, cached ones included (litellm adds Anthropic's cache
+    reads and writes to prompt_tokens). OpenAI and Gemini report cache reads in
+    prompt_tokens_details.cached_tokens, Anthropic in cache_read_input_tokens and writes
+    in cache_creation_input_tokens.
+    """
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = _usage_int(usage, "cache_read_input_tokens") or _usage_int(details, "cached_tokens")
+    written = _usage_int(usage, "cache_creation_input_tokens") or _usage_int(details, "cache_creation_tokens")
+    return _usage_int(usage, "prompt_tokens"), _usage_int(usage, "completion_tokens"), cached, written
+
+
+def _classify(exc: Exception) -> Exception:
+    litellm = _litellm()
+    transient = (
+        litellm.RateLimitError,
+        litellm.Timeout,
+        litellm.APIConnectionError,
+        litellm.InternalServerError,
+        litellm.ServiceUnavailableError,
+        litellm.BadGatewayError,
+    )
+    name = type(exc).__name__
+    if isinstance(exc, transient) or getattr(exc, "status_code", 0) in (408, 409, 429, 500, 502, 503, 504, 529):
+        return TransientLLMError(_("Le fournisseur du modèle est indisponible (%(error)s).") % {"error": name})
+    message = str(getattr(exc, "message", "") or exc)[:300]
+    return PermanentLLMError(
+        _("Le modèle a refusé la requête (%(error)s) : %(message)s") % {"error": name, "message": message}
+    )
+
+
+def llm_complete(
+    *, config: RoleConfig, messages: list[dict], max_tokens: int | None = None, timeout: float | None = None
+) -> LLMResult:
+    """One chat completion on the role's model. Raises TransientLLMError / PermanentLLMError."""
+    litellm = _litellm()
+    kwargs: dict[str, Any] = {
+        "model": config.model,
+        "messages": messages,
+        "max_tokens": max_tokens or settings.CORRIGO_LLM_MAX_TOKENS,
+        "timeout": timeout or settings.CORRIGO_LLM_TIMEOUT,
+        "temperature": 0,
+        "num_retries": 0,
+        "max_retries": 0,
+    }
+    if config.api_base:
+        kwargs["api_base"] = config.api_base
+    if config.api_key:
+        kwargs["api_key"] = config.api_key
+    if not config.is_anthropic:
+        # Anthropic has no JSON mode (litellm would turn it into a tool call); the prompt
+        # asks for JSON there, and the answer is validated either way.
+        kwargs["response_format"] = {"type": "json_object"}
+    started = time.monotonic()
+    try:
+        response = litellm.completion(**kwargs)
+    except Exception as exc:  # litellm maps every provider's errors to its own classes
+        raise _classify(exc) from exc
+    seconds = time.monotonic() - started
+    choice = response.choices[0]
+    prompt, completion, cached, written = usage_tokens(getattr(response, "usage", None))
+    cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
+    return LLMResult(
+        content=choice.message.content or "",
+        finish_reason=str(choice.finish_reason or ""),
+        model=config.model,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cached_read_tokens=cached,
+        cache_write_tokens=written,
+        litellm_cost=Decimal(str(cost)) if cost is not None else None,
+        seconds=seconds,
+    )

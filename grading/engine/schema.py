@@ -1,0 +1,140 @@
+"""Structured answers of the models, validated with pydantic, and their normalisation."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.utils.translation import gettext as _
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from .errors import InvalidAnswer
+
+
+class QuestionGrade(BaseModel):
+    id: str
+    points: float
+    max: float | None = None
+    reading: str = ""
+    reasoning: str = ""
+    feedback: str = ""
+    confidence: float = 0.5
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value):
+        return str(value)
+
+    @field_validator("confidence")
+    @classmethod
+    def _confidence_in_range(cls, value: float) -> float:
+        return min(max(value, 0.0), 1.0)
+
+
+class Manipulation(BaseModel):
+    flag: bool = False
+    reason: str = ""
+
+
+class CopyGrades(BaseModel):
+    questions: list[QuestionGrade]
+    manipulation: Manipulation = Field(default_factory=Manipulation)
+
+    def by_id(self) -> dict[str, QuestionGrade]:
+        return {question.id: question for question in self.questions}
+
+
+class BaremeQuestion(BaseModel):
+    label: str = Field(min_length=1, max_length=300)
+    max_points: Decimal = Field(gt=0, le=1000)
+    criteria: str = ""
+
+
+class BaremeProposal(BaseModel):
+    """A barème read from a subject / corrigé, for the teacher to review before saving."""
+
+    questions: list[BaremeQuestion] = Field(min_length=1, max_length=100)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((question.max_points for question in self.questions), Decimal(0))
+
+
+class CopySplit(BaseModel):
+    student_label: str = Field(min_length=1, max_length=200)
+    first_page: int = Field(ge=1)
+    last_page: int = Field(ge=1)
+
+
+class SplitProposal(BaseModel):
+    """How a whole-class PDF splits into copies (1-based inclusive page ranges)."""
+
+    copies: list[CopySplit] = Field(min_length=1)
+
+    def check_pages(self, page_count: int) -> SplitProposal:
+        previous = 0
+        for item in self.copies:
+            if item.first_page > item.last_page or item.last_page > page_count or item.first_page <= previous:
+                raise InvalidAnswer(
+                    _("Découpage incohérent : pages %(first)s à %(last)s (le document en a %(count)s).")
+                    % {"first": item.first_page, "last": item.last_page, "count": page_count}
+                )
+            previous = item.last_page
+        return self
+
+
+_FENCE_RE = re.compile(r"^```(?:json)?\s*|\s*```$", re.S)
+
+
+def extract_json(raw: str) -> dict:
+    """The JSON object in a model's answer (tolerates code fences and text around it)."""
+    text = _FENCE_RE.sub("", raw.strip())
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        raise InvalidAnswer(_("La réponse du modèle ne contient pas d'objet JSON."), raw=raw)
+    try:
+        value = json.loads(text[start : end + 1])
+    except ValueError as exc:
+        message = _("La réponse du modèle n'est pas du JSON valide (%(error)s).") % {"error": exc}
+        raise InvalidAnswer(message, raw=raw) from exc
+    if not isinstance(value, dict):
+        raise InvalidAnswer(_("La réponse du modèle n'est pas un objet JSON."), raw=raw)
+    return value
+
+
+def parse_model(raw: str, model: type[BaseModel], *, truncated: bool = False):
+    if truncated:
+        raise InvalidAnswer(_("La réponse du modèle a été tronquée (limite de longueur atteinte)."), raw=raw)
+    data = extract_json(raw)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        raise InvalidAnswer(
+            _("La réponse du modèle ne suit pas le format attendu (%(where)s : %(error)s).")
+            % {"where": where, "error": first.get("msg", "")},
+            raw=raw,
+        ) from exc
+
+
+def parse_copy_grades(raw: str, *, expected_ids: list[str], truncated: bool = False) -> CopyGrades:
+    grades = parse_model(raw, CopyGrades, truncated=truncated)
+    missing = [qid for qid in expected_ids if qid not in grades.by_id()]
+    if missing:
+        raise InvalidAnswer(
+            _("La réponse du modèle omet des questions : %(ids)s.") % {"ids": ", ".join(missing)}, raw=raw
+        )
+    grades.questions = [q for q in grades.questions if q.id in expected_ids]
+    return grades
+
+
+def normalise_points(points: float | Decimal, *, maximum: Decimal, step: Decimal) -> Decimal:
+    """Clamped to [0, max], then rounded to the exam's step (half up), never above max."""
+    value = min(max(Decimal(str(points)), Decimal(0)), maximum)
+    if step and step > 0:
+        value = (value / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
+        while value > maximum:
+            value -= step
+    return value.quantize(Decimal("0.01"))

@@ -1,0 +1,477 @@
+"""Grading job services: estimate, start, grade one copy, finalize, cancel, re-run.
+
+A job = one Celery task per copy (grading.tasks.copy_grade_task) + a finalize step run by
+whichever copy finishes last. Every state change is a conditional UPDATE (Copy.transition,
+GradingJob status filters), and every model call is stored under unique keys (ModelAnswer
+per copy/attempt/phase/role, UsageRecord.idempotency_key), so a redelivered or retried task
+reuses what was already paid for and never grades a copy twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from usage.pricing import price_card
+from usage.services import usage_job_may_continue, usage_record, usage_reserve, usage_settle
+
+from .engine.config import RoleConfig, role_check, roles_for_mode
+from .engine.errors import EngineError, InvalidAnswer, TransientLLMError
+from .engine.grader import Answer, grade_copy
+from .engine.llm import LLMResult, llm_complete
+from .engine.prompts import exam_context, prompt_tokens_estimate, repair_messages
+from .engine.render import local_copy, pdf_pages
+from .engine.schema import CopyGrades, parse_copy_grades
+from .models import Copy, Exam, Grade, GradingJob, ModelAnswer, Page
+
+logger = logging.getLogger(__name__)
+
+ACTIVE = (Copy.Status.QUEUED, Copy.Status.GRADING, Copy.Status.VERIFYING)
+STARTABLE = (Copy.Status.QUEUED, *Copy.RERUNNABLE)
+SLOTS = {"grader_a": "a", "grader_b": "b"}
+# Image tokens per page as each provider counts a 990 × 1400 JPEG (see engine.render).
+IMAGE_TOKENS = {"anthropic": 1850, "gemini": 1032, "vertex_ai": 1032}
+IMAGE_TOKENS_DEFAULT = 1105
+COMPLETION_TOKENS_PER_QUESTION = 160
+VERIFICATION_SHARE = 0.3  # expected share of double-corrected copies needing a verification round
+
+
+@dataclass(frozen=True)
+class JobEstimate:
+    tokens: int
+    cost_usd: Decimal
+    calls: int
+    copies: int = 0
+
+    @property
+    def tokens_per_copy(self) -> int:
+        return math.ceil(self.tokens / self.copies) if self.copies else 0
+
+
+def gradable_copies(exam: Exam):
+    return exam.copies.filter(status__in=STARTABLE).annotate(page_total=Count("pages")).filter(page_total__gt=0)
+
+
+def _configs(exam: Exam) -> dict[str, RoleConfig]:
+    """Each slot's model, checked (model, key, price): ModelMisconfigured before anything starts."""
+    return {SLOTS[role]: role_check(role) for role in roles_for_mode(exam.mode)}
+
+
+def _copy_estimate(exam: Exam, configs: dict[str, RoleConfig], *, pages: int, prefix: int) -> tuple[int, Decimal]:
+    questions = exam.questions.count()
+    completion = 100 + COMPLETION_TOKENS_PER_QUESTION * questions
+    tokens, cost = 0, Decimal(0)
+    for config in configs.values():
+        image = IMAGE_TOKENS.get(config.provider, IMAGE_TOKENS_DEFAULT)
+        prompt = prefix + pages * (image + 150) + 200
+        calls = 1.0 + (VERIFICATION_SHARE if len(configs) > 1 else 0.0)
+        call_tokens = int((prompt + completion) * calls)
+        tokens += call_tokens
+        card = price_card(config.model)
+        cost += (card.input * int(prompt * calls)) + (card.output * int(completion * calls))
+    return tokens, cost
+
+
+def job_estimate(*, exam: Exam) -> JobEstimate:
+    """Tokens, cost (USD, without caching discounts) and calls to grade the gradable copies."""
+    configs = _configs(exam)
+    ctx = exam_context(exam)
+    prefix = prompt_tokens_estimate(ctx, image_tokens=IMAGE_TOKENS_DEFAULT)
+    tokens, cost, copies = 0, Decimal(0), 0
+    for copy in gradable_copies(exam):
+        copy_tokens, copy_cost = _copy_estimate(exam, configs, pages=copy.page_total, prefix=prefix)
+        tokens += copy_tokens
+        cost += copy_cost
+        copies += 1
+    per_copy_calls = len(configs) * (1 + (VERIFICATION_SHARE if len(configs) > 1 else 0))
+    return JobEstimate(
+        tokens=tokens,
+        cost_usd=cost.quantize(Decimal("0.0001")),
+        calls=math.ceil(copies * per_copy_calls),
+        copies=copies,
+    )
+
+
+def _job_create(*, exam: Exam, user, copies: list[Copy], estimate_tokens: int) -> GradingJob:
+    from .tasks import copy_grade_task
+
+    key = f"job-{exam.pk}-{uuid.uuid4().hex[:16]}"
+    try:
+        with transaction.atomic():
+            usage_reserve(user=user, key=key, tokens=estimate_tokens, exam=exam)
+            job = GradingJob.objects.create(
+                exam=exam,
+                created_by=user,
+                total_copies=len(copies),
+                estimated_tokens=estimate_tokens,
+                reservation_key=key,
+            )
+            ids = [copy.pk for copy in copies]
+            Copy.objects.filter(pk__in=ids).update(
+                job=job, status=Copy.Status.QUEUED, attempt=F("attempt") + 1, failure_reason=""
+            )
+            Exam.objects.filter(pk=exam.pk).update(status=Exam.Status.GRADING)
+            attempts = dict(Copy.objects.filter(pk__in=ids).values_list("pk", "attempt"))
+
+            def enqueue() -> None:
+                for copy_id in ids:
+                    copy_grade_task.delay(copy_id, job.pk, attempts[copy_id])
+
+            transaction.on_commit(enqueue)
+    except IntegrityError as exc:
+        raise EngineError(_("Une correction est déjà en cours pour cet examen.")) from exc
+    transaction.on_commit(lambda: _progress(exam))
+    return job
+
+
+def job_start(*, exam: Exam, user) -> GradingJob:
+    """Reserves the estimated tokens and enqueues one task per gradable copy.
+
+    Raises usage.services.QuotaExceeded, ModelMisconfigured, or EngineError (no copy, no
+    barème, a job already running).
+    """
+    if not exam.questions.exists():
+        raise EngineError(_("Le barème est vide : ajoutez au moins une question avant de lancer la correction."))
+    estimate = job_estimate(exam=exam)
+    copies = list(gradable_copies(exam))
+    if not copies:
+        raise EngineError(_("Aucune copie prête à corriger (pages non encore préparées ?)."))
+    return _job_create(exam=exam, user=user, copies=copies, estimate_tokens=estimate.tokens)
+
+
+def copy_rerun(*, copy: Copy) -> GradingJob:
+    """Re-runs one failed / quota-reached / cancelled copy, in the running job or a new one."""
+    if copy.status not in Copy.RERUNNABLE:
+        raise EngineError(_("Seule une copie en échec, annulée ou bloquée par le quota peut être relancée."))
+    exam = copy.exam
+    configs = _configs(exam)
+    prefix = prompt_tokens_estimate(exam_context(exam), image_tokens=IMAGE_TOKENS_DEFAULT)
+    tokens, _cost = _copy_estimate(exam, configs, pages=copy.pages.count(), prefix=prefix)
+    running = exam.jobs.filter(status=GradingJob.Status.RUNNING).first()
+    if running is None:
+        return _job_create(exam=exam, user=exam.owner, copies=[copy], estimate_tokens=tokens)
+    from .tasks import copy_grade_task
+
+    with transaction.atomic():
+        if not copy.transition(source=Copy.RERUNNABLE, target=Copy.Status.QUEUED, job=running, failure_reason=""):
+            raise EngineError(_("La copie a changé d'état entre-temps."))
+        Copy.objects.filter(pk=copy.pk).update(attempt=F("attempt") + 1)
+        GradingJob.objects.filter(pk=running.pk).update(total_copies=F("total_copies") + 1)
+        copy.refresh_from_db(fields=["attempt"])
+        attempt = copy.attempt
+        transaction.on_commit(lambda: copy_grade_task.delay(copy.pk, running.pk, attempt))
+    transaction.on_commit(lambda: _progress(exam))
+    return running
+
+
+def job_cancel(*, job: GradingJob) -> GradingJob:
+    """Stops a running job: queued copies are cancelled, copies in flight finish their call."""
+    updated = GradingJob.objects.filter(pk=job.pk, status=GradingJob.Status.RUNNING).update(
+        status=GradingJob.Status.CANCELLED, finished_at=timezone.now()
+    )
+    if updated:
+        job.copies.filter(status=Copy.Status.QUEUED).update(status=Copy.Status.CANCELLED)
+        Exam.objects.filter(pk=job.exam_id, status=Exam.Status.GRADING).update(status=Exam.Status.READY)
+        if job.reservation_key:
+            usage_settle(key=job.reservation_key)
+        _progress(job.exam, final=True)
+    job.refresh_from_db()
+    return job
+
+
+def job_finalize(*, job: GradingJob) -> bool:
+    """Ends a job whose copies are all settled. True only for the call that ended it."""
+    updated = GradingJob.objects.filter(pk=job.pk, status=GradingJob.Status.RUNNING).update(
+        status=GradingJob.Status.FINISHED, finished_at=timezone.now()
+    )
+    if not updated:
+        return False
+    if job.reservation_key:
+        usage_settle(key=job.reservation_key)
+    Exam.objects.filter(pk=job.exam_id, status=Exam.Status.GRADING).update(status=Exam.Status.GRADED)
+    job.refresh_from_db()
+    _progress(job.exam, final=True)
+    from .notifications import job_finished_notify
+
+    try:
+        job_finished_notify(job=job)
+    except Exception:  # the email is a courtesy: a mail server outage must not fail the job
+        logger.exception("job-finished email failed", extra={"job": job.pk})
+    return True
+
+
+def _job_maybe_finish(job_id: int) -> None:
+    job = GradingJob.objects.select_related("exam").get(pk=job_id)
+    if job.status == GradingJob.Status.RUNNING and not job.copies.filter(status__in=ACTIVE).exists():
+        job_finalize(job=job)
+
+
+def _progress(exam: Exam, *, final: bool = False) -> None:
+    from .progress import progress_send
+
+    try:
+        progress_send(exam=exam, final=final)
+    except Exception:  # progress is best effort; the page reload shows the state from the DB
+        logger.exception("progress event failed", extra={"exam": exam.pk})
+
+
+# --- One copy -------------------------------------------------------------------------
+
+
+def _store_answer(
+    copy: Copy, job: GradingJob, *, phase: str, role: str, result: LLMResult, parsed: dict | None
+) -> ModelAnswer:
+    """The audit row and the ledger row of one call, together or not at all."""
+    try:
+        with transaction.atomic():
+            usage_record(
+                user=job.created_by,
+                exam=copy.exam,
+                copy=copy,
+                phase=phase,
+                model=result.model,
+                prompt_tokens=result.prompt_tokens,
+                completion_tokens=result.completion_tokens,
+                cached_read_tokens=result.cached_read_tokens,
+                cache_write_tokens=result.cache_write_tokens,
+                idempotency_key=f"copy:{copy.pk}:{copy.attempt}:{phase}:{role}",
+                reservation_key=job.reservation_key or None,
+            )
+            return ModelAnswer.objects.create(
+                copy=copy,
+                attempt=copy.attempt,
+                phase=phase,
+                role=role,
+                model=result.model,
+                raw=result.content,
+                parsed=parsed,
+            )
+    except IntegrityError:
+        # A duplicate delivery stored it first: its answer is the one that counts.
+        return ModelAnswer.objects.get(copy=copy, attempt=copy.attempt, phase=phase, role=role)
+
+
+def _parse(raw: str, expected: list[str], *, truncated: bool) -> tuple[CopyGrades | None, str]:
+    try:
+        return parse_copy_grades(raw, expected_ids=expected, truncated=truncated), ""
+    except InvalidAnswer as exc:
+        return None, str(exc)
+
+
+def _from_stored(answer: ModelAnswer) -> tuple[CopyGrades | None, str]:
+    parsed = answer.parsed or {}
+    if "grades" in parsed:
+        return CopyGrades.model_validate(parsed["grades"]), ""
+    return None, parsed.get("error", _("réponse invalide"))
+
+
+def _call_round(
+    copy: Copy, job: GradingJob, phase: str, requests: dict[str, tuple[RoleConfig, list[dict], list[str]]]
+) -> dict[str, tuple[ModelAnswer, CopyGrades | None, str]]:
+    """Runs the calls not stored yet in parallel, stores each, returns (row, grades, error)."""
+    out: dict[str, tuple[ModelAnswer, CopyGrades | None, str]] = {}
+    pending = {}
+    for role, request in requests.items():
+        stored = ModelAnswer.objects.filter(copy=copy, attempt=copy.attempt, phase=phase, role=role).first()
+        if stored is not None:
+            out[role] = (stored, *_from_stored(stored))
+        else:
+            pending[role] = request
+    if pending:
+        with ThreadPoolExecutor(max_workers=len(pending), thread_name_prefix="llm") as pool:
+            futures = {
+                role: pool.submit(llm_complete, config=config, messages=messages)
+                for role, (config, messages, _ids) in pending.items()
+            }
+        failure: Exception | None = None
+        for role, future in futures.items():
+            try:
+                result = future.result()
+            except EngineError as exc:
+                failure = failure or exc
+                continue
+            expected = pending[role][2]
+            grades, error = _parse(result.content, expected, truncated=result.truncated)
+            parsed = {"grades": grades.model_dump()} if grades else {"error": error, "finish": result.finish_reason}
+            row = _store_answer(copy, job, phase=phase, role=role, result=result, parsed=parsed)
+            out[role] = (row, *_from_stored(row))
+        if failure is not None:
+            # The calls that succeeded are stored: a retry will not pay for them again.
+            raise failure
+    return out
+
+
+def _ask(copy: Copy, job: GradingJob):
+    def ask(phase: str, requests: dict[str, tuple[RoleConfig, list[dict], list[str]]]) -> dict[str, Answer]:
+        first = _call_round(copy, job, phase, requests)
+        answers = {role: Answer(grades=grades, raw=row.raw) for role, (row, grades, _e) in first.items() if grades}
+        broken = {role: entry for role, entry in first.items() if entry[1] is None}
+        if broken:
+            repairs = {}
+            for role, (row, _grades, error) in broken.items():
+                config, messages, expected = requests[role]
+                repair_role = role if phase == "grading" else f"{role}-verif"
+                repairs[repair_role] = (config, repair_messages(messages, raw=row.raw, error=error), expected)
+            second = _call_round(copy, job, "repair", repairs)
+            for repair_role, (row, grades, error) in second.items():
+                role = repair_role.split("-", 1)[0]
+                if grades is None:
+                    raise InvalidAnswer(
+                        _("Réponse inutilisable du modèle %(model)s, même après une réparation : %(error)s")
+                        % {"model": row.model, "error": error}
+                    )
+                answers[role] = Answer(grades=grades, raw=row.raw)
+        return answers
+
+    return ask
+
+
+def _copy_pages(copy: Copy) -> list[tuple[str, str]]:
+    from .engine.prompts import data_url
+
+    pages = []
+    for page in copy.pages.all():
+        with page.image.open("rb") as image:
+            pages.append((data_url(image.read()), page.text))
+    return pages
+
+
+def copy_estimate_tokens(copy: Copy) -> int:
+    exam = copy.exam
+    configs = _configs(exam)
+    prefix = prompt_tokens_estimate(exam_context(exam), image_tokens=IMAGE_TOKENS_DEFAULT)
+    return _copy_estimate(exam, configs, pages=copy.pages.count(), prefix=prefix)[0]
+
+
+def copy_fail(*, copy: Copy, reason: str) -> bool:
+    failed = copy.transition(
+        source=(Copy.Status.GRADING, Copy.Status.VERIFYING, Copy.Status.QUEUED),
+        target=Copy.Status.FAILED,
+        failure_reason=reason[:2000],
+    )
+    if failed:
+        _progress(copy.exam)
+        if copy.job_id:
+            _job_maybe_finish(copy.job_id)
+    return failed
+
+
+def copy_grade(*, copy_id: int, job_id: int, attempt: int | None = None) -> str:
+    """Grades one copy of a job; returns the copy's status afterwards.
+
+    Raises TransientLLMError for the task to retry later; every other problem marks the
+    copy failed with its reason. A copy that is done, failed or cancelled is left alone.
+    """
+    copy = Copy.objects.select_related("exam", "job", "job__created_by").get(pk=copy_id)
+    job = copy.job
+    if job is None or job.pk != job_id or (attempt is not None and copy.attempt != attempt):
+        return "stale"
+    if copy.status == Copy.Status.QUEUED:
+        if job.status != GradingJob.Status.RUNNING:
+            return copy.status
+        if job.reservation_key and not usage_job_may_continue(key=job.reservation_key, need=copy_estimate_tokens(copy)):
+            _quota_reached(job)
+            return Copy.Status.QUOTA_REACHED
+        if not copy.transition(source=[Copy.Status.QUEUED], target=Copy.Status.GRADING):
+            return "taken"
+        _progress(copy.exam)
+    elif copy.status not in (Copy.Status.GRADING, Copy.Status.VERIFYING):
+        return copy.status  # settled already: a redelivery changes nothing
+
+    exam = copy.exam
+    try:
+        configs = _configs(exam)
+        outcome = grade_copy(
+            ctx=exam_context(exam),
+            pages=_copy_pages(copy),
+            step=exam.rounding_step,
+            configs=configs,
+            ask=_ask(copy, job),
+            on_verification=lambda: _verifying(copy),
+        )
+    except TransientLLMError:
+        raise
+    except EngineError as exc:
+        copy_fail(copy=copy, reason=str(exc))
+        return Copy.Status.FAILED
+    questions = {f"q{number}": question for number, question in enumerate(exam.questions.all(), start=1)}
+    with transaction.atomic():
+        if not copy.transition(
+            source=(Copy.Status.GRADING, Copy.Status.VERIFYING),
+            target=Copy.Status.DONE,
+            failure_reason="",
+            flagged_manipulation=outcome.manipulation,
+            manipulation_reason=outcome.manipulation_reason[:2000],
+        ):
+            return Copy.objects.get(pk=copy.pk).status
+        for item in outcome.questions:
+            Grade.objects.update_or_create(
+                copy=copy,
+                question=questions[item.qid],
+                defaults={
+                    "points": item.points,
+                    "ai_points": item.points,
+                    "max_points": item.maximum,
+                    "reading": item.reading,
+                    "reasoning": item.reasoning,
+                    "feedback": item.feedback,
+                    "confidence": item.confidence,
+                    "disagreement": item.disagreement,
+                    "resolution": item.resolution,
+                    "edited": False,
+                    "audit": item.audit,
+                },
+            )
+    _progress(exam)
+    _job_maybe_finish(job.pk)
+    return Copy.Status.DONE
+
+
+def _verifying(copy: Copy) -> None:
+    if copy.transition(source=[Copy.Status.GRADING], target=Copy.Status.VERIFYING):
+        _progress(copy.exam)
+
+
+def _quota_reached(job: GradingJob) -> None:
+    """The allowance cannot cover another copy: every copy still queued waits, resumable."""
+    job.copies.filter(status=Copy.Status.QUEUED).update(
+        status=Copy.Status.QUOTA_REACHED,
+        failure_reason=_("Allocation de jetons épuisée : relancez la copie après avoir changé d'offre."),
+    )
+    _progress(job.exam)
+    _job_maybe_finish(job.pk)
+
+
+# --- Pages ------------------------------------------------------------------------------
+
+
+def copy_pages_render(*, copy: Copy) -> int:
+    """Renders the copy's page range of its source PDF to stored JPEGs (one page at a time).
+
+    Replaces any earlier pages of the copy. Raises EngineError for an unreadable PDF.
+    """
+    if copy.source is None:
+        raise EngineError(_("Cette copie n'a pas de fichier source."))
+    count = 0
+    with local_copy(copy.source.file.name, storage=copy.source.file.storage) as path:
+        old = list(copy.pages.all())
+        for old_page in old:
+            old_page.image.delete(save=False)
+        Page.objects.filter(pk__in=[page.pk for page in old]).delete()
+        for rendered in pdf_pages(path, first=copy.first_page, last=copy.last_page):
+            page = Page(copy=copy, index=rendered.index - copy.first_page + 1)
+            page.width, page.height, page.text = rendered.width, rendered.height, rendered.text.replace("\x00", "")
+            page.image.save(f"p{page.index}.jpg", ContentFile(rendered.jpeg), save=False)
+            page.save()
+            count += 1
+    return count

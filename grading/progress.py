@@ -1,0 +1,69 @@
+"""Live progress of an exam's grading: the fragment, its context, and the push to websockets.
+
+The same partial renders the exam page (from the database) and every pushed event (with
+hx-swap-oob), so a reload shows exactly what the live page showed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from core.realtime import realtime_group_name, realtime_send
+from usage.services import usage_exam_cost
+
+from .models import Copy, Exam, GradingJob
+
+SETTLED = (Copy.Status.DONE, Copy.Status.FAILED, Copy.Status.CANCELLED, Copy.Status.QUOTA_REACHED)
+
+
+def progress_context(*, exam: Exam) -> dict:
+    """Context of templates/grading/progress.html for `exam` (its latest job and copies)."""
+    job = exam.jobs.order_by("-started_at", "-pk").first()
+    copies = list(exam.copies.only("pk", "student_label", "status", "failure_reason", "job_id").order_by("pk"))
+    in_job = [copy for copy in copies if job is not None and copy.job_id == job.pk]
+    counts = Counter(copy.status for copy in in_job)
+    total = len(in_job)
+    finished = sum(counts[status] for status in SETTLED)
+    cost = usage_exam_cost(exam_id=exam.pk)["total"].get("total_cost") or Decimal(0)
+    return {
+        "exam": exam,
+        "job": job,
+        "running": job is not None and job.status == GradingJob.Status.RUNNING,
+        "copies": in_job or copies,
+        "total": total,
+        "finished": finished,
+        "done": counts[Copy.Status.DONE],
+        "failed": counts[Copy.Status.FAILED],
+        "quota_reached": counts[Copy.Status.QUOTA_REACHED],
+        "in_progress": counts[Copy.Status.GRADING] + counts[Copy.Status.VERIFYING],
+        "cost": cost,
+    }
+
+
+def progress_html(*, exam: Exam, oob: bool = True) -> str:
+    with translation.override(getattr(exam.owner, "language", None) or "fr"):
+        return render_to_string("grading/progress.html#progress", {**progress_context(exam=exam), "oob": oob})
+
+
+def _usage_bar_oob(user) -> str:
+    try:
+        from usage.selectors import usage_bar_html
+    except ImportError:  # the usage bar arrives with the usage pages
+        return ""
+    html = usage_bar_html(user=user)
+    if "hx-swap-oob" not in html:
+        html = html.replace('id="usage-bar"', 'id="usage-bar" hx-swap-oob="true"', 1)
+    return html
+
+
+def progress_send(*, exam: Exam, final: bool = False) -> None:
+    """Pushes the progress fragment (and, when the job ends, the usage bar) to the exam's group."""
+    html = progress_html(exam=exam)
+    if final:
+        with translation.override(getattr(exam.owner, "language", None) or "fr"):
+            html += _usage_bar_oob(exam.owner)
+    realtime_send(realtime_group_name("exam", exam.pk), html=html, data={"final": final})

@@ -1,0 +1,61 @@
+"""Celery tasks of the grading engine: thin wrappers that own the retry policy.
+
+Retry budget: at most RETRY_MAX retries with exponential backoff (RETRY_BASE_S · 2^n,
+capped at RETRY_CAP_S) and full jitter, so the worst case is
+RETRY_MAX · RETRY_CAP_S + (RETRY_MAX + 1) · (CORRIGO_LLM_TIMEOUT) per call round ≈ 15 min
+with the defaults, well under the broker's one-hour visibility timeout: a task is never
+redelivered to a second worker while the first one is still retrying it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import shared_task
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from . import jobs
+from .engine.errors import EngineError, TransientLLMError
+from .models import Copy
+
+logger = logging.getLogger(__name__)
+
+RETRY_MAX = 6
+
+
+def retry_countdown(retries: int) -> float:
+    """Full-jitter exponential backoff: uniform in [base/2, min(cap, base · 2^retries)]."""
+    base = float(getattr(settings, "CORRIGO_RETRY_BASE_S", 2.0))
+    cap = float(getattr(settings, "CORRIGO_RETRY_CAP_S", 60.0))
+    ceiling = min(cap, base * (2**retries))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not security)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=RETRY_MAX, ignore_result=True)
+def copy_grade_task(self, copy_id: int, job_id: int, attempt: int | None = None) -> str:
+    try:
+        return jobs.copy_grade(copy_id=copy_id, job_id=job_id, attempt=attempt)
+    except TransientLLMError as exc:
+        if self.request.retries >= RETRY_MAX:
+            copy = Copy.objects.get(pk=copy_id)
+            jobs.copy_fail(
+                copy=copy,
+                reason=_("Fournisseur du modèle indisponible après %(count)s tentatives : %(error)s")
+                % {"count": RETRY_MAX + 1, "error": exc},
+            )
+            return Copy.Status.FAILED
+        countdown = retry_countdown(self.request.retries)
+        logger.warning("copy %s: transient LLM error, retry in %.1fs: %s", copy_id, countdown, exc)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3, ignore_result=True)
+def copy_pages_render_task(self, copy_id: int) -> int:
+    copy = Copy.objects.select_related("source").get(pk=copy_id)
+    try:
+        return jobs.copy_pages_render(copy=copy)
+    except EngineError as exc:
+        copy.transition(source=[copy.status], target=Copy.Status.FAILED, failure_reason=str(exc)[:2000])
+        return 0

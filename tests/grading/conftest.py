@@ -1,0 +1,67 @@
+"""The scripted LLM server (real HTTP) and settings pointing every role at it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.llm_server import LLMServer
+
+MODELS = {"detection": "openai/gpt-4o-mini", "grader_a": "openai/gpt-4o", "grader_b": "openai/gpt-4.1-mini"}
+
+
+def roles_settings(server: LLMServer, **models: str) -> dict:
+    chosen = {**MODELS, **models}
+    return {
+        role: {
+            "model": model,
+            "api_base": server.anthropic_url if model.startswith("anthropic/") else server.url,
+            "api_key": "sk-test",
+        }
+        for role, model in chosen.items()
+    }
+
+
+def roles_env(server: LLMServer) -> dict[str, str]:
+    """The same configuration as environment variables, for worker subprocesses."""
+    env = {"CORRIGO_DEMO_MODE": "false", "CORRIGO_LLM_TIMEOUT": "3", "CORRIGO_RETRY_BASE_S": "0.05"}
+    for role, conf in roles_settings(server).items():
+        prefix = f"CORRIGO_LLM_{role.upper()}"
+        env |= {
+            f"{prefix}_MODEL": conf["model"],
+            f"{prefix}_API_BASE": conf["api_base"],
+            f"{prefix}_API_KEY": "sk-test",
+        }
+    return env
+
+
+@pytest.fixture(scope="session")
+def _llm_server_process():
+    server = LLMServer(timeout_sleep=5).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def llm_server(_llm_server_process, settings):
+    """A fresh script and cache on the shared server; every role points at it."""
+    server = _llm_server_process
+    server.reset()
+    server.latency = 0.0
+    settings.CORRIGO_DEMO_MODE = False
+    settings.CORRIGO_LLM = roles_settings(server)
+    settings.CORRIGO_LLM_TIMEOUT = 1.5
+    settings.CORRIGO_RETRY_BASE_S = 0
+    yield server
+    server.reset()
+
+
+@pytest.fixture
+def eager_celery():
+    """Tasks run in the calling process (retries included), enqueued on commit."""
+    from config.celery import app
+
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    # Not propagating: eager retries are replayed by apply() only when the Retry is not raised.
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, False
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous

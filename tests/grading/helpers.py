@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import json
+
+
+def grades_json(points: list[float], *, readings: list[str] | None = None, flag: str = "", confidence=0.8) -> str:
+    questions = [
+        {
+            "id": f"q{number}",
+            "points": value,
+            "reading": (readings or [])[number - 1] if readings else f"L'élève écrit la réponse {number}.",
+            "reasoning": f"Raisonnement pour q{number}.",
+            "feedback": f"Conseil pour q{number}.",
+            "confidence": confidence,
+        }
+        for number, value in enumerate(points, start=1)
+    ]
+    return json.dumps({"questions": questions, "manipulation": {"flag": bool(flag), "reason": flag}})
+
+
+def from_model(model: str):
+    """A script matcher for requests to one model."""
+    # litellm sends the provider's own name ("openai/gpt-4o" → "gpt-4o").
+    names = {model, model.split("/", 1)[-1]}
+    return lambda request: request["model"] in names
+
+
+def grading_requests(server) -> list:
+    return [r for r in server.requests if "[TASK:verify]" not in r.text and "previous answer could not" not in r.text]

@@ -1,0 +1,200 @@
+"""Grading jobs: start, retries on provider faults, failures, quota, cancel, re-run, finalize."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from grading import jobs
+from grading.engine.errors import EngineError, ModelMisconfigured
+from grading.models import Copy, Exam, GradingJob
+from tests.factories import copy_with_pages, exam_with_bareme
+from usage.models import Reservation, UsageRecord
+from usage.services import QuotaExceeded
+
+from .helpers import grades_json
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def exam(teacher):
+    return exam_with_bareme(owner=teacher, mode="single", questions=2)
+
+
+def _run(job_start, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        return job_start()
+
+
+def test_a_job_reserves_tokens_grades_every_copy_then_settles_and_emails(
+    llm_server, eager_celery, exam, teacher, django_capture_on_commit_callbacks
+):
+    copies = [copy_with_pages(exam, pages=2) for _ in range(3)]
+    estimate = jobs.job_estimate(exam=exam)
+    assert estimate.copies == 3 and estimate.calls == 3 and estimate.tokens > 0 and estimate.cost_usd > 0
+
+    job = _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+
+    job.refresh_from_db()
+    assert job.status == GradingJob.Status.FINISHED and job.total_copies == 3
+    assert all(Copy.objects.get(pk=c.pk).status == Copy.Status.DONE for c in copies)
+    reservation = Reservation.objects.get(key=job.reservation_key)
+    assert reservation.state == Reservation.State.SETTLED and reservation.tokens == estimate.tokens
+    assert reservation.tokens_used == sum(UsageRecord.objects.filter(exam=exam).values_list("total_tokens", flat=True))
+    exam.refresh_from_db()
+    assert exam.status == Exam.Status.GRADED
+    assert len(mail.outbox) == 1 and exam.title in mail.outbox[0].subject
+    assert "3 copie(s) corrigée(s) sur 3" in mail.outbox[0].body
+
+
+def test_a_teacher_who_opted_out_gets_no_email(
+    llm_server, eager_celery, exam, teacher, django_capture_on_commit_callbacks
+):
+    teacher.notify_job_finished = False
+    teacher.save()
+    copy_with_pages(exam, pages=1)
+    _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "timeout"])
+def test_transient_faults_are_retried_and_the_copy_is_graded(
+    fault, llm_server, eager_celery, exam, teacher, django_capture_on_commit_callbacks
+):
+    llm_server.timeout_sleep = 3
+    copy = copy_with_pages(exam, pages=1)
+    llm_server.script(fault=fault, times=2)
+    llm_server.script(grades_json([1, 2]))
+
+    job = _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+
+    copy.refresh_from_db()
+    assert copy.status == Copy.Status.DONE
+    assert [r.fault for r in llm_server.requests] == [fault, fault, None]
+    assert UsageRecord.objects.filter(copy=copy).count() == 1  # failed calls are not billed
+    assert GradingJob.objects.get(pk=job.pk).status == GradingJob.Status.FINISHED
+
+
+def test_a_provider_down_for_good_fails_the_copy_and_the_job_still_finishes(
+    llm_server, eager_celery, exam, teacher, django_capture_on_commit_callbacks
+):
+    down, fine = copy_with_pages(exam, pages=1, label="Absente"), copy_with_pages(exam, pages=1, label="Présente")
+    llm_server.script(fault="500", times=7, match=lambda r: "Absente page" in r["text"] or True)
+    llm_server.script(grades_json([1, 1]))
+
+    job = _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+
+    down.refresh_from_db()
+    fine.refresh_from_db()
+    assert down.status == Copy.Status.FAILED and "indisponible après 7 tentatives" in down.failure_reason
+    assert fine.status == Copy.Status.DONE
+    assert GradingJob.objects.get(pk=job.pk).status == GradingJob.Status.FINISHED
+
+
+def test_a_permanent_error_fails_the_copy_at_once_with_a_readable_reason(
+    llm_server, eager_celery, exam, teacher, django_capture_on_commit_callbacks
+):
+    copy = copy_with_pages(exam, pages=1)
+    llm_server.script(fault="400")
+    _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+    copy.refresh_from_db()
+    assert copy.status == Copy.Status.FAILED and "refusé la requête" in copy.failure_reason
+    assert len(llm_server.requests) == 1
+
+
+def test_a_failed_copy_can_be_rerun_alone(llm_server, eager_celery, exam, teacher, django_capture_on_commit_callbacks):
+    failed, done = copy_with_pages(exam, pages=1), copy_with_pages(exam, pages=1)
+    llm_server.script(fault="400")
+    _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+    failed.refresh_from_db()
+    assert failed.status == Copy.Status.FAILED
+    calls = len(llm_server.requests)
+
+    rerun = _run(lambda: jobs.copy_rerun(copy=failed), django_capture_on_commit_callbacks)
+
+    failed.refresh_from_db()
+    assert failed.status == Copy.Status.DONE and failed.attempt == 2
+    assert len(llm_server.requests) == calls + 1  # only the failed copy was graded again
+    rerun.refresh_from_db()
+    assert rerun.total_copies == 1 and rerun.status == GradingJob.Status.FINISHED
+    with pytest.raises(EngineError):
+        jobs.copy_rerun(copy=done)
+
+
+def test_a_job_beyond_the_allowance_is_refused_before_anything_runs(llm_server, exam, teacher):
+    copy_with_pages(exam, pages=1)
+    from usage.tiers import TIER_LIMITS
+
+    UsageRecord.objects.create(
+        user=teacher, phase="grading", model="m", total_tokens=TIER_LIMITS["free"], idempotency_key="used-up"
+    )
+    with pytest.raises(QuotaExceeded):
+        jobs.job_start(exam=exam, user=teacher)
+    assert not GradingJob.objects.exists() and llm_server.requests == []
+
+
+def test_copies_left_when_the_allowance_runs_out_wait_as_quota_reached(
+    llm_server, eager_celery, exam, teacher, django_capture_on_commit_callbacks, monkeypatch
+):
+    copies = [copy_with_pages(exam, pages=1) for _ in range(3)]
+    answers = iter([True, False])
+    monkeypatch.setattr(jobs, "usage_job_may_continue", lambda **kwargs: next(answers, False))
+
+    job = _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+
+    statuses = [Copy.objects.get(pk=c.pk).status for c in copies]
+    assert statuses == [Copy.Status.DONE, Copy.Status.QUOTA_REACHED, Copy.Status.QUOTA_REACHED]
+    job.refresh_from_db()
+    assert job.status == GradingJob.Status.FINISHED
+    assert Reservation.objects.get(key=job.reservation_key).state == Reservation.State.SETTLED
+
+
+def test_a_cancelled_job_stops_its_queued_copies_and_settles_once(llm_server, exam, teacher):
+    copies = [copy_with_pages(exam, pages=1) for _ in range(2)]
+    job = jobs.job_start(exam=exam, user=teacher)  # no on-commit: nothing is enqueued
+
+    jobs.job_cancel(job=job)
+    jobs.job_cancel(job=job)
+
+    assert GradingJob.objects.get(pk=job.pk).status == GradingJob.Status.CANCELLED
+    assert {Copy.objects.get(pk=c.pk).status for c in copies} == {Copy.Status.CANCELLED}
+    assert Reservation.objects.get(key=job.reservation_key).state == Reservation.State.SETTLED
+    # A task delivered after the cancel does nothing.
+    assert jobs.copy_grade(copy_id=copies[0].pk, job_id=job.pk) == Copy.Status.CANCELLED
+    assert llm_server.requests == []
+
+
+def test_only_one_job_runs_per_exam(llm_server, exam, teacher):
+    copy_with_pages(exam, pages=1)
+    jobs.job_start(exam=exam, user=teacher)
+    copy_with_pages(exam, pages=1)
+    with pytest.raises(EngineError):
+        jobs.job_start(exam=exam, user=teacher)
+
+
+def test_a_model_without_a_price_or_a_key_is_refused_before_the_job_starts(llm_server, settings, exam, teacher):
+    copy_with_pages(exam, pages=1)
+    settings.CORRIGO_LLM = {
+        **settings.CORRIGO_LLM,
+        "grader_a": {"model": "openai/my-own-model", "api_base": llm_server.url},
+    }
+    with pytest.raises(ModelMisconfigured, match="n'a pas de prix"):
+        jobs.job_start(exam=exam, user=teacher)
+    settings.CORRIGO_LLM = {**settings.CORRIGO_LLM, "grader_a": {"model": "anthropic/claude-sonnet-4-5"}}
+    with pytest.raises(ModelMisconfigured, match="ANTHROPIC_API_KEY"):
+        jobs.job_start(exam=exam, user=teacher)
+    settings.CORRIGO_LLM = {**settings.CORRIGO_LLM, "grader_a": {"model": ""}}
+    with pytest.raises(ModelMisconfigured, match="CORRIGO_LLM_GRADER_A_MODEL"):
+        jobs.job_estimate(exam=exam)
+    assert not GradingJob.objects.exists()
+
+
+def test_an_exam_without_barème_or_copies_cannot_start(llm_server, teacher):
+    empty = exam_with_bareme(owner=teacher, questions=0)
+    copy_with_pages(empty, pages=1)
+    with pytest.raises(EngineError, match="barème"):
+        jobs.job_start(exam=empty, user=teacher)
+    no_copies = exam_with_bareme(owner=teacher, questions=1)
+    with pytest.raises(EngineError, match="Aucune copie"):
+        jobs.job_start(exam=no_copies, user=teacher)

@@ -1,0 +1,539 @@
+"""A scripted LLM provider over real HTTP: OpenAI Chat Completions and Anthropic Messages.
+
+Used by the tests, the benchmark and demo mode (`make run` without a provider). litellm
+talks to it exactly as to a real provider, so the gateway is exercised end to end.
+
+- `/v1/chat/completions` (OpenAI-compatible) and `/v1/messages` (Anthropic).
+- Tokens are counted deterministically: one token per 4 characters of text (rounded up),
+  IMAGE_TOKENS per image, plus a few per message.
+- Prompt caching, OpenAI style (automatic): the longest prefix shared with an earlier
+  request to the same model, in 128-token blocks, counted only from 1024 tokens, is
+  reported as `prompt_tokens_details.cached_tokens`. A request's prefix is taken as cached
+  as soon as the request arrives (a real provider writes it after the prefill, a fraction of
+  the whole call). Anthropic style: the prefix up to the last `cache_control` breakpoint is
+  written (`cache_creation_input_tokens`) the first time, read (`cache_read_input_tokens`)
+  afterwards; below 1024 tokens nothing is cached.
+- Scripts: `server.script(content=..., fault=..., latency=..., match=..., times=...)` queues
+  answers; each request takes the first entry whose `match` (a substring of the request's
+  text, or a callable) fits. Faults: "429", "500", "timeout" (no answer before the client
+  gives up), "malformed" (content that is not JSON), "truncated" (half of the content and
+  finish_reason "length"). Unscripted requests get the demo answer: plausible grades
+  derived from the barème in the prompt (see `demo_content`).
+
+CLI: `python tests/support/llm_server.py --port 8765 --latency 0.5 --demo`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import json
+import random
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+IMAGE_TOKENS = 765
+MESSAGE_OVERHEAD = 4
+CACHE_BLOCK = 128
+CACHE_MIN = 1024
+FAULTS = ("400", "429", "500", "timeout", "malformed", "truncated")
+
+
+# --- Token counting and caching ---------------------------------------------------------
+
+
+def _text_units(text: str) -> list[str]:
+    return [text[i : i + 4] for i in range(0, len(text), 4)]
+
+
+def _image_units(url: str) -> list[str]:
+    digest = hashlib.sha1(url.encode(), usedforsecurity=False).hexdigest()
+    return [f"\x00img:{digest}:{i}" for i in range(IMAGE_TOKENS)]
+
+
+def _content_units(content: Any) -> list[str]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return _text_units(content)
+    units: list[str] = []
+    for part in content:
+        kind = part.get("type")
+        if kind == "text":
+            units += _text_units(part.get("text", ""))
+        elif kind == "image_url":
+            image = part["image_url"]
+            units += _image_units(image["url"] if isinstance(image, dict) else image)
+        elif kind == "image":  # Anthropic
+            source = part.get("source", {})
+            units += _image_units(source.get("data", "") or source.get("url", ""))
+        elif kind in ("tool_result", "tool_use"):
+            units += _text_units(json.dumps(part, sort_keys=True))
+    return units
+
+
+def openai_units(messages: list[dict]) -> list[str]:
+    units: list[str] = []
+    for message in messages:
+        units += [f"\x00role:{message.get('role')}"] * MESSAGE_OVERHEAD
+        units += _content_units(message.get("content"))
+    return units
+
+
+def anthropic_units(body: dict) -> tuple[list[str], int]:
+    """Units of an Anthropic request and the length of its prefix up to the last breakpoint."""
+    units: list[str] = []
+    breakpoint_at = 0
+    system = body.get("system")
+    blocks: list[tuple[str, Any]] = []
+    if isinstance(system, str):
+        blocks.append(("system", {"type": "text", "text": system}))
+    elif isinstance(system, list):
+        blocks += [("system", block) for block in system]
+    for message in body.get("messages", []):
+        content = message.get("content")
+        if isinstance(content, str):
+            content = [{"type": "text", "text": content}]
+        blocks += [(message.get("role", "user"), block) for block in content or []]
+    last_role = None
+    for role, block in blocks:
+        if role != last_role:
+            units += [f"\x00role:{role}"] * MESSAGE_OVERHEAD
+            last_role = role
+        units += _content_units([block])
+        if isinstance(block, dict) and block.get("cache_control"):
+            breakpoint_at = len(units)
+    return units, breakpoint_at
+
+
+def count_tokens(messages: list[dict]) -> int:
+    return len(openai_units(messages))
+
+
+class PrefixCache:
+    """Which token prefixes each model has seen, by hash at every 128-token boundary."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, set[bytes]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _boundaries(units: list[str], limit: int | None = None) -> list[tuple[int, bytes]]:
+        digest = hashlib.sha1(usedforsecurity=False)
+        end = len(units) if limit is None else min(limit, len(units))
+        marks = []
+        for index in range(end):
+            digest.update(units[index].encode("utf-8", "surrogatepass"))
+            digest.update(b"\x01")
+            if (index + 1) % CACHE_BLOCK == 0:
+                marks.append((index + 1, digest.digest()))
+        if limit is not None and end % CACHE_BLOCK:
+            marks.append((end, digest.digest()))
+        return marks
+
+    def openai_cached(self, model: str, units: list[str]) -> int:
+        marks = self._boundaries(units)
+        with self._lock:
+            seen = self._seen.setdefault(model, set())
+            cached = 0
+            for length, digest in marks:
+                if digest in seen:
+                    cached = length
+                else:
+                    break
+            seen.update(digest for _length, digest in marks)
+        return cached if cached >= CACHE_MIN else 0
+
+    def anthropic_cache(self, model: str, units: list[str], breakpoint_at: int) -> tuple[int, int]:
+        """(read, written) tokens for a request with its last breakpoint at `breakpoint_at`."""
+        if breakpoint_at < CACHE_MIN:
+            return 0, 0
+        marks = self._boundaries(units, limit=breakpoint_at)
+        key = marks[-1][1]
+        with self._lock:
+            seen = self._seen.setdefault(f"anthropic:{model}", set())
+            if key in seen:
+                return breakpoint_at, 0
+            seen.add(key)
+        return 0, breakpoint_at
+
+
+# --- Demo answers -----------------------------------------------------------------------
+
+_BAREME_RE = re.compile(r"<bareme_json>(.*?)</bareme_json>", re.S)
+_TASK_RE = re.compile(r"\[TASK:([a-z_]+)\]")
+_DISPUTED_RE = re.compile(r"<disputed_json>(.*?)</disputed_json>", re.S)
+_PAGES_RE = re.compile(r"<page_count>(\d+)</page_count>")
+
+
+def request_text(messages: list[dict]) -> str:
+    parts = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts += [block.get("text", "") for block in content if isinstance(block, dict)]
+    return "\n".join(parts)
+
+
+def _rng(*seed: Any) -> random.Random:
+    return random.Random(hashlib.sha1(repr(seed).encode(), usedforsecurity=False).hexdigest())  # noqa: S311
+
+
+def demo_content(text: str, model: str) -> str:
+    """A plausible answer to any request the engine sends, derived from its prompt."""
+    task = (_TASK_RE.search(text) or [None, "grade_copy"])[1]
+    copy_key = hashlib.sha1(text[-4000:].encode(), usedforsecurity=False).hexdigest()
+    if task == "extract_bareme":
+        return json.dumps(
+            {
+                "questions": [
+                    {"label": "Exercice 1 — calcul", "max_points": 4, "criteria": "Résultat exact et étapes."},
+                    {"label": "Exercice 2 — problème", "max_points": 6, "criteria": "Raisonnement justifié."},
+                    {"label": "Exercice 3 — rédaction", "max_points": 10, "criteria": "Argumentation claire."},
+                ]
+            }
+        )
+    if task == "split_class":
+        pages = int((_PAGES_RE.search(text) or [None, "2"])[1])
+        per_copy = 2 if pages % 2 == 0 else 1
+        copies = [
+            {"student_label": f"Élève {n + 1}", "first_page": first, "last_page": min(first + per_copy - 1, pages)}
+            for n, first in enumerate(range(1, pages + 1, per_copy))
+        ]
+        return json.dumps({"copies": copies})
+    bareme = json.loads((_BAREME_RE.search(text) or [None, "[]"])[1])
+    if task == "verify":
+        disputed = json.loads((_DISPUTED_RE.search(text) or [None, "[]"])[1])
+        wanted = {item["id"] for item in disputed}
+        bareme = [question for question in bareme if question["id"] in wanted]
+    rng = _rng(copy_key)
+    questions = []
+    for question in bareme:
+        maximum = float(question["max"])
+        share = rng.choice([0.0, 0.25, 0.5, 0.5, 0.75, 0.75, 1.0, 1.0])
+        # The second grader sometimes sees it differently, as real models do.
+        if _rng(copy_key, model, question["id"]).random() < 0.15:
+            share = min(1.0, max(0.0, share + _rng(model, copy_key, question["id"]).choice([-0.25, 0, 0.25])))
+        if task == "verify":
+            share = 0.5
+        questions.append(
+            {
+                "id": question["id"],
+                "points": round(maximum * share * 4) / 4,
+                "max": maximum,
+                "reading": f"Réponse de l'élève à « {question.get('label', question['id'])} » (simulée).",
+                "reasoning": "Correction simulée : la réponse couvre une partie des critères attendus.",
+                "feedback": rng.choice(
+                    ["Bon travail, détaille davantage.", "Revois la méthode.", "Très bien.", "Attention aux unités."]
+                ),
+                "confidence": round(rng.uniform(0.6, 0.95), 2),
+            }
+        )
+    return json.dumps({"questions": questions, "manipulation": {"flag": False, "reason": ""}}, ensure_ascii=False)
+
+
+# --- Scripts ----------------------------------------------------------------------------
+
+
+@dataclass
+class ScriptEntry:
+    content: str | Callable[[str, str], str] | None = None
+    fault: str | None = None
+    latency: float | None = None
+    match: str | Callable[[dict], bool] | None = None
+    times: int = 1
+    completion_tokens: int | None = None
+
+    def fits(self, request: dict) -> bool:
+        if self.match is None:
+            return True
+        if callable(self.match):
+            return bool(self.match(request))
+        return self.match in request["text"]
+
+
+@dataclass
+class Recorded:
+    path: str
+    model: str
+    text: str
+    body: dict
+    usage: dict = field(default_factory=dict)
+    fault: str | None = None
+    started: float = 0.0
+    ended: float = 0.0
+
+
+class LLMServer:
+    """Start with `LLMServer(latency=...).start()`; `url` is the OpenAI api_base."""
+
+    def __init__(self, *, latency: float = 0.0, demo: bool = True, timeout_sleep: float = 30.0, port: int = 0):
+        self.latency = latency
+        self.demo = demo
+        self.timeout_sleep = timeout_sleep
+        self.cache = PrefixCache()
+        self.requests: list[Recorded] = []
+        self._script: list[ScriptEntry] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._port = port
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle
+    def start(self) -> LLMServer:
+        server = self
+
+        class Handler(_Handler):
+            owner = server
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="llm-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+
+    @property
+    def port(self) -> int:
+        assert self._httpd is not None
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def anthropic_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- scripting
+    def script(
+        self,
+        content: str | Callable[[str, str], str] | dict | None = None,
+        *,
+        fault: str | None = None,
+        latency: float | None = None,
+        match: str | Callable[[dict], bool] | None = None,
+        times: int = 1,
+        completion_tokens: int | None = None,
+    ) -> None:
+        if fault is not None and fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}")
+        if isinstance(content, dict):
+            content = json.dumps(content)
+        with self._lock:
+            self._script.append(
+                ScriptEntry(
+                    content=content,
+                    fault=fault,
+                    latency=latency,
+                    match=match,
+                    times=times,
+                    completion_tokens=completion_tokens,
+                )
+            )
+
+    def reset(self) -> None:
+        with self._lock:
+            self._script.clear()
+            self.requests.clear()
+        self.cache = PrefixCache()
+
+    def _take(self, request: dict) -> ScriptEntry | None:
+        with self._lock:
+            for entry in self._script:
+                if entry.fits(request):
+                    entry.times -= 1
+                    if entry.times <= 0:
+                        self._script.remove(entry)
+                    return entry
+        return None
+
+    # -- answering
+    def answer(self, path: str, body: dict) -> tuple[int, dict, dict[str, str]]:
+        anthropic = path.rstrip("/").endswith("/messages")
+        model = body.get("model", "")
+        if anthropic:
+            system = body.get("system")
+            text_messages = ([{"content": system}] if system else []) + body.get("messages", [])
+        else:
+            text_messages = body.get("messages", [])
+        text = request_text(text_messages)
+        request = {"path": path, "model": model, "text": text, "body": body}
+        entry = self._take(request)
+        record = Recorded(path=path, model=model, text=text, body=body, started=time.monotonic())
+        with self._lock:
+            self.requests.append(record)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            latency = entry.latency if entry and entry.latency is not None else self.latency
+            fault = entry.fault if entry else None
+            record.fault = fault
+            if fault == "timeout":
+                self._stop.wait(self.timeout_sleep)
+                return 504, {"error": {"message": "upstream timeout", "type": "timeout"}}, {}
+            if latency:
+                self._stop.wait(latency)
+            if fault == "429":
+                error = {"message": "Rate limit reached, retry later.", "type": "rate_limit_error"}
+                return 429, _error_body(error, anthropic), {"retry-after": "1"}
+            if fault == "400":
+                error = {"message": "Invalid request: unsupported parameter.", "type": "invalid_request_error"}
+                return 400, _error_body(error, anthropic), {}
+            if fault == "500":
+                error = {"message": "The server had an error processing your request.", "type": "server_error"}
+                return 500, _error_body(error, anthropic), {}
+            if entry and entry.content is not None:
+                content = entry.content(text, model) if callable(entry.content) else entry.content
+            else:
+                content = demo_content(text, model)
+            finish = "stop"
+            if fault == "malformed":
+                content = "Voici la correction : {questions: [oups"
+            elif fault == "truncated":
+                content = content[: max(len(content) // 2, 1)]
+                finish = "length"
+            completion_tokens = (entry.completion_tokens if entry else None) or max(len(content) // 4, 1)
+            if anthropic:
+                response = self._anthropic_response(body, model, content, finish, completion_tokens)
+            else:
+                response = self._openai_response(body, model, content, finish, completion_tokens)
+            record.usage = response["usage"]
+            return 200, response, {}
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+            record.ended = time.monotonic()
+
+    def _openai_response(self, body: dict, model: str, content: str, finish: str, completion_tokens: int) -> dict:
+        units = openai_units(body.get("messages", []))
+        cached = self.cache.openai_cached(model, units)
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": "fp_scripted",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": finish,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": len(units),
+                "completion_tokens": completion_tokens,
+                "total_tokens": len(units) + completion_tokens,
+                "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+            },
+        }
+
+    def _anthropic_response(self, body: dict, model: str, content: str, finish: str, completion_tokens: int) -> dict:
+        units, breakpoint_at = anthropic_units(body)
+        read, written = self.cache.anthropic_cache(model, units, breakpoint_at)
+        return {
+            "id": f"msg_{uuid.uuid4().hex[:24]}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": content}],
+            "stop_reason": "max_tokens" if finish == "length" else "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": len(units) - read - written,
+                "output_tokens": completion_tokens,
+                "cache_creation_input_tokens": written,
+                "cache_read_input_tokens": read,
+            },
+        }
+
+
+def _error_body(error: dict, anthropic: bool) -> dict:
+    if anthropic:
+        return {"type": "error", "error": {"type": error["type"], "message": error["message"]}}
+    return {"error": {**error, "param": None, "code": None}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: LLMServer
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+    def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path.rstrip("/").endswith("/models"):
+            self._send(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+        else:
+            self._send(200, {"status": "ok"})
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            self._send(400, {"error": {"message": "invalid JSON body", "type": "invalid_request_error"}})
+            return
+        path = self.path.split("?", 1)[0]
+        if not (path.endswith("/chat/completions") or path.endswith("/messages")):
+            self._send(404, {"error": {"message": f"unknown route {path}", "type": "not_found"}})
+            return
+        status, payload, headers = self.owner.answer(path, body)
+        self._send(status, payload, headers)
+
+
+def image_data_url(jpeg: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--demo", action="store_true", help="answer every request with simulated grades")
+    args = parser.parse_args()
+    server = LLMServer(latency=args.latency, demo=args.demo, port=args.port).start()
+    print(f"scripted LLM server on {server.url} (latency {args.latency}s)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
