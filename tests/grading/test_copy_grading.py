@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -113,6 +114,14 @@ def test_two_models_that_agree_grade_in_parallel_without_verification(llm_server
     assert UsageRecord.objects.filter(copy=copy).count() == 2
 
 
+def _verified(points: dict) -> str:
+    questions = [
+        {"id": qid, "points": value, "reading": "x = 12", "reasoning": "x", "feedback": "f", "confidence": 0.8}
+        for qid, value in points.items()
+    ]
+    return json.dumps({"questions": questions})
+
+
 def test_a_disagreement_goes_to_one_verification_round_then_is_resolved_or_averaged(llm_server, teacher):
     exam = exam_with_bareme(owner=teacher, mode="double", questions=3)
     copy = copy_with_pages(exam, pages=2)
@@ -125,14 +134,8 @@ def test_a_disagreement_goes_to_one_verification_round_then_is_resolved_or_avera
     llm_server.script(grades_json([4, 5, 8], readings=readings_b), match=b)
     # Verification: they converge on q3 but still disagree on q2.
     verify = lambda model: lambda r: from_model(model)(r) and "[TASK:verify]" in r["text"]  # noqa: E731
-    llm_server.script(
-        '{"questions": [{"id": "q2", "points": 2, "reading": "r", "reasoning": "x", "feedback": "f", "confidence": 0.7}, {"id": "q3", "points": 7, "reading": "x = 12", "reasoning": "x", "feedback": "f", "confidence": 0.9}]}',
-        match=verify("openai/gpt-4o"),
-    )
-    llm_server.script(
-        '{"questions": [{"id": "q2", "points": 5, "reading": "r", "reasoning": "x", "feedback": "f", "confidence": 0.6}, {"id": "q3", "points": 7.5, "reading": "x = 12", "reasoning": "x", "feedback": "f", "confidence": 0.8}]}',
-        match=verify("openai/gpt-4.1-mini"),
-    )
+    llm_server.script(_verified({"q2": 2, "q3": 7}), match=verify("openai/gpt-4o"))
+    llm_server.script(_verified({"q2": 5, "q3": 7.5}), match=verify("openai/gpt-4.1-mini"))
 
     assert _grade(copy, job) == Copy.Status.DONE
 
