@@ -228,6 +228,9 @@ def billing_subscription_sync(*, subscription_id: str, user=None):
 
     Returns the user (None when the subscription belongs to nobody we know).
     """
+    # Two deliveries for one subscription must not cross: holding its row while we fetch
+    # makes the later transaction fetch after the earlier one committed, so it sees newer state.
+    Subscription.objects.select_for_update().filter(id=subscription_id).first()
     data = stripe.Subscription.retrieve(subscription_id, **_stripe_kwargs())
     subscription = Subscription.sync_from_stripe_data(data, api_key=djstripe_settings.STRIPE_SECRET_KEY)
     customer = subscription.customer

@@ -28,3 +28,39 @@ def test_a_subscription_created_event_gives_the_paid_tier_and_the_stripe_period(
     item = sub["items"]["data"][0]
     assert summary.period_start == datetime.fromtimestamp(item["current_period_start"], tz=UTC)
     assert summary.period_end == datetime.fromtimestamp(item["current_period_end"], tz=UTC)
+
+
+def test_a_customer_created_by_checkout_is_linked_through_client_reference_id(teacher, fake_stripe, prices, webhooks):
+    customer = fake_stripe.customer_create(email=teacher.email)  # no djstripe_subscriber metadata
+    sub = fake_stripe.subscription_create(customer_id=customer["id"], price=prices["max"])
+    session = fake_stripe.checkout_session_create(
+        {"mode": "subscription", "customer": customer["id"], "client_reference_id": str(teacher.pk)}
+    )
+    session.update(status="complete", subscription=sub["id"])
+
+    webhooks.deliver(fake_stripe.event("checkout.session.completed", session))
+
+    assert Customer.objects.get(id=customer["id"]).subscriber == teacher
+    assert usage_summary(user=teacher).tier == Tier.MAX
+
+
+def test_a_subscription_of_an_unknown_customer_finds_its_teacher_in_the_metadata(
+    teacher, fake_stripe, prices, webhooks
+):
+    customer = fake_stripe.customer_create(email="someone@else.example")
+    sub = fake_stripe.subscription_create(
+        customer_id=customer["id"], price=prices["essentiel"], metadata={"corrigo_user_id": str(teacher.pk)}
+    )
+
+    webhooks.deliver(fake_stripe.event("customer.subscription.created", sub))
+
+    assert usage_summary(user=teacher).tier == Tier.ESSENTIEL
+
+
+def test_a_subscription_nobody_owns_changes_no_one(teacher, fake_stripe, prices, webhooks):
+    customer = fake_stripe.customer_create(email="stranger@else.example")
+    sub = fake_stripe.subscription_create(customer_id=customer["id"], price=prices["max"])
+
+    webhooks.deliver(fake_stripe.event("customer.subscription.created", sub))
+
+    assert usage_summary(user=teacher).tier == Tier.FREE
