@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import statistics
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Count, DecimalField, F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
 from usage.models import UsageRecord
 
@@ -73,3 +76,145 @@ def exam_average(exam: Exam) -> Decimal | None:
 
 def exam_bareme_total(*, exam: Exam) -> Decimal:
     return exam.questions.aggregate(t=Sum("max_points"))["t"] or Decimal(0)
+
+
+# --- Review --------------------------------------------------------------------------------
+
+LOW_CONFIDENCE = 0.6
+
+
+@dataclass
+class ReviewRow:
+    copy: Copy
+    cells: list[Grade | None]
+    total: Decimal | None
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def priority(self) -> int:
+        return len(self.reasons)
+
+
+@dataclass
+class Stat:
+    label: str
+    maximum: Decimal
+    count: int
+    mean: float | None
+    median: float | None
+    stdev: float | None
+    low: Decimal | None
+    high: Decimal | None
+
+
+@dataclass
+class HistogramBar:
+    label: str
+    count: int
+    x: float
+    y: float
+    height: float
+
+    @property
+    def center(self) -> float:
+        return self.x + HISTOGRAM_BAR_WIDTH / 2
+
+
+@dataclass
+class Review:
+    exam: Exam
+    questions: list[Question]
+    rows: list[ReviewRow]
+    bareme_total: Decimal
+    stats: list[Stat]
+    histogram: list[HistogramBar]
+    queue: list[ReviewRow]
+
+
+def _stat(label: str, maximum: Decimal, values: list[Decimal]) -> Stat:
+    if not values:
+        return Stat(label, maximum, 0, None, None, None, None, None)
+    floats = [float(v) for v in values]
+    return Stat(
+        label=label,
+        maximum=maximum,
+        count=len(values),
+        mean=statistics.fmean(floats),
+        median=statistics.median(floats),
+        stdev=statistics.pstdev(floats) if len(floats) > 1 else 0.0,
+        low=min(values),
+        high=max(values),
+    )
+
+
+HISTOGRAM_BINS = 10
+HISTOGRAM_HEIGHT = 120.0
+HISTOGRAM_BAR_WIDTH = 30.0
+
+
+def _histogram(totals: list[Decimal], bareme_total: Decimal) -> list[HistogramBar]:
+    """Totals on /20, in ten bins of two points (20 falls in the last one)."""
+    if not bareme_total:
+        return []
+    counts = [0] * HISTOGRAM_BINS
+    for total in totals:
+        on_twenty = float(total) * 20 / float(bareme_total)
+        counts[min(int(on_twenty // 2), HISTOGRAM_BINS - 1)] += 1
+    tallest = max(counts) or 1
+    bars = []
+    for i, count in enumerate(counts):
+        height = HISTOGRAM_HEIGHT * count / tallest
+        bars.append(
+            HistogramBar(
+                label=f"{2 * i}–{2 * i + 2}",
+                count=count,
+                x=i * (HISTOGRAM_BAR_WIDTH + 6),
+                y=HISTOGRAM_HEIGHT - height,
+                height=height,
+            )
+        )
+    return bars
+
+
+def review_get(*, exam: Exam) -> Review:
+    """The grid, statistics, histogram and review queue of an exam, in four queries."""
+    questions = list(exam.questions.all())
+    copies = list(exam.copies.order_by("student_label", "id"))
+    grades: dict[tuple[int, int], Grade] = {
+        (g.copy_id, g.question_id): g for g in Grade.objects.filter(copy__exam=exam).order_by()
+    }
+    rows = []
+    for copy in copies:
+        cells = [grades.get((copy.pk, q.pk)) for q in questions]
+        present = [c for c in cells if c is not None]
+        total = sum((c.points for c in present), Decimal(0)) if present else None
+        reasons = []
+        if copy.flagged_manipulation:
+            reasons.append(_("Manipulation suspectée"))
+        if any(c.disagreement for c in present):
+            reasons.append(_("Désaccord entre les modèles"))
+        if any(c.confidence < LOW_CONFIDENCE for c in present):
+            reasons.append(_("Confiance faible"))
+        if copy.status in (Copy.Status.FAILED, Copy.Status.QUOTA_REACHED):
+            reasons.append(_("Correction incomplète"))
+        rows.append(ReviewRow(copy=copy, cells=cells, total=total, reasons=reasons))
+    bareme_total = sum((q.max_points for q in questions), Decimal(0))
+    stats = [
+        _stat(q.label, q.max_points, [row.cells[i].points for row in rows if row.cells[i] is not None])
+        for i, q in enumerate(questions)
+    ]
+    totals = [row.total for row in rows if row.total is not None]
+    stats.append(_stat(str(_("Total")), bareme_total, totals))
+    queue = sorted(
+        (row for row in rows if row.reasons and not row.copy.reviewed),
+        key=lambda row: (not row.copy.flagged_manipulation, -row.priority, row.copy.student_label),
+    )
+    return Review(
+        exam=exam,
+        questions=questions,
+        rows=rows,
+        bareme_total=bareme_total,
+        stats=stats,
+        histogram=_histogram(totals, bareme_total),
+        queue=queue,
+    )

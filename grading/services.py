@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import PurePath
 
 from django.core.cache import cache
@@ -13,7 +14,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
-from .models import Copy, Exam, Grade, Page, Question, SourceFile, source_upload_to
+from .models import Copy, Exam, Grade, GradeEdit, Page, Question, SourceFile, source_upload_to
 from .validation import pdf_validate
 
 
@@ -261,3 +262,60 @@ def split_propose_for(*, source: SourceFile, user=None) -> tuple[list[SplitRow],
         rows = [SplitRow(c.student_label, c.first_page, c.last_page) for c in proposal.copies]
         cache.set(key, rows, 3600)
     return rows, _("Proposition automatique : vérifiez les noms et les pages avant de confirmer.")
+
+
+# --- Review --------------------------------------------------------------------------------
+
+
+def points_check(*, points: Decimal, max_points: Decimal, step: Decimal) -> None:
+    if points < 0 or points > max_points:
+        raise WorkflowError(
+            _("La note doit être entre 0 et %(max)s.") % {"max": f"{max_points.normalize():f}".replace(".", ",")}
+        )
+    if step and (points / step) % 1 != 0:
+        raise WorkflowError(
+            _("La note doit être un multiple de %(step)s.") % {"step": f"{step.normalize():f}".replace(".", ",")}
+        )
+
+
+def _grade_set(*, grade: Grade, user, points: Decimal) -> Grade:
+    with transaction.atomic():
+        locked = Grade.objects.select_for_update().get(pk=grade.pk)
+        before = locked.points
+        if before == points:
+            return locked
+        locked.points = points
+        locked.edited = points != locked.ai_points
+        locked.save(update_fields=["points", "edited", "updated_at"])
+        GradeEdit.objects.create(grade=locked, user=user, field="points", before=str(before), after=str(points))
+    grade.points, grade.edited = locked.points, locked.edited
+    return grade
+
+
+def grade_edit(*, grade: Grade, user, points: Decimal) -> Grade:
+    """The teacher's points for one answer, validated (0..max, rounding step) and audited."""
+    points_check(points=points, max_points=grade.max_points, step=grade.copy.exam.rounding_step)
+    return _grade_set(grade=grade, user=user, points=points)
+
+
+def grade_restore(*, grade: Grade, user) -> Grade:
+    """Back to the engine's points; the restore is audited like any edit."""
+    return _grade_set(grade=grade, user=user, points=grade.ai_points)
+
+
+def copy_reviewed_set(*, copy: Copy, reviewed: bool) -> Copy:
+    copy.reviewed = reviewed
+    copy.save(update_fields=["reviewed", "updated_at"])
+    return copy
+
+
+def copy_regrade(*, copy: Copy):
+    """Sends one copy back to the engine (a new attempt). Raises WorkflowError."""
+    try:
+        from .jobs import copy_rerun
+    except ImportError:  # pragma: no cover - the engine lands separately
+        raise WorkflowError(_("La correction automatique n'est pas disponible.")) from None
+    try:
+        return copy_rerun(copy=copy)
+    except Exception as error:  # the engine's errors and usage.QuotaExceeded carry readable messages
+        raise WorkflowError(str(error)) from error

@@ -22,4 +22,9 @@ urlpatterns += [
     path("sources/<int:pk>/file/", views.source_file, name="source_file"),
     path("copies/<int:pk>/delete/", views.copy_delete, name="copy_delete"),
     path("copies/<int:pk>/pages/<int:index>/", views.page_image, name="page_image"),
+    path("grades/<int:pk>/", views.grade_update, name="grade_update"),
+    path("grades/<int:pk>/restore/", views.grade_restore, name="grade_restore"),
+    path("copies/<int:pk>/rename/", views.copy_rename, name="copy_rename"),
+    path("copies/<int:pk>/reviewed/", views.copy_reviewed, name="copy_reviewed"),
+    path("copies/<int:pk>/regrade/", views.copy_regrade, name="copy_regrade"),
 ]

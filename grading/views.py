@@ -8,20 +8,24 @@ every URL pattern to prove it).
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Sum
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import formats
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import selectors, services
-from .forms import ExamForm, QuestionForm, QuestionMoveForm, SplitForm, SplitRowFormSet
-from .models import Exam
+from .forms import CopyRenameForm, ExamForm, QuestionForm, QuestionMoveForm, SplitForm, SplitRowFormSet, points_parse
+from .models import Exam, GradeEdit
 from .validation import PdfInvalid, pdf_limits
 
 DASHBOARD_PAGE_SIZE = 20
@@ -178,14 +182,130 @@ def question_move(request: HttpRequest, pk: int, question_pk: int) -> HttpRespon
 @require_GET
 def exam_review(request: HttpRequest, pk: int) -> HttpResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
-    return render(request, "grading/exam_review.html", {"exam": exam})
+    review = selectors.review_get(exam=exam)
+    return render(request, "grading/exam_review.html", {"exam": exam, "review": review})
+
+
+def _copy_context(copy) -> dict:
+    exam = copy.exam
+    questions = list(exam.questions.all())
+    grades = {g.question_id: g for g in copy.grades.all()}
+    answers = list(copy.model_answers.filter(attempt=copy.attempt).exclude(parsed=None))
+    items = []
+    for position, question in enumerate(questions, start=1):
+        qid = f"q{position}"
+        opinions = []
+        for answer in answers:
+            for item in (answer.parsed or {}).get("questions", []) or []:
+                if isinstance(item, dict) and str(item.get("id")) == qid:
+                    opinions.append({"answer": answer, "item": item})
+        items.append({"question": question, "grade": grades.get(question.pk), "opinions": opinions})
+    siblings = list(exam.copies.order_by("student_label", "id").values_list("pk", flat=True))
+    index = siblings.index(copy.pk)
+    return {
+        "copy": copy,
+        "exam": exam,
+        "items": items,
+        "pages": list(copy.pages.all()),
+        "edits": list(GradeEdit.objects.filter(grade__copy=copy).select_related("user", "grade__question")),
+        "total": sum((g.points for g in grades.values()), Decimal(0)) if grades else None,
+        "bareme_total": sum((q.max_points for q in questions), Decimal(0)),
+        "previous_pk": siblings[index - 1] if index > 0 else None,
+        "next_pk": siblings[index + 1] if index + 1 < len(siblings) else None,
+        "rename_form": CopyRenameForm(instance=copy),
+        "double": exam.mode == Exam.Mode.DOUBLE,
+    }
 
 
 @login_required
 @require_GET
 def copy_detail(request: HttpRequest, pk: int) -> HttpResponse:
     copy = selectors.copy_get(user=request.user, pk=pk)
-    return render(request, "grading/copy_detail.html", {"copy": copy, "exam": copy.exam})
+    return render(request, "grading/copy_detail.html", _copy_context(copy))
+
+
+def _grade_payload(grade) -> dict:
+    total = grade.copy.grades.aggregate(t=Sum("points"))["t"]
+    return {
+        "ok": True,
+        "points": formats.number_format(grade.points.normalize(), use_l10n=True),
+        "ai_points": formats.number_format(grade.ai_points.normalize(), use_l10n=True),
+        "edited": grade.edited,
+        "total": formats.number_format(total.normalize(), use_l10n=True) if total is not None else "",
+    }
+
+
+def _back(request: HttpRequest, fallback: str) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect(fallback)
+
+
+@login_required
+@require_POST
+def grade_update(request: HttpRequest, pk: int) -> HttpResponse:
+    grade = selectors.grade_get(user=request.user, pk=pk)
+    points = points_parse(request.POST.get("points", ""))
+    try:
+        if points is None:
+            raise services.WorkflowError(_("Saisissez un nombre, par exemple 2,5."))
+        services.grade_edit(grade=grade, user=request.user, points=points)
+    except services.WorkflowError as error:
+        if _wants_json(request):
+            return JsonResponse({"ok": False, "error": str(error)}, status=400)
+        messages.error(request, str(error))
+    else:
+        if _wants_json(request):
+            return JsonResponse(_grade_payload(grade))
+    return _back(request, reverse("exam_review", args=[grade.copy.exam_id]))
+
+
+@login_required
+@require_POST
+def grade_restore(request: HttpRequest, pk: int) -> HttpResponse:
+    grade = selectors.grade_get(user=request.user, pk=pk)
+    services.grade_restore(grade=grade, user=request.user)
+    if _wants_json(request):
+        return JsonResponse(_grade_payload(grade))
+    messages.success(request, _("Note de l'IA rétablie."))
+    return _back(request, reverse("exam_review", args=[grade.copy.exam_id]))
+
+
+@login_required
+@require_POST
+def copy_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    copy = selectors.copy_get(user=request.user, pk=pk)
+    form = CopyRenameForm(request.POST, instance=copy)
+    if form.is_valid():
+        services.copy_rename(copy=copy, student_label=form.cleaned_data["student_label"])
+        messages.success(request, _("Élève renommé."))
+    else:
+        messages.error(request, _("Indiquez un nom."))
+    return _back(request, reverse("copy_detail", args=[copy.pk]))
+
+
+@login_required
+@require_POST
+def copy_reviewed(request: HttpRequest, pk: int) -> HttpResponse:
+    copy = selectors.copy_get(user=request.user, pk=pk)
+    reviewed = request.POST.get("reviewed", "1") == "1"
+    services.copy_reviewed_set(copy=copy, reviewed=reviewed)
+    messages.success(request, _("Copie marquée comme revue.") if reviewed else _("Copie à revoir."))
+    return _back(request, reverse("copy_detail", args=[copy.pk]))
+
+
+@login_required
+@require_POST
+def copy_regrade(request: HttpRequest, pk: int) -> HttpResponse:
+    copy = selectors.copy_get(user=request.user, pk=pk)
+    try:
+        services.copy_regrade(copy=copy)
+    except services.WorkflowError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("La copie est renvoyée à la correction."))
+    return redirect("copy_detail", pk=copy.pk)
 
 
 # --- Uploads and files ---------------------------------------------------------------------

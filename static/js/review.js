@@ -1,0 +1,124 @@
+// Review grid and copy page: points saved on blur or Enter, Escape cancels, arrows move
+// between cells. Without JavaScript each cell is a plain form (Enter submits it).
+(function () {
+  "use strict";
+
+  function status(text) {
+    var box = document.querySelector(".grid-status");
+    if (box) { box.textContent = text; }
+  }
+
+  function cellOf(input) { return input.closest("td, .cell"); }
+
+  function apply(input, body) {
+    input.value = body.points;
+    input.setAttribute("data-saved", body.points);
+    input.classList.remove("invalid");
+    input.removeAttribute("aria-invalid");
+    var cell = cellOf(input);
+    if (cell) {
+      cell.classList.toggle("edited", body.edited);
+      var ai = cell.querySelector(".ai-points");
+      if (ai) { ai.classList.toggle("hidden", !body.edited); }
+    }
+    var row = input.closest("tr");
+    var total = row && row.querySelector("td.total");
+    if (total && body.total !== undefined) { total.textContent = body.total; }
+  }
+
+  function post(url, data, input, onDone) {
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", url);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.addEventListener("load", function () {
+      var body = null;
+      try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
+      if (body && body.ok) {
+        apply(input, body);
+        status("");
+        input.setAttribute("data-state", "saved");
+      } else {
+        input.classList.add("invalid");
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("data-state", "error");
+        status(body && body.error ? body.error : String(xhr.status));
+      }
+      if (onDone) { onDone(body && body.ok); }
+    });
+    xhr.send(data);
+  }
+
+  function save(input, onDone) {
+    if (input.value === input.getAttribute("data-saved")) {
+      if (onDone) { onDone(true); }
+      return;
+    }
+    var form = input.form;
+    post(form.action, new FormData(form), input, onDone);
+  }
+
+  function restore(form) {
+    var cell = form.closest("td, .cell");
+    var input = cell && cell.querySelector(".grade-input");
+    if (!input) { form.submit(); return; }
+    post(form.action, new FormData(form), input, function () { input.focus(); });
+  }
+
+  function move(input, dRow, dCol) {
+    var row = Number(input.getAttribute("data-row")) + dRow;
+    var col = Number(input.getAttribute("data-col")) + dCol;
+    var scope = input.closest("[data-review-grid]") || document;
+    var target = scope.querySelector('.grade-input[data-row="' + row + '"][data-col="' + col + '"]');
+    if (target) { target.focus(); target.select(); }
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.hasAttribute("data-grade")) {
+      event.preventDefault();
+      var input = form.querySelector(".grade-input");
+      save(input);
+    } else if (form.hasAttribute("data-restore-form")) {
+      event.preventDefault();
+      restore(form);
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var input = event.target;
+    if (!input.classList || !input.classList.contains("grade-input")) { return; }
+    if (event.key === "Escape") {
+      input.value = input.getAttribute("data-saved");
+      input.classList.remove("invalid");
+      input.removeAttribute("aria-invalid");
+      status("");
+      event.preventDefault();
+    } else if (event.key === "Enter") {
+      event.preventDefault();
+      save(input, function (ok) { if (ok) { move(input, 1, 0); } });
+    } else if (event.key === "ArrowDown") {
+      event.preventDefault();
+      move(input, 1, 0);
+    } else if (event.key === "ArrowUp") {
+      event.preventDefault();
+      move(input, -1, 0);
+    } else if (event.key === "ArrowLeft" && input.selectionStart === 0 && input.selectionEnd === 0) {
+      event.preventDefault();
+      move(input, 0, -1);
+    } else if (event.key === "ArrowRight" && input.selectionStart === input.value.length) {
+      event.preventDefault();
+      move(input, 0, 1);
+    }
+  });
+
+  // Leaving a changed cell saves it (Tab, arrows or a click elsewhere).
+  document.addEventListener("focusout", function (event) {
+    var input = event.target;
+    if (input.classList && input.classList.contains("grade-input")) { save(input); }
+  });
+
+  document.addEventListener("focusin", function (event) {
+    var input = event.target;
+    if (input.classList && input.classList.contains("grade-input")) { input.select(); }
+  });
+})();
