@@ -8,7 +8,7 @@ TEST_WORKERS ?= 3
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-fast bench lint scan messages compilemessages migrate admin clean
+.PHONY: help venv run test bench lint scan messages compilemessages migrate admin clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -51,7 +51,7 @@ lint: $(STAMP) ## ruff, djlint (templates), import-linter (layers), migrations u
 	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run >/dev/null
 
-scan: $(STAMP) ## bandit and pip-audit, JSON reports in reports/
+scan: $(STAMP) ## bandit + pip-audit --strict, JSON in reports/; fails on findings and on NOT AUDITED
 	scripts/scan.sh
 
 clean: ## Remove runtime files (var/, reports/, staticfiles/)

@@ -8,6 +8,7 @@ grading models at it: demo mode, in which every page says grades are simulated.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import signal
@@ -105,7 +106,7 @@ def main() -> None:
     spawn("web", [PY, "-m", "daphne", "-b", HOST, "-p", str(PORT), "config.asgi:application"], env)
     wait_port(PORT, "daphne")
     print("", flush=True)
-    print(f"  Corrigo is running: http://{'localhost' if HOST in ('127.0.0.1', '0.0.0.0') else HOST}:{PORT}/")
+    print(f"  Corrigo is running: http://{_browsable_host(HOST)}:{PORT}/")
     if demo_port:
         print(f"  Demo mode: grading is simulated by the scripted LLM server on port {demo_port}.")
     print("  Create an admin account with `make admin`. Ctrl-C stops everything.", flush=True)
@@ -115,6 +116,15 @@ def main() -> None:
                 print(f"{name} exited with code {process.returncode}; stopping.", flush=True)
                 stop_all()
         time.sleep(1)
+
+
+def _browsable_host(host: str) -> str:
+    """The name to type in a browser: a loopback or wildcard bind is reached as localhost."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host
+    return "localhost" if address.is_loopback or address.is_unspecified else host
 
 
 def _demo_server_start(env: dict[str, str]) -> int | None:
