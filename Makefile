@@ -44,11 +44,13 @@ test: $(STAMP) compilemessages ## Run the test suite on PostgreSQL and Redis (st
 bench: $(STAMP) compilemessages ## Run the benchmarks and print their figures
 	scripts/with-services.sh $(PY) -m tests.bench $(BENCH_ARGS)
 
-lint: $(STAMP) ## ruff, djlint (templates), import-linter (layers), migrations up to date
+lint: $(STAMP) ## ruff, djlint, import-linter, hadolint, shellcheck, migrations up to date
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/djlint templates --lint
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/hadolint docker/Dockerfile
+	$(VENV)/bin/shellcheck --severity=warning scripts/*.sh docker/*.sh .ci/run
 	$(PY) manage.py makemigrations --check --dry-run >/dev/null
 
 scan: $(STAMP) ## bandit + pip-audit --strict, JSON in reports/; fails on findings and on NOT AUDITED

@@ -13,7 +13,7 @@
 #
 # AUDIT_SERVICE=osv selects OSV instead of PyPI's JSON API (pip-audit -s).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 PY=${PY:-.venv/bin/python}
 mode=${1:-all}
 mkdir -p reports

@@ -134,3 +134,31 @@ def celery_worker_start(
         time.sleep(0.2)
     service.stop()
     raise TimeoutError(f"celery worker not ready:\n{service.log()}")
+
+
+def moto_s3_start(tmp_dir: Path) -> Service:
+    """moto's S3 server (a real HTTP server speaking the S3 API) on a free port."""
+    port = free_port()
+    log_path = tmp_dir / f"moto-{port}.log"
+    argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    process = _spawn(argv, env=env, log_path=log_path)
+    service = Service(process=process, log_path=log_path, port=port)
+    try:
+        wait_for_port(port, process=process)
+    except Exception:
+        service.stop()
+        raise RuntimeError(f"moto server did not start:\n{service.log()}") from None
+    return service
+
+
+def s3_settings_env(s3: Service, bucket: str) -> dict[str, str]:
+    """The environment that switches the project's file storage to this S3 server."""
+    return {
+        "AWS_STORAGE_BUCKET_NAME": bucket,
+        "AWS_S3_ENDPOINT_URL": s3.url,
+        "AWS_S3_REGION_NAME": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_S3_ADDRESSING_STYLE": "path",
+    }
