@@ -160,6 +160,20 @@ def test_env_example_documents_every_variable_the_project_reads():
     assert {"SECRET_KEY", "DATABASE_URL", "AWS_STORAGE_BUCKET_NAME", "PORT"} <= documented
 
 
+def test_env_example_documents_the_model_variables_of_every_grading_role(settings):
+    from grading.engine.config import PROVIDER_KEY_ENV
+
+    documented = set(re.findall(r"^#?\s?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    # Read through f-strings in the settings, so the general check above cannot see them.
+    per_role = {
+        f"CORRIGO_LLM_{role.upper()}_{part}"
+        for role in settings.CORRIGO_LLM
+        for part in ("MODEL", "API_BASE", "API_KEY")
+    }
+    missing = sorted((per_role | set(PROVIDER_KEY_ENV.values())) - documented)
+    assert not missing, f"add these to .env.example: {missing}"
+
+
 def test_make_help_lists_every_target_with_one_line():
     makefile = (ROOT / "Makefile").read_text()
     targets = set(re.findall(r"^([a-z][a-z-]*):(?!=)", makefile, re.M))
