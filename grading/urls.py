@@ -27,4 +27,6 @@ urlpatterns += [
     path("copies/<int:pk>/rename/", views.copy_rename, name="copy_rename"),
     path("copies/<int:pk>/reviewed/", views.copy_reviewed, name="copy_reviewed"),
     path("copies/<int:pk>/regrade/", views.copy_regrade, name="copy_regrade"),
+    path("exams/<int:pk>/export/<str:fmt>/", views.exam_export, name="exam_export"),
+    path("copies/<int:pk>/annotated.pdf", views.copy_annotated, name="copy_annotated"),
 ]

@@ -19,11 +19,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import selectors, services
+from . import exports, selectors, services
 from .forms import CopyRenameForm, ExamForm, QuestionForm, QuestionMoveForm, SplitForm, SplitRowFormSet, points_parse
 from .models import Exam, GradeEdit
 from .validation import PdfInvalid, pdf_limits
@@ -457,3 +458,41 @@ def page_image(request: HttpRequest, pk: int, index: int) -> HttpResponse:
     if not page.image:
         raise Http404
     return _file_response(page.image, content_type="image/jpeg")
+
+
+# --- Exports -------------------------------------------------------------------------------
+
+EXPORTS = {
+    "csv": ("text/csv; charset=utf-8", "csv"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "json": ("application/json", "json"),
+    "zip": ("application/zip", "zip"),
+}
+
+
+@login_required
+@require_GET
+def exam_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    if fmt not in EXPORTS:
+        raise Http404
+    builders = {
+        "csv": exports.exam_csv,
+        "xlsx": exports.exam_xlsx,
+        "json": exports.exam_json_bytes,
+        "zip": exports.exam_annotated_zip,
+    }
+    content_type, extension = EXPORTS[fmt]
+    response = HttpResponse(builders[fmt](exam=exam), content_type=content_type)
+    name = slugify(exam.title) or "correction"
+    response["Content-Disposition"] = f'attachment; filename="{name}.{extension}"'
+    return response
+
+
+@login_required
+@require_GET
+def copy_annotated(request: HttpRequest, pk: int) -> HttpResponse:
+    copy = selectors.copy_get(user=request.user, pk=pk)
+    response = HttpResponse(exports.copy_annotated_pdf(copy=copy), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{exports.copy_annotated_filename(copy)}"'
+    return response

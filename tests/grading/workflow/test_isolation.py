@@ -14,7 +14,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from core.realtime import realtime_user_owns_group
 from grading.models import Page, SourceFile
-from tests.factories import CopyFactory, ExamFactory, GradeFactory, QuestionFactory
+from tests.factories import CopyFactory, ExamFactory, GradeFactory, QuestionFactory, jpeg_bytes
+from tests.grading.workflow.pdfs import pdf_bytes
 
 # Kwargs a grading URL may take, and the object of the owner's exam each one names.
 ID_KWARGS = {"pk", "exam_pk", "question_pk", "copy_pk", "grade_pk", "source_pk", "index", "fmt"}
@@ -46,10 +47,10 @@ def owned(teacher):
     exam = ExamFactory(owner=teacher)
     question = QuestionFactory(exam=exam, max_points=Decimal("4"))
     source = SourceFile.objects.create(exam=exam, original_name="copie.pdf", page_count=1)
-    source.file.save("copie.pdf", ContentFile(b"%PDF-1.4\n%%EOF\n"), save=True)
+    source.file.save("copie.pdf", ContentFile(pdf_bytes(1)), save=True)
     copy = CopyFactory(exam=exam, source=source)
     page = Page(copy=copy, index=1, width=10, height=10)
-    page.image.save("p.jpg", ContentFile(b"\xff\xd8\xff\xe0jpeg"), save=True)
+    page.image.save("p.jpg", ContentFile(jpeg_bytes()), save=True)
     grade = GradeFactory(copy=copy, question=question)
     return {"exam": exam, "question": question, "source": source, "copy": copy, "grade": grade}
 

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from decimal import Decimal
+
+import pypdfium2 as pdfium
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from grading.models import GradeEdit, Page, SourceFile
+from tests.factories import CopyFactory, ExamFactory, GradeFactory, QuestionFactory
+from tests.grading.workflow.pdfs import pdf_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def exam(teacher):
+    exam = ExamFactory(owner=teacher, title="Équations")
+    q1 = QuestionFactory(exam=exam, label="Résoudre", max_points=Decimal("4"))
+    q2 = QuestionFactory(exam=exam, label="Vérifier", max_points=Decimal("6"))
+    lea = CopyFactory(exam=exam, student_label="Léa Dupré")
+    hugo = CopyFactory(exam=exam, student_label="Hugo Müller")
+    GradeFactory(copy=lea, question=q1, points=Decimal("3.5"), feedback="Très bien, méthode claire.")
+    grade = GradeFactory(copy=lea, question=q2, points=Decimal("4"), feedback="Vérification incomplète.")
+    GradeFactory(copy=hugo, question=q1, points=Decimal("1"), feedback="Revoir le cours.")
+    GradeFactory(copy=hugo, question=q2, points=Decimal("6"), feedback="Parfait.")
+    GradeEdit.objects.create(grade=grade, user=teacher, before="3.00", after="4")
+    return exam
+
+
+def test_the_csv_opens_in_french_excel(owner_client, exam):
+    response = owner_client.get(reverse("exam_export", args=[exam.pk, "csv"]))
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    raw = response.content
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0] == [
+        "Élève",
+        "Q1 Résoudre (/4)",
+        "Q2 Vérifier (/6)",
+        "Total (/10)",
+        "Note /20",
+        "Appréciation",
+    ]
+    assert rows[1][:5] == ["Hugo Müller", "1", "6", "7", "14"]
+    assert rows[2][:5] == ["Léa Dupré", "3,5", "4", "7,5", "15"]
+    assert rows[2][5] == "Q1 : Très bien, méthode claire.\nQ2 : Vérification incomplète."
+
+
+def test_the_xlsx_reads_back(owner_client, exam):
+    response = owner_client.get(reverse("exam_export", args=[exam.pk, "xlsx"]))
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    values = list(sheet.iter_rows(values_only=True))
+    assert values[0][0] == "Élève"
+    assert values[1][:5] == ("Hugo Müller", 1, 6, 7, 14)
+    assert values[2][:5] == ("Léa Dupré", 3.5, 4, 7.5, 15)
+    assert "Très bien" in values[2][5]
+
+
+def test_the_json_carries_the_audit(owner_client, exam, teacher):
+    response = owner_client.get(reverse("exam_export", args=[exam.pk, "json"]))
+    data = json.loads(response.content)
+    lea = next(c for c in data["copies"] if c["student"] == "Léa Dupré")
+    edited = lea["grades"][1]
+    assert edited["edits"][0]["user"] == teacher.email
+    assert (edited["edits"][0]["before"], edited["edits"][0]["after"]) == ("3.00", "4")
+    assert data["exam"]["bareme_total"] == "10.00"
+
+
+def test_the_annotated_pdf_has_the_copys_pages(owner_client, exam):
+    copy = exam.copies.get(student_label="Léa Dupré")
+    source = SourceFile.objects.create(exam=exam, original_name="lea.pdf", page_count=3)
+    source.file.save("lea.pdf", ContentFile(pdf_bytes(3)), save=True)
+    copy.source, copy.first_page, copy.last_page = source, 2, 3
+    copy.save()
+    response = owner_client.get(reverse("copy_annotated", args=[copy.pk]))
+    assert response["Content-Type"] == "application/pdf"
+    document = pdfium.PdfDocument(response.content)
+    assert len(document) == 2
+    width, _height = document[0].get_size()
+    assert width > 595  # the margin was added beside the page
+
+
+def test_the_annotated_pdf_uses_rendered_pages(owner_client, exam):
+    from tests.factories import jpeg_bytes
+
+    copy = exam.copies.get(student_label="Hugo Müller")
+    for index in (1, 2):
+        page = Page(copy=copy, index=index, width=200, height=280)
+        page.image.save("p.jpg", ContentFile(jpeg_bytes(f"page {index}")), save=True)
+    document = pdfium.PdfDocument(owner_client.get(reverse("copy_annotated", args=[copy.pk])).content)
+    assert len(document) == 2
+
+
+def test_the_zip_has_one_annotated_pdf_per_copy(owner_client, exam):
+    response = owner_client.get(reverse("exam_export", args=[exam.pk, "zip"]))
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    names = sorted(archive.namelist())
+    assert len(names) == 2
+    assert names[0].startswith("hugo-muller-")
+    for name in names:
+        assert len(pdfium.PdfDocument(archive.read(name))) == 1
+
+
+def test_an_unknown_format_is_a_404(owner_client, exam):
+    assert owner_client.get(reverse("exam_export", args=[exam.pk, "docx"])).status_code == 404
