@@ -29,4 +29,6 @@ urlpatterns += [
     path("copies/<int:pk>/regrade/", views.copy_regrade, name="copy_regrade"),
     path("exams/<int:pk>/export/<str:fmt>/", views.exam_export, name="exam_export"),
     path("copies/<int:pk>/annotated.pdf", views.copy_annotated, name="copy_annotated"),
+    path("exams/<int:pk>/start/", views.exam_start, name="exam_start"),
+    path("exams/<int:pk>/cancel/", views.exam_cancel, name="exam_cancel"),
 ]

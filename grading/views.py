@@ -24,9 +24,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from usage.services import QuotaExceeded, usage_summary
+
 from . import exports, selectors, services
+from .engine.errors import EngineError
 from .forms import CopyRenameForm, ExamForm, QuestionForm, QuestionMoveForm, SplitForm, SplitRowFormSet, points_parse
-from .models import Exam, GradeEdit
+from .jobs import job_cancel, job_estimate, job_start
+from .models import Exam, GradeEdit, GradingJob
+from .progress import progress_html
 from .validation import PdfInvalid, pdf_limits
 
 DASHBOARD_PAGE_SIZE = 20
@@ -103,11 +108,51 @@ def _exam_context(exam: Exam) -> dict:
     }
 
 
+def _grading_context(request: HttpRequest, exam: Exam) -> dict:
+    """Estimate, remaining allowance, running job and the live progress fragment."""
+    context: dict = {"estimate": None, "estimate_error": ""}
+    try:
+        context["estimate"] = job_estimate(exam=exam)
+    except EngineError as error:
+        context["estimate_error"] = str(error)
+    context["remaining"] = usage_summary(user=request.user).remaining
+    context["running_job"] = exam.jobs.filter(status=GradingJob.Status.RUNNING).first()
+    context["progress_html"] = progress_html(exam=exam, oob=False)
+    return context
+
+
 @login_required
 @require_GET
 def exam_detail(request: HttpRequest, pk: int) -> HttpResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
-    return render(request, "grading/exam_detail.html", _exam_context(exam))
+    return render(request, "grading/exam_detail.html", _exam_context(exam) | _grading_context(request, exam))
+
+
+@login_required
+@require_POST
+def exam_start(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    try:
+        job_start(exam=exam, user=request.user)
+    except QuotaExceeded as error:
+        context = _exam_context(exam) | _grading_context(request, exam) | {"quota_error": error}
+        return render(request, "grading/exam_detail.html", context)
+    except EngineError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Correction lancée : suivez la progression ci-dessous."))
+    return redirect(reverse("exam_detail", args=[exam.pk]) + "#grading")
+
+
+@login_required
+@require_POST
+def exam_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    job = exam.jobs.filter(status=GradingJob.Status.RUNNING).first()
+    if job is not None:
+        job_cancel(job=job)
+        messages.success(request, _("Correction annulée : les copies déjà corrigées gardent leurs notes."))
+    return redirect(reverse("exam_detail", args=[exam.pk]) + "#grading")
 
 
 def _bareme_response(request: HttpRequest, exam: Exam, *, form_errors: dict | None = None) -> HttpResponse:

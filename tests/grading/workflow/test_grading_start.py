@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import html
+
+import pytest
+from django.urls import reverse
+
+from grading.models import Copy, GradingJob
+from tests.factories import copy_with_pages, exam_with_bareme
+from tests.grading.helpers import grades_json
+from usage.models import UsageRecord
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def exam(teacher):
+    exam = exam_with_bareme(owner=teacher, questions=2)
+    copy_with_pages(exam, pages=1, label="Léa")
+    copy_with_pages(exam, pages=2, label="Hugo")
+    return exam
+
+
+def test_the_exam_page_shows_the_estimate_and_the_remaining_allowance(owner_client, exam, llm_server):
+    response = owner_client.get(reverse("exam_detail", args=[exam.pk]))
+    estimate = response.context["estimate"]
+    assert estimate.copies == 2
+    assert estimate.tokens > 0
+    assert response.context["remaining"] > 0
+    assert "Lancer la correction" in response.text
+    assert f'ws-connect="/ws/events/exam-{exam.pk}/"' in response.text
+    assert 'id="grading-progress"' in response.text
+
+
+def test_a_misconfigured_model_is_explained(owner_client, exam, settings):
+    settings.CORRIGO_DEMO_MODE = False
+    settings.CORRIGO_LLM = {}
+    response = owner_client.get(reverse("exam_detail", args=[exam.pk]))
+    assert response.context["estimate"] is None
+    assert response.context["estimate_error"]
+    assert html.escape(response.context["estimate_error"]) in response.text
+
+
+def test_starting_grades_every_copy(owner_client, exam, llm_server, eager_celery, django_capture_on_commit_callbacks):
+    llm_server.script(content=grades_json([3, 4]), times=10)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(reverse("exam_start", args=[exam.pk]))
+    assert response.status_code == 302
+    assert set(exam.copies.values_list("status", flat=True)) == {Copy.Status.DONE}
+    assert exam.copies.get(student_label="Léa").grades.count() == 2
+
+
+def test_it_says_how_many_tokens_are_missing(owner_client, teacher, exam, llm_server):
+    UsageRecord.objects.create(
+        user=teacher, phase="grading", model="openai/gpt-4o", total_tokens=10**9, idempotency_key="spent"
+    )
+    response = owner_client.post(reverse("exam_start", args=[exam.pk]))
+    assert response.status_code == 200
+    error = response.context["quota_error"]
+    assert error.missing > 0
+    assert "Allocation insuffisante : il manque" in html.unescape(response.text)
+    assert not GradingJob.objects.exists()
+
+
+def test_a_running_job_can_be_cancelled(owner_client, teacher, exam, llm_server):
+    from grading.jobs import job_start
+
+    job = job_start(exam=exam, user=teacher)
+    page = owner_client.get(reverse("exam_detail", args=[exam.pk]))
+    assert "Annuler la correction" in page.text
+    owner_client.post(reverse("exam_cancel", args=[exam.pk]))
+    job.refresh_from_db()
+    assert job.status == GradingJob.Status.CANCELLED
