@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import api
+
+urlpatterns = [
+    path("usage/", api.usage_detail, name="api_usage"),
+    path("exams/<int:exam_id>/cost/", api.exam_cost, name="api_exam_cost"),
+]

@@ -8,10 +8,12 @@ reservation is taken, so concurrent job starts are serialised per user.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .tiers import Tier
+from .pricing import PriceCard
+from .tiers import TIER_LIMITS, TIER_RESETS, Tier
 
 COST = {"max_digits": 16, "decimal_places": 10, "default": 0}
 
@@ -32,6 +34,14 @@ class Allowance(models.Model):
     def __str__(self) -> str:
         return f"{self.user} · {self.get_tier_display()}"
 
+    @property
+    def limit(self) -> int:
+        return TIER_LIMITS[self.tier]
+
+    @property
+    def resets(self) -> bool:
+        return TIER_RESETS[self.tier]
+
 
 class UsageRecord(models.Model):
     """One LLM call. Append-only: rows are never updated or deleted by the application."""
@@ -51,12 +61,16 @@ class UsageRecord(models.Model):
     completion_tokens = models.PositiveIntegerField(default=0)
     cached_read_tokens = models.PositiveIntegerField(default=0)
     cache_write_tokens = models.PositiveIntegerField(default=0)
+    reasoning_tokens = models.PositiveIntegerField(default=0)  # part of completion_tokens
     total_tokens = models.PositiveIntegerField(default=0)
     prompt_cost = models.DecimalField(**COST)  # uncached input
     completion_cost = models.DecimalField(**COST)
     cached_cost = models.DecimalField(**COST)  # cache reads and writes
     total_cost = models.DecimalField(**COST)
     savings = models.DecimalField(**COST)  # cached tokens at the input price − what they cost
+    # False when the model had no price at the time of the call (its price was removed while a
+    # job ran): the tokens still count against the allowance, the cost fields are zero.
+    priced = models.BooleanField(default=True)
     # The job reservation this call spends from, when it belongs to a grading job.
     reservation = models.ForeignKey(
         "usage.Reservation", on_delete=models.SET_NULL, null=True, blank=True, related_name="records"
@@ -83,24 +97,64 @@ class Reservation(models.Model):
         HELD = "held", _("Réservé")
         SETTLED = "settled", _("Réglé")
 
+    class Outcome(models.TextChoices):
+        FINISHED = "finished", _("Terminé")
+        FAILED = "failed", _("Échec")
+        CANCELLED = "cancelled", _("Annulé")
+        EXPIRED = "expired", _("Expiré")
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reservations")
     key = models.CharField(max_length=64, unique=True)
     exam = models.ForeignKey("grading.Exam", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     tokens = models.PositiveBigIntegerField()
     tokens_used = models.PositiveBigIntegerField(default=0)  # filled when settled
     state = models.CharField(max_length=8, choices=State.choices, default=State.HELD)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "state"])]
+        verbose_name = _("réservation")
+        verbose_name_plural = _("réservations")
+
+    def __str__(self) -> str:
+        return f"{self.key} · {self.tokens}"
 
 
 class ModelPrice(models.Model):
     """An operator's price for a model missing from litellm's price map (USD per token)."""
 
-    model = models.CharField(max_length=200, unique=True)
-    input_per_token = models.DecimalField(max_digits=16, decimal_places=12)
-    output_per_token = models.DecimalField(max_digits=16, decimal_places=12)
-    cache_read_per_token = models.DecimalField(max_digits=16, decimal_places=12, null=True, blank=True)
-    cache_write_per_token = models.DecimalField(max_digits=16, decimal_places=12, null=True, blank=True)
+    PER_TOKEN = _("USD par jeton (0.000003 = 3 $ par million de jetons).")
+    DEFAULTS_TO_INPUT = _("USD par jeton ; vide = le prix d'entrée.")
+
+    model = models.CharField(
+        _("modèle"), max_length=200, unique=True, help_text=_("Le nom exact passé à litellm, ex. « ollama/llama3.1 ».")
+    )
+    input_per_token = models.DecimalField(
+        _("entrée"), max_digits=16, decimal_places=12, validators=[MinValueValidator(0)], help_text=PER_TOKEN
+    )
+    output_per_token = models.DecimalField(
+        _("sortie"), max_digits=16, decimal_places=12, validators=[MinValueValidator(0)], help_text=PER_TOKEN
+    )
+    cache_read_per_token = models.DecimalField(
+        _("lecture du cache"),
+        max_digits=16,
+        decimal_places=12,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=DEFAULTS_TO_INPUT,
+    )
+    cache_write_per_token = models.DecimalField(
+        _("écriture du cache"),
+        max_digits=16,
+        decimal_places=12,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=DEFAULTS_TO_INPUT,
+    )
 
     class Meta:
         verbose_name = _("prix d'un modèle")
@@ -108,3 +162,14 @@ class ModelPrice(models.Model):
 
     def __str__(self) -> str:
         return self.model
+
+    def card(self) -> PriceCard:
+        def _or_input(value):
+            return value if value is not None else self.input_per_token
+
+        return PriceCard(
+            input=self.input_per_token,
+            output=self.output_per_token,
+            cache_read=_or_input(self.cache_read_per_token),
+            cache_write=_or_input(self.cache_write_per_token),
+        )

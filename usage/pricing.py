@@ -4,14 +4,25 @@ The map is the JSON file bundled with litellm (what litellm itself reads with
 LITELLM_LOCAL_MODEL_COST_MAP=True). It is read here as data, without importing litellm
 (a 5 s import reserved to the grading gateway). A model missing from the map needs an
 operator price (admin: usage › model prices, or settings.CORRIGO_MODEL_PRICES); until then
-`price_card` raises PriceMissing and grading with that model is refused.
+`price_card` raises PriceMissing and grading with that model is refused. A model is never
+priced at zero by default.
+
+`call_cost` follows litellm's `generic_cost_per_token` (the calculator behind OpenAI,
+Anthropic and Gemini): uncached input at the input rate, cache reads at the cache-read rate,
+cache writes at the cache-creation rate (absent rates fall back to the input rate), output
+at the output rate, reasoning tokens at the reasoning rate when the map has one, and the
+`*_above_<N>k_tokens` rates for every token type once the prompt is above N. Not modelled
+(litellm has them, our gateway does not use them): service tiers (flex/priority/batch),
+1-hour cache writes, off-peak windows, Dashscope-style `tiered_pricing`, regional uplifts.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +31,10 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 ZERO = Decimal(0)
+_THRESHOLD_KEY = re.compile(
+    r"^(?:input_cost_per_token|output_cost_per_token|cache_read_input_token_cost|cache_creation_input_token_cost)"
+    r"_above_(\d+k?)_tokens$"
+)
 
 
 class PriceMissing(Exception):
@@ -28,7 +43,7 @@ class PriceMissing(Exception):
         super().__init__(
             _(
                 "Le modèle « %(model)s » n'a pas de prix connu : un administrateur doit le renseigner "
-                "avant toute correction avec ce modèle."
+                "(Administration › Prix des modèles) avant toute correction avec ce modèle."
             )
             % {"model": model}
         )
@@ -36,90 +51,177 @@ class PriceMissing(Exception):
 
 @dataclass(frozen=True)
 class PriceCard:
-    """USD per token."""
+    """USD per token. `above` holds the rates that apply once the prompt exceeds a threshold."""
 
     input: Decimal
     output: Decimal
     cache_read: Decimal
     cache_write: Decimal
+    reasoning: Decimal | None = None
+    above: tuple[tuple[int, PriceCard], ...] = field(default=())
+
+    def for_prompt(self, prompt_tokens: int) -> PriceCard:
+        """The rates a call with `prompt_tokens` input tokens is billed at (litellm: strictly above)."""
+        card = self
+        for threshold, tier in sorted(self.above, key=lambda item: item[0]):
+            if prompt_tokens > threshold:
+                card = tier
+        return card
 
 
 @dataclass(frozen=True)
 class CallCost:
-    prompt_cost: Decimal
+    prompt_cost: Decimal  # uncached input
     completion_cost: Decimal
-    cached_cost: Decimal
+    cached_cost: Decimal  # cache reads + cache writes
     total_cost: Decimal
-    savings: Decimal
+    savings: Decimal  # what the cached tokens would have cost at the input rate − what they cost
 
 
 @lru_cache(maxsize=1)
 def _litellm_price_map() -> dict:
+    # find_spec locates the package without importing it.
     spec = importlib.util.find_spec("litellm")
     if spec is None or not spec.submodule_search_locations:
         return {}
     path = Path(next(iter(spec.submodule_search_locations))) / "model_prices_and_context_window_backup.json"
-    return json.loads(path.read_text())
+    prices = json.loads(path.read_text())
+    prices.pop("sample_spec", None)  # the schema's example entry, all zeros
+    return prices
 
 
 def _dec(value) -> Decimal:
-    return Decimal(str(value)) if value is not None else ZERO
+    return Decimal(str(value))
 
 
-def _candidates(model: str) -> list[str]:
+def _rate(entry: Mapping, key: str, fallback: Decimal | None) -> Decimal | None:
+    value = entry.get(key)
+    return _dec(value) if value is not None else fallback
+
+
+def _threshold(text: str) -> int:
+    return int(text.rstrip("k")) * (1000 if text.endswith("k") else 1)
+
+
+def _card_from_map_entry(entry: Mapping) -> PriceCard:
+    input_rate = _dec(entry["input_cost_per_token"])
+    output_rate = _rate(entry, "output_cost_per_token", ZERO)
+    # An explicit reasoning rate holds at every threshold; without one, reasoning tokens are
+    # output tokens at the rate of the tier in use.
+    reasoning_rate = _rate(entry, "output_cost_per_reasoning_token", None)
+    # Cache rates stay unresolved (None) until the end: litellm bills an absent cache rate at
+    # the input rate of the tier in use.
+    cache_read = _rate(entry, "cache_read_input_token_cost", None)
+    cache_write = _rate(entry, "cache_creation_input_token_cost", None)
+    tiers = []
+    # litellm walks the thresholds upwards, each tier's absent rates keeping the previous ones.
+    tier_input, tier_output, tier_read, tier_write = input_rate, output_rate, cache_read, cache_write
+    thresholds = {m.group(1) for key, value in entry.items() if value is not None and (m := _THRESHOLD_KEY.match(key))}
+    for text in sorted(thresholds, key=_threshold):
+        suffix = f"above_{text}_tokens"
+        tier_input = _rate(entry, f"input_cost_per_token_{suffix}", tier_input)
+        tier_output = _rate(entry, f"output_cost_per_token_{suffix}", tier_output)
+        tier_read = _rate(entry, f"cache_read_input_token_cost_{suffix}", tier_read)
+        tier_write = _rate(entry, f"cache_creation_input_token_cost_{suffix}", tier_write)
+        tiers.append(
+            (
+                _threshold(text),
+                PriceCard(
+                    input=tier_input,
+                    output=tier_output,
+                    cache_read=tier_read if tier_read is not None else tier_input,
+                    cache_write=tier_write if tier_write is not None else tier_input,
+                    reasoning=reasoning_rate,
+                ),
+            )
+        )
+    return PriceCard(
+        input=input_rate,
+        output=output_rate,
+        cache_read=cache_read if cache_read is not None else input_rate,
+        cache_write=cache_write if cache_write is not None else input_rate,
+        reasoning=reasoning_rate,
+        above=tuple(tiers),
+    )
+
+
+def _map_candidates(model: str) -> list[str]:
+    # litellm names carry a provider prefix ("anthropic/claude-…"); the map keys some
+    # models with it ("gemini/gemini-2.5-flash") and others without ("claude-sonnet-4-5").
     names = [model]
     if "/" in model:
         names.append(model.split("/", 1)[1])
     return names
 
 
-def price_card(model: str) -> PriceCard:
-    """The model's price: the operator's when set (it wins), else litellm's map."""
+def _operator_card(model: str) -> PriceCard | None:
     from .models import ModelPrice
 
     override = ModelPrice.objects.filter(model=model).first()
     if override is not None:
-        return PriceCard(
-            input=override.input_per_token,
-            output=override.output_per_token,
-            cache_read=override.cache_read_per_token
-            if override.cache_read_per_token is not None
-            else override.input_per_token,
-            cache_write=override.cache_write_per_token
-            if override.cache_write_per_token is not None
-            else override.input_per_token,
-        )
+        return override.card()
     configured = getattr(settings, "CORRIGO_MODEL_PRICES", {}).get(model)
     if configured:
+        try:
+            input_rate = _dec(configured["input"])
+            output_rate = _dec(configured["output"])
+        except KeyError as missing:
+            message = f"settings.CORRIGO_MODEL_PRICES[{model!r}] needs 'input' and 'output' (USD per token)"
+            raise ValueError(message) from missing
         return PriceCard(
-            input=_dec(configured["input"]),
-            output=_dec(configured["output"]),
-            cache_read=_dec(configured.get("cache_read", configured["input"])),
-            cache_write=_dec(configured.get("cache_write", configured["input"])),
+            input=input_rate,
+            output=output_rate,
+            cache_read=_dec(configured.get("cache_read", input_rate)),
+            cache_write=_dec(configured.get("cache_write", input_rate)),
         )
+    return None
+
+
+def price_card(model: str) -> PriceCard:
+    """The model's price: the operator's when set (it wins), else litellm's map, else PriceMissing."""
+    card = _operator_card(model)
+    if card is not None:
+        return card
     prices = _litellm_price_map()
-    for name in _candidates(model):
+    for name in _map_candidates(model):
         entry = prices.get(name)
-        if entry and entry.get("input_cost_per_token") is not None:
-            input_price = _dec(entry["input_cost_per_token"])
-            return PriceCard(
-                input=input_price,
-                output=_dec(entry.get("output_cost_per_token")),
-                cache_read=_dec(entry.get("cache_read_input_token_cost", entry["input_cost_per_token"])),
-                cache_write=_dec(entry.get("cache_creation_input_token_cost", entry["input_cost_per_token"])),
-            )
+        if isinstance(entry, dict) and entry.get("input_cost_per_token") is not None:
+            return _card_from_map_entry(entry)
     raise PriceMissing(model)
 
 
+def price_check(models) -> None:
+    """Raises PriceMissing for the first of `models` without a price (to refuse before any call)."""
+    for model in dict.fromkeys(m for m in models if m):
+        price_card(model)
+
+
 def call_cost(
-    card: PriceCard, *, prompt_tokens: int, completion_tokens: int, cached_read_tokens: int, cache_write_tokens: int
+    card: PriceCard,
+    *,
+    prompt_tokens: int,
+    completion_tokens: int,
+    cached_read_tokens: int,
+    cache_write_tokens: int,
+    reasoning_tokens: int = 0,
 ) -> CallCost:
-    """Cost of one call. `prompt_tokens` counts every input token, cached ones included."""
+    """Cost of one call.
+
+    `prompt_tokens` counts every input token, cache reads and cache writes included (litellm's
+    normalised usage); `reasoning_tokens` are part of `completion_tokens`.
+    """
+    rates = card.for_prompt(prompt_tokens)
     uncached = max(prompt_tokens - cached_read_tokens - cache_write_tokens, 0)
-    prompt_cost = card.input * uncached
-    completion_cost = card.output * completion_tokens
-    cached_cost = card.cache_read * cached_read_tokens + card.cache_write * cache_write_tokens
-    savings = (card.input - card.cache_read) * cached_read_tokens
+    prompt_cost = rates.input * uncached
+    reasoning_rate = rates.reasoning if rates.reasoning is not None else rates.output
+    reasoning = min(reasoning_tokens, completion_tokens)
+    completion_cost = rates.output * (completion_tokens - reasoning) + reasoning_rate * reasoning
+    cached_cost = rates.cache_read * cached_read_tokens + rates.cache_write * cache_write_tokens
+    # litellm's calculate_prompt_caching_savings: the read discount minus the write premium.
+    savings = (
+        max(rates.input - rates.cache_read, ZERO) * cached_read_tokens
+        - (rates.cache_write - rates.input) * cache_write_tokens
+    )
     return CallCost(
         prompt_cost=prompt_cost,
         completion_cost=completion_cost,
@@ -127,3 +229,35 @@ def call_cost(
         total_cost=prompt_cost + completion_cost + cached_cost,
         savings=savings,
     )
+
+
+def _field(obj, name: str) -> int:
+    value = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+    return int(value) if isinstance(value, int | float) and value > 0 else 0
+
+
+def tokens_from_usage(usage) -> dict[str, int]:
+    """The token counts of a litellm `response.usage` (object or dict), as usage_record takes them.
+
+    Duck-typed so usage code never imports litellm. Reads litellm's normalised fields, the
+    same ones its cost calculator reads: prompt_tokens (every input token, cached included),
+    prompt_tokens_details.cached_tokens, prompt_tokens_details.cache_creation_tokens (or
+    cache_write_tokens), completion_tokens and completion_tokens_details.reasoning_tokens.
+    """
+    prompt_details = usage.get("prompt_tokens_details") if isinstance(usage, Mapping) else None
+    if prompt_details is None and not isinstance(usage, Mapping):
+        prompt_details = getattr(usage, "prompt_tokens_details", None)
+    completion_details = usage.get("completion_tokens_details") if isinstance(usage, Mapping) else None
+    if completion_details is None and not isinstance(usage, Mapping):
+        completion_details = getattr(usage, "completion_tokens_details", None)
+    return {
+        "prompt_tokens": _field(usage, "prompt_tokens"),
+        "completion_tokens": _field(usage, "completion_tokens"),
+        "cached_read_tokens": _field(prompt_details, "cached_tokens") if prompt_details else 0,
+        "cache_write_tokens": (
+            (_field(prompt_details, "cache_write_tokens") or _field(prompt_details, "cache_creation_tokens"))
+            if prompt_details
+            else 0
+        ),
+        "reasoning_tokens": _field(completion_details, "reasoning_tokens") if completion_details else 0,
+    }

@@ -1,0 +1,88 @@
+"""GET /api/usage/ and GET /api/exams/<id>/cost/: session or token, owner only."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from usage.services import usage_plan_set, usage_record
+from usage.tiers import Tier
+
+pytestmark = pytest.mark.django_db
+
+
+def test_usage_reports_the_period_figures(owner_client, teacher, spend):
+    spend(teacher, 30_000, completion=1_000)
+    body = owner_client.get("/api/usage/").json()
+    assert body["tier"] == "free"
+    assert (body["tokens_used"], body["limit"], body["remaining"]) == (30_000, 100_000, 70_000)
+    assert body["has_monthly_reset"] is False
+    assert body["period_start"] is None and body["period_end"] is None
+    assert Decimal(body["cost"]) == Decimal("0.00495")  # 29 000 × 1.5e-7 + 1 000 × 6e-7
+    assert isinstance(body["cost"], str)
+
+
+def test_usage_of_a_paid_tier_has_a_period(owner_client, teacher):
+    usage_plan_set(user=teacher, tier=Tier.MAX)
+    body = owner_client.get("/api/usage/").json()
+    assert body["limit"] == 24_000_000 and body["has_monthly_reset"] is True
+    assert body["period_start"] < body["period_end"]
+
+
+def test_usage_with_a_token_shows_only_the_tokens_owner(client, teacher, other_teacher, spend):
+    spend(teacher, 10_000)
+    spend(other_teacher, 40_000)
+    token = Token.objects.create(user=other_teacher)
+    body = client.get("/api/usage/", HTTP_AUTHORIZATION=f"Token {token.key}").json()
+    assert body["tokens_used"] == 40_000
+
+
+def test_usage_needs_authentication(client):
+    assert client.get("/api/usage/").status_code in (401, 403)
+
+
+def test_an_exams_cost_breakdown_has_decimal_strings_per_phase(owner_client, teacher, exam_of):
+    exam = exam_of(teacher)
+    usage_record(
+        user=teacher,
+        exam=exam,
+        phase="grading",
+        model="gpt-4o-mini",
+        prompt_tokens=12_000,
+        completion_tokens=800,
+        cached_read_tokens=9_000,
+        idempotency_key="g",
+    )
+    body = owner_client.get(f"/api/exams/{exam.pk}/cost/").json()
+    grading = body["phases"]["grading"]
+    assert grading == {
+        "prompt_cost": "0.00045",
+        "completion_cost": "0.00048",
+        "cached_cost": "0.000675",
+        "total_cost": "0.001605",
+        "savings": "0.000675",
+        "prompt_tokens": 12_000,
+        "completion_tokens": 800,
+        "cached_read_tokens": 9_000,
+        "cache_write_tokens": 0,
+        "total_tokens": 12_800,
+    }
+    assert body["total"]["total_cost"] == "0.001605"
+
+
+def test_an_exam_without_calls_yet_costs_nothing(owner_client, teacher, exam_of):
+    body = owner_client.get(f"/api/exams/{exam_of(teacher).pk}/cost/").json()
+    assert body["phases"] == {} and body["total"]["total_cost"] == "0"
+
+
+def test_another_teachers_exam_cost_is_not_found(client, teacher, other_teacher, exam_of, spend):
+    exam = exam_of(teacher)
+    spend(teacher, 1_000, exam=exam)
+    client.force_login(other_teacher)
+    assert client.get(f"/api/exams/{exam.pk}/cost/").status_code == 404
+    token = Token.objects.create(user=other_teacher)
+    client.logout()
+    assert client.get(f"/api/exams/{exam.pk}/cost/", HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 404
+    assert client.get("/api/exams/999999/cost/", HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 404

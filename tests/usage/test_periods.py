@@ -1,0 +1,102 @@
+"""Which usage counts: FREE for life, paid tiers per billing period or calendar month."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.utils import timezone
+
+from usage.models import Allowance, UsageRecord
+from usage.services import usage_period, usage_plan_set, usage_summary
+from usage.tiers import TIER_LIMITS, Tier
+
+pytestmark = pytest.mark.django_db
+
+
+def at(user, when: datetime, tokens: int, spend):
+    record = spend(user, tokens)
+    UsageRecord.objects.filter(pk=record.pk).update(created_at=when)
+    return record
+
+
+def paris(*args) -> datetime:
+    return timezone.make_aware(datetime(*args))
+
+
+def test_free_usage_never_resets(teacher, spend):
+    at(teacher, datetime(2024, 1, 5, tzinfo=UTC), 60_000, spend)
+    at(teacher, timezone.now(), 10_000, spend)
+    summary = usage_summary(user=teacher)
+    assert summary.tier == Tier.FREE
+    assert summary.has_monthly_reset is False
+    assert (summary.period_start, summary.period_end) == (None, None)
+    assert summary.tokens_used == 70_000
+    assert summary.remaining == TIER_LIMITS[Tier.FREE] - 70_000
+
+
+def test_a_paid_tier_without_billing_period_counts_the_calendar_month(teacher, spend):
+    usage_plan_set(user=teacher, tier=Tier.ESSENTIEL)
+    now = paris(2026, 3, 15, 12)
+    at(teacher, paris(2026, 2, 28, 23, 59), 500_000, spend)  # last month, Paris time
+    at(teacher, paris(2026, 3, 1, 0, 0), 100_000, spend)  # first instant of the month
+    at(teacher, paris(2026, 4, 1, 0, 0), 7_000, spend)  # next month
+    summary = usage_summary(user=teacher, now=now)
+    assert (summary.period_start, summary.period_end) == (paris(2026, 3, 1), paris(2026, 4, 1))
+    assert summary.tokens_used == 100_000
+    assert summary.has_monthly_reset is True
+
+
+def test_the_december_period_ends_on_new_year(teacher):
+    usage_plan_set(user=teacher, tier=Tier.PRO)
+    start, end = usage_period(teacher.allowance, now=paris(2026, 12, 31, 23, 30))
+    assert (start, end) == (paris(2026, 12, 1), paris(2027, 1, 1))
+
+
+def test_a_paid_tier_resets_at_the_start_of_its_billing_period(teacher, spend):
+    start, end = datetime(2026, 3, 10, 8, tzinfo=UTC), datetime(2026, 4, 10, 8, tzinfo=UTC)
+    usage_plan_set(user=teacher, tier=Tier.ESSENTIEL, period_start=start, period_end=end)
+    at(teacher, datetime(2026, 3, 10, 7, 59, tzinfo=UTC), 900_000, spend)  # previous period
+    at(teacher, start, 200_000, spend)
+    summary = usage_summary(user=teacher, now=datetime(2026, 3, 20, tzinfo=UTC))
+    assert (summary.period_start, summary.period_end) == (start, end)
+    assert summary.tokens_used == 200_000
+    assert summary.remaining == 1_000_000
+
+
+def test_an_ended_billing_period_rolls_forward_until_billing_tells_the_next_one(teacher, spend):
+    usage_plan_set(
+        user=teacher,
+        tier=Tier.PRO,
+        period_start=datetime(2026, 1, 31, tzinfo=UTC),
+        period_end=datetime(2026, 2, 28, tzinfo=UTC),
+    )
+    start, end = usage_period(teacher.allowance, now=datetime(2026, 3, 1, tzinfo=UTC))
+    assert (start, end) == (datetime(2026, 2, 28, tzinfo=UTC), datetime(2026, 3, 28, tzinfo=UTC))
+
+
+def test_a_change_of_tier_mid_period_takes_effect_at_once(teacher, spend):
+    usage_plan_set(user=teacher, tier=Tier.ESSENTIEL)
+    spend(teacher, 1_000_000)
+    assert usage_summary(user=teacher).remaining == 200_000
+    usage_plan_set(user=teacher, tier=Tier.PRO)
+    summary = usage_summary(user=teacher)
+    assert summary.limit == 6_000_000
+    assert summary.tokens_used == 1_000_000  # the same period: usage carries over
+    assert summary.remaining == 5_000_000
+    usage_plan_set(user=teacher, tier=Tier.FREE)
+    assert usage_summary(user=teacher).remaining == 0  # the one-shot trial counts all usage ever
+
+
+def test_plan_set_refuses_an_unknown_tier_or_a_backwards_period(teacher):
+    with pytest.raises(ValueError):
+        usage_plan_set(user=teacher, tier="platinum")
+    with pytest.raises(ValueError):
+        usage_plan_set(
+            user=teacher,
+            tier=Tier.PRO,
+            period_start=datetime(2026, 4, 1, tzinfo=UTC),
+            period_end=datetime(2026, 3, 1, tzinfo=UTC),
+        )
+    assert usage_summary(user=teacher).tier == Tier.FREE
+    assert not Allowance.objects.filter(user=teacher).exclude(tier=Tier.FREE).exists()

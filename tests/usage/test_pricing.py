@@ -1,0 +1,179 @@
+"""Our prices against litellm's own cost calculator, on the usage shapes of each provider."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import litellm
+import pytest
+from litellm.litellm_core_utils.llm_cost_calc.utils import calculate_prompt_caching_savings
+from litellm.llms.anthropic.chat.transformation import AnthropicConfig
+from litellm.llms.vertex_ai.gemini.vertex_and_google_ai_studio_gemini import VertexGeminiConfig
+from litellm.types.utils import ModelResponse, Usage
+
+from usage.models import ModelPrice
+from usage.pricing import PriceCard, PriceMissing, call_cost, price_card, price_check, tokens_from_usage
+
+
+def openai_usage(prompt, completion, cached=0, reasoning=0) -> Usage:
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=prompt + completion,
+        prompt_tokens_details={"cached_tokens": cached},
+        completion_tokens_details={"reasoning_tokens": reasoning},
+    )
+
+
+def anthropic_usage(input_tokens, output, cache_read=0, cache_write=0) -> Usage:
+    # The raw Messages API usage block, normalised by litellm's own Anthropic transformation.
+    raw = {
+        "input_tokens": input_tokens,
+        "output_tokens": output,
+        "cache_read_input_tokens": cache_read,
+        "cache_creation_input_tokens": cache_write,
+    }
+    return AnthropicConfig().calculate_usage(raw, None)
+
+
+def gemini_usage(prompt, candidates, cached=0, thoughts=0) -> Usage:
+    metadata = {"promptTokenCount": prompt, "candidatesTokenCount": candidates, "totalTokenCount": prompt + candidates}
+    if cached:
+        metadata["cachedContentTokenCount"] = cached
+    if thoughts:
+        metadata["thoughtsTokenCount"] = thoughts
+        metadata["totalTokenCount"] += thoughts
+    return VertexGeminiConfig._calculate_usage({"usageMetadata": metadata})
+
+
+CASES = {
+    "openai-uncached": ("gpt-4o-mini", openai_usage(12_000, 800)),
+    "openai-cached": ("gpt-4o-mini", openai_usage(12_000, 800, cached=9_000)),
+    "openai-prefixed-reasoning": ("openai/gpt-5-mini", openai_usage(12_000, 1_500, cached=9_000, reasoning=600)),
+    "anthropic-uncached": ("anthropic/claude-sonnet-4-5", anthropic_usage(9_000, 400)),
+    "anthropic-read-and-write": (
+        "anthropic/claude-sonnet-4-5",
+        anthropic_usage(1_000, 400, cache_read=5_000, cache_write=3_000),
+    ),
+    "anthropic-write-only": ("claude-haiku-4-5", anthropic_usage(1_000, 400, cache_write=6_000)),
+    "anthropic-read-only": ("claude-haiku-4-5", anthropic_usage(1_000, 400, cache_read=6_000)),
+    "gemini-uncached": ("gemini/gemini-2.5-flash", gemini_usage(20_000, 700)),
+    "gemini-implicit-cache-thinking": (
+        "gemini/gemini-2.5-flash",
+        gemini_usage(20_000, 700, cached=15_000, thoughts=500),
+    ),
+    "gemini-above-200k": ("gemini/gemini-2.5-pro", gemini_usage(250_000, 700, cached=150_000, thoughts=500)),
+}
+
+
+@pytest.fixture(params=sorted(CASES), ids=sorted(CASES))
+def case(request, db):
+    model, usage = CASES[request.param]
+    tokens = tokens_from_usage(usage)
+    return model, usage, tokens, call_cost(price_card(model), **tokens)
+
+
+def _provider(model: str) -> str:
+    return litellm.get_llm_provider(model)[1]
+
+
+def test_total_cost_matches_litellm_completion_cost(case):
+    model, usage, _tokens, cost = case
+    expected = litellm.completion_cost(completion_response=ModelResponse(model=model, usage=usage), model=model)
+    assert float(cost.total_cost) == pytest.approx(expected, rel=1e-9, abs=1e-15)
+    assert cost.total_cost > 0
+
+
+def test_prompt_and_completion_parts_match_litellm_cost_per_token(case):
+    model, usage, _tokens, cost = case
+    prompt_cost, completion_cost = litellm.cost_per_token(model=model, usage_object=usage)
+    assert float(cost.prompt_cost + cost.cached_cost) == pytest.approx(prompt_cost, rel=1e-9, abs=1e-15)
+    assert float(cost.completion_cost) == pytest.approx(completion_cost, rel=1e-9, abs=1e-15)
+
+
+def test_savings_match_litellm_prompt_caching_savings(case):
+    model, usage, _tokens, cost = case
+    expected = calculate_prompt_caching_savings(litellm.get_model_info(model), usage, _provider(model))
+    assert float(cost.savings) == pytest.approx(expected, rel=1e-9, abs=1e-15)
+
+
+def test_savings_are_positive_exactly_when_cached_tokens_are_read(case):
+    _model, _usage, tokens, cost = case
+    if tokens["cached_read_tokens"]:
+        assert cost.savings > 0
+    elif tokens["cache_write_tokens"]:
+        assert cost.savings < 0  # writing the cache costs a premium, recovered on later reads
+    else:
+        assert cost.savings == 0
+        assert cost.cached_cost == 0
+
+
+def test_litellm_counts_anthropic_cache_tokens_inside_prompt_tokens():
+    usage = anthropic_usage(1_000, 400, cache_read=5_000, cache_write=3_000)
+    assert usage.prompt_tokens == 9_000
+    assert tokens_from_usage(usage) == {
+        "prompt_tokens": 9_000,
+        "completion_tokens": 400,
+        "cached_read_tokens": 5_000,
+        "cache_write_tokens": 3_000,
+        "reasoning_tokens": 0,
+    }
+
+
+def test_tokens_from_usage_reads_plain_dicts_too():
+    raw = {
+        "prompt_tokens": 100,
+        "completion_tokens": 20,
+        "prompt_tokens_details": {"cached_tokens": 60, "cache_creation_tokens": 10},
+        "completion_tokens_details": {"reasoning_tokens": 5},
+    }
+    assert tokens_from_usage(raw) == {
+        "prompt_tokens": 100,
+        "completion_tokens": 20,
+        "cached_read_tokens": 60,
+        "cache_write_tokens": 10,
+        "reasoning_tokens": 5,
+    }
+
+
+@pytest.mark.django_db
+def test_a_model_missing_from_the_map_has_no_price_rather_than_a_zero_one():
+    with pytest.raises(PriceMissing) as refused:
+        price_card("ollama/corrigo-maison-7b")
+    assert "corrigo-maison-7b" in str(refused.value)
+    with pytest.raises(PriceMissing):
+        price_check(["gpt-4o-mini", "ollama/corrigo-maison-7b"])
+
+
+@pytest.mark.django_db
+def test_the_missing_price_message_is_translated():
+    from django.utils import translation
+
+    with translation.override("en"):
+        message = str(PriceMissing("x/y"))
+    assert "x/y" in message
+    assert "prix" not in message
+
+
+@pytest.mark.django_db
+def test_an_operator_price_in_the_admin_prices_an_unknown_model_and_wins_over_the_map():
+    ModelPrice.objects.create(
+        model="ollama/corrigo-maison-7b", input_per_token=Decimal("0.000001"), output_per_token=Decimal("0.000002")
+    )
+    card = price_card("ollama/corrigo-maison-7b")
+    assert card.input == Decimal("0.000001")
+    assert card.cache_read == Decimal("0.000001")  # unset cache prices are the input price
+    ModelPrice.objects.create(model="gpt-4o-mini", input_per_token=Decimal("0.5"), output_per_token=Decimal("1"))
+    assert price_card("gpt-4o-mini").input == Decimal("0.5")
+
+
+@pytest.mark.django_db
+def test_an_operator_price_in_settings_prices_an_unknown_model(settings):
+    prices = {"input": "2e-7", "output": "4e-7", "cache_read": "1e-7"}
+    settings.CORRIGO_MODEL_PRICES = {"hosted_vllm/qwen-local": prices}
+    card = price_card("hosted_vllm/qwen-local")
+    assert card == PriceCard(
+        input=Decimal("2e-7"), output=Decimal("4e-7"), cache_read=Decimal("1e-7"), cache_write=Decimal("2e-7")
+    )
+    cost = call_cost(card, prompt_tokens=10, completion_tokens=10, cached_read_tokens=0, cache_write_tokens=0)
+    assert cost.total_cost == Decimal("6e-6")

@@ -1,0 +1,98 @@
+"""The ledger row of one LLM call."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from usage.models import ModelPrice, Reservation, UsageRecord
+from usage.services import usage_exam_cost, usage_record, usage_reserve
+
+pytestmark = pytest.mark.django_db
+
+
+def record(user, **overrides):
+    fields = {
+        "user": user,
+        "phase": "grading",
+        "model": "anthropic/claude-sonnet-4-5",
+        "prompt_tokens": 9_000,
+        "completion_tokens": 400,
+        "cached_read_tokens": 5_000,
+        "cache_write_tokens": 3_000,
+        "idempotency_key": "copy-1:attempt-1:grading:a",
+    }
+    return usage_record(**{**fields, **overrides})
+
+
+def test_a_call_is_priced_and_counted_with_its_cached_tokens(teacher):
+    row = record(teacher)
+    assert row.total_tokens == 9_400
+    assert row.prompt_cost == Decimal("0.003")  # 1 000 uncached × 3e-6
+    assert row.cached_cost == Decimal("0.01275")  # 5 000 × 3e-7 + 3 000 × 3.75e-6
+    assert row.completion_cost == Decimal("0.006")
+    assert row.total_cost == Decimal("0.02175")
+    assert row.savings == Decimal("0.01125")  # 5 000 × 2.7e-6 − 3 000 × 0.75e-6
+    assert row.priced is True
+
+
+def test_a_redelivered_call_is_recorded_once(teacher):
+    first = record(teacher)
+    again = record(teacher, prompt_tokens=99_999)
+    assert first.pk == again.pk
+    assert UsageRecord.objects.count() == 1
+
+
+def test_raw_anthropic_input_tokens_are_refused_as_prompt_tokens(teacher):
+    # Anthropic's raw input_tokens exclude the cache: passing them as prompt_tokens is a bug.
+    with pytest.raises(ValueError, match="prompt_tokens must include"):
+        record(teacher, prompt_tokens=1_000)
+    assert not UsageRecord.objects.exists()
+
+
+def test_an_unknown_phase_is_refused(teacher):
+    with pytest.raises(ValueError):
+        record(teacher, phase="guessing")
+
+
+def test_ledger_rows_are_append_only(teacher):
+    row = record(teacher)
+    row.total_cost = Decimal(0)
+    with pytest.raises(ValueError):
+        row.save()
+
+
+def test_a_call_whose_model_lost_its_price_is_still_counted(teacher):
+    ModelPrice.objects.create(model="ollama/maison", input_per_token=Decimal("1e-6"), output_per_token=Decimal("1e-6"))
+    usage_reserve(user=teacher, key="job-1", tokens=1_000, models=["ollama/maison"])
+    ModelPrice.objects.all().delete()
+    row = record(teacher, model="ollama/maison", cached_read_tokens=0, cache_write_tokens=0, reservation_key="job-1")
+    assert row.priced is False
+    assert row.total_tokens == 9_400
+    assert row.total_cost == 0
+    assert row.reservation == Reservation.objects.get(key="job-1")
+
+
+def test_another_users_reservation_is_not_spent_from(teacher, other_teacher):
+    usage_reserve(user=other_teacher, key="job-1", tokens=50_000)
+    assert record(teacher, reservation_key="job-1").reservation is None
+
+
+def test_an_exams_cost_is_the_sum_of_its_calls_per_phase(teacher, exam_of, spend):
+    exam = exam_of(teacher)
+    record(teacher, exam=exam, phase="detection", model="gpt-4o-mini", idempotency_key="d")
+    record(teacher, exam=exam, idempotency_key="g1")
+    record(teacher, exam=exam, idempotency_key="g2", cached_read_tokens=0, cache_write_tokens=0)
+    record(teacher, exam=exam, phase="verification", idempotency_key="v")
+    record(teacher, exam=exam_of(teacher), idempotency_key="elsewhere")
+    breakdown = usage_exam_cost(exam_id=exam.pk)
+    assert list(breakdown["phases"]) == ["detection", "grading", "verification"]
+    grading = breakdown["phases"]["grading"]
+    assert grading["total_cost"] == Decimal("0.02175") + Decimal("0.033")
+    assert grading["savings"] == Decimal("0.01125")
+    assert grading["tokens"] == 18_800
+    total = breakdown["total"]
+    assert total["total_cost"] == sum(p["total_cost"] for p in breakdown["phases"].values())
+    assert total["total_cost"] == sum(r.total_cost for r in UsageRecord.objects.filter(exam=exam))
+    assert total["cached_read_tokens"] == 15_000

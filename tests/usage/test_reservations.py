@@ -1,0 +1,190 @@
+"""Reserving tokens at job start, growing past the estimate, settling exactly once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections
+from django.utils import timezone
+
+from usage.models import Reservation
+from usage.pricing import PriceMissing
+from usage.services import (
+    QuotaExceeded,
+    usage_job_may_continue,
+    usage_plan_set,
+    usage_reservations_expire,
+    usage_reserve,
+    usage_settle,
+    usage_summary,
+)
+from usage.tiers import TIER_LIMITS, Tier
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_starts_cannot_together_exceed_the_allowance(teacher):
+    assert connection.vendor == "postgresql"
+    per_job = 15_000  # FREE: 100 000 tokens → room for 6 such jobs, not 7
+    starts = 20
+    barrier = threading.Barrier(starts)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def start(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            usage_reserve(user=teacher, key=f"job-{index}", tokens=per_job)
+            outcome = "held"
+        except QuotaExceeded:
+            outcome = "refused"
+        except Exception as error:  # noqa: BLE001 — reported by the assertion below
+            outcome = repr(error)
+        finally:
+            connections.close_all()  # each thread had its own connection
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(starts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(set(outcomes)) == ["held", "refused"], outcomes
+    held = Reservation.objects.filter(user=teacher, state=Reservation.State.HELD)
+    assert held.count() == TIER_LIMITS[Tier.FREE] // per_job == outcomes.count("held")
+    assert sum(held.values_list("tokens", flat=True)) <= TIER_LIMITS[Tier.FREE]
+    assert usage_summary(user=teacher).remaining == TIER_LIMITS[Tier.FREE] - 6 * per_job
+
+
+@pytest.mark.django_db
+def test_a_start_that_does_not_fit_says_how_much_is_missing(teacher, spend):
+    spend(teacher, 90_000)
+    with pytest.raises(QuotaExceeded) as refused:
+        usage_reserve(user=teacher, key="job-1", tokens=25_000)
+    assert (refused.value.needed, refused.value.remaining, refused.value.missing) == (25_000, 10_000, 15_000)
+    assert "15" in str(refused.value)
+    assert not Reservation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_reserving_twice_with_the_same_key_holds_once(teacher):
+    first = usage_reserve(user=teacher, key="job-1", tokens=40_000)
+    again = usage_reserve(user=teacher, key="job-1", tokens=40_000)
+    assert first.pk == again.pk
+    assert usage_summary(user=teacher).remaining == 60_000
+
+
+@pytest.mark.django_db
+def test_a_job_with_an_unpriced_model_is_refused_before_anything_is_held(teacher):
+    with pytest.raises(PriceMissing):
+        usage_reserve(user=teacher, key="job-1", tokens=1_000, models=["gpt-4o-mini", "ollama/sans-prix"])
+    assert not Reservation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_held_tokens_shrink_as_the_job_spends_them(teacher, spend):
+    usage_reserve(user=teacher, key="job-1", tokens=50_000)
+    spend(teacher, 20_000, reservation_key="job-1")
+    summary = usage_summary(user=teacher)
+    assert (summary.tokens_used, summary.reserved, summary.remaining) == (20_000, 30_000, 50_000)
+
+
+@pytest.mark.parametrize("outcome", ["finished", "failed", "cancelled"])
+@pytest.mark.django_db
+def test_settling_releases_the_unspent_tokens_exactly_once(teacher, spend, outcome):
+    usage_reserve(user=teacher, key="job-1", tokens=50_000)
+    spend(teacher, 12_000, reservation_key="job-1")
+    assert usage_settle(key="job-1", outcome=outcome) is True
+    assert usage_settle(key="job-1", outcome=outcome) is False  # a redelivered task
+    reservation = Reservation.objects.get(key="job-1")
+    assert (reservation.state, reservation.outcome, reservation.tokens_used) == ("settled", outcome, 12_000)
+    summary = usage_summary(user=teacher)
+    assert (summary.tokens_used, summary.reserved, summary.remaining) == (12_000, 0, 88_000)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_settles_settle_once(teacher):
+    usage_reserve(user=teacher, key="job-1", tokens=10_000)
+    results: list[bool] = []
+
+    def settle():
+        try:
+            results.append(usage_settle(key="job-1", outcome="finished"))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=settle) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == [False, False, False, False, True]
+
+
+@pytest.mark.django_db
+def test_a_late_call_after_settlement_still_counts(teacher, spend):
+    usage_reserve(user=teacher, key="job-1", tokens=10_000)
+    usage_settle(key="job-1", outcome="cancelled")
+    spend(teacher, 3_000, reservation_key="job-1")  # the copy that was in flight
+    assert usage_summary(user=teacher).tokens_used == 3_000
+
+
+@pytest.mark.django_db
+def test_a_job_may_continue_within_its_reservation(teacher, spend):
+    usage_reserve(user=teacher, key="job-1", tokens=30_000)
+    spend(teacher, 20_000, reservation_key="job-1")
+    assert usage_job_may_continue(key="job-1", need=10_000) is True
+
+
+@pytest.mark.django_db
+def test_a_job_past_its_estimate_grows_into_free_allowance_then_stops(teacher, spend):
+    usage_reserve(user=teacher, key="job-1", tokens=30_000)
+    usage_reserve(user=teacher, key="job-2", tokens=50_000)
+    spend(teacher, 29_000, reservation_key="job-1")
+    # job-1 needs 10 000 more: 1 000 left of its own, 20 000 free beside job-2's hold.
+    assert usage_job_may_continue(key="job-1", need=10_000) is True
+    assert Reservation.objects.get(key="job-1").tokens == 39_000
+    spend(teacher, 10_000, reservation_key="job-1")
+    # Now 39 000 spent + 50 000 held by job-2: 11 000 free, not enough for 15 000.
+    assert usage_job_may_continue(key="job-1", need=15_000) is False
+    assert usage_summary(user=teacher).reserved == 50_000  # job-2 keeps its tokens
+
+
+@pytest.mark.django_db
+def test_a_settled_or_unknown_job_may_not_continue(teacher):
+    usage_reserve(user=teacher, key="job-1", tokens=30_000)
+    usage_settle(key="job-1", outcome="cancelled")
+    assert usage_job_may_continue(key="job-1") is False
+    assert usage_job_may_continue(key="nope") is False
+
+
+@pytest.mark.django_db
+def test_an_upgrade_lets_a_refused_start_through(teacher, spend):
+    spend(teacher, 95_000)
+    with pytest.raises(QuotaExceeded):
+        usage_reserve(user=teacher, key="job-1", tokens=50_000)
+    usage_plan_set(user=teacher, tier=Tier.ESSENTIEL)
+    assert usage_reserve(user=teacher, key="job-1", tokens=50_000).tokens == 50_000
+
+
+@pytest.mark.django_db
+def test_stale_reservations_of_lost_jobs_expire(teacher):
+    usage_reserve(user=teacher, key="lost", tokens=60_000)
+    usage_reserve(user=teacher, key="fresh", tokens=10_000)
+    Reservation.objects.filter(key="lost").update(created_at=timezone.now() - timedelta(days=1))
+    assert usage_reservations_expire(older_than=timedelta(hours=12)) == 1
+    assert Reservation.objects.get(key="lost").outcome == "expired"
+    assert usage_summary(user=teacher).reserved == 10_000
+
+
+@pytest.mark.django_db
+def test_the_hourly_task_expires_stale_reservations(teacher, settings):
+    from usage.tasks import usage_reservations_expire_task
+
+    assert settings.CELERY_BEAT_SCHEDULE["usage-reservations-expire"]["task"] == usage_reservations_expire_task.name
+    usage_reserve(user=teacher, key="lost", tokens=60_000)
+    Reservation.objects.filter(key="lost").update(created_at=timezone.now() - timedelta(days=2))
+    assert usage_reservations_expire_task.apply().get() == 1
