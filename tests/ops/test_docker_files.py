@@ -4,6 +4,7 @@ the Dockerfile and compose file are linted and parsed; what they run is tested e
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -181,3 +182,26 @@ def test_make_help_lists_every_target_with_one_line():
     listed = re.findall(r"^  make (\S+)\s+\S.*$", result.stdout, re.M)
     assert sorted(listed) == sorted(targets)
     assert len(result.stdout.strip().splitlines()) == len(targets)
+
+
+def test_the_production_settings_accept_env_example_and_pass_the_deploy_checks(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_", "REDIS_", "AWS_", "EMAIL_", "CORRIGO_"))
+    }
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            env[key] = value
+    env["CORRIGO_VAR_DIR"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.prod"
+    assert result.returncode == 0, result.stdout + result.stderr
