@@ -52,6 +52,7 @@ def _tier_limits_text() -> str:
 class AllowanceAdmin(admin.ModelAdmin):
     list_display = ("user", "tier", "limit_display", "used_display", "remaining_display", "period_start", "period_end")
     list_filter = ("tier",)
+    list_select_related = ("user",)
     search_fields = ("user__email",)
     raw_id_fields = ("user",)
     readonly_fields = ("tier_limits", "used_display", "remaining_display", "updated_at")
@@ -61,13 +62,19 @@ class AllowanceAdmin(admin.ModelAdmin):
     def limit_display(self, obj: Allowance) -> int:
         return obj.limit
 
+    def _summary(self, obj: Allowance):
+        # Two columns read the same summary: compute it once per row.
+        if not hasattr(obj, "_usage_summary"):
+            obj._usage_summary = usage_summary(user=obj.user)
+        return obj._usage_summary
+
     @admin.display(description=_("utilisés sur la période"))
     def used_display(self, obj: Allowance) -> int | str:
-        return usage_summary(user=obj.user).tokens_used if obj.pk else "—"
+        return self._summary(obj).tokens_used if obj.pk else "—"
 
     @admin.display(description=_("reste"))
     def remaining_display(self, obj: Allowance) -> int | str:
-        return usage_summary(user=obj.user).remaining if obj.pk else "—"
+        return self._summary(obj).remaining if obj.pk else "—"
 
     @admin.display(description=_("limites des offres"))
     def tier_limits(self, obj: Allowance | None = None) -> str:

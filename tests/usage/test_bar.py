@@ -104,3 +104,10 @@ def test_the_bar_endpoint_returns_the_partial_for_htmx(owner_client, teacher, sp
 def test_the_bar_endpoint_needs_a_login(client):
     response = client.get(reverse("usage_bar"))
     assert response.status_code == 302
+
+
+def test_the_exam_page_and_the_pricing_page_show_the_bar(owner_client, teacher, exam_of, spend):
+    spend(teacher, 80_000)
+    for url in (reverse("exam_detail", args=[exam_of(teacher).pk]), reverse("billing_pricing")):
+        page = owner_client.get(url).content.decode()
+        assert colour(page) == "amber", url
