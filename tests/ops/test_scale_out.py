@@ -8,9 +8,11 @@ Celery processes whose S3 settings come from their environment, as in production
 
 from __future__ import annotations
 
+import io
 import re
 import time
 import uuid
+import zipfile
 
 import boto3
 import pytest
@@ -138,7 +140,7 @@ def test_one_grading_job_is_shared_by_two_worker_processes_and_each_copy_is_grad
     assert _no_local_files(web_on_s3, tmp_path / "first-media", tmp_path / "second-media") == []
 
 
-def test_upload_render_grade_and_download_go_through_s3(llm, s3, web_on_s3, teacher, client, tmp_path):
+def test_upload_render_grade_download_and_export_go_through_s3(llm, s3, web_on_s3, teacher, client, tmp_path):
     client.force_login(teacher)
     exam = exam_with_bareme(owner=teacher, mode="single", questions=2)
     scans = {"lea.pdf": pdf_bytes(2), "tom.pdf": pdf_bytes(1)}
@@ -151,7 +153,9 @@ def test_upload_render_grade_and_download_go_through_s3(llm, s3, web_on_s3, teac
         assert uploaded.status_code == 302
         # The worker renders the pages from the PDFs it downloads from S3.
         _wait(lambda: Page.objects.filter(copy__exam=exam).count() == 3, what=f"pages\n{worker.log()[-3000:]}")
-        job = jobs.job_start(exam=exam, user=teacher)
+        started = client.post(reverse("exam_start", args=[exam.pk]))
+        assert started.status_code == 302
+        job = GradingJob.objects.get(exam=exam)
         _wait(
             lambda: GradingJob.objects.get(pk=job.pk).status == GradingJob.Status.FINISHED,
             what=f"the job\n{worker.log()[-3000:]}",
@@ -175,4 +179,16 @@ def test_upload_render_grade_and_download_go_through_s3(llm, s3, web_on_s3, teac
     assert image.status_code == 200
     body = b"".join(image.streaming_content) if image.streaming else image.content
     assert body[:3] == b"\xff\xd8\xff"  # a JPEG rendered by the worker
+
+    # Exports are built on request from the grades and the page images read back from S3.
+    students = list(Copy.objects.filter(exam=exam).values_list("student_label", flat=True))
+    csv_export = client.get(reverse("exam_export", args=[exam.pk, "csv"]))
+    assert csv_export.status_code == 200
+    assert all(student in csv_export.content.decode("utf-8-sig") for student in students)
+    zip_export = client.get(reverse("exam_export", args=[exam.pk, "zip"]))
+    assert zip_export.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(zip_export.content)) as archive:
+        pdfs = [name for name in archive.namelist() if name.endswith(".pdf")]
+        assert len(pdfs) == len(scans)
+        assert all(archive.read(name).startswith(b"%PDF") for name in pdfs)
     assert _no_local_files(web_on_s3, tmp_path / "solo-media") == []
