@@ -31,4 +31,5 @@ urlpatterns += [
     path("copies/<int:pk>/annotated.pdf", views.copy_annotated, name="copy_annotated"),
     path("exams/<int:pk>/start/", views.exam_start, name="exam_start"),
     path("exams/<int:pk>/cancel/", views.exam_cancel, name="exam_cancel"),
+    path("exams/<int:pk>/progress/", views.exam_progress, name="exam_progress"),
 ]

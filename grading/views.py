@@ -129,6 +129,13 @@ def exam_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_GET
+def exam_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    return HttpResponse(progress_html(exam=exam, oob=False))
+
+
+@login_required
 @require_POST
 def exam_start(request: HttpRequest, pk: int) -> HttpResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)

@@ -71,3 +71,9 @@ def test_a_running_job_can_be_cancelled(owner_client, teacher, exam, llm_server)
     owner_client.post(reverse("exam_cancel", args=[exam.pk]))
     job.refresh_from_db()
     assert job.status == GradingJob.Status.CANCELLED
+
+
+def test_the_progress_fragment_can_be_fetched_when_the_websocket_opens(owner_client, exam):
+    response = owner_client.get(reverse("exam_progress", args=[exam.pk]))
+    assert response.text.strip().startswith('<section id="grading-progress"')
+    assert "hx-swap-oob" not in response.text

@@ -1,0 +1,139 @@
+"""A teacher's whole workflow in Debian's Chromium, against daphne, a Celery worker and the
+scripted LLM server: create an exam, type the barème, upload three PDFs, start grading,
+watch the progress reach the end without a reload, edit a grade, restore it, export XLSX."""
+
+from __future__ import annotations
+
+import io
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from grading.models import Copy, Exam, Grade
+from tests.factories import PASSWORD, UserFactory
+from tests.grading.conftest import roles_env
+from tests.grading.workflow.pdfs import pdf_bytes
+from tests.support.llm_server import LLMServer
+from tests.support.servers import celery_worker_start, daphne_start
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture
+def stack(transactional_db, tmp_path):
+    """daphne and a worker, both pointed at a scripted LLM server (demo answers)."""
+    llm = LLMServer().start()
+    env = roles_env(llm)
+    web = daphne_start(tmp_path, **env)
+    worker = celery_worker_start(tmp_path, **env)
+    yield web
+    worker.stop()
+    web.stop()
+    llm.stop()
+
+
+def _wait(predicate, *, timeout: float = 90.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, screenshot, tmp_path):
+    teacher = UserFactory(email="prof.martin@college.example")
+    base = stack.url
+
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=login]", teacher.email)
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").click()
+    assert page.get_by_text("Vous n'avez encore aucune correction.").is_visible()
+    screenshot(page, "empty dashboard")
+
+    # 1. The exam.
+    page.get_by_role("link", name="Nouvelle correction").first.click()
+    page.fill("input[name=title]", "Contrôle — fractions")
+    page.fill("input[name=subject]", "Mathématiques")
+    screenshot(page, "new exam")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Créer la correction").click()
+    exam = Exam.objects.get(owner=teacher)
+
+    # 2. The barème, typed inline (HTMX swaps the editor, the total follows).
+    for number, (label, points) in enumerate((("Simplifier 12/18", "4"), ("Problème du gâteau", "6")), start=1):
+        page.fill("#id_new-label", label)
+        page.fill("#id_new-max_points", points)
+        page.get_by_role("button", name="Ajouter").click()
+        page.locator(".question-row").nth(number - 1).wait_for()
+    page.get_by_text("Total : 10 points").wait_for()
+    screenshot(page, "bareme")
+
+    # 3. Three PDFs through the upload form (JavaScript sends them one by one, then reloads).
+    files = []
+    for name in ("Dupont Léa", "Martin Hugo", "Bernard Inès"):
+        path = tmp_path / f"{name}.pdf"
+        path.write_bytes(pdf_bytes(1))
+        files.append(str(path))
+    page.set_input_files("#copies-files", files)
+    page.get_by_role("button", name="Déposer les copies").click()
+    page.locator("table.copies tbody tr").nth(2).wait_for(timeout=30_000)
+    screenshot(page, "uploaded")
+
+    # The worker renders the pages; the estimate counts a copy once its pages exist.
+    def ready() -> bool:
+        page.reload()
+        return page.get_by_test_id("estimate-copies").inner_text().strip().startswith("3")
+
+    _wait(ready, timeout=60, what="the pages to be rendered")
+    screenshot(page, "estimate")
+
+    # 4. Start, and watch the progress over the websocket: no reload from here on.
+    with page.expect_navigation():
+        page.get_by_test_id("start").click()
+    page.evaluate("window.__sameDocument = true")
+    page.locator("#grading-progress", has_text="Correction terminée").wait_for(timeout=120_000)
+    assert page.evaluate("window.__sameDocument === true")
+    assert set(Copy.objects.filter(exam=exam).values_list("status", flat=True)) == {"done"}
+    screenshot(page, "progress done")
+
+    # 5. Edit one grade in the grid, then restore the AI's.
+    with page.expect_navigation():
+        page.get_by_role("link", name="Revoir les notes").click()
+    first = page.locator(".grade-input").first
+    grade = Grade.objects.filter(copy__exam=exam).order_by("copy__student_label", "question__order").first()
+    new_points = "0,5" if grade.ai_points != Decimal("0.5") else "1"
+    first.fill(new_points)
+    first.press("Enter")
+    page.locator("td.cell.edited").first.wait_for()
+    _wait(lambda: Grade.objects.get(pk=grade.pk).edited, timeout=10, what="the edit to be saved")
+    assert Grade.objects.get(pk=grade.pk).points == Decimal(new_points.replace(",", "."))
+    screenshot(page, "grade edited")
+    page.locator("td.cell.edited [data-restore-form] button").first.click()
+    _wait(lambda: not Grade.objects.get(pk=grade.pk).edited, timeout=10, what="the restore")
+    assert Grade.objects.get(pk=grade.pk).points == grade.ai_points
+    assert page.locator("td.cell.edited").count() == 0
+    screenshot(page, "grade restored")
+
+    # 6. Export XLSX.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="XLSX").click()
+    workbook = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
+    rows = list(workbook.active.iter_rows(values_only=True))
+    assert rows[0][0] == "Élève"
+    assert sorted(row[0] for row in rows[1:]) == ["Bernard Inès", "Dupont Léa", "Martin Hugo"]
+    screenshot(page, "exported")
+
+    # Tablet width: the pages fit (wide grids scroll inside their own box).
+    page.set_viewport_size({"width": 768, "height": 1024})
+    for url in (f"{base}/", f"{base}/exams/{exam.pk}/", page.url):
+        page.goto(url)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 768, url
+    screenshot(page, "review at 768px")
+
+    assert page.console_errors == []
