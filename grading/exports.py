@@ -12,7 +12,7 @@ import textwrap
 import zipfile
 from decimal import Decimal
 
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
@@ -21,6 +21,20 @@ from .selectors import Review, review_get
 
 ANNOTATION_MARGIN = 0.42  # of the page width, added on the right
 FEEDBACK_CHARS = 140
+
+
+class FilesPurged(Exception):
+    """The annotated PDFs need the copies' files, deleted by grading.retention."""
+
+    def __init__(self, exam: Exam):
+        purged_at = exam.files_purged_at or timezone.now()
+        super().__init__(
+            _(
+                "Les fichiers des copies ont été supprimés le %(date)s : les PDF annotés ne sont plus "
+                "disponibles. Les notes restent exportables en CSV, XLSX et JSON."
+            )
+            % {"date": formats.date_format(timezone.localtime(purged_at), "DATE_FORMAT")}
+        )
 
 
 def _on_twenty(total: Decimal | None, bareme_total: Decimal) -> Decimal | None:
@@ -178,6 +192,7 @@ def exam_json(*, exam: Exam) -> dict:
             "mode": exam.mode,
             "rounding_step": str(exam.rounding_step),
             "bareme_total": str(review.bareme_total),
+            "files_purged_at": exam.files_purged_at.isoformat() if exam.files_purged_at else None,
         },
         "exported_at": timezone.now().isoformat(),
         "questions": questions,
@@ -207,19 +222,26 @@ def _page_images(copy: Copy) -> list:
     """The copy's pages as images: the rendered ones, or rendered now from the source PDF."""
     from PIL import Image
 
+    if copy.exam.files_purged_at is not None:
+        raise FilesPurged(copy.exam)
     pages = list(copy.pages.all())
-    if pages:
-        images = []
-        for page in pages:
-            with page.image.open("rb") as handle:
-                images.append(Image.open(io.BytesIO(handle.read())).convert("RGB"))
-        return images
-    if copy.source is None or not copy.source.file:
-        return []
+    try:
+        if pages:
+            images = []
+            for page in pages:
+                with page.image.open("rb") as handle:
+                    images.append(Image.open(io.BytesIO(handle.read())).convert("RGB"))
+            return images
+        if copy.source is None or not copy.source.file:
+            return []
+        with copy.source.file.open("rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        # Deleted by a purge that has not cleared its references yet (grading.retention).
+        raise FilesPurged(copy.exam) from None
     import pypdfium2 as pdfium
 
-    with copy.source.file.open("rb") as handle:
-        document = pdfium.PdfDocument(handle.read())
+    document = pdfium.PdfDocument(data)
     try:
         last = min(copy.last_page, len(document))
         return [document[i].render(scale=1.5).to_pil().convert("RGB") for i in range(copy.first_page - 1, last)]
@@ -303,6 +325,8 @@ def copy_annotated_filename(copy: Copy) -> str:
 
 
 def exam_annotated_zip(*, exam: Exam) -> bytes:
+    if exam.files_purged_at is not None:
+        raise FilesPurged(exam)
     review = review_get(exam=exam)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -66,6 +66,8 @@ class Exam(models.Model):
     instructions = models.TextField(_("consignes de correction"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When the students' files were deleted (grading.retention): grades and exports stay.
+    files_purged_at = models.DateTimeField(_("fichiers supprimés le"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

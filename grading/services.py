@@ -129,6 +129,9 @@ def _file_store(upload: UploadedFile) -> str:
 def _source_upload(*, exam: Exam, upload: UploadedFile, whole_file_copy: bool) -> SourceFile:
     if exam.status == Exam.Status.GRADING:
         raise WorkflowError(_("Attendez la fin de la correction pour ajouter des copies."))
+    if exam.files_purged_at is not None:
+        # Retention deleted this exam's files: new copies would escape the date it shows.
+        raise WorkflowError(_("Les fichiers de cette correction ont été supprimés : créez une nouvelle correction."))
     info = pdf_validate(upload)
     name = _file_store(upload)
     try:
@@ -311,6 +314,8 @@ def copy_reviewed_set(*, copy: Copy, reviewed: bool) -> Copy:
 
 def copy_regrade(*, copy: Copy):
     """Sends one copy back to the engine (a new attempt). Raises WorkflowError."""
+    if copy.exam.files_purged_at is not None:
+        raise WorkflowError(_("Les fichiers de cette copie ont été supprimés : elle ne peut plus être corrigée."))
     try:
         from .jobs import copy_rerun
     except ImportError:  # pragma: no cover - the engine lands separately

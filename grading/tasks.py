@@ -59,3 +59,11 @@ def copy_pages_render_task(self, copy_id: int) -> int:
     except EngineError as exc:
         copy.transition(source=[copy.status], target=Copy.Status.FAILED, failure_reason=str(exc)[:2000])
         return 0
+
+
+@shared_task(name="grading.exam_files_purge_expired", ignore_result=True)
+def exam_files_purge_expired_task() -> int:
+    """Daily (CELERY_BEAT_SCHEDULE): students' files of exams idle past the retention period."""
+    from .retention import exam_files_purge_expired
+
+    return exam_files_purge_expired()

@@ -32,4 +32,5 @@ urlpatterns += [
     path("exams/<int:pk>/start/", views.exam_start, name="exam_start"),
     path("exams/<int:pk>/cancel/", views.exam_cancel, name="exam_cancel"),
     path("exams/<int:pk>/progress/", views.exam_progress, name="exam_progress"),
+    path("exams/<int:pk>/files/purge/", views.exam_files_purge, name="exam_files_purge"),
 ]

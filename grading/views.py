@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from usage.services import QuotaExceeded, usage_summary
 
-from . import exports, selectors, services
+from . import exports, retention, selectors, services
 from .engine.errors import EngineError
 from .forms import CopyRenameForm, ExamForm, QuestionForm, QuestionMoveForm, SplitForm, SplitRowFormSet, points_parse
 from .jobs import job_cancel, job_estimate, job_start
@@ -139,6 +139,9 @@ def exam_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def exam_start(request: HttpRequest, pk: int) -> HttpResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
+    if exam.files_purged_at is not None:
+        messages.error(request, _("Les fichiers des élèves ont été supprimés : correction impossible."))
+        return redirect(reverse("exam_detail", args=[exam.pk]) + "#grading")
     try:
         job_start(exam=exam, user=request.user)
     except QuotaExceeded as error:
@@ -489,7 +492,12 @@ def copy_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _file_response(field_file, *, content_type: str, filename: str | None = None) -> FileResponse:
-    response = FileResponse(field_file.open("rb"), content_type=content_type, filename=filename)
+    try:
+        handle = field_file.open("rb")
+    except FileNotFoundError:
+        # Deleted by a purge that has not cleared its reference yet (grading.retention).
+        raise Http404 from None
+    response = FileResponse(handle, content_type=content_type, filename=filename)
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
@@ -535,7 +543,12 @@ def exam_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         "zip": exports.exam_annotated_zip,
     }
     content_type, extension = EXPORTS[fmt]
-    response = HttpResponse(builders[fmt](exam=exam), content_type=content_type)
+    try:
+        content = builders[fmt](exam=exam)
+    except exports.FilesPurged as error:
+        messages.error(request, str(error))
+        return redirect("exam_review", pk=exam.pk)
+    response = HttpResponse(content, content_type=content_type)
     name = slugify(exam.title) or "correction"
     response["Content-Disposition"] = f'attachment; filename="{name}.{extension}"'
     return response
@@ -545,6 +558,48 @@ def exam_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
 @require_GET
 def copy_annotated(request: HttpRequest, pk: int) -> HttpResponse:
     copy = selectors.copy_get(user=request.user, pk=pk)
-    response = HttpResponse(exports.copy_annotated_pdf(copy=copy), content_type="application/pdf")
+    try:
+        content = exports.copy_annotated_pdf(copy=copy)
+    except exports.FilesPurged as error:
+        messages.error(request, str(error))
+        return redirect("copy_detail", pk=copy.pk)
+    response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{exports.copy_annotated_filename(copy)}"'
     return response
+
+
+# --- Retention -----------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exam_files_purge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Deletes the students' files of an exam (confirmation page, then POST); grades stay."""
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    if request.method == "POST":
+        try:
+            result = retention.exam_files_purge(exam=exam, reason="teacher")
+        except retention.PurgeRefused as error:
+            messages.error(request, str(error))
+        else:
+            if result.complete:
+                messages.success(
+                    request,
+                    _("Les fichiers des élèves ont été supprimés. Les notes et leurs exports restent disponibles."),
+                )
+            else:
+                messages.error(
+                    request,
+                    ngettext(
+                        "%(count)s fichier n'a pas pu être supprimé : réessayez dans quelques minutes.",
+                        "%(count)s fichiers n'ont pas pu être supprimés : réessayez dans quelques minutes.",
+                        len(result.failed),
+                    )
+                    % {"count": len(result.failed)},
+                )
+        return redirect("exam_detail", pk=exam.pk)
+    return render(
+        request,
+        "grading/exam_files_purge.html",
+        {"exam": exam, "retention_days": retention.retention_days()},
+    )

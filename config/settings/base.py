@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 # litellm must never fetch its price map from the network: read the copy bundled with
@@ -144,7 +145,15 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     # A job lost with its worker would otherwise hold its reserved tokens for ever.
     "usage-reservations-expire": {"task": "usage.reservations_expire", "schedule": 3600.0},
+    # Students' files (copies, page images, subject) of exams idle for CORRIGO_RETENTION_DAYS.
+    "grading-files-purge-expired": {
+        "task": "grading.exam_files_purge_expired",
+        "schedule": crontab(hour=2, minute=40),
+    },
 }
+# Days without activity after which an exam's uploaded files (personal data of minors) are
+# deleted; grades, feedback and exports from grades stay. 0 keeps the files for ever.
+CORRIGO_RETENTION_DAYS = env.int("CORRIGO_RETENTION_DAYS", default=365)
 
 # --- Auth ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
