@@ -16,6 +16,8 @@ from django.utils import formats, timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from usage.selectors import usage_exam_cost_json
+
 from .models import Copy, Exam, GradeEdit, ModelAnswer
 from .selectors import Review, review_get
 
@@ -195,6 +197,7 @@ def exam_json(*, exam: Exam) -> dict:
             "files_purged_at": exam.files_purged_at.isoformat() if exam.files_purged_at else None,
         },
         "exported_at": timezone.now().isoformat(),
+        "cost": usage_exam_cost_json(exam_id=exam.pk),
         "questions": questions,
         "copies": copies,
     }

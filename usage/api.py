@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.http import Http404
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .selectors import usage_exam_cost_get
-from .services import COST_FIELDS, TOKEN_FIELDS, usage_summary
-
-
-def _money(value: Decimal) -> str:
-    # Strings keep every decimal; JSON floats would not.
-    return format(value.normalize(), "f") if value else "0"
-
-
-def _breakdown(values: dict) -> dict:
-    return {
-        **{f: _money(values[f]) for f in COST_FIELDS},
-        **{f: values[f] for f in TOKEN_FIELDS},
-    }
+from .selectors import money_str, usage_exam_cost_get
+from .services import usage_summary
 
 
 @api_view(["GET"])
@@ -38,7 +24,7 @@ def usage_detail(request: Request) -> Response:
             "has_monthly_reset": summary.has_monthly_reset,
             "period_start": summary.period_start.isoformat() if summary.period_start else None,
             "period_end": summary.period_end.isoformat() if summary.period_end else None,
-            "cost": _money(summary.cost),
+            "cost": money_str(summary.cost),
             "currency": "USD",
         }
     )
@@ -49,11 +35,4 @@ def exam_cost(request: Request, exam_id: int) -> Response:
     breakdown = usage_exam_cost_get(user=request.user, exam_id=exam_id)
     if breakdown is None:
         raise Http404
-    return Response(
-        {
-            "exam": exam_id,
-            "currency": "USD",
-            "phases": {phase: _breakdown(values) for phase, values in breakdown["phases"].items()},
-            "total": _breakdown(breakdown["total"]),
-        }
-    )
+    return Response({"exam": exam_id, **breakdown})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.apps import apps
 from django.db.models import Count, Sum
@@ -12,7 +13,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from .models import UsageRecord
-from .services import UsageSummary, usage_exam_cost, usage_summary
+from .services import COST_FIELDS, TOKEN_FIELDS, UsageSummary, usage_exam_cost, usage_summary
 
 # Colour bands of the bar (share of the allowance used or held by running jobs).
 AMBER_FROM = 0.70
@@ -60,10 +61,30 @@ def usage_exam_owned(*, user, exam_id: int) -> bool:
 
 
 def usage_exam_cost_get(*, user, exam_id: int) -> dict | None:
-    """The exam's cost breakdown, or None when the exam is not the user's (or does not exist)."""
+    """The exam's cost breakdown (JSON shape), or None when the exam is not the user's (or does not exist)."""
     if not usage_exam_owned(user=user, exam_id=exam_id):
         return None
-    return usage_exam_cost(exam_id=exam_id)
+    return usage_exam_cost_json(exam_id=exam_id)
+
+
+def money_str(value: Decimal) -> str:
+    """A Decimal USD amount as a JSON string: every decimal kept, no exponent, "0" for zero."""
+    return format(value.normalize(), "f") if value else "0"
+
+
+def _breakdown_json(values: dict) -> dict:
+    return {**{f: money_str(values[f]) for f in COST_FIELDS}, **{f: values[f] for f in TOKEN_FIELDS}}
+
+
+def usage_exam_cost_json(*, exam_id: int) -> dict:
+    """The exam's cost breakdown for JSON (API, export): {currency, phases: {phase: {…}}, total: {…}};
+    costs as Decimal strings (USD), token counts as integers. No ownership check: callers have one."""
+    breakdown = usage_exam_cost(exam_id=exam_id)
+    return {
+        "currency": "USD",
+        "phases": {phase: _breakdown_json(values) for phase, values in breakdown["phases"].items()},
+        "total": _breakdown_json(breakdown["total"]),
+    }
 
 
 def usage_by_user_month(*, start: datetime | None = None, end: datetime | None = None):

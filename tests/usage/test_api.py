@@ -86,3 +86,27 @@ def test_another_teachers_exam_cost_is_not_found(client, teacher, other_teacher,
     client.logout()
     assert client.get(f"/api/exams/{exam.pk}/cost/", HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 404
     assert client.get("/api/exams/999999/cost/", HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 404
+
+
+def test_the_exam_page_shows_the_cost_per_phase_once_there_is_one(owner_client, teacher, exam_of, spend):
+    from django.urls import reverse
+
+    exam = exam_of(teacher)
+    page = owner_client.get(reverse("exam_detail", args=[exam.pk])).content.decode()
+    assert 'id="exam-cost"' not in page
+    spend(teacher, 10_000, completion=500, cached=6_000, exam=exam)
+    spend(teacher, 2_000, exam=exam, phase="verification")
+    page = owner_client.get(reverse("exam_detail", args=[exam.pk])).content.decode()
+    section = page[page.index('id="exam-cost"') :]
+    assert "Correction" in section and "Vérification" in section
+    assert "12\xa0000" in section  # total tokens
+
+
+def test_the_json_export_carries_the_cost_breakdown(teacher, exam_of, spend):
+    from grading.exports import exam_json
+
+    exam = exam_of(teacher)
+    spend(teacher, 12_800, completion=800, cached=9_000, exam=exam)
+    cost = exam_json(exam=exam)["cost"]
+    assert cost["total"]["total_cost"] == "0.001605"
+    assert cost["phases"]["grading"]["savings"] == "0.000675"
