@@ -121,7 +121,14 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_PREFIX}:asgi", "capacity": 1000},
+        # channels_redis waits for messages with BZPOPMIN(timeout=5); redis-py 8's default
+        # socket timeout is 5 s too, so an idle websocket died after 5 s. A longer socket
+        # timeout keeps idle consumers alive while still noticing a dead Redis.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            "prefix": f"{REDIS_PREFIX}:asgi",
+            "capacity": 1000,
+        },
     }
 }
 
