@@ -1,0 +1,82 @@
+"""The scripted provider itself: caching arithmetic, the CLI, and demo mode end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from grading import jobs
+from grading.models import Copy, Grade
+from tests.factories import copy_with_pages, exam_with_bareme
+from tests.support.llm_server import CACHE_BLOCK, PrefixCache, count_tokens
+from tests.support.servers import free_port, wait_for_port
+
+
+def _messages(prefix_chars: int, tail: str) -> list[dict]:
+    return [{"role": "system", "content": "p" * prefix_chars}, {"role": "user", "content": tail}]
+
+
+def test_cached_tokens_follow_openais_rules():
+    cache = PrefixCache()
+    from tests.support.llm_server import openai_units
+
+    first = openai_units(_messages(8000, "copie A"))
+    assert cache.openai_cached("m", first) == 0  # nothing seen yet
+    second = openai_units(_messages(8000, "copie B, différente"))
+    cached = cache.openai_cached("m", second)
+    shared = 4 + 2000 + 4  # system overhead + 8000 chars + the user message's overhead
+    assert cached == (shared // CACHE_BLOCK) * CACHE_BLOCK and cached % CACHE_BLOCK == 0
+    assert cache.openai_cached("other-model", second) == 0  # caches are per model
+    # Below 1024 shared tokens nothing is reported as cached.
+    small = PrefixCache()
+    small.openai_cached("m", openai_units(_messages(3000, "a")))
+    assert small.openai_cached("m", openai_units(_messages(3000, "b"))) == 0
+    assert count_tokens(_messages(8000, "")) == 2008
+
+
+def test_the_cli_serves_demo_answers_over_http(tmp_path):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "tests/support/llm_server.py", "--port", str(port), "--demo"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process=process)
+        bareme = '<bareme_json>[{"id": "q1", "label": "Ex 1", "max": 4}]</bareme_json> [TASK:grade_copy]'
+        body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": bareme}]}).encode()
+        request = urllib.request.Request(  # noqa: S310
+            f"http://127.0.0.1:{port}/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            answer = json.loads(response.read())
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    grades = json.loads(answer["choices"][0]["message"]["content"])
+    assert grades["questions"][0]["id"] == "q1" and 0 <= grades["questions"][0]["points"] <= 4
+    assert answer["usage"]["prompt_tokens"] > 0
+
+
+@pytest.mark.django_db
+def test_demo_mode_grades_a_whole_exam_with_simulated_answers(
+    llm_server, settings, eager_celery, teacher, django_capture_on_commit_callbacks
+):
+    settings.CORRIGO_DEMO_MODE = True
+    settings.CORRIGO_DEMO_LLM_URL = llm_server.url
+    settings.CORRIGO_LLM = {}  # no provider configured at all
+    exam = exam_with_bareme(owner=teacher, mode="double", questions=3)
+    copies = [copy_with_pages(exam, pages=2) for _ in range(4)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.job_start(exam=exam, user=teacher)
+
+    assert {Copy.objects.get(pk=c.pk).status for c in copies} == {Copy.Status.DONE}
+    assert Grade.objects.filter(copy__exam=exam).count() == 12
+    assert {r.model for r in llm_server.requests} >= {"gpt-4o-mini", "gpt-4.1-mini"}
+    for grade in Grade.objects.filter(copy__exam=exam):
+        assert 0 <= grade.points <= grade.max_points
