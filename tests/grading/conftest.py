@@ -65,3 +65,12 @@ def eager_celery():
     app.conf.task_always_eager, app.conf.task_eager_propagates = True, False
     yield app
     app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def french():
+    """Messages in French, whatever language an earlier test left active in this thread."""
+    from django.utils import translation
+
+    with translation.override("fr"):
+        yield

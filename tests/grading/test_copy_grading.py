@@ -15,7 +15,7 @@ from usage.pricing import call_cost, price_card
 
 from .helpers import from_model, grades_json
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("french")]
 
 
 def _start(exam, teacher):

@@ -14,7 +14,7 @@ from usage.services import QuotaExceeded
 
 from .helpers import grades_json
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("french")]
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from tests.factories import copy_with_pages, exam_with_bareme
 from tests.support.llm_server import CACHE_BLOCK, PrefixCache, count_tokens
 from tests.support.servers import free_port, wait_for_port
 
+pytestmark = pytest.mark.usefixtures("french")
+
 
 def _messages(prefix_chars: int, tail: str) -> list[dict]:
     return [{"role": "system", "content": "p" * prefix_chars}, {"role": "user", "content": tail}]

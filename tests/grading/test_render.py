@@ -15,7 +15,7 @@ from tests.factories import CopyFactory, exam_with_bareme
 from tests.support.pdfs import scanned_pdf, text_pdf
 from usage.models import UsageRecord
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("french")]
 
 
 def _source(exam, data: bytes, name: str = "copies.pdf") -> SourceFile:
