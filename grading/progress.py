@@ -50,20 +50,14 @@ def progress_html(*, exam: Exam, oob: bool = True) -> str:
 
 
 def _usage_bar_oob(user) -> str:
-    try:
-        from usage.selectors import usage_bar_html
-    except ImportError:  # the usage bar arrives with the usage pages
-        return ""
-    html = usage_bar_html(user=user)
-    if "hx-swap-oob" not in html:
-        html = html.replace('id="usage-bar"', 'id="usage-bar" hx-swap-oob="true"', 1)
-    return html
+    from usage.selectors import usage_bar_html
+
+    return usage_bar_html(user=user, oob=True, language=getattr(user, "language", None) or "fr")
 
 
 def progress_send(*, exam: Exam, final: bool = False) -> None:
     """Pushes the progress fragment (and, when the job ends, the usage bar) to the exam's group."""
     html = progress_html(exam=exam)
     if final:
-        with translation.override(getattr(exam.owner, "language", None) or "fr"):
-            html += _usage_bar_oob(exam.owner)
+        html += _usage_bar_oob(exam.owner)
     realtime_send(realtime_group_name("exam", exam.pk), html=html, data={"final": final})

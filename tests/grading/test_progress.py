@@ -78,7 +78,7 @@ def test_a_job_graded_by_a_real_worker_streams_its_progress_and_a_reload_shows_t
                 _url(asgi_server, exam),
                 _cookie(teacher),
                 lambda: jobs.job_start(exam=exam, user=teacher),
-                until="Correction terminée",
+                until='id="usage-bar"',  # only the final event carries the usage bar
             )
         )
     finally:
@@ -87,7 +87,8 @@ def test_a_job_graded_by_a_real_worker_streams_its_progress_and_a_reload_shows_t
     assert all(Copy.objects.get(pk=c.pk).status == Copy.Status.DONE for c in copies), worker.log()[-3000:]
     assert GradingJob.objects.get(exam=exam).status == GradingJob.Status.FINISHED
     assert any("Correction en cours" in m for m in messages)
-    assert "3 copie(s) sur 3" in messages[-1]
+    assert "Correction terminée" in messages[-1] and "3 copie(s) sur 3" in messages[-1]
+    assert messages[-1].count('hx-swap-oob="true"') == 2  # the progress block and the usage bar
     # The last pushed fragment is what the exam page renders from the database.
     assert messages[-1].startswith(progress_html(exam=exam))
     assert progress_context(exam=exam)["done"] == 3

@@ -1,0 +1,332 @@
+"""`make bench`: the grading engine's figures (printed, never asserted).
+
+    python -m tests.bench  [--copies 30] [--pages 4] [--latency 1.0] [--threads 8] [--samples 200]
+
+Database: a dedicated PostgreSQL database (`corrigo_bench_<checkout>`) on the server of
+DATABASE_URL, created for the run with Django's test-database machinery and MIGRATE=False
+(tables straight from the models, like `pytest --nomigrations`: dj-stripe's migrations take a
+minute), and dropped at the end. Redis: the REDIS_URL server under its own key prefix.
+
+What runs for real: the scripted LLM server (HTTP, `--latency` per call), a Celery worker
+subprocess (threads pool, `--threads`, prefetch 1, acks_late), daphne + the Redis channel layer
+for websockets, litellm for every call.
+
+Lines printed:
+- grading wall_s ideal_s ratio calls concurrency: a class of `--copies` × `--pages` pages in
+  double correction. concurrency = worker threads × 2 (each task calls both graders at once);
+  ideal = max(ceil(calls / concurrency), longest chain of dependent calls) × latency, the chain
+  being grading → verification (2) when any copy needed a verification round.
+- cpu_ms_per_page: the worker process's CPU time (user + system) during the run / pages.
+- prefix_cache_ratio: cached prompt tokens / static-prefix tokens over the grading calls of
+  copies 2..N (per model); the static prefix is the part of the prompt identical for every copy.
+- progress p50_ms p95_ms: from `progress_send` (what tasks call: render the fragment from the
+  database, publish to the exam's group) to a logged-in websocket client receiving it.
+- render pages peak_rss_mb ms_per_page: a 200-page scanned PDF rendered to the engine's JPEGs
+  in a fresh process (peak RSS of that process, Python included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import io
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env_setup(tmp: Path) -> None:
+    namespace = hashlib.sha1(str(ROOT).encode(), usedforsecurity=False).hexdigest()[:6]
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    os.environ["REDIS_PREFIX"] = f"corrigo-bench-{namespace}"
+    os.environ["MEDIA_ROOT"] = str(tmp / "media")
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    os.environ["BENCH_DB_NAME"] = f"corrigo_bench_{namespace}"
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+
+
+def _page_jpeg(label: str, number: int) -> bytes:
+    """A distinct, scan-sized page (990 × 1400, what the engine sends)."""
+    import random
+
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(f"{label}-{number}")  # noqa: S311
+    image = Image.new("RGB", (990, 1400), (244, 244, 240))
+    draw = ImageDraw.Draw(image)
+    for line in range(30):
+        y = 60 + line * 44
+        x = 60
+        while x < 900:
+            width = rng.randint(15, 70)
+            draw.line([(x, y), (x + width, y + rng.randint(-4, 4))], fill=(30, 30, 110), width=2)
+            x += width + rng.randint(10, 25)
+    draw.text((60, 20), f"{label} — page {number}", fill=(0, 0, 0))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=75)
+    return buffer.getvalue()
+
+
+def _class_create(*, copies: int, pages: int):
+    from decimal import Decimal
+
+    from django.core.files.base import ContentFile
+
+    from accounts.models import User
+    from grading.models import Copy, Exam, Page, Question
+    from tests.support.pdfs import text_pdf
+    from usage.services import usage_plan_set
+    from usage.tiers import Tier
+
+    teacher = User.objects.create_user(email=f"bench-{time.time_ns()}@college.example", password="x")
+    usage_plan_set(user=teacher, tier=Tier.MAX)
+    exam = Exam.objects.create(
+        owner=teacher,
+        title="Brevet blanc de mathématiques",
+        subject="Mathématiques",
+        level="3e",
+        mode=Exam.Mode.DOUBLE,
+        rounding_step=Decimal("0.5"),
+        status=Exam.Status.READY,
+        instructions=(
+            "Accepter toute méthode correcte. Pénaliser l'absence d'unité de 0,5 point. "
+            "Valoriser la rédaction et les justifications. "
+        )
+        * 6,
+    )
+    exam.subject_file.save(
+        "sujet.pdf",
+        ContentFile(
+            text_pdf(
+                [
+                    "Exercice 1 (4 points) : calculer A = 3/4 + 5/6 et donner le resultat sous forme irreductible.",
+                    "Exercice 2 (6 points) : un triangle ABC rectangle en B, AB = 6 cm, BC = 8 cm. Calculer AC.",
+                ]
+            )
+        ),
+    )
+    for order, (label, points) in enumerate(
+        [("Fractions", 4), ("Pythagore", 6), ("Fonctions", 5), ("Probabilités", 5)]
+    ):
+        Question.objects.create(
+            exam=exam,
+            order=order,
+            label=f"Exercice {order + 1} — {label}",
+            max_points=Decimal(points),
+            criteria=f"Méthode attendue pour {label.lower()}, résultat exact, unités et justification.",
+        )
+    for number in range(1, copies + 1):
+        copy = Copy.objects.create(exam=exam, student_label=f"Élève {number:02d}")
+        for index in range(1, pages + 1):
+            page = Page(copy=copy, index=index, width=990, height=1400)
+            page.image.save("p.jpg", ContentFile(_page_jpeg(copy.student_label, index)), save=False)
+            page.save()
+    return teacher, exam
+
+
+def _wait_finished(exam, timeout: float = 600) -> float:
+    from grading.models import GradingJob
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not GradingJob.objects.filter(exam=exam, status=GradingJob.Status.RUNNING).exists():
+            return time.perf_counter()
+        time.sleep(0.02)
+    raise TimeoutError("the grading job did not finish")
+
+
+def bench_grading(args, tmp: Path, server) -> tuple[str, str, str]:
+    from django.db import transaction
+
+    from grading import jobs
+    from grading.models import Copy, ModelAnswer
+    from tests.support.llm_server import openai_units
+    from tests.support.servers import celery_worker_start
+
+    env = {
+        "CORRIGO_DEMO_MODE": "false",
+        "CORRIGO_LLM_TIMEOUT": "60",
+        **{
+            f"CORRIGO_LLM_{role}_{key}": value
+            for role, model in (
+                ("DETECTION", "openai/gpt-4o-mini"),
+                ("GRADER_A", "openai/gpt-4o"),
+                ("GRADER_B", "openai/gpt-4.1-mini"),
+            )
+            for key, value in (("MODEL", model), ("API_BASE", server.url), ("API_KEY", "sk-bench"))
+        },
+    }
+    os.environ.update(env)
+    from django.conf import settings
+
+    settings.CORRIGO_LLM = {
+        role.lower(): {"model": os.environ[f"CORRIGO_LLM_{role}_MODEL"], "api_base": server.url, "api_key": "sk-bench"}
+        for role in ("DETECTION", "GRADER_A", "GRADER_B")
+    }
+    worker = celery_worker_start(tmp, name="bench", concurrency=args.threads, pool="threads", **env)
+    try:
+        # Warm-up on another exam: the worker imports litellm (seconds) before the timed run.
+        warm_teacher, warm_exam = _class_create(copies=2, pages=1)
+        with transaction.atomic():
+            jobs.job_start(exam=warm_exam, user=warm_teacher)
+        _wait_finished(warm_exam)
+
+        teacher, exam = _class_create(copies=args.copies, pages=args.pages)
+        server.latency = args.latency
+        server.requests.clear()
+        server.max_in_flight = 0
+        cpu_before = _cpu_seconds(worker.process.pid)
+        started = time.perf_counter()
+        with transaction.atomic():
+            jobs.job_start(exam=exam, user=teacher)
+        ended = _wait_finished(exam)
+        cpu = _cpu_seconds(worker.process.pid) - cpu_before
+    finally:
+        worker.stop()
+    log = worker.log()
+
+    done = Copy.objects.filter(exam=exam, status=Copy.Status.DONE).count()
+    if done != args.copies:
+        print(f"warning: {done}/{args.copies} copies done; worker log tail:\n{log[-2000:]}", file=sys.stderr)
+    calls = len(server.requests)
+    concurrency = args.threads * 2
+    verified = ModelAnswer.objects.filter(copy__exam=exam, phase="verification").exists()
+    chain = 2 if verified else 1
+    ideal = max(math.ceil(calls / concurrency), chain) * args.latency
+    wall = ended - started
+    grading_line = (
+        f"grading wall_s={wall:.2f} ideal_s={ideal:.2f} ratio={wall / ideal:.2f}"
+        f" calls={calls} concurrency={concurrency}"
+    )
+    cpu_line = f"cpu_ms_per_page={cpu * 1000 / (args.copies * args.pages):.1f}"
+
+    # Prefix caching: per model, grading calls in arrival order; copies 2..N.
+    grading_calls = [r for r in server.requests if "[TASK:verify]" not in r.text and r.usage]
+    cached, static = 0, 0
+    for model in {r.model for r in grading_calls}:
+        calls_of_model = sorted((r for r in grading_calls if r.model == model), key=lambda r: r.started)
+        units = [openai_units(r.body["messages"]) for r in calls_of_model]
+        common = len(units[0])
+        for other in units[1:]:
+            same = next((i for i, (a, b) in enumerate(zip(units[0], other, strict=False)) if a != b), common)
+            common = min(common, same)
+        for record in calls_of_model[1:]:
+            cached += record.usage["prompt_tokens_details"]["cached_tokens"]
+            static += common
+    cache_line = f"prefix_cache_ratio={cached / static if static else 0:.3f}"
+    print(
+        f"# {done}/{args.copies} copies done, max in-flight calls seen by the server: {server.max_in_flight},"
+        f" static prefix ≈ {common} tokens",
+        file=sys.stderr,
+    )
+    return grading_line, cpu_line, cache_line
+
+
+def bench_progress(args, tmp: Path) -> str:
+    import websockets
+    from django.test import Client
+
+    from grading.models import Exam
+    from grading.progress import progress_send
+    from tests.support.servers import daphne_start
+
+    exam = Exam.objects.filter(mode=Exam.Mode.DOUBLE).order_by("-pk").first()
+    client = Client()
+    client.force_login(exam.owner)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    daphne = daphne_start(tmp)
+    samples: list[float] = []
+
+    async def run() -> None:
+        url = f"ws://127.0.0.1:{daphne.port}/ws/events/exam-{exam.pk}/"
+        headers = {"Cookie": cookie, "Origin": "http://localhost"}
+        async with websockets.connect(url, additional_headers=headers, max_size=None) as ws:
+            await asyncio.sleep(0.3)
+            for _ in range(args.samples):
+                sent: list[float] = []
+
+                def send(sent: list[float] = sent) -> None:
+                    sent.append(time.perf_counter())
+                    progress_send(exam=exam)
+
+                await asyncio.gather(asyncio.to_thread(send), ws.recv())
+                samples.append((time.perf_counter() - sent[0]) * 1000)
+
+    try:
+        asyncio.run(run())
+    finally:
+        daphne.stop()
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, math.ceil(0.95 * len(samples)) - 1)]
+    return f"progress p50_ms={statistics.median(samples):.1f} p95_ms={p95:.1f}"
+
+
+def bench_render(tmp: Path, pages: int = 200) -> str:
+    from tests.support.pdfs import scanned_pdf
+
+    path = tmp / "class-scan.pdf"
+    path.write_bytes(scanned_pdf(pages))
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "tests.bench.render", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Corrigo grading engine benchmark")
+    parser.add_argument("--copies", type=int, default=30)
+    parser.add_argument("--pages", type=int, default=4)
+    parser.add_argument("--latency", type=float, default=1.0)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--samples", type=int, default=200)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="corrigo-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        _env_setup(tmp)
+        sys.path.insert(0, str(ROOT))
+        import django
+
+        django.setup()
+        from django.conf import settings
+        from django.db import connection
+
+        from tests.support.llm_server import LLMServer
+
+        connection.settings_dict["TEST"].update({"NAME": os.environ["BENCH_DB_NAME"], "MIGRATE": False})
+        settings.CORRIGO_DEMO_MODE = False
+        old_name = connection.settings_dict["NAME"]
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        server = LLMServer().start()
+        try:
+            lines = list(bench_grading(args, tmp, server))
+            lines.append(bench_progress(args, tmp))
+        finally:
+            server.stop()
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+        lines.append(bench_render(tmp))
+    for line in lines:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

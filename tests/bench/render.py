@@ -1,0 +1,28 @@
+"""Renders a PDF to the engine's JPEGs in this (fresh) process; prints the render bench line.
+
+python -m tests.bench.render file.pdf
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+
+from grading.engine.render import pdf_pages
+
+
+def main(path: str) -> None:
+    started = time.perf_counter()
+    pages = 0
+    size = 0
+    for page in pdf_pages(path):
+        pages += 1
+        size += len(page.jpeg)  # the bytes would be stored; only one page is held at a time
+    elapsed = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"render pages={pages} peak_rss_mb={peak_mb:.0f} ms_per_page={elapsed * 1000 / pages:.1f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
