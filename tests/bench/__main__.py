@@ -151,11 +151,6 @@ def _wait_finished(exam, timeout: float = 600) -> float:
 
 
 def bench_grading(args, tmp: Path, server) -> tuple[str, str, str]:
-    from django.db import transaction
-
-    from grading import jobs
-    from grading.models import Copy, ModelAnswer
-    from tests.support.llm_server import openai_units
     from tests.support.servers import celery_worker_start
 
     env = {
@@ -180,24 +175,37 @@ def bench_grading(args, tmp: Path, server) -> tuple[str, str, str]:
     }
     worker = celery_worker_start(tmp, name="bench", concurrency=args.threads, pool="threads", **env)
     try:
-        # Warm-up on another exam: the worker imports litellm (seconds) before the timed run.
-        warm_teacher, warm_exam = _class_create(copies=2, pages=1)
-        with transaction.atomic():
-            jobs.job_start(exam=warm_exam, user=warm_teacher)
-        _wait_finished(warm_exam)
-
-        teacher, exam = _class_create(copies=args.copies, pages=args.pages)
-        server.latency = args.latency
-        server.requests.clear()
-        server.max_in_flight = 0
-        cpu_before = _cpu_seconds(worker.process.pid)
-        started = time.perf_counter()
-        with transaction.atomic():
-            jobs.job_start(exam=exam, user=teacher)
-        ended = _wait_finished(exam)
-        cpu = _cpu_seconds(worker.process.pid) - cpu_before
+        return _graded(args, server, worker)
+    except Exception:
+        print(worker.log()[-4000:], file=sys.stderr)
+        raise
     finally:
         worker.stop()
+
+
+def _graded(args, server, worker) -> tuple[str, str, str]:
+    from django.db import transaction
+
+    from grading import jobs
+    from grading.models import Copy, ModelAnswer
+    from tests.support.llm_server import openai_units
+
+    # Warm-up on another exam: the worker imports litellm (seconds) before the timed run.
+    warm_teacher, warm_exam = _class_create(copies=2, pages=1)
+    with transaction.atomic():
+        jobs.job_start(exam=warm_exam, user=warm_teacher)
+    _wait_finished(warm_exam, timeout=120)
+
+    teacher, exam = _class_create(copies=args.copies, pages=args.pages)
+    server.latency = args.latency
+    server.requests.clear()
+    server.max_in_flight = 0
+    cpu_before = _cpu_seconds(worker.process.pid)
+    started = time.perf_counter()
+    with transaction.atomic():
+        jobs.job_start(exam=exam, user=teacher)
+    ended = _wait_finished(exam)
+    cpu = _cpu_seconds(worker.process.pid) - cpu_before
     log = worker.log()
 
     done = Copy.objects.filter(exam=exam, status=Copy.Status.DONE).count()
@@ -318,14 +326,25 @@ def main() -> None:
         connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         server = LLMServer().start()
         try:
-            lines = list(bench_grading(args, tmp, server))
-            lines.append(bench_progress(args, tmp))
+            for line in bench_grading(args, tmp, server):
+                print(line, flush=True)
+            print(bench_progress(args, tmp), flush=True)
         finally:
             server.stop()
+            _sessions_close(connection)
             connection.creation.destroy_test_db(old_name, verbosity=0)
-        lines.append(bench_render(tmp))
-    for line in lines:
-        print(line)
+        print(bench_render(tmp), flush=True)
+
+
+def _sessions_close(connection) -> None:
+    """Closes what still holds the bench database (helper threads' connections)."""
+    name = connection.settings_dict["NAME"]
+    connection.close()
+    with connection.creation._nodb_cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        )
 
 
 if __name__ == "__main__":
