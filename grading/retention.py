@@ -84,6 +84,8 @@ def exam_files_purge(*, exam: Exam, reason: str) -> PurgeResult:
     with transaction.atomic():
         Page.objects.filter(pk__in=pages_deleted).delete()
         SourceFile.objects.filter(pk__in=sources_deleted).update(file="")
+        # A class PDF never split holds no grades: without its file it is nothing any more.
+        SourceFile.objects.filter(pk__in=sources_deleted, copies__isnull=True).delete()
         fields: dict = {}
         if subject_deleted:
             fields["subject_file"] = ""

@@ -205,6 +205,8 @@ def split_apply(*, source: SourceFile, rows: list[SplitRow]) -> list[Copy]:
     exam = source.exam
     if exam.status == Exam.Status.GRADING:
         raise WorkflowError(_("Attendez la fin de la correction pour ajouter des copies."))
+    if exam.files_purged_at is not None:
+        raise WorkflowError(_("Les fichiers de cette correction ont été supprimés : créez une nouvelle correction."))
     with transaction.atomic():
         if Grade.objects.filter(copy__source=source).exists():
             raise WorkflowError(_("Ces copies sont déjà corrigées : leur découpage ne peut plus changer."))

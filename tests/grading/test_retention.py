@@ -323,9 +323,34 @@ def test_the_annotated_pdfs_say_the_files_were_purged(owner_client, teacher):
     assert "les PDF annotés ne sont plus disponibles" in response.text
 
 
+def test_a_class_pdf_never_split_goes_entirely(teacher):
+    exam = _exam_with_files(teacher, copies=1)
+    unsplit = SourceFile.objects.create(exam=exam, original_name="classe.pdf", page_count=4)
+    unsplit.file.save("classe.pdf", ContentFile(pdf_bytes(4)), save=True)
+    name = unsplit.file.name
+
+    retention.exam_files_purge(exam=exam, reason="test")
+
+    assert not default_storage.exists(name)
+    assert not SourceFile.objects.filter(pk=unsplit.pk).exists()
+    assert SourceFile.objects.filter(exam=exam).count() == 1  # the graded copy's source row stays
+
+
 def test_a_purged_exam_takes_no_new_copies_and_no_new_grading(owner_client, teacher):
     exam = _exam_with_files(teacher, copies=1)
     retention.exam_files_purge(exam=exam, reason="test")
+    source = SourceFile.objects.get(exam=exam)
+    rows = {
+        "rows-TOTAL_FORMS": "1",
+        "rows-INITIAL_FORMS": "0",
+        "rows-0-student_label": "Autre",
+        "rows-0-first_page": "1",
+        "rows-0-last_page": "2",
+    }
+    Grade.objects.filter(copy__exam=exam).delete()  # an ungraded split could otherwise be redone
+    response = owner_client.post(reverse("source_split", args=[source.pk]), rows, follow=True)
+    assert "créez une nouvelle correction" in response.text
+    assert list(exam.copies.values_list("student_label", flat=True)) == ["Élève 0"]
 
     upload = ContentFile(pdf_bytes(1), name="Nouvel élève.pdf")
     response = owner_client.post(reverse("copies_upload", args=[exam.pk]), {"files": [upload]}, follow=True)
@@ -350,3 +375,60 @@ def test_the_messages_are_translated(client, teacher):
     assert "Student files deleted on" in page
     with translation.override("en"):
         assert "annotated PDFs are no longer available" in str(exports.FilesPurged(Exam.objects.get(pk=exam.pk)))
+
+
+# --- Through S3 ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def s3_storage(tmp_path, settings):
+    """The default storage switched to S3Storage on moto's server (real HTTP, S3 API)."""
+    import uuid
+
+    import boto3
+
+    from tests.support.servers import moto_s3_start
+
+    server = moto_s3_start(tmp_path)
+    bucket = f"corrigo-{uuid.uuid4().hex[:8]}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_bucket(Bucket=bucket)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket,
+                "endpoint_url": server.url,
+                "region_name": "us-east-1",
+                "access_key": "testing",
+                "secret_key": "testing",
+                "addressing_style": "path",
+                "file_overwrite": False,
+                "default_acl": None,
+            },
+        },
+    }
+    yield lambda: [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    server.stop()
+
+
+@pytest.mark.slow
+def test_the_purge_deletes_the_objects_from_s3(teacher, s3_storage):
+    exam = _exam_with_files(teacher, copies=1)
+    assert type(exam.subject_file.storage._wrapped).__name__ == "S3Storage"
+    assert sorted(s3_storage()) == sorted(_stored_names(exam))
+    assert len(s3_storage()) == 4
+
+    result = retention.exam_files_purge(exam=exam, reason="test")
+
+    assert result.complete and result.deleted == 4
+    assert s3_storage() == []
+    assert _stored_names(exam) == []
+    assert Grade.objects.filter(copy__exam=exam).count() == 1
