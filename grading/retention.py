@@ -29,7 +29,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import Exam, GradingJob, Page, SourceFile
+from .models import Copy, Exam, Grade, GradingJob, Page, SourceFile
 
 logger = logging.getLogger(__name__)
 
@@ -130,27 +130,30 @@ def exams_with_files() -> QuerySet[Exam]:
 def exams_expired(*, now: datetime | None = None) -> QuerySet[Exam]:
     """Exams holding files whose last activity is older than the retention period.
 
-    Last activity: the exam's last change, its last job's end, its last upload. An exam
-    with a running job is never expired.
+    Last activity: the exam's last change, its last job, its last upload, the last change of
+    a copy or a grade (review, edits). An exam with a running job is never expired.
     """
     cutoff = retention_cutoff(now=now)
     if cutoff is None:
         return Exam.objects.none()
 
-    def latest(queryset, column):
-        return Subquery(
-            queryset.filter(exam=OuterRef("pk")).order_by().values("exam").annotate(v=Max(column)).values("v"),
-            output_field=DateTimeField(),
+    def latest(model, column, exam="exam"):
+        newest = (
+            model.objects.filter(**{exam: OuterRef("pk")}).order_by().values(exam).annotate(v=Max(column)).values("v")
         )
+        return Coalesce(Subquery(newest, output_field=DateTimeField()), "updated_at")
 
     return (
         exams_with_files()
         .annotate(
             last_activity=Greatest(
                 "updated_at",
-                Coalesce(latest(GradingJob.objects.all(), "finished_at"), "updated_at"),
-                Coalesce(latest(GradingJob.objects.all(), "started_at"), "updated_at"),
-                Coalesce(latest(SourceFile.objects.all(), "created_at"), "updated_at"),
+                latest(GradingJob, "finished_at"),
+                latest(GradingJob, "started_at"),
+                latest(SourceFile, "created_at"),
+                # Reviewing (copy marked reviewed, renamed) and grade edits are activity too.
+                latest(Copy, "updated_at"),
+                latest(Grade, "updated_at", exam="copy__exam"),
             )
         )
         .filter(last_activity__lt=cutoff)

@@ -59,8 +59,11 @@ def _stored_names(exam: Exam) -> list[str]:
 
 
 def _age(exam: Exam, days: int) -> None:
-    Exam.objects.filter(pk=exam.pk).update(updated_at=timezone.now() - timedelta(days=days))
-    SourceFile.objects.filter(exam=exam).update(created_at=timezone.now() - timedelta(days=days))
+    then = timezone.now() - timedelta(days=days)
+    Exam.objects.filter(pk=exam.pk).update(updated_at=then)
+    SourceFile.objects.filter(exam=exam).update(created_at=then)
+    exam.copies.update(updated_at=then)
+    Grade.objects.filter(copy__exam=exam).update(updated_at=then)
 
 
 # --- The service ---------------------------------------------------------------------------
@@ -193,6 +196,18 @@ def test_a_recent_job_or_upload_keeps_an_old_exam(teacher):
         started_at=timezone.now() - timedelta(days=400), finished_at=timezone.now() - timedelta(days=2)
     )
     SourceFile.objects.filter(exam=uploaded).update(created_at=timezone.now() - timedelta(days=1))
+
+    assert retention.exam_files_purge_expired() == 0
+    assert retention.exam_files_purge_expired(now=timezone.now() + timedelta(days=366)) == 2
+
+
+def test_reviewing_or_editing_grades_keeps_an_old_exam(teacher):
+    reviewed = _exam_with_files(teacher, title="Revue récemment", copies=1)
+    edited = _exam_with_files(teacher, title="Note modifiée récemment", copies=1)
+    _age(reviewed, 400)
+    _age(edited, 400)
+    reviewed.copies.update(updated_at=timezone.now() - timedelta(days=3))
+    Grade.objects.filter(copy__exam=edited).update(updated_at=timezone.now() - timedelta(days=3))
 
     assert retention.exam_files_purge_expired() == 0
     assert retention.exam_files_purge_expired(now=timezone.now() + timedelta(days=366)) == 2
