@@ -8,7 +8,7 @@ from django.utils.translation import ngettext
 
 from usage.models import UsageRecord
 
-from . import jobs
+from . import jobs, retention
 from .engine.errors import EngineError
 from .models import Copy, Exam, Grade, GradingJob, ModelAnswer, Question
 
@@ -46,14 +46,49 @@ class JobInline(ReadOnlyInline):
     show_change_link = True
 
 
+@admin.action(description=_("Supprimer les fichiers des élèves (les notes restent)"))
+def purge_student_files(modeladmin, request, queryset) -> None:
+    purged = 0
+    for exam in queryset:
+        try:
+            result = retention.exam_files_purge(exam=exam, reason=f"admin:{request.user.pk}")
+        except retention.PurgeRefused as exc:
+            modeladmin.message_user(request, f"{exam}: {exc}", messages.ERROR)
+            continue
+        if result.complete:
+            purged += 1
+        else:
+            modeladmin.message_user(
+                request,
+                ngettext(
+                    "%(exam)s : %(count)d fichier n'a pas pu être supprimé.",
+                    "%(exam)s : %(count)d fichiers n'ont pas pu être supprimés.",
+                    len(result.failed),
+                )
+                % {"exam": exam, "count": len(result.failed)},
+                messages.ERROR,
+            )
+    modeladmin.message_user(
+        request,
+        ngettext(
+            "Fichiers des élèves supprimés pour %(count)d correction.",
+            "Fichiers des élèves supprimés pour %(count)d corrections.",
+            purged,
+        )
+        % {"count": purged},
+    )
+
+
 @admin.register(Exam)
 class ExamAdmin(admin.ModelAdmin):
-    list_display = ("title", "owner", "mode", "status", "created_at")
-    list_filter = ("status", "mode", "language")
+    list_display = ("title", "owner", "mode", "status", "created_at", "files_purged_at")
+    list_filter = ("status", "mode", "language", ("files_purged_at", admin.EmptyFieldListFilter))
     search_fields = ("title", "subject", "owner__email")
     list_select_related = ("owner",)
     raw_id_fields = ("owner",)
+    readonly_fields = ("files_purged_at",)
     inlines = [QuestionInline, JobInline, CopyInline]
+    actions = [purge_student_files]
 
 
 class GradeInline(ReadOnlyInline):

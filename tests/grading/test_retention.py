@@ -447,3 +447,29 @@ def test_the_purge_deletes_the_objects_from_s3(teacher, s3_storage):
     assert s3_storage() == []
     assert _stored_names(exam) == []
     assert Grade.objects.filter(copy__exam=exam).count() == 1
+
+
+# --- Operators -----------------------------------------------------------------------------
+
+
+def test_an_operator_purges_selected_exams_from_the_admin(client, teacher, other_teacher):
+    from tests.factories import UserFactory
+
+    chosen = _exam_with_files(teacher, title="Choisie", copies=1)
+    other = _exam_with_files(other_teacher, title="Autre", copies=1)
+    chosen_names, other_names = _stored_names(chosen), _stored_names(other)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    response = client.post(
+        reverse("admin:grading_exam_changelist"),
+        {"action": "purge_student_files", "_selected_action": [chosen.pk]},
+        follow=True,
+    )
+
+    assert "Fichiers des élèves supprimés pour 1 correction." in response.text
+    assert not any(default_storage.exists(name) for name in chosen_names)
+    assert all(default_storage.exists(name) for name in other_names)
+    assert Exam.objects.get(pk=chosen.pk).files_purged_at is not None
+    assert Grade.objects.filter(copy__exam=chosen).count() == 1
+    listing = client.get(reverse("admin:grading_exam_changelist"), {"files_purged_at__isempty": "0"}).text
+    assert "Choisie" in listing and "Autre" not in listing
