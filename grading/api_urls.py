@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import api
+
+urlpatterns = [
+    path("exams/", api.exam_list, name="api_exam_list"),
+    path("exams/<int:pk>/grades/", api.exam_grades, name="api_exam_grades"),
+]

@@ -1,0 +1,40 @@
+"""Read API for a teacher's own exams (DRF). Every lookup is scoped to request.user: 404 otherwise."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from . import exports, selectors
+
+
+def _exam_summary(exam, average) -> dict:
+    return {
+        "id": exam.pk,
+        "title": exam.title,
+        "subject": exam.subject,
+        "level": exam.level,
+        "status": exam.status,
+        "mode": exam.mode,
+        "copies": exam.copies_count,
+        "average": str(average.quantize(Decimal("0.01"))) if average is not None else None,
+        "bareme_total": str(exam.bareme_total),
+        "cost_usd": str(exam.cost),
+        "created_at": exam.created_at.isoformat(),
+    }
+
+
+@api_view(["GET"])
+def exam_list(request: Request) -> Response:
+    exams = selectors.exams_for_dashboard(user=request.user, status=request.query_params.get("status", ""))[:200]
+    return Response({"results": [_exam_summary(exam, selectors.exam_average(exam)) for exam in exams]})
+
+
+@api_view(["GET"])
+def exam_grades(request: Request, pk: int) -> Response:
+    """The exam's grades with the engine's audit and every teacher edit (the JSON export)."""
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    return Response(exports.exam_json(exam=exam))
