@@ -326,3 +326,52 @@ def copy_regrade(*, copy: Copy):
         return copy_rerun(copy=copy)
     except Exception as error:  # the engine's errors and usage.QuotaExceeded carry readable messages
         raise WorkflowError(str(error)) from error
+
+
+# --- Barème from a subject / corrigé -------------------------------------------------------
+
+
+def exam_subject_store(*, exam: Exam, upload: UploadedFile) -> Exam:
+    """Validates and stores the subject / corrigé PDF, replacing any previous one. Raises PdfInvalid."""
+    pdf_validate(upload)
+    previous = exam.subject_file.name if exam.subject_file else ""
+    storage = Exam._meta.get_field("subject_file").storage
+    upload.seek(0)
+    name = storage.save(source_upload_to(None, upload.name), upload)
+    try:
+        Exam.objects.filter(pk=exam.pk).update(subject_file=name)
+    except Exception:
+        storage.delete(name)
+        raise
+    exam.subject_file.name = name
+    if previous:
+        transaction.on_commit(lambda: storage.delete(previous))
+    return exam
+
+
+def bareme_propose(*, exam: Exam, user) -> list[dict]:
+    """The detection model's reading of the subject: rows for the teacher to correct. Raises WorkflowError."""
+    from .engine.detection import bareme_extract
+    from .engine.errors import EngineError
+
+    try:
+        proposal = bareme_extract(exam=exam, user=user)
+    except EngineError as error:
+        raise WorkflowError(str(error)) from error
+    return [{"label": q.label, "max_points": q.max_points, "criteria": q.criteria} for q in proposal.questions]
+
+
+def bareme_replace(*, exam: Exam, rows: list[dict]) -> list[Question]:
+    """Replaces the barème by the confirmed rows (only before any grade exists)."""
+    _bareme_editable(exam)
+    if not rows:
+        raise WorkflowError(_("Gardez au moins une question."))
+    with transaction.atomic():
+        Exam.objects.select_for_update().filter(pk=exam.pk).first()
+        if Grade.objects.filter(question__exam=exam).exists():
+            raise WorkflowError(_("Des copies sont déjà notées sur ce barème : modifiez les questions une à une."))
+        exam.questions.all().delete()
+        return Question.objects.bulk_create(
+            Question(exam=exam, order=i, label=r["label"], max_points=r["max_points"], criteria=r.get("criteria", ""))
+            for i, r in enumerate(rows)
+        )

@@ -33,4 +33,7 @@ urlpatterns += [
     path("exams/<int:pk>/cancel/", views.exam_cancel, name="exam_cancel"),
     path("exams/<int:pk>/progress/", views.exam_progress, name="exam_progress"),
     path("exams/<int:pk>/files/purge/", views.exam_files_purge, name="exam_files_purge"),
+    path("exams/<int:pk>/bareme/extract/", views.bareme_extract, name="bareme_extract"),
+    path("exams/<int:pk>/bareme/confirm/", views.bareme_confirm, name="bareme_confirm"),
+    path("exams/<int:pk>/subject/", views.exam_subject, name="exam_subject"),
 ]

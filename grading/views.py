@@ -28,7 +28,16 @@ from usage.services import QuotaExceeded, usage_summary
 
 from . import exports, retention, selectors, services
 from .engine.errors import EngineError
-from .forms import CopyRenameForm, ExamForm, QuestionForm, QuestionMoveForm, SplitForm, SplitRowFormSet, points_parse
+from .forms import (
+    BaremeRowFormSet,
+    CopyRenameForm,
+    ExamForm,
+    QuestionForm,
+    QuestionMoveForm,
+    SplitForm,
+    SplitRowFormSet,
+    points_parse,
+)
 from .jobs import job_cancel, job_estimate, job_start
 from .models import Exam, GradeEdit, GradingJob
 from .progress import progress_html
@@ -603,3 +612,51 @@ def exam_files_purge(request: HttpRequest, pk: int) -> HttpResponse:
         "grading/exam_files_purge.html",
         {"exam": exam, "retention_days": retention.retention_days()},
     )
+
+
+# --- Barème from a subject / corrigé -------------------------------------------------------
+
+
+@login_required
+@require_POST
+def bareme_extract(request: HttpRequest, pk: int) -> HttpResponse:
+    """Stores the subject / corrigé, asks the detection model, shows its proposal to correct."""
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    upload = request.FILES.get("subject")
+    try:
+        if upload is not None:
+            services.exam_subject_store(exam=exam, upload=upload)
+        elif not exam.subject_file:
+            raise services.WorkflowError(_("Choisissez le PDF du sujet ou du corrigé."))
+        rows = services.bareme_propose(exam=exam, user=request.user)
+    except (PdfInvalid, services.WorkflowError) as error:
+        messages.error(request, getattr(error, "message", None) or str(error))
+        return redirect(reverse("exam_detail", args=[exam.pk]) + "#bareme")
+    formset = BaremeRowFormSet(prefix="bareme", initial=rows)
+    return render(request, "grading/bareme_review.html", {"exam": exam, "formset": formset})
+
+
+@login_required
+@require_POST
+def bareme_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    formset = BaremeRowFormSet(request.POST, prefix="bareme")
+    if formset.is_valid():
+        rows = [f.cleaned_data for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        try:
+            services.bareme_replace(exam=exam, rows=rows)
+        except services.WorkflowError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Barème enregistré."))
+            return redirect(reverse("exam_detail", args=[exam.pk]) + "#bareme")
+    return render(request, "grading/bareme_review.html", {"exam": exam, "formset": formset})
+
+
+@login_required
+@require_GET
+def exam_subject(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    if not exam.subject_file:
+        raise Http404
+    return _file_response(exam.subject_file, content_type="application/pdf", filename="sujet.pdf")

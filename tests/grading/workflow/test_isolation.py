@@ -45,6 +45,7 @@ def _grading_patterns():
 @pytest.fixture
 def owned(teacher):
     exam = ExamFactory(owner=teacher)
+    exam.subject_file.save("sujet.pdf", ContentFile(pdf_bytes(1)), save=True)
     question = QuestionFactory(exam=exam, max_points=Decimal("4"))
     source = SourceFile.objects.create(exam=exam, original_name="copie.pdf", page_count=1)
     source.file.save("copie.pdf", ContentFile(pdf_bytes(1)), save=True)

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import html
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from grading.models import Exam
+from tests.factories import ExamFactory, QuestionFactory
+from tests.grading.workflow.pdfs import pdf_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_detection_model_proposes_a_bareme_the_teacher_confirms(owner_client, teacher, llm_server):
+    exam = ExamFactory(owner=teacher)
+    QuestionFactory(exam=exam, label="Ancienne question")
+    subject = SimpleUploadedFile("sujet.pdf", pdf_bytes(2), content_type="application/pdf")
+    response = owner_client.post(reverse("bareme_extract", args=[exam.pk]), {"subject": subject})
+    assert response.status_code == 200
+    assert "Exercice 1 — calcul" in html.unescape(response.text)
+    exam.refresh_from_db()
+    assert exam.subject_file
+    initial = [f.initial for f in response.context["formset"].forms]
+    data = {"bareme-TOTAL_FORMS": len(initial), "bareme-INITIAL_FORMS": len(initial)}
+    for i, row in enumerate(initial):
+        data |= {f"bareme-{i}-label": row["label"], f"bareme-{i}-max_points": row["max_points"]}
+    data["bareme-0-label"] = "Calcul corrigé"
+    data["bareme-2-DELETE"] = "on"
+    owner_client.post(reverse("bareme_confirm", args=[exam.pk]), data)
+    assert list(exam.questions.values_list("label", "max_points")) == [
+        ("Calcul corrigé", Decimal("4")),
+        ("Exercice 2 — problème", Decimal("6")),
+    ]
+
+
+def test_a_bad_subject_file_is_refused_and_not_stored(owner_client, teacher, media_files):
+    exam = ExamFactory(owner=teacher)
+    subject = SimpleUploadedFile("sujet.pdf", b"pas un pdf", content_type="application/pdf")
+    response = owner_client.post(reverse("bareme_extract", args=[exam.pk]), {"subject": subject}, follow=True)
+    assert "Ce fichier n'est pas un PDF." in html.unescape(response.text)
+    assert not Exam.objects.get(pk=exam.pk).subject_file
+    assert media_files() == []
