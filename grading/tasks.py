@@ -14,6 +14,7 @@ import random
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils.translation import gettext as _
 
 from . import jobs
@@ -49,6 +50,20 @@ def copy_grade_task(self, copy_id: int, job_id: int, attempt: int | None = None)
         countdown = retry_countdown(self.request.retries)
         logger.warning("copy %s: transient LLM error, retry in %.1fs: %s", copy_id, countdown, exc)
         raise self.retry(exc=exc, countdown=countdown) from exc
+    except Exception as exc:
+        # Anything else (a locked or restarting database, a bug) used to leave the copy
+        # "en cours" and its job unfinished forever: retry database hiccups, then fail the copy
+        # with a reason the teacher can act on (re-run it), so the job settles.
+        if isinstance(exc, OperationalError | InterfaceError) and self.request.retries < RETRY_MAX:
+            countdown = retry_countdown(self.request.retries)
+            logger.warning("copy %s: database error, retry in %.1fs: %s", copy_id, countdown, exc)
+            raise self.retry(exc=exc, countdown=countdown) from exc
+        logger.exception("copy %s: unexpected error while grading", copy_id)
+        jobs.copy_fail(
+            copy=Copy.objects.get(pk=copy_id),
+            reason=_("Erreur interne pendant la correction de cette copie ; vous pouvez la relancer."),
+        )
+        return Copy.Status.FAILED
 
 
 @shared_task(bind=True, acks_late=True, max_retries=3, ignore_result=True)

@@ -198,3 +198,28 @@ def test_an_exam_without_barème_or_copies_cannot_start(llm_server, teacher):
     no_copies = exam_with_bareme(owner=teacher, questions=1)
     with pytest.raises(EngineError, match="Aucune copie"):
         jobs.job_start(exam=no_copies, user=teacher)
+
+
+def test_an_unexpected_error_fails_the_copy_and_the_job_still_finishes(
+    llm_server, eager_celery, exam, teacher, django_capture_on_commit_callbacks, monkeypatch
+):
+    copies = [copy_with_pages(exam, pages=1) for _ in range(2)]
+    real = jobs.grade_copy
+    calls = {"n": 0}
+
+    def grade_copy_breaking_once(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug")
+        return real(**kwargs)
+
+    monkeypatch.setattr(jobs, "grade_copy", grade_copy_breaking_once)
+
+    job = _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+
+    statuses = sorted(Copy.objects.get(pk=c.pk).status for c in copies)
+    assert statuses == sorted([Copy.Status.FAILED, Copy.Status.DONE])
+    failed = Copy.objects.get(status=Copy.Status.FAILED)
+    assert "relancer" in failed.failure_reason
+    job.refresh_from_db()
+    assert job.status == GradingJob.Status.FINISHED
