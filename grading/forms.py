@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from .models import Copy, Exam, Question
@@ -23,13 +24,39 @@ class ExamForm(forms.ModelForm):
         }
 
 
+class PointsField(forms.DecimalField):
+    """Points typed as on a French keyboard ('2,5') or an English one ('2.5').
+
+    A number input drops the comma in most browsers ('2,5' became 25 points), so this is a
+    text input in decimal mode; the value is shown without trailing zeros, in the page's language.
+    """
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.strip().replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace(",", ".")
+        return super().to_python(value)
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        attrs.update({"inputmode": "decimal", "autocomplete": "off"})
+        return attrs
+
+    def prepare_value(self, value):
+        if isinstance(value, Decimal):
+            value = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+            return formats.number_format(value)
+        return value
+
+
 class QuestionForm(forms.ModelForm):
     class Meta:
         model = Question
         fields = ["label", "max_points", "criteria"]
+        field_classes = {"max_points": PointsField}
         widgets = {
             "criteria": forms.Textarea(attrs={"rows": 2}),
-            "max_points": forms.NumberInput(attrs={"step": "0.25", "min": "0.25"}),
         }
 
     def clean_max_points(self) -> Decimal:

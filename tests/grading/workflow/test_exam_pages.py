@@ -81,6 +81,20 @@ def test_it_adds_questions_and_shows_the_running_total(owner_client, teacher):
     ]
 
 
+def test_points_typed_with_a_french_decimal_comma_are_read_as_such(owner_client, teacher):
+    exam = ExamFactory(owner=teacher)
+    response = owner_client.post(
+        reverse("question_add", args=[exam.pk]),
+        {"new-label": "Somme de fractions", "new-max_points": "2,5"},
+        headers={"HX-Request": "true"},
+    )
+    assert exam.questions.get().max_points == Decimal("2.5")
+    # A number input would drop the comma in the browser (2,5 -> 25): the field is text.
+    assert 'type="number"' not in response.text
+    assert 'inputmode="decimal"' in response.text
+    assert 'value="2,5"' in response.text
+
+
 def test_it_refuses_a_question_with_no_points(owner_client, teacher):
     exam = ExamFactory(owner=teacher)
     response = owner_client.post(
