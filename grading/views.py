@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -38,7 +38,7 @@ from .forms import (
     SplitRowFormSet,
     points_parse,
 )
-from .jobs import job_cancel, job_estimate, job_start
+from .jobs import STARTABLE, job_cancel, job_estimate, job_start
 from .models import Exam, GradeEdit, GradingJob
 from .progress import progress_html
 from .validation import PdfInvalid, pdf_limits
@@ -125,6 +125,11 @@ def _grading_context(request: HttpRequest, exam: Exam) -> dict:
     except EngineError as error:
         context["estimate_error"] = str(error)
     context["remaining"] = usage_summary(user=request.user).remaining
+    # Copies waiting for their pages to be rendered; graded or running copies are not "ready"
+    # either, but saying their pages are still being prepared would be wrong.
+    context["pages_pending"] = (
+        exam.copies.filter(status__in=STARTABLE).annotate(page_total=Count("pages")).filter(page_total=0).count()
+    )
     context["running_job"] = exam.jobs.filter(status=GradingJob.Status.RUNNING).first()
     context["progress_html"] = progress_html(exam=exam, oob=False)
     return context

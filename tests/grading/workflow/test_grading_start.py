@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from grading.models import Copy, GradingJob
-from tests.factories import copy_with_pages, exam_with_bareme
+from tests.factories import CopyFactory, copy_with_pages, exam_with_bareme
 from tests.grading.helpers import grades_json
 from usage.models import UsageRecord
 
@@ -77,3 +77,16 @@ def test_the_progress_fragment_can_be_fetched_when_the_websocket_opens(owner_cli
     response = owner_client.get(reverse("exam_progress", args=[exam.pk]))
     assert response.text.strip().startswith('<section id="grading-progress"')
     assert "hx-swap-oob" not in response.text
+
+
+def test_graded_copies_are_not_said_to_have_their_pages_in_preparation(owner_client, exam, llm_server):
+    exam.copies.update(status=Copy.Status.DONE)
+    response = owner_client.get(reverse("exam_detail", args=[exam.pk]))
+    assert response.context["estimate"].copies == 0
+    assert "pages en préparation" not in response.text
+
+
+def test_a_copy_whose_pages_are_not_rendered_yet_is_counted_as_in_preparation(owner_client, exam, llm_server):
+    CopyFactory(exam=exam, student_label="Inès", status=Copy.Status.QUEUED)
+    response = owner_client.get(reverse("exam_detail", args=[exam.pk]))
+    assert "sur 3 (pages en préparation)" in response.text
