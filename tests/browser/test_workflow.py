@@ -100,6 +100,12 @@ def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, sc
     page.locator("#grading-progress", has_text="Correction terminée").wait_for(timeout=120_000)
     assert page.evaluate("window.__sameDocument === true")
     assert set(Copy.objects.filter(exam=exam).values_list("status", flat=True)) == {"done"}
+    # The rest of the page follows without a reload: the start button is back in place of the
+    # cancel one, and no copy's row still says it is waiting.
+    page.get_by_test_id("start").wait_for(timeout=30_000)
+    page.locator("table.copies tbody", has_text="Terminée").wait_for()
+    assert page.locator("table.copies tbody", has_text="En attente").count() == 0
+    assert page.evaluate("window.__sameDocument === true")
     screenshot(page, "progress done")
 
     # 5. Edit one grade in the grid, then restore the AI's.
