@@ -29,3 +29,9 @@ def test_health_is_503_when_redis_is_down(client, settings):
     assert body["redis"] == "down"
     assert body["celery"] == "down"
     assert body["database"] == "up"
+
+
+def test_the_browsers_default_favicon_address_leads_to_the_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("favicon.svg")
