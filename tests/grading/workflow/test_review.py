@@ -51,6 +51,9 @@ def test_an_edit_is_saved_and_audited(owner_client, teacher):
     assert (grade.points, grade.ai_points, grade.edited) == (Decimal("2.5"), Decimal("0"), True)
     edit = GradeEdit.objects.get()
     assert (edit.user, edit.before, edit.after) == (teacher, "0.00", "2.5")
+    # The copy's history shows the points as the grid does (French decimals, no trailing zeros).
+    page = owner_client.get(reverse("copy_detail", args=[grade.copy_id])).text
+    assert "0 → 2,5" in html.unescape(page)
 
 
 @pytest.mark.parametrize(
