@@ -148,3 +148,10 @@ def test_the_exam_page_shows_the_bareme(owner_client, teacher):
     assert response.status_code == 200
     assert "Géométrie" in response.text
     assert "Pythagore" in response.text
+
+
+def test_the_rounding_step_is_written_in_the_pages_language(owner_client, teacher):
+    exam = ExamFactory(owner=teacher, rounding_step=Decimal("0.5"))
+    assert "arrondi 0,5" in owner_client.get(reverse("exam_detail", args=[exam.pk])).text
+    owner_client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert "rounding 0.5" in owner_client.get(reverse("exam_detail", args=[exam.pk])).text
