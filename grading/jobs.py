@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from usage.pricing import price_card
 from usage.services import usage_job_may_continue, usage_record, usage_reserve, usage_settle
 
-from .engine.config import RoleConfig, role_check, roles_for_mode
+from .engine.config import RoleConfig, role_check, role_config, roles_for_mode
 from .engine.errors import EngineError, InvalidAnswer, TransientLLMError
 from .engine.grader import Answer, grade_copy
 from .engine.llm import LLMResult, llm_complete
@@ -62,31 +62,36 @@ def gradable_copies(exam: Exam):
     return exam.copies.filter(status__in=STARTABLE).annotate(page_total=Count("pages")).filter(page_total__gt=0)
 
 
-def _configs(exam: Exam) -> dict[str, RoleConfig]:
-    """Each slot's model, checked (model, key, price): ModelMisconfigured before anything starts."""
-    return {SLOTS[role]: role_check(role) for role in roles_for_mode(exam.mode)}
+def _configs(exam: Exam, *, checked: bool = True) -> dict[str, RoleConfig]:
+    """Each slot's model, checked (model, key, price): ModelMisconfigured before anything starts.
+
+    Copy tasks skip the check (`checked=False`): the job start checked it moments ago."""
+    get = role_check if checked else role_config
+    return {SLOTS[role]: get(role) for role in roles_for_mode(exam.mode)}
 
 
-def _copy_estimate(exam: Exam, configs: dict[str, RoleConfig], *, pages: int, prefix: int) -> tuple[int, Decimal]:
-    questions = exam.questions.count()
+def _copy_estimate(
+    exam: Exam, configs: dict[str, RoleConfig], *, pages: int, prefix: int, questions: int | None = None, cost=True
+) -> tuple[int, Decimal]:
+    questions = exam.questions.count() if questions is None else questions
     completion = 100 + COMPLETION_TOKENS_PER_QUESTION * questions
-    tokens, cost = 0, Decimal(0)
+    tokens, total = 0, Decimal(0)
     for config in configs.values():
         image = IMAGE_TOKENS.get(config.provider, IMAGE_TOKENS_DEFAULT)
         prompt = prefix + pages * (image + 150) + 200
         calls = 1.0 + (VERIFICATION_SHARE if len(configs) > 1 else 0.0)
         call_tokens = int((prompt + completion) * calls)
         tokens += call_tokens
-        card = price_card(config.model)
-        cost += (card.input * int(prompt * calls)) + (card.output * int(completion * calls))
-    return tokens, cost
+        if cost:
+            card = price_card(config.model)
+            total += (card.input * int(prompt * calls)) + (card.output * int(completion * calls))
+    return tokens, total
 
 
 def job_estimate(*, exam: Exam) -> JobEstimate:
     """Tokens, cost (USD, without caching discounts) and calls to grade the gradable copies."""
     configs = _configs(exam)
-    ctx = exam_context(exam)
-    prefix = prompt_tokens_estimate(ctx, image_tokens=IMAGE_TOKENS_DEFAULT)
+    prefix = prompt_tokens_estimate(exam_context(exam, render_subject=False), image_tokens=IMAGE_TOKENS_DEFAULT)
     tokens, cost, copies = 0, Decimal(0), 0
     for copy in gradable_copies(exam):
         copy_tokens, copy_cost = _copy_estimate(exam, configs, pages=copy.page_total, prefix=prefix)
@@ -154,9 +159,7 @@ def copy_rerun(*, copy: Copy) -> GradingJob:
     if copy.status not in Copy.RERUNNABLE:
         raise EngineError(_("Seule une copie en échec, annulée ou bloquée par le quota peut être relancée."))
     exam = copy.exam
-    configs = _configs(exam)
-    prefix = prompt_tokens_estimate(exam_context(exam), image_tokens=IMAGE_TOKENS_DEFAULT)
-    tokens, _cost = _copy_estimate(exam, configs, pages=copy.pages.count(), prefix=prefix)
+    tokens = copy_estimate_tokens(copy, configs=_configs(exam))
     running = exam.jobs.filter(status=GradingJob.Status.RUNNING).first()
     if running is None:
         return _job_create(exam=exam, user=exam.owner, copies=[copy], estimate_tokens=tokens)
@@ -346,11 +349,11 @@ def _copy_pages(copy: Copy) -> list[tuple[str, str]]:
     return pages
 
 
-def copy_estimate_tokens(copy: Copy) -> int:
-    exam = copy.exam
-    configs = _configs(exam)
-    prefix = prompt_tokens_estimate(exam_context(exam), image_tokens=IMAGE_TOKENS_DEFAULT)
-    return _copy_estimate(exam, configs, pages=copy.pages.count(), prefix=prefix)[0]
+def copy_estimate_tokens(copy: Copy, *, configs: dict[str, RoleConfig], ctx=None) -> int:
+    ctx = ctx or exam_context(copy.exam, render_subject=False)
+    prefix = prompt_tokens_estimate(ctx, image_tokens=IMAGE_TOKENS_DEFAULT)
+    pages = copy.pages.count()
+    return _copy_estimate(copy.exam, configs, pages=pages, prefix=prefix, questions=len(ctx.questions), cost=False)[0]
 
 
 def copy_fail(*, copy: Copy, reason: str) -> bool:
@@ -376,23 +379,31 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int | None = None) -> str:
     job = copy.job
     if job is None or job.pk != job_id or (attempt is not None and copy.attempt != attempt):
         return "stale"
+    exam = copy.exam
+    configs, ctx = None, None
     if copy.status == Copy.Status.QUEUED:
         if job.status != GradingJob.Status.RUNNING:
             return copy.status
-        if job.reservation_key and not usage_job_may_continue(key=job.reservation_key, need=copy_estimate_tokens(copy)):
+        try:
+            configs = _configs(exam, checked=False)
+        except EngineError as exc:
+            copy_fail(copy=copy, reason=str(exc))
+            return Copy.Status.FAILED
+        ctx = exam_context(exam)
+        need = copy_estimate_tokens(copy, configs=configs, ctx=ctx)
+        if job.reservation_key and not usage_job_may_continue(key=job.reservation_key, need=need):
             _quota_reached(job)
             return Copy.Status.QUOTA_REACHED
         if not copy.transition(source=[Copy.Status.QUEUED], target=Copy.Status.GRADING):
             return "taken"
-        _progress(copy.exam)
+        _progress(exam)
     elif copy.status not in (Copy.Status.GRADING, Copy.Status.VERIFYING):
         return copy.status  # settled already: a redelivery changes nothing
 
-    exam = copy.exam
     try:
-        configs = _configs(exam)
+        configs = configs or _configs(exam, checked=False)
         outcome = grade_copy(
-            ctx=exam_context(exam),
+            ctx=ctx or exam_context(exam),
             pages=_copy_pages(copy),
             step=exam.rounding_step,
             configs=configs,
@@ -414,27 +425,41 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int | None = None) -> str:
             manipulation_reason=outcome.manipulation_reason[:2000],
         ):
             return Copy.objects.get(pk=copy.pk).status
-        for item in outcome.questions:
-            Grade.objects.update_or_create(
-                copy=copy,
-                question=questions[item.qid],
-                defaults={
-                    "points": item.points,
-                    "ai_points": item.points,
-                    "max_points": item.maximum,
-                    "reading": item.reading,
-                    "reasoning": item.reasoning,
-                    "feedback": item.feedback,
-                    "confidence": item.confidence,
-                    "disagreement": item.disagreement,
-                    "resolution": item.resolution,
-                    "edited": False,
-                    "audit": item.audit,
-                },
-            )
+        _grades_write(copy, questions, outcome)
     _progress(exam)
     _job_maybe_finish(job.pk)
     return Copy.Status.DONE
+
+
+def _grades_write(copy: Copy, questions: dict, outcome) -> None:
+    """One row per question: created, or replaced on a re-run (teacher edits are re-run too)."""
+    existing = {grade.question_id: grade for grade in Grade.objects.filter(copy=copy)}
+    fields = ["points", "ai_points", "max_points", "reading", "reasoning", "feedback", "confidence"]
+    fields += ["disagreement", "resolution", "edited", "audit"]
+    created, updated = [], []
+    for item in outcome.questions:
+        question = questions[item.qid]
+        grade = existing.get(question.pk) or Grade(copy=copy, question=question)
+        values = {
+            "points": item.points,
+            "ai_points": item.points,
+            "max_points": item.maximum,
+            "reading": item.reading,
+            "reasoning": item.reasoning,
+            "feedback": item.feedback,
+            "confidence": item.confidence,
+            "disagreement": item.disagreement,
+            "resolution": item.resolution,
+            "edited": False,
+            "audit": item.audit,
+        }
+        for name, value in values.items():
+            setattr(grade, name, value)
+        grade.updated_at = timezone.now()
+        (updated if grade.pk else created).append(grade)
+    Grade.objects.bulk_create(created)
+    if updated:
+        Grade.objects.bulk_update(updated, [*fields, "updated_at"])
 
 
 def _verifying(copy: Copy) -> None:

@@ -23,7 +23,7 @@ SETTLED = (Copy.Status.DONE, Copy.Status.FAILED, Copy.Status.CANCELLED, Copy.Sta
 def progress_context(*, exam: Exam) -> dict:
     """Context of templates/grading/progress.html for `exam` (its latest job and copies)."""
     job = exam.jobs.order_by("-started_at", "-pk").first()
-    copies = list(exam.copies.only("pk", "student_label", "status", "failure_reason", "job_id").order_by("pk"))
+    copies = list(exam.copies.order_by("pk"))
     in_job = [copy for copy in copies if job is not None and copy.job_id == job.pk]
     counts = Counter(copy.status for copy in in_job)
     total = len(in_job)

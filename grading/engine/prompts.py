@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -91,23 +92,48 @@ def data_url(jpeg: bytes) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
 
 
+_subject_lock = threading.Lock()
+
+
 @lru_cache(maxsize=32)
-def _subject_pages(name: str, size: int) -> tuple[tuple[str, str], ...]:
-    # Workers grade many copies of one exam: its subject is rendered once per process.
+def _subject_pages_cached(name: str, size: int) -> tuple[tuple[str, str], ...]:
     from .render import local_copy, pdf_pages
 
     with local_copy(name) as path:
         return tuple((data_url(page.jpeg), page.text) for page in pdf_pages(path, last=SUBJECT_MAX_PAGES))
 
 
-def exam_context(exam) -> ExamContext:
+def _subject_pages(name: str, size: int) -> tuple[tuple[str, str], ...]:
+    # Workers grade many copies of one exam at once: its subject is rendered once per
+    # process, not once per thread that happens to start at the same moment.
+    with _subject_lock:
+        return _subject_pages_cached(name, size)
+
+
+@lru_cache(maxsize=64)
+def _subject_page_count(name: str, size: int) -> int:
+    from .render import local_copy, pdf_page_count
+
+    with local_copy(name) as path:
+        return min(pdf_page_count(path), SUBJECT_MAX_PAGES)
+
+
+def _subject_placeholders(name: str, size: int) -> tuple[tuple[str, str], ...]:
+    return (("", ""),) * _subject_page_count(name, size)
+
+
+def exam_context(exam, *, render_subject: bool = True) -> ExamContext:
+    """The exam's part of every prompt. `render_subject=False` (estimates) only counts the
+    subject's pages, with empty images, instead of rendering them."""
     questions = tuple(
         {"id": f"q{number}", "label": question.label, "max": float(question.max_points), "criteria": question.criteria}
         for number, question in enumerate(exam.questions.all(), start=1)
     )
     subject_pages: tuple = ()
     if exam.subject_file:
-        subject_pages = _subject_pages(exam.subject_file.name, exam.subject_file.size)
+        name, size = exam.subject_file.name, exam.subject_file.size
+        rendered = _subject_pages if render_subject else _subject_placeholders
+        subject_pages = rendered(name, size)
     return ExamContext(
         exam_id=exam.pk,
         title=exam.title,

@@ -202,6 +202,7 @@ def _graded(args, server, worker) -> tuple[str, str, str]:
     server.max_in_flight = 0
     cpu_before = _cpu_seconds(worker.process.pid)
     started = time.perf_counter()
+    t0 = time.monotonic()
     with transaction.atomic():
         jobs.job_start(exam=exam, user=teacher)
     ended = _wait_finished(exam)
@@ -236,6 +237,15 @@ def _graded(args, server, worker) -> tuple[str, str, str]:
         for record in calls_of_model[1:]:
             cached += record.usage["prompt_tokens_details"]["cached_tokens"]
             static += common
+    if os.environ.get("BENCH_TRACE"):
+        for record in sorted(server.requests, key=lambda r: r.started):
+            kind = "verify" if "[TASK:verify]" in record.text else "grade"
+            label = record.text.rsplit("<copie_eleve>", 1)[-1][:0]
+            copy_id = hashlib.sha1(record.text[-3000:].encode(), usedforsecurity=False).hexdigest()[:6]
+            print(
+                f"trace {record.started - t0:7.3f} {record.ended - t0:7.3f} {kind} {record.model} {copy_id}{label}",
+                file=sys.stderr,
+            )
     cache_line = f"prefix_cache_ratio={cached / static if static else 0:.3f}"
     print(
         f"# {done}/{args.copies} copies done, max in-flight calls seen by the server: {server.max_in_flight},"

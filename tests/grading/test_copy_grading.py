@@ -239,3 +239,35 @@ def test_anthropic_cache_writes_and_reads_are_recorded(llm_server, settings, tea
     assert one.cache_write_tokens == llm_server.requests[0].usage["cache_creation_input_tokens"] > 1024
     assert two.cached_read_tokens == llm_server.requests[1].usage["cache_read_input_tokens"] == one.cache_write_tokens
     assert two.cache_write_tokens == 0
+
+
+def test_a_rerun_replaces_the_grades_of_the_copy(llm_server, single_exam, teacher):
+    copy = copy_with_pages(single_exam, pages=1)
+    job = _start(single_exam, teacher)
+    llm_server.script(grades_json([1, 1, 1]))
+    _grade(copy, job)
+    Copy.objects.filter(pk=copy.pk).update(status=Copy.Status.FAILED)
+    copy.refresh_from_db()
+    from grading.models import GradingJob
+
+    GradingJob.objects.filter(pk=job.pk).update(status=GradingJob.Status.FINISHED)
+    rerun = jobs.copy_rerun(copy=copy)
+    llm_server.script(grades_json([2, 3, 4]))
+
+    assert _grade(copy, rerun) == Copy.Status.DONE
+    assert list(Grade.objects.filter(copy=copy).order_by("question__order").values_list("points", flat=True)) == [
+        Decimal("2.00"),
+        Decimal("3.00"),
+        Decimal("4.00"),
+    ]
+
+
+def test_the_progress_fragment_costs_a_fixed_number_of_queries(single_exam, django_assert_max_num_queries):
+    from grading.progress import progress_html
+
+    for _ in range(20):
+        copy_with_pages(single_exam, pages=1)
+    _start(single_exam, single_exam.owner)
+    with django_assert_max_num_queries(6):
+        html = progress_html(exam=single_exam)
+    assert html.count('class="copy-status status-') == 20

@@ -44,6 +44,9 @@ IMAGE_TOKENS = 765
 MESSAGE_OVERHEAD = 4
 CACHE_BLOCK = 128
 CACHE_MIN = 1024
+# Share of questions a model grades a quarter of the points off (the two graders disagree
+# on about one copy in four, as two different real models do).
+DEMO_SHIFT_SHARE = 0.05
 FAULTS = ("400", "429", "500", "timeout", "malformed", "truncated")
 
 
@@ -189,10 +192,14 @@ def _rng(*seed: Any) -> random.Random:
     return random.Random(hashlib.sha1(repr(seed).encode(), usedforsecurity=False).hexdigest())  # noqa: S311
 
 
-def demo_content(text: str, model: str) -> str:
-    """A plausible answer to any request the engine sends, derived from its prompt."""
+def demo_content(text: str, model: str, key: str = "") -> str:
+    """A plausible answer to any request the engine sends, derived from its prompt.
+
+    `key` identifies the copy (a hash of the request's last message, images included), so
+    copies get different grades while both graders of one copy see the same key.
+    """
     task = (_TASK_RE.search(text) or [None, "grade_copy"])[1]
-    copy_key = hashlib.sha1(text[-4000:].encode(), usedforsecurity=False).hexdigest()
+    copy_key = key or hashlib.sha1(text[-4000:].encode(), usedforsecurity=False).hexdigest()
     if task == "extract_bareme":
         return json.dumps(
             {
@@ -222,7 +229,7 @@ def demo_content(text: str, model: str) -> str:
         maximum = float(question["max"])
         share = rng.choice([0.0, 0.25, 0.5, 0.5, 0.75, 0.75, 1.0, 1.0])
         # The second grader sometimes sees it differently, as real models do.
-        if _rng(copy_key, model, question["id"]).random() < 0.15:
+        if _rng(copy_key, model, question["id"]).random() < DEMO_SHIFT_SHARE:
             share = min(1.0, max(0.0, share + _rng(model, copy_key, question["id"]).choice([-0.25, 0, 0.25])))
         if task == "verify":
             share = 0.5
@@ -270,6 +277,7 @@ class Recorded:
     body: dict
     usage: dict = field(default_factory=dict)
     fault: str | None = None
+    content: str = ""
     started: float = 0.0
     ended: float = 0.0
 
@@ -405,7 +413,9 @@ class LLMServer:
             if entry and entry.content is not None:
                 content = entry.content(text, model) if callable(entry.content) else entry.content
             else:
-                content = demo_content(text, model)
+                last = (body.get("messages") or [{}])[-1]
+                key = hashlib.sha1(json.dumps(last, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
+                content = demo_content(text, model, key)
             finish = "stop"
             if fault == "malformed":
                 content = "Voici la correction : {questions: [oups"
@@ -418,6 +428,7 @@ class LLMServer:
             else:
                 response = self._openai_response(body, model, content, finish, completion_tokens)
             record.usage = response["usage"]
+            record.content = content
             return 200, response, {}
         finally:
             with self._lock:
