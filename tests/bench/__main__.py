@@ -1,6 +1,6 @@
 """`make bench`: the grading engine's figures (printed, never asserted).
 
-    python -m tests.bench  [--copies 30] [--pages 4] [--latency 1.0] [--threads 8] [--samples 200]
+    python -m tests.bench  [--copies 30] [--pages 4] [--latency 1.0] [--threads 4] [--samples 200]
 
 Database: a dedicated PostgreSQL database (`corrigo_bench_<checkout>`) on the server of
 DATABASE_URL, created for the run with Django's test-database machinery and MIGRATE=False
@@ -314,7 +314,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=30)
     parser.add_argument("--pages", type=int, default=4)
     parser.add_argument("--latency", type=float, default=1.0)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--samples", type=int, default=200)
     args = parser.parse_args()
 
