@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from usage.pricing import price_card
@@ -278,6 +278,12 @@ def _from_stored(answer: ModelAnswer) -> tuple[CopyGrades | None, str]:
     return None, parsed.get("error", _("réponse invalide"))
 
 
+def _in_language(language: str | None, **kwargs) -> LLMResult:
+    # Activated languages are per thread: errors raised in the call threads speak the task's.
+    with translation.override(language):
+        return llm_complete(**kwargs)
+
+
 def _call_round(
     copy: Copy, job: GradingJob, phase: str, requests: dict[str, tuple[RoleConfig, list[dict], list[str]]]
 ) -> dict[str, tuple[ModelAnswer, CopyGrades | None, str]]:
@@ -292,8 +298,9 @@ def _call_round(
             pending[role] = request
     if pending:
         with ThreadPoolExecutor(max_workers=len(pending), thread_name_prefix="llm") as pool:
+            language = translation.get_language()
             futures = {
-                role: pool.submit(llm_complete, config=config, messages=messages)
+                role: pool.submit(_in_language, language, config=config, messages=messages)
                 for role, (config, messages, _ids) in pending.items()
             }
         failure: Exception | None = None

@@ -15,6 +15,7 @@ import random
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from . import jobs
@@ -34,8 +35,19 @@ def retry_countdown(retries: int) -> float:
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not security)
 
 
+def _teacher_language(copy_id: int) -> str:
+    language = Copy.objects.filter(pk=copy_id).values_list("exam__owner__language", flat=True).first()
+    return language or settings.LANGUAGE_CODE
+
+
 @shared_task(bind=True, acks_late=True, max_retries=RETRY_MAX, ignore_result=True)
 def copy_grade_task(self, copy_id: int, job_id: int, attempt: int | None = None) -> str:
+    # Failure reasons are stored as text: write them in the language the teacher reads.
+    with translation.override(_teacher_language(copy_id)):
+        return _copy_grade_run(self, copy_id, job_id, attempt)
+
+
+def _copy_grade_run(self, copy_id: int, job_id: int, attempt: int | None) -> str:
     try:
         return jobs.copy_grade(copy_id=copy_id, job_id=job_id, attempt=attempt)
     except TransientLLMError as exc:

@@ -223,3 +223,32 @@ def test_an_unexpected_error_fails_the_copy_and_the_job_still_finishes(
     assert "relancer" in failed.failure_reason
     job.refresh_from_db()
     assert job.status == GradingJob.Status.FINISHED
+
+
+def test_the_finished_email_speaks_the_teachers_language_and_links_to_the_review(
+    llm_server, eager_celery, exam, teacher, django_capture_on_commit_callbacks, settings
+):
+    from django.urls import reverse
+
+    settings.SITE_URL = "https://corrigo.example"
+    teacher.language = "en"
+    teacher.save()
+    copy_with_pages(exam, pages=1)
+    _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+
+    message = mail.outbox[0]
+    assert message.subject == f"Grading finished: {exam.title}"
+    assert "1 of 1 copies graded" in message.body
+    assert "https://corrigo.example" + reverse("exam_review", args=[exam.pk]) in message.body
+
+
+def test_a_failure_reason_is_written_in_the_teachers_language(
+    llm_server, eager_celery, exam, teacher, django_capture_on_commit_callbacks
+):
+    teacher.language = "en"
+    teacher.save()
+    copy = copy_with_pages(exam, pages=1)
+    llm_server.script(fault="400")
+    _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+    copy.refresh_from_db()
+    assert copy.failure_reason.startswith("The model refused the request")
