@@ -110,7 +110,7 @@ SplitRowFormSet = forms.formset_factory(SplitRowForm, extra=1, can_delete=True)
 
 class BaremeRowForm(forms.Form):
     label = forms.CharField(label=_("Intitulé"), max_length=300)
-    max_points = forms.DecimalField(label=_("Points"), max_digits=6, decimal_places=2, min_value=Decimal("0.01"))
+    max_points = PointsField(label=_("Points"), max_digits=6, decimal_places=2, min_value=Decimal("0.01"))
     criteria = forms.CharField(
         label=_("Réponse attendue / critères"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )

@@ -28,11 +28,13 @@ def test_the_detection_model_proposes_a_bareme_the_teacher_confirms(owner_client
     for i, row in enumerate(initial):
         data |= {f"bareme-{i}-label": row["label"], f"bareme-{i}-max_points": row["max_points"]}
     data["bareme-0-label"] = "Calcul corrigé"
+    data["bareme-1-max_points"] = "6,5"  # typed on a French keyboard: a text field, not a number one
+    assert 'type="number"' not in response.text
     data["bareme-2-DELETE"] = "on"
     owner_client.post(reverse("bareme_confirm", args=[exam.pk]), data)
     assert list(exam.questions.values_list("label", "max_points")) == [
         ("Calcul corrigé", Decimal("4")),
-        ("Exercice 2 — problème", Decimal("6")),
+        ("Exercice 2 — problème", Decimal("6.5")),
     ]
 
 
