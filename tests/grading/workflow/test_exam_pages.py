@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import html
+import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -155,3 +158,13 @@ def test_the_rounding_step_is_written_in_the_pages_language(owner_client, teache
     assert "arrondi 0,5" in owner_client.get(reverse("exam_detail", args=[exam.pk])).text
     owner_client.post(reverse("set_language"), {"language": "en", "next": "/"})
     assert "rounding 0.5" in owner_client.get(reverse("exam_detail", args=[exam.pk])).text
+
+
+def test_htmx_never_settles_style_attributes_which_the_csp_forbids(owner_client, teacher):
+    # htmx copies "style" between old and new elements of the same id while settling a swap:
+    # under style-src 'self' every such write is a CSP violation (seen when the exam page
+    # refreshes itself at the end of a job).
+    exam = ExamFactory(owner=teacher)
+    page = owner_client.get(reverse("exam_detail", args=[exam.pk])).text
+    config = json.loads(html.unescape(re.search(r'<meta name="htmx-config" content=\'([^\']*)\'', page).group(1)))
+    assert "style" not in config["attributesToSettle"]
