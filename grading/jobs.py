@@ -150,6 +150,16 @@ def job_start(*, exam: Exam, user) -> GradingJob:
     estimate = job_estimate(exam=exam)
     copies = list(gradable_copies(exam))
     if not copies:
+        # Say why: "pages not prepared" was shown even when every copy was already graded.
+        if not exam.copies.exists():
+            raise EngineError(_("Aucune copie : déposez d'abord les copies des élèves."))
+        if not exam.copies.filter(status__in=STARTABLE).exists():
+            raise EngineError(
+                _(
+                    "Toutes les copies sont déjà corrigées. Pour en corriger une à nouveau, "
+                    "ouvrez-la et choisissez « Corriger à nouveau »."
+                )
+            )
         raise EngineError(_("Aucune copie prête à corriger (pages non encore préparées ?)."))
     return _job_create(exam=exam, user=user, copies=copies, estimate_tokens=estimate.tokens)
 

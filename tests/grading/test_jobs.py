@@ -196,8 +196,17 @@ def test_an_exam_without_barème_or_copies_cannot_start(llm_server, teacher):
     with pytest.raises(EngineError, match="barème"):
         jobs.job_start(exam=empty, user=teacher)
     no_copies = exam_with_bareme(owner=teacher, questions=1)
-    with pytest.raises(EngineError, match="Aucune copie"):
+    with pytest.raises(EngineError, match="déposez d'abord les copies"):
         jobs.job_start(exam=no_copies, user=teacher)
+
+
+def test_starting_again_when_every_copy_is_graded_says_so(llm_server, teacher):
+    exam = exam_with_bareme(owner=teacher, questions=1)
+    copy = copy_with_pages(exam, pages=1)
+    copy.status = Copy.Status.DONE
+    copy.save()
+    with pytest.raises(EngineError, match="déjà corrigées"):
+        jobs.job_start(exam=exam, user=teacher)
 
 
 def test_an_unexpected_error_fails_the_copy_and_the_job_still_finishes(
