@@ -10,6 +10,19 @@
 
   function cellOf(input) { return input.closest("td, .cell"); }
 
+  // The statistics and histogram follow the grid: refetched (once per burst of edits)
+  // from the review page itself, so a teacher never reads averages that ignore their edits.
+  var statsTimer = null;
+  function statsRefresh() {
+    if (!document.getElementById("review-stats") || !window.htmx) { return; }
+    window.clearTimeout(statsTimer);
+    statsTimer = window.setTimeout(function () {
+      window.htmx.ajax("GET", window.location.pathname + window.location.search, {
+        target: "#review-stats", select: "#review-stats", swap: "outerHTML",
+      });
+    }, 600);
+  }
+
   function apply(input, body) {
     input.value = body.points;
     input.setAttribute("data-saved", body.points);
@@ -24,6 +37,7 @@
     var row = input.closest("tr");
     var total = row && row.querySelector("td.total");
     if (total && body.total !== undefined) { total.textContent = body.total; }
+    statsRefresh();
   }
 
   function post(url, data, input, onDone) {

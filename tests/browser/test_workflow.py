@@ -112,6 +112,7 @@ def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, sc
     with page.expect_navigation():
         page.get_by_role("link", name="Revoir les notes").click()
     first = page.locator(".grade-input").first
+    stats_before = page.locator("#review-stats").inner_text()
     grade = Grade.objects.filter(copy__exam=exam).order_by("copy__student_label", "question__order").first()
     new_points = "0,5" if grade.ai_points != Decimal("0.5") else "1"
     first.fill(new_points)
@@ -119,6 +120,8 @@ def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, sc
     page.locator("td.cell.edited").first.wait_for()
     _wait(lambda: Grade.objects.get(pk=grade.pk).edited, timeout=10, what="the edit to be saved")
     assert Grade.objects.get(pk=grade.pk).points == Decimal(new_points.replace(",", "."))
+    # The statistics follow the edit without a reload.
+    _wait(lambda: page.locator("#review-stats").inner_text() != stats_before, timeout=10, what="the statistics")
     screenshot(page, "grade edited")
     page.locator("td.cell.edited [data-restore-form] button").first.click()
     _wait(lambda: not Grade.objects.get(pk=grade.pk).edited, timeout=10, what="the restore")
