@@ -22,7 +22,7 @@ from django.db.models import Count, F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from usage.pricing import price_card
+from usage.pricing import PriceCard, price_card
 from usage.services import usage_job_may_continue, usage_record, usage_reserve, usage_settle
 
 from .engine.config import RoleConfig, role_check, role_config, roles_for_mode
@@ -71,8 +71,17 @@ def _configs(exam: Exam, *, checked: bool = True) -> dict[str, RoleConfig]:
 
 
 def _copy_estimate(
-    exam: Exam, configs: dict[str, RoleConfig], *, pages: int, prefix: int, questions: int | None = None, cost=True
+    exam: Exam,
+    configs: dict[str, RoleConfig],
+    *,
+    pages: int,
+    prefix: int,
+    questions: int | None = None,
+    cost=True,
+    cards: dict[str, PriceCard] | None = None,
 ) -> tuple[int, Decimal]:
+    """One copy's tokens and cost. Callers looping over copies pass `questions` and `cards`
+    (computed once), so an estimate of a class costs no query per copy."""
     questions = exam.questions.count() if questions is None else questions
     completion = 100 + COMPLETION_TOKENS_PER_QUESTION * questions
     tokens, total = 0, Decimal(0)
@@ -83,7 +92,7 @@ def _copy_estimate(
         call_tokens = int((prompt + completion) * calls)
         tokens += call_tokens
         if cost:
-            card = price_card(config.model)
+            card = cards[config.model] if cards is not None else price_card(config.model)
             total += (card.input * int(prompt * calls)) + (card.output * int(completion * calls))
     return tokens, total
 
@@ -92,9 +101,13 @@ def job_estimate(*, exam: Exam) -> JobEstimate:
     """Tokens, cost (USD, without caching discounts) and calls to grade the gradable copies."""
     configs = _configs(exam)
     prefix = prompt_tokens_estimate(exam_context(exam, render_subject=False), image_tokens=IMAGE_TOKENS_DEFAULT)
+    questions = exam.questions.count()
+    cards = {config.model: price_card(config.model) for config in configs.values()}
     tokens, cost, copies = 0, Decimal(0), 0
     for copy in gradable_copies(exam):
-        copy_tokens, copy_cost = _copy_estimate(exam, configs, pages=copy.page_total, prefix=prefix)
+        copy_tokens, copy_cost = _copy_estimate(
+            exam, configs, pages=copy.page_total, prefix=prefix, questions=questions, cards=cards
+        )
         tokens += copy_tokens
         cost += copy_cost
         copies += 1

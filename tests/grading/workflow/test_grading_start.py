@@ -90,3 +90,15 @@ def test_a_copy_whose_pages_are_not_rendered_yet_is_counted_as_in_preparation(ow
     CopyFactory(exam=exam, student_label="Inès", status=Copy.Status.QUEUED)
     response = owner_client.get(reverse("exam_detail", args=[exam.pk]))
     assert "sur 3 (pages en préparation)" in response.text
+
+
+def test_the_exam_page_of_35_copies_takes_a_constant_number_of_queries(
+    owner_client, teacher, llm_server, django_assert_max_num_queries
+):
+    exam = exam_with_bareme(owner=teacher, questions=10)
+    for n in range(35):
+        copy_with_pages(exam, pages=2, label=f"Élève {n:02d}")
+    # 24 here; it was 92 while the estimate counted questions and read prices per copy.
+    with django_assert_max_num_queries(30):
+        response = owner_client.get(reverse("exam_detail", args=[exam.pk]))
+    assert response.context["estimate"].copies == 35
