@@ -8,6 +8,7 @@ not encrypted, has at least one page and stays within the size and page limits. 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
@@ -19,6 +20,8 @@ from django.utils.translation import gettext as _
 # Overridable in settings; the defaults are the product's limits.
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_PAGES = 300
+_PAGE_TREE = re.compile(rb"/Type\s*/Pages\b")
+_PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
 
 
 class PdfInvalid(Exception):
@@ -75,13 +78,15 @@ def pdf_validate(upload: UploadedFile) -> PdfInfo:
     try:
         document = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as error:
+        # pdfium refuses a document without pages without setting an error code, and its
+        # error code is process-wide: it may still hold an earlier file's error. So "no pages"
+        # is read from the bytes (a page tree without a single page object), not from the code.
+        if _PAGE_TREE.search(data) and not _PAGE_OBJECT.search(data):
+            raise PdfInvalid(_("Le PDF ne contient aucune page.")) from error
         if getattr(error, "err_code", None) in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
             raise PdfInvalid(
                 _("Le PDF est protégé (chiffré ou par mot de passe) : déposez une version sans protection.")
             ) from error
-        if getattr(error, "err_code", None) == pdfium_c.FPDF_ERR_SUCCESS:
-            # pdfium refuses a document without pages and reports no error for it.
-            raise PdfInvalid(_("Le PDF ne contient aucune page.")) from error
         raise PdfInvalid(_("Le PDF est illisible ou endommagé.")) from error
     try:
         if pdfium_c.FPDF_GetSecurityHandlerRevision(document.raw) != -1:

@@ -203,3 +203,19 @@ def test_removing_a_copy_removes_its_file(owner_client, teacher, media_files, dj
     assert not Copy.objects.exists()
     assert media_files() == []
     assert not SourceFile.objects.exists()
+
+
+def test_a_pdf_without_pages_is_named_so_even_after_a_damaged_file():
+    # pdfium's last error is process-wide and a page-less PDF sets none: the damaged file's
+    # error used to leak into the next verdict.
+
+    from grading.validation import PdfInvalid, pdf_validate
+
+    damaged = SimpleUploadedFile("abime.pdf", b"%PDF-1.4\nnot really a pdf\n%%EOF\n")
+    without_pages = SimpleUploadedFile(
+        "vide.pdf", raw_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"])
+    )
+    with pytest.raises(PdfInvalid, match="illisible"):
+        pdf_validate(damaged)
+    with pytest.raises(PdfInvalid, match="aucune page"):
+        pdf_validate(without_pages)
