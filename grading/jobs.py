@@ -14,8 +14,10 @@ import math
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F
@@ -396,6 +398,61 @@ def copy_fail(*, copy: Copy, reason: str) -> bool:
         _progress(copy.exam)
         if copy.job_id:
             _job_maybe_finish(copy.job_id)
+    return failed
+
+
+def copy_stuck_after() -> timedelta:
+    """How long a copy may stay grading / verifying before copies_stuck_fail gives up on it.
+
+    CORRIGO_STUCK_COPY_MINUTES, never less than the copy task's own worst-case retry budget:
+    a copy still being retried is never failed under its task."""
+    from .tasks import copy_task_budget_s
+
+    minutes = timedelta(minutes=settings.CORRIGO_STUCK_COPY_MINUTES)
+    return max(minutes, timedelta(seconds=copy_task_budget_s()))
+
+
+def copies_stuck_fail(*, now: datetime | None = None, older_than: timedelta | None = None) -> int:
+    """Fails the copies left grading / verifying by a lost worker, then settles their jobs.
+
+    A worker killed hard (OOM, SIGKILL) or a crash before the task's own error handling
+    leaves a copy "en cours" and its job running for ever, holding its token reservation.
+    Each copy is failed by a conditional UPDATE that also requires it unchanged since the
+    cutoff, so a copy that moves on or finishes meanwhile is left alone; its job is then
+    finalized through job_finalize (reservation settled once, email) when nothing else runs.
+    Also finalizes running jobs older than the cutoff with no active copy left (a worker lost
+    between a copy's last transition and the job's finalization). Returns the copies failed.
+    """
+    cutoff = (now or timezone.now()) - (older_than or copy_stuck_after())
+    stuck = Copy.objects.filter(
+        status__in=(Copy.Status.GRADING, Copy.Status.VERIFYING), updated_at__lt=cutoff
+    ).select_related("exam", "exam__owner")
+    failed = 0
+    for copy in stuck:
+        with translation.override(getattr(copy.exam.owner, "language", None) or settings.LANGUAGE_CODE):
+            reason = _(
+                "La correction de cette copie a été interrompue (le traitement ne répond plus) ; "
+                "vous pouvez la relancer."
+            )
+            if not copy.transition(
+                source=(Copy.Status.GRADING, Copy.Status.VERIFYING),
+                target=Copy.Status.FAILED,
+                updated_before=cutoff,
+                failure_reason=reason,
+            ):
+                continue
+            failed += 1
+            logger.warning("copy %s stuck in grading: failed", copy.pk, extra={"copy": copy.pk})
+            _progress(copy.exam)
+            if copy.job_id:
+                _job_maybe_finish(copy.job_id)
+    orphans = GradingJob.objects.filter(status=GradingJob.Status.RUNNING, started_at__lt=cutoff).exclude(
+        copies__status__in=ACTIVE
+    )
+    for job in orphans.select_related("exam", "exam__owner"):
+        with translation.override(getattr(job.exam.owner, "language", None) or settings.LANGUAGE_CODE):
+            if job_finalize(job=job):
+                logger.warning("job %s left running with no active copy: finalized", job.pk, extra={"job": job.pk})
     return failed
 
 

@@ -9,10 +9,12 @@ UPDATEs (`Copy.transition`), so a redelivered task cannot redo a finished copy.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -150,12 +152,21 @@ class Copy(models.Model):
     def __str__(self) -> str:
         return self.student_label
 
-    def transition(self, *, source: list[str] | tuple[str, ...], target: str, **fields) -> bool:
+    def transition(
+        self, *, source: list[str] | tuple[str, ...], target: str, updated_before: datetime | None = None, **fields
+    ) -> bool:
         """Moves to `target` only from one of `source`, in one conditional UPDATE.
 
-        Returns False (and changes nothing) when another worker got there first.
+        Returns False (and changes nothing) when another worker got there first, or, with
+        `updated_before`, when the copy changed state since then.
         """
-        updated = Copy.objects.filter(pk=self.pk, status__in=source).update(status=target, **fields)
+        # update() skips auto_now: without this the stuck-copy reaper (grading.jobs) would
+        # date a copy's "grading" from whatever last saved it, not from when grading began.
+        fields.setdefault("updated_at", timezone.now())
+        rows = Copy.objects.filter(pk=self.pk, status__in=source)
+        if updated_before is not None:
+            rows = rows.filter(updated_at__lt=updated_before)
+        updated = rows.update(status=target, **fields)
         if updated:
             self.status = target
             for name, value in fields.items():

@@ -25,6 +25,20 @@ from .models import Copy
 logger = logging.getLogger(__name__)
 
 RETRY_MAX = 6
+# Call rounds one copy may make (grading, its repair, verification, its repair).
+ROUNDS_MAX = 4
+
+
+def copy_task_budget_s() -> float:
+    """Worst-case seconds one copy task spends retrying before it fails the copy itself.
+
+    Every round that succeeds is stored and not redone, so over all attempts at most
+    ROUNDS_MAX rounds succeed and RETRY_MAX + 1 fail, each within CORRIGO_LLM_TIMEOUT,
+    plus RETRY_MAX backoffs of at most CORRIGO_RETRY_CAP_S (≈ 28 min with the defaults).
+    """
+    timeout = float(settings.CORRIGO_LLM_TIMEOUT)
+    cap = float(getattr(settings, "CORRIGO_RETRY_CAP_S", 60.0))
+    return (RETRY_MAX + 1 + ROUNDS_MAX) * timeout + RETRY_MAX * cap
 
 
 def retry_countdown(retries: int) -> float:
@@ -94,3 +108,9 @@ def exam_files_purge_expired_task() -> int:
     from .retention import exam_files_purge_expired
 
     return exam_files_purge_expired()
+
+
+@shared_task(name="grading.copies_stuck_fail", ignore_result=True)
+def copies_stuck_fail_task() -> int:
+    """Every 10 minutes (CELERY_BEAT_SCHEDULE): copies whose worker died mid-grading."""
+    return jobs.copies_stuck_fail()

@@ -157,6 +157,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # A job lost with its worker would otherwise hold its reserved tokens for ever.
     "usage-reservations-expire": {"task": "usage.reservations_expire", "schedule": 3600.0},
     # Students' files (copies, page images, subject) of exams idle for CORRIGO_RETENTION_DAYS.
+    # Copies left grading by a lost worker are failed (re-runnable) and their job settled.
+    "grading-copies-stuck-fail": {"task": "grading.copies_stuck_fail", "schedule": 600.0},
     "grading-files-purge-expired": {
         "task": "grading.exam_files_purge_expired",
         "schedule": crontab(hour=2, minute=40),
@@ -358,6 +360,9 @@ CORRIGO_LLM_TIMEOUT = env.float("CORRIGO_LLM_TIMEOUT", default=120.0)
 CORRIGO_LLM_MAX_TOKENS = env.int("CORRIGO_LLM_MAX_TOKENS", default=4000)
 CORRIGO_RETRY_BASE_S = env.float("CORRIGO_RETRY_BASE_S", default=2.0)
 CORRIGO_RETRY_CAP_S = env.float("CORRIGO_RETRY_CAP_S", default=60.0)
+# Minutes a copy may stay grading / verifying before it is failed as stuck (a lost worker);
+# never less than the copy task's retry budget (grading.tasks.copy_task_budget_s, ≈ 28 min).
+CORRIGO_STUCK_COPY_MINUTES = env.int("CORRIGO_STUCK_COPY_MINUTES", default=45)
 # Demo mode: every role answers from the scripted LLM server (tests/support/llm_server.py)
 # that `make run` starts when no provider is configured; pages say grades are simulated.
 CORRIGO_DEMO_MODE = env.bool("CORRIGO_DEMO_MODE", default=False)
