@@ -48,9 +48,9 @@ class Exam(models.Model):
         EN = "en", _("Anglais")
 
     ROUNDING_CHOICES = [
-        (Decimal("0.25"), "0,25"),
-        (Decimal("0.5"), "0,5"),
-        (Decimal("1"), "1"),
+        (Decimal("0.25"), _("0,25 point")),
+        (Decimal("0.5"), _("0,5 point")),
+        (Decimal("1"), _("1 point")),
     ]
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exams")
@@ -108,6 +108,10 @@ class SourceFile(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        verbose_name = _("fichier déposé")
+        verbose_name_plural = _("fichiers déposés")
+
     def __str__(self) -> str:
         return self.original_name
 
@@ -129,8 +133,8 @@ class Copy(models.Model):
     source = models.ForeignKey(SourceFile, on_delete=models.SET_NULL, null=True, blank=True, related_name="copies")
     first_page = models.PositiveIntegerField(default=1)  # 1-based, in the source file
     last_page = models.PositiveIntegerField(default=1)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    failure_reason = models.TextField(blank=True)
+    status = models.CharField(_("statut"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    failure_reason = models.TextField(_("raison de l'échec"), blank=True)
     flagged_manipulation = models.BooleanField(default=False)
     manipulation_reason = models.TextField(blank=True)
     reviewed = models.BooleanField(default=False)
@@ -185,6 +189,11 @@ class Page(models.Model):
     class Meta:
         ordering = ["index"]
         constraints = [models.UniqueConstraint(fields=["copy", "index"], name="page_unique_index")]
+        verbose_name = _("page")
+        verbose_name_plural = _("pages")
+
+    def __str__(self) -> str:
+        return f"{self.copy} · p. {self.index}"
 
 
 class GradingJob(models.Model):
@@ -194,13 +203,15 @@ class GradingJob(models.Model):
         CANCELLED = "cancelled", _("Annulé")
 
     exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="jobs")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    total_copies = models.PositiveIntegerField(default=0)
-    estimated_tokens = models.PositiveBigIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("lancé par")
+    )
+    status = models.CharField(_("statut"), max_length=10, choices=Status.choices, default=Status.RUNNING)
+    total_copies = models.PositiveIntegerField(_("copies"), default=0)
+    estimated_tokens = models.PositiveBigIntegerField(_("jetons estimés"), default=0)
     reservation_key = models.CharField(max_length=64, blank=True)
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(_("lancé le"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -210,6 +221,11 @@ class GradingJob(models.Model):
                 fields=["exam"], condition=models.Q(status="running"), name="gradingjob_one_running_per_exam"
             )
         ]
+        verbose_name = _("travail de correction")
+        verbose_name_plural = _("travaux de correction")
+
+    def __str__(self) -> str:
+        return f"{self.exam} · {self.get_status_display()}"
 
 
 class Grade(models.Model):
@@ -239,6 +255,11 @@ class Grade(models.Model):
     class Meta:
         ordering = ["question__order", "question_id"]
         constraints = [models.UniqueConstraint(fields=["copy", "question"], name="grade_unique_copy_question")]
+        verbose_name = _("note")
+        verbose_name_plural = _("notes")
+
+    def __str__(self) -> str:
+        return f"{self.copy} · {self.question} : {self.points}/{self.max_points}"
 
 
 class ModelAnswer(models.Model):
@@ -263,6 +284,11 @@ class ModelAnswer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["copy", "attempt", "phase", "role"], name="modelanswer_unique_call")
         ]
+        verbose_name = _("réponse d'un modèle")
+        verbose_name_plural = _("réponses des modèles")
+
+    def __str__(self) -> str:
+        return f"{self.copy} · {self.get_phase_display()} · {self.role}"
 
 
 class GradeEdit(models.Model):
@@ -277,3 +303,8 @@ class GradeEdit(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        verbose_name = _("modification d'une note")
+        verbose_name_plural = _("modifications des notes")
+
+    def __str__(self) -> str:
+        return f"{self.grade} · {self.before} → {self.after}"
