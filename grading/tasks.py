@@ -1,10 +1,10 @@
 """Celery tasks of the grading engine: thin wrappers that own the retry policy.
 
 Retry budget: at most RETRY_MAX retries with exponential backoff (RETRY_BASE_S · 2^n,
-capped at RETRY_CAP_S) and full jitter, so the worst case is
-RETRY_MAX · RETRY_CAP_S + (RETRY_MAX + 1) · (CORRIGO_LLM_TIMEOUT) per call round ≈ 15 min
-with the defaults, well under the broker's one-hour visibility timeout: a task is never
-redelivered to a second worker while the first one is still retrying it.
+capped at RETRY_CAP_S) and full jitter, so the worst case is copy_task_budget_s() (≈ 28 min
+with the defaults: failed and successful call rounds plus the backoffs), well under the
+broker's one-hour visibility timeout: a task is never redelivered to a second worker while
+the first one is still retrying it.
 """
 
 from __future__ import annotations
