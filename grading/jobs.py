@@ -268,10 +268,7 @@ def _store_answer(
                 copy=copy,
                 phase=phase,
                 model=result.model,
-                prompt_tokens=result.prompt_tokens,
-                completion_tokens=result.completion_tokens,
-                cached_read_tokens=result.cached_read_tokens,
-                cache_write_tokens=result.cache_write_tokens,
+                **result.ledger_tokens,
                 idempotency_key=f"copy:{copy.pk}:{copy.attempt}:{phase}:{role}",
                 reservation_key=job.reservation_key or None,
             )

@@ -250,14 +250,17 @@ def tokens_from_usage(usage) -> dict[str, int]:
     completion_details = usage.get("completion_tokens_details") if isinstance(usage, Mapping) else None
     if completion_details is None and not isinstance(usage, Mapping):
         completion_details = getattr(usage, "completion_tokens_details", None)
+    cached = _field(prompt_details, "cached_tokens") if prompt_details else 0
+    written = (
+        (_field(prompt_details, "cache_write_tokens") or _field(prompt_details, "cache_creation_tokens"))
+        if prompt_details
+        else 0
+    )
     return {
         "prompt_tokens": _field(usage, "prompt_tokens"),
         "completion_tokens": _field(usage, "completion_tokens"),
-        "cached_read_tokens": _field(prompt_details, "cached_tokens") if prompt_details else 0,
-        "cache_write_tokens": (
-            (_field(prompt_details, "cache_write_tokens") or _field(prompt_details, "cache_creation_tokens"))
-            if prompt_details
-            else 0
-        ),
+        # Anthropic's own names, which litellm also keeps at the top level of its usage.
+        "cached_read_tokens": cached or _field(usage, "cache_read_input_tokens"),
+        "cache_write_tokens": written or _field(usage, "cache_creation_input_tokens"),
         "reasoning_tokens": _field(completion_details, "reasoning_tokens") if completion_details else 0,
     }

@@ -27,10 +27,7 @@ def _record(result: LLMResult, *, user, exam, phase: str, key: str) -> None:
         exam=exam,
         phase=phase,
         model=result.model,
-        prompt_tokens=result.prompt_tokens,
-        completion_tokens=result.completion_tokens,
-        cached_read_tokens=result.cached_read_tokens,
-        cache_write_tokens=result.cache_write_tokens,
+        **result.ledger_tokens,
         idempotency_key=key,
     )
 

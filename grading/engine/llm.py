@@ -17,6 +17,8 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from usage.pricing import tokens_from_usage
+
 from .config import RoleConfig
 from .errors import PermanentLLMError, TransientLLMError
 
@@ -34,10 +36,22 @@ class LLMResult:
     cache_write_tokens: int
     litellm_cost: Decimal | None
     seconds: float
+    reasoning_tokens: int = 0
 
     @property
     def truncated(self) -> bool:
         return self.finish_reason in ("length", "max_tokens")
+
+    @property
+    def ledger_tokens(self) -> dict[str, int]:
+        """The token counts as usage_record takes them (one mapping for every caller)."""
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cached_read_tokens": self.cached_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+        }
 
 
 @lru_cache(maxsize=1)
@@ -48,27 +62,6 @@ def _litellm():
     litellm.drop_params = True
     litellm.telemetry = False
     return litellm
-
-
-def _usage_int(obj: Any, name: str) -> int:
-    value = getattr(obj, name, None) if obj is not None else None
-    if value is None and isinstance(obj, dict):
-        value = obj.get(name)
-    return int(value or 0)
-
-
-def usage_tokens(usage: Any) -> tuple[int, int, int, int]:
-    """(prompt, completion, cached read, cache write) from litellm's normalised usage.
-
-    `prompt` counts every input token, cached ones included (litellm adds Anthropic's cache
-    reads and writes to prompt_tokens). OpenAI and Gemini report cache reads in
-    prompt_tokens_details.cached_tokens, Anthropic in cache_read_input_tokens and writes
-    in cache_creation_input_tokens.
-    """
-    details = getattr(usage, "prompt_tokens_details", None)
-    cached = _usage_int(usage, "cache_read_input_tokens") or _usage_int(details, "cached_tokens")
-    written = _usage_int(usage, "cache_creation_input_tokens") or _usage_int(details, "cache_creation_tokens")
-    return _usage_int(usage, "prompt_tokens"), _usage_int(usage, "completion_tokens"), cached, written
 
 
 def _classify(exc: Exception) -> Exception:
@@ -119,16 +112,17 @@ def llm_complete(
         raise _classify(exc) from exc
     seconds = time.monotonic() - started
     choice = response.choices[0]
-    prompt, completion, cached, written = usage_tokens(getattr(response, "usage", None))
+    tokens = tokens_from_usage(getattr(response, "usage", None) or {})
     cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
     return LLMResult(
         content=choice.message.content or "",
         finish_reason=str(choice.finish_reason or ""),
         model=config.model,
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        cached_read_tokens=cached,
-        cache_write_tokens=written,
+        prompt_tokens=tokens["prompt_tokens"],
+        completion_tokens=tokens["completion_tokens"],
+        cached_read_tokens=tokens["cached_read_tokens"],
+        cache_write_tokens=tokens["cache_write_tokens"],
+        reasoning_tokens=tokens["reasoning_tokens"],
         litellm_cost=Decimal(str(cost)) if cost is not None else None,
         seconds=seconds,
     )
