@@ -136,7 +136,6 @@ def test_tokens_from_usage_reads_plain_dicts_too():
     }
 
 
-
 def test_tokens_from_usage_falls_back_to_anthropics_own_cache_fields():
     raw = {
         "prompt_tokens": 2300,
@@ -146,6 +145,7 @@ def test_tokens_from_usage_falls_back_to_anthropics_own_cache_fields():
     }
     tokens = tokens_from_usage(raw)
     assert (tokens["cached_read_tokens"], tokens["cache_write_tokens"]) == (1800, 400)
+
 
 @pytest.mark.django_db
 def test_a_model_missing_from_the_map_has_no_price_rather_than_a_zero_one():
