@@ -5,7 +5,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha1sum | cut -c1-12)
 TEST_WORKERS ?= 3
-export LITELLM_LOCAL_MODEL_COST_MAP := True
 
 .DEFAULT_GOAL := help
 .PHONY: help venv run test bench lint scan messages compilemessages migrate admin clean
@@ -44,11 +43,12 @@ test: $(STAMP) compilemessages ## Run the test suite on PostgreSQL and Redis (st
 bench: $(STAMP) compilemessages ## Run the benchmarks and print their figures
 	scripts/with-services.sh $(PY) -m tests.bench $(BENCH_ARGS)
 
-lint: $(STAMP) ## ruff, djlint, import-linter, hadolint, shellcheck, migrations up to date
+lint: $(STAMP) ## ruff, djlint, import-linter, mypy, hadolint, shellcheck, migrations up to date
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/djlint templates --lint
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(VENV)/bin/hadolint docker/Dockerfile
 	$(VENV)/bin/shellcheck --severity=warning scripts/*.sh docker/*.sh .ci/run
 	$(PY) manage.py makemigrations --check --dry-run >/dev/null

@@ -5,7 +5,6 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def _create_user(self, email: str, password: str | None, **extra):
@@ -36,15 +38,15 @@ class User(AbstractUser):
         FR = "fr", _("Français")
         EN = "en", _("English")
 
-    username = None
+    username = None  # type: ignore[assignment]  # email login: AbstractUser's field removed
     email = models.EmailField(_("adresse e-mail"), unique=True)
     language = models.CharField(_("langue"), max_length=8, choices=Language.choices, default=Language.FR)
     notify_job_finished = models.BooleanField(_("m'écrire quand une correction est terminée"), default=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     class Meta:
         verbose_name = _("utilisateur")

@@ -35,7 +35,8 @@ def _rows(objects, label) -> str:
 
 class BillingUserAdmin(UserAdmin):
     readonly_fields = (*UserAdmin.readonly_fields, "billing_subscriptions", "billing_invoices", "billing_events")
-    fieldsets = (
+    # The stubs type UserAdmin.fieldsets as its exact four sections: a fifth is still valid.
+    fieldsets = (  # type: ignore[assignment]
         *UserAdmin.fieldsets,
         (_("Facturation"), {"fields": ("billing_subscriptions", "billing_invoices", "billing_events")}),
     )

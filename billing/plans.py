@@ -1,14 +1,14 @@
 """The paid plans and their Stripe Prices, found by `lookup_key`.
 
 Amounts live here (not in the Stripe dashboard) so `billing_plans_sync` can create or
-correct them; the tier → allowance mapping stays in usage.tiers.
+correct them; the tier → allowance mapping stays in usage (usage.tiers).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from usage.tiers import TIER_LIMITS, Tier
+from usage.selectors import TIER_LIMITS, Tier
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ PLANS: dict[str, Plan] = {
 _BY_LOOKUP_KEY = {plan.lookup_key: plan for plan in PLANS.values()}
 
 # Rank used when a customer has several live subscriptions: the best one wins.
-TIER_RANK = {Tier.FREE: 0, Tier.ESSENTIEL: 1, Tier.PRO: 2, Tier.MAX: 3}
+TIER_RANK: dict[str, int] = {Tier.FREE: 0, Tier.ESSENTIEL: 1, Tier.PRO: 2, Tier.MAX: 3}
 
 
 def plan_for_tier(tier: str) -> Plan | None:

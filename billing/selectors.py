@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import QuerySet
 from djstripe.models import Invoice, Subscription
 
-from usage.tiers import Tier
+from accounts.models import User
+from usage.selectors import Tier
 
 from .plans import TIER_RANK, tier_for_price
 
@@ -48,11 +52,11 @@ def subscription_tier_and_period(subscription: Subscription | None) -> tuple[str
     return tier, start, end
 
 
-def _subscriptions(user):
+def _subscriptions(user: User) -> QuerySet[Subscription]:
     return Subscription.objects.filter(customer__subscriber=user).select_related("customer")
 
 
-def subscription_governing(*, user) -> Subscription | None:
+def subscription_governing(*, user: User) -> Subscription | None:
     """The subscription that decides the user's tier: the best live one, else the latest."""
     subscriptions = list(_subscriptions(user))
     live = [s for s in subscriptions if (s.stripe_data or {}).get("status") in LIVE_STATUSES]
@@ -92,7 +96,7 @@ class BillingStatus:
         }
 
 
-def billing_status(*, user, tier: str) -> BillingStatus:
+def billing_status(*, user: User, tier: str) -> BillingStatus:
     """`tier` is the usage allowance's tier: the source of truth, even when set by hand."""
     subscription = subscription_governing(user=user) if settings.BILLING_ENABLED else None
     data = subscription.stripe_data if subscription is not None else {}
@@ -108,7 +112,7 @@ def billing_status(*, user, tier: str) -> BillingStatus:
     )
 
 
-def billing_payment_problem(*, user) -> bool:
+def billing_payment_problem(*, user: User | AnonymousUser) -> bool:
     """Whether the user's subscription waits for a payment (drives the banner)."""
     if not settings.BILLING_ENABLED or not user.is_authenticated:
         return False
@@ -128,7 +132,13 @@ class InvoiceRow:
     hosted_invoice_url: str
 
 
-def billing_invoices(*, user) -> list[InvoiceRow]:
+def _invoice_amount(data: dict[str, Any]) -> float:
+    """What the invoice bills (its total; amount_due on payloads without one), in currency units."""
+    total = data.get("total")
+    return (total if total is not None else data.get("amount_due") or 0) / 100
+
+
+def billing_invoices(*, user: User) -> list[InvoiceRow]:
     """The user's own invoices, newest first."""
     rows = []
     for invoice in Invoice.objects.filter(customer__subscriber=user).order_by("-created", "-djstripe_id"):
@@ -140,7 +150,7 @@ def billing_invoices(*, user) -> list[InvoiceRow]:
                 id=invoice.id,
                 number=data.get("number") or "",
                 created=_timestamp(data.get("created")),
-                amount=(data.get("total") if data.get("total") is not None else data.get("amount_due") or 0) / 100,
+                amount=_invoice_amount(data),
                 currency=(data.get("currency") or "eur").upper(),
                 status=data.get("status") or "",
                 invoice_pdf=data.get("invoice_pdf") or "",
@@ -150,5 +160,5 @@ def billing_invoices(*, user) -> list[InvoiceRow]:
     return rows
 
 
-def billing_invoice_for_user(*, user, invoice_id: str) -> InvoiceRow | None:
+def billing_invoice_for_user(*, user: User, invoice_id: str) -> InvoiceRow | None:
     return next((row for row in billing_invoices(user=user) if row.id == invoice_id), None)

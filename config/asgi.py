@@ -7,7 +7,6 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 # Django must be set up before anything imports models (the consumers do).
 django_asgi_app = get_asgi_application()

@@ -7,7 +7,6 @@ import os
 from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 app = Celery("corrigo")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -71,7 +71,6 @@ def main() -> None:
     VAR.mkdir(exist_ok=True)
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
-    env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     env.setdefault("PYTHONUNBUFFERED", "1")
     signal.signal(signal.SIGINT, stop_all)
     signal.signal(signal.SIGTERM, stop_all)

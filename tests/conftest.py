@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
 
 from tests.factories import PASSWORD, UserFactory
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 @pytest.fixture(autouse=True)

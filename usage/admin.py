@@ -7,7 +7,8 @@ import csv
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.db.models import Model
+from django.http import HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -15,8 +16,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .models import Allowance, ModelPrice, Reservation, UsageRecord
-from .selectors import usage_by_user_month, usage_top_spenders
-from .services import month_start, usage_plan_set, usage_summary
+from .selectors import UsageSummary, month_start, usage_by_user_month, usage_summary, usage_top_spenders
+from .services import usage_plan_set
 from .tiers import TIER_LIMITS, Tier
 
 LEDGER_COLUMNS = (
@@ -62,11 +63,12 @@ class AllowanceAdmin(admin.ModelAdmin):
     def limit_display(self, obj: Allowance) -> int:
         return obj.limit
 
-    def _summary(self, obj: Allowance):
+    def _summary(self, obj: Allowance) -> UsageSummary:
         # Two columns read the same summary: compute it once per row.
-        if not hasattr(obj, "_usage_summary"):
-            obj._usage_summary = usage_summary(user=obj.user)
-        return obj._usage_summary
+        summary = obj.__dict__.get("_usage_summary")
+        if summary is None:
+            summary = obj.__dict__["_usage_summary"] = usage_summary(user=obj.user)
+        return summary
 
     @admin.display(description=_("utilisés sur la période"))
     def used_display(self, obj: Allowance) -> int | str:
@@ -134,6 +136,35 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class CopyUsageInline(admin.TabularInline):
+    """The ledger rows of one copy, read-only, for grading's copy admin (usage owns the rows)."""
+
+    model = UsageRecord
+    fk_name = "copy"
+    extra = 0
+    can_delete = False
+    fields = (
+        "created_at",
+        "phase",
+        "model",
+        "prompt_tokens",
+        "completion_tokens",
+        "cached_read_tokens",
+        "cache_write_tokens",
+        "total_cost",
+        "idempotency_key",
+    )
+    readonly_fields = fields
+    verbose_name = _("appel LLM")
+    verbose_name_plural = _("registre de consommation")
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -186,7 +217,7 @@ class UsageRecordAdmin(ReadOnlyAdmin):
         return format_html('<a href="{}">#{}</a>', url, obj.exam_id)
 
     @admin.action(description=_("Exporter en CSV"))
-    def export_csv(self, request: HttpRequest, queryset) -> HttpResponse:
+    def export_csv(self, request: HttpRequest, queryset) -> StreamingHttpResponse:
         return ledger_csv_response(queryset, "ledger.csv")
 
     def get_urls(self):
@@ -196,14 +227,14 @@ class UsageRecordAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
-    def export_view(self, request: HttpRequest) -> HttpResponse:
+    def export_view(self, request: HttpRequest) -> StreamingHttpResponse:
         """The whole ledger as the change list shows it (same filters and search)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         changelist = self.get_changelist_instance(request)
         return ledger_csv_response(changelist.get_queryset(request), "ledger.csv")
 
-    def report_view(self, request: HttpRequest) -> HttpResponse:
+    def report_view(self, request: HttpRequest) -> TemplateResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
         now = timezone.now()

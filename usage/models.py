@@ -7,15 +7,16 @@ reservation is taken, so concurrent job starts are serialised per user.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .pricing import PriceCard
 from .tiers import TIER_LIMITS, TIER_RESETS, Tier
 
-COST = {"max_digits": 16, "decimal_places": 10, "default": 0}
+COST: dict[str, Any] = {"max_digits": 16, "decimal_places": 10, "default": 0}
 
 
 class Allowance(models.Model):
@@ -162,14 +163,3 @@ class ModelPrice(models.Model):
 
     def __str__(self) -> str:
         return self.model
-
-    def card(self) -> PriceCard:
-        def _or_input(value):
-            return value if value is not None else self.input_per_token
-
-        return PriceCard(
-            input=self.input_per_token,
-            output=self.output_per_token,
-            cache_read=_or_input(self.cache_read_per_token),
-            cache_write=_or_input(self.cache_write_per_token),
-        )

@@ -3,7 +3,7 @@
 The map is the JSON file bundled with litellm (what litellm itself reads with
 LITELLM_LOCAL_MODEL_COST_MAP=True). It is read here as data, without importing litellm
 (a 5 s import reserved to the grading gateway). A model missing from the map needs an
-operator price (admin: usage › model prices, or settings.CORRIGO_MODEL_PRICES); until then
+operator price (admin: usage › model prices, a ModelPrice row); until then
 `price_card` raises PriceMissing and grading with that model is refused. A model is never
 priced at zero by default.
 
@@ -26,9 +26,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, overload
 
-from django.conf import settings
 from django.utils.translation import gettext as _
+
+from core.errors import ApplicationError
+
+from .models import ModelPrice
 
 ZERO = Decimal(0)
 _THRESHOLD_KEY = re.compile(
@@ -37,7 +41,7 @@ _THRESHOLD_KEY = re.compile(
 )
 
 
-class PriceMissing(Exception):
+class PriceMissing(ApplicationError):
     def __init__(self, model: str):
         self.model = model
         super().__init__(
@@ -90,11 +94,15 @@ def _litellm_price_map() -> dict:
     return prices
 
 
-def _dec(value) -> Decimal:
+def _dec(value: float | str) -> Decimal:
     return Decimal(str(value))
 
 
-def _rate(entry: Mapping, key: str, fallback: Decimal | None) -> Decimal | None:
+@overload
+def _rate(entry: Mapping[str, Any], key: str, fallback: Decimal) -> Decimal: ...
+@overload
+def _rate(entry: Mapping[str, Any], key: str, fallback: Decimal | None) -> Decimal | None: ...
+def _rate(entry: Mapping[str, Any], key: str, fallback: Decimal | None) -> Decimal | None:
     value = entry.get(key)
     return _dec(value) if value is not None else fallback
 
@@ -103,7 +111,7 @@ def _threshold(text: str) -> int:
     return int(text.rstrip("k")) * (1000 if text.endswith("k") else 1)
 
 
-def _card_from_map_entry(entry: Mapping) -> PriceCard:
+def _card_from_map_entry(entry: Mapping[str, Any]) -> PriceCard:
     input_rate = _dec(entry["input_cost_per_token"])
     output_rate = _rate(entry, "output_cost_per_token", ZERO)
     # An explicit reasoning rate holds at every threshold; without one, reasoning tokens are
@@ -155,26 +163,16 @@ def _map_candidates(model: str) -> list[str]:
 
 
 def _operator_card(model: str) -> PriceCard | None:
-    from .models import ModelPrice
-
-    override = ModelPrice.objects.filter(model=model).first()
-    if override is not None:
-        return override.card()
-    configured = getattr(settings, "CORRIGO_MODEL_PRICES", {}).get(model)
-    if configured:
-        try:
-            input_rate = _dec(configured["input"])
-            output_rate = _dec(configured["output"])
-        except KeyError as missing:
-            message = f"settings.CORRIGO_MODEL_PRICES[{model!r}] needs 'input' and 'output' (USD per token)"
-            raise ValueError(message) from missing
-        return PriceCard(
-            input=input_rate,
-            output=output_rate,
-            cache_read=_dec(configured.get("cache_read", input_rate)),
-            cache_write=_dec(configured.get("cache_write", input_rate)),
-        )
-    return None
+    row = ModelPrice.objects.filter(model=model).first()
+    if row is None:
+        return None
+    # Empty cache rates are billed at the input rate, as litellm does for an absent rate.
+    return PriceCard(
+        input=row.input_per_token,
+        output=row.output_per_token,
+        cache_read=row.cache_read_per_token if row.cache_read_per_token is not None else row.input_per_token,
+        cache_write=row.cache_write_per_token if row.cache_write_per_token is not None else row.input_per_token,
+    )
 
 
 def price_card(model: str) -> PriceCard:
@@ -188,12 +186,6 @@ def price_card(model: str) -> PriceCard:
         if isinstance(entry, dict) and entry.get("input_cost_per_token") is not None:
             return _card_from_map_entry(entry)
     raise PriceMissing(model)
-
-
-def price_check(models) -> None:
-    """Raises PriceMissing for the first of `models` without a price (to refuse before any call)."""
-    for model in dict.fromkeys(m for m in models if m):
-        price_card(model)
 
 
 def call_cost(

@@ -1,23 +1,156 @@
-"""Reads for pages, the API and the admin: the usage bar, period summaries, ledger queries."""
+"""Usage reads: periods, summaries, the usage bar, exam costs, ledger reports, prices.
+
+With usage.services, this is the app's public surface: other apps import these two modules
+only (an import-linter contract checks it). Reads never write: a user who never had an
+Allowance row reads as FREE without one being created.
+
+Accounting convention: the allowance counts every token a provider bills for a call, i.e.
+`prompt_tokens + completion_tokens` where prompt_tokens includes cached and cache-write
+tokens (see usage_record). A user's usage in a period is a SUM over the ledger; the tokens
+held by running jobs are what their reservations still hold beyond what they already spent.
+"""
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from django.apps import apps
-from django.db.models import Count, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, DecimalField, QuerySet, Subquery, Sum, Value
+from django.db.models.expressions import OuterRef
+from django.db.models.functions import Coalesce, TruncMonth
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 
-from .models import UsageRecord
-from .services import COST_FIELDS, TOKEN_FIELDS, UsageSummary, usage_exam_cost, usage_summary
+from accounts.models import User
+from accounts.services import user_language_override
+
+from .models import Allowance, Reservation, UsageRecord
+from .pricing import PriceCard, PriceMissing, price_card
+from .tiers import TIER_LIMITS, TIER_RESETS, Tier
+
+ZERO = Decimal(0)
+COST_FIELDS = ("prompt_cost", "completion_cost", "cached_cost", "total_cost", "savings")
+TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "cached_read_tokens", "cache_write_tokens", "total_tokens")
 
 # Colour bands of the bar (share of the allowance used or held by running jobs).
 AMBER_FROM = 0.70
 RED_ABOVE = 0.90
+
+
+# --- Periods ---------------------------------------------------------------------------------
+
+
+def month_start(moment: datetime, months: int = 0) -> datetime:
+    """Local midnight on the first day of the month `months` after `moment`'s month."""
+    local = timezone.localtime(moment)
+    index = local.year * 12 + local.month - 1 + months
+    naive = datetime(index // 12, index % 12 + 1, 1)  # noqa: DTZ001 — made aware on the next line
+    return timezone.make_aware(naive)
+
+
+def _shift_months(moment: datetime, months: int) -> datetime:
+    """`moment` moved by whole months, the day clamped to the month's length (Stripe's rule)."""
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = index // 12, index % 12 + 1
+    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
+
+
+def usage_period(allowance: Allowance, *, now: datetime | None = None) -> tuple[datetime | None, datetime | None]:
+    """(start, end) of the period usage counts in, end exclusive. FREE: the whole account life (None, None).
+
+    Paid tiers use the billing period set by billing (usage_plan_set). When that period has
+    ended and billing has not yet told the next one (a late webhook), it rolls forward by whole
+    months from the same anchor, as Stripe renews monthly plans, so usage from the previous
+    period never leaks into the new one. Without a billing period: the calendar month
+    (settings.TIME_ZONE).
+    """
+    if not TIER_RESETS[allowance.tier]:
+        return None, None
+    now = now or timezone.now()
+    start, end = allowance.period_start, allowance.period_end
+    if start and end and start < end and start <= now:
+        months = 0
+        while now >= _shift_months(end, months):
+            months += 1
+        return _shift_months(start, months), _shift_months(end, months)
+    return month_start(now), month_start(now, 1)
+
+
+# --- What a user used and holds --------------------------------------------------------------
+
+
+def usage_in_period(*, user: User, start: datetime | None, end: datetime | None) -> tuple[int, Decimal]:
+    """(tokens, cost) of the user's ledger rows in [start, end); the whole ledger when start is None."""
+    records = UsageRecord.objects.filter(user=user)
+    if start is not None:
+        records = records.filter(created_at__gte=start, created_at__lt=end)
+    totals = records.aggregate(tokens=Sum("total_tokens"), cost=Sum("total_cost"))
+    return totals["tokens"] or 0, totals["cost"] or ZERO
+
+
+def usage_held(*, user: User, exclude_key: str | None = None) -> int:
+    """Tokens still held by running jobs: each reservation minus what its job already spent."""
+    held = Reservation.objects.filter(user=user, state=Reservation.State.HELD)
+    if exclude_key:
+        held = held.exclude(key=exclude_key)
+    held = held.annotate(spent=Sum("records__total_tokens"))
+    return sum(max(r.tokens - (r.spent or 0), 0) for r in held)
+
+
+def reservation_spent(reservation: Reservation) -> int:
+    """Tokens the reservation's job has spent so far (its ledger rows)."""
+    return reservation.records.aggregate(t=Sum("total_tokens"))["t"] or 0
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    tier: str
+    limit: int
+    tokens_used: int
+    reserved: int  # held by running jobs, not yet spent
+    remaining: int
+    has_monthly_reset: bool
+    period_start: datetime | None
+    period_end: datetime | None
+    cost: Decimal
+
+    @property
+    def committed(self) -> int:
+        return self.tokens_used + self.reserved
+
+    @property
+    def ratio(self) -> float:
+        """Share of the allowance used or held (what decides whether the next job fits), ≥ 0."""
+        return (self.committed / self.limit) if self.limit else 1.0
+
+    @property
+    def tier_label(self) -> str:
+        return str(Tier(self.tier).label)
+
+
+def usage_summary(*, user: User, now: datetime | None = None) -> UsageSummary:
+    allowance = Allowance.objects.filter(user=user).first() or Allowance(user=user)
+    start, end = usage_period(allowance, now=now)
+    used, cost = usage_in_period(user=user, start=start, end=end)
+    reserved = usage_held(user=user)
+    limit = TIER_LIMITS[allowance.tier]
+    return UsageSummary(
+        tier=allowance.tier,
+        limit=limit,
+        tokens_used=used,
+        reserved=reserved,
+        remaining=max(limit - used - reserved, 0),
+        has_monthly_reset=TIER_RESETS[allowance.tier],
+        period_start=start,
+        period_end=end,
+        cost=cost,
+    )
+
+
+# --- The usage bar ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -31,7 +164,7 @@ class UsageBar:
         return self.level == "red"
 
 
-def usage_bar_get(*, user) -> UsageBar:
+def usage_bar_get(*, user: User) -> UsageBar:
     summary = usage_summary(user=user)
     ratio = summary.ratio
     if ratio > RED_ABOVE:
@@ -43,28 +176,44 @@ def usage_bar_get(*, user) -> UsageBar:
     return UsageBar(summary=summary, percent=min(int(ratio * 100), 100), level=level)
 
 
-def usage_bar_html(*, user, oob: bool = False, language: str | None = None) -> str:
-    """The bar's HTML (root id="usage-bar"). `oob=True` adds hx-swap-oob="true" for a swap pushed
-    over the websocket when a job finishes; `language` renders outside a request (a worker)."""
+def usage_bar_html(*, user: User, oob: bool = False, language: str | None = None) -> str:
+    """The bar's HTML (root id="usage-bar") in the user's language, for a swap pushed over the
+    websocket when a job finishes (outside any request). `oob=True` adds hx-swap-oob="true".
+
+    `language` is accepted until grading/progress.py stops passing it (issue 10); the user's
+    own language is the one to use."""
     context = {"bar": usage_bar_get(user=user), "oob": oob}
     if language:
         with translation.override(language):
             return render_to_string("usage/bar.html", context)
-    return render_to_string("usage/bar.html", context)
+    with user_language_override(user):
+        return render_to_string("usage/bar.html", context)
 
 
-def usage_exam_owned(*, user, exam_id: int) -> bool:
-    """Whether `user` owns the exam. Resolved through the app registry: usage sits below grading
-    and must not import its code, and an exam without any ledger row yet still has an owner."""
-    exam_model = apps.get_model("grading", "Exam")
-    return exam_model.objects.filter(pk=exam_id, owner=user).exists()
+# --- Costs -----------------------------------------------------------------------------------
 
 
-def usage_exam_cost_get(*, user, exam_id: int) -> dict | None:
-    """The exam's cost breakdown (JSON shape), or None when the exam is not the user's (or does not exist)."""
-    if not usage_exam_owned(user=user, exam_id=exam_id):
-        return None
-    return usage_exam_cost_json(exam_id=exam_id)
+def usage_exam_cost(*, exam_id: int, user: User | None = None) -> dict[str, Any]:
+    """Cost breakdown of an exam, per phase and in total (Decimal USD, token counts).
+
+    {"phases": {phase: {prompt_cost, completion_cost, cached_cost, total_cost, savings,
+    …token fields}}, "total": {same keys}}; phases in the order of Phase. With `user`, only
+    that user's calls count: the ledger answers "what did I spend on this exam" without
+    knowing who owns it (usage never reads grading's tables).
+    """
+    records = UsageRecord.objects.filter(exam_id=exam_id)
+    if user is not None:
+        records = records.filter(user=user)
+    keys = (*COST_FIELDS, *TOKEN_FIELDS)
+    rows = records.values("phase").annotate(**{f: Sum(f) for f in keys})
+    by_phase = {row["phase"]: row for row in rows}
+    phases = {}
+    for phase in UsageRecord.Phase.values:
+        if phase in by_phase:
+            row = by_phase[phase]
+            phases[phase] = {f: row[f] or (ZERO if f in COST_FIELDS else 0) for f in keys}
+    total = {f: sum((p[f] for p in phases.values()), ZERO if f in COST_FIELDS else 0) for f in keys}
+    return {"phases": phases, "total": total}
 
 
 def money_str(value: Decimal) -> str:
@@ -72,14 +221,14 @@ def money_str(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
 
-def _breakdown_json(values: dict) -> dict:
+def _breakdown_json(values: dict[str, Any]) -> dict[str, Any]:
     return {**{f: money_str(values[f]) for f in COST_FIELDS}, **{f: values[f] for f in TOKEN_FIELDS}}
 
 
-def usage_exam_cost_json(*, exam_id: int) -> dict:
+def usage_exam_cost_json(*, exam_id: int, user: User | None = None) -> dict[str, Any]:
     """The exam's cost breakdown for JSON (API, export): {currency, phases: {phase: {…}}, total: {…}};
-    costs as Decimal strings (USD), token counts as integers. No ownership check: callers have one."""
-    breakdown = usage_exam_cost(exam_id=exam_id)
+    costs as Decimal strings (USD), token counts as integers."""
+    breakdown = usage_exam_cost(exam_id=exam_id, user=user)
     return {
         "currency": "USD",
         "phases": {phase: _breakdown_json(values) for phase, values in breakdown["phases"].items()},
@@ -87,29 +236,73 @@ def usage_exam_cost_json(*, exam_id: int) -> dict:
     }
 
 
-def usage_by_user_month(*, start: datetime | None = None, end: datetime | None = None):
-    """Rows {user__email, month, calls, tokens, cost} for the admin report, newest month first."""
+def usage_exam_total_cost_subquery(*, exam_ref: str = "pk") -> Coalesce:
+    """An annotation for an exam queryset: the exam's total cost (Decimal USD, 0 without calls).
+
+    `exam_ref` names the exam's primary key in the outer query. A correlated subquery rather
+    than a join, so other per-exam sums in the same query are not multiplied by ledger rows.
+    """
+    money: DecimalField[Decimal, Decimal] = DecimalField(max_digits=16, decimal_places=10)
+    per_exam = (
+        UsageRecord.objects.filter(exam_id=OuterRef(exam_ref))
+        .order_by()
+        .values("exam_id")
+        .annotate(v=Sum("total_cost"))
+        .values("v")
+    )
+    return Coalesce(Subquery(per_exam, output_field=money), Value(ZERO), output_field=money)
+
+
+# --- Operators' reports ----------------------------------------------------------------------
+
+
+def _between(start: datetime | None, end: datetime | None) -> QuerySet[UsageRecord]:
     records = UsageRecord.objects.all()
     if start is not None:
         records = records.filter(created_at__gte=start)
     if end is not None:
         records = records.filter(created_at__lt=end)
+    return records
+
+
+def usage_by_user_month(*, start: datetime | None = None, end: datetime | None = None) -> QuerySet[Any]:
+    """Rows {user__email, month, calls, tokens, cost} for the admin report, newest month first."""
     return (
-        records.annotate(month=TruncMonth("created_at"))
+        _between(start, end)
+        .annotate(month=TruncMonth("created_at"))
         .values("user_id", "user__email", "month")
         .annotate(calls=Count("id"), tokens=Sum("total_tokens"), cost=Sum("total_cost"), savings=Sum("savings"))
         .order_by("-month", "-cost")
     )
 
 
-def usage_top_spenders(*, start: datetime | None = None, end: datetime | None = None, limit: int = 20):
-    records = UsageRecord.objects.all()
-    if start is not None:
-        records = records.filter(created_at__gte=start)
-    if end is not None:
-        records = records.filter(created_at__lt=end)
+def usage_top_spenders(*, start: datetime | None = None, end: datetime | None = None, limit: int = 20) -> QuerySet[Any]:
     return (
-        records.values("user_id", "user__email")
+        _between(start, end)
+        .values("user_id", "user__email")
         .annotate(calls=Count("id"), tokens=Sum("total_tokens"), cost=Sum("total_cost"))
         .order_by("-cost", "-tokens")[:limit]
     )
+
+
+# Plans and prices, for the apps above usage (they import selectors and services only).
+__all__ = [
+    "TIER_LIMITS",
+    "PriceCard",
+    "PriceMissing",
+    "Tier",
+    "UsageBar",
+    "UsageSummary",
+    "money_str",
+    "month_start",
+    "price_card",
+    "usage_bar_get",
+    "usage_bar_html",
+    "usage_by_user_month",
+    "usage_exam_cost",
+    "usage_exam_cost_json",
+    "usage_exam_total_cost_subquery",
+    "usage_period",
+    "usage_summary",
+    "usage_top_spenders",
+]

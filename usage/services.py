@@ -1,40 +1,43 @@
-"""Usage services: record LLM calls, reserve and settle tokens, set plans.
+"""Usage writes: record LLM calls, reserve and settle tokens, set plans.
 
-Other apps call these (never the models directly). Costs are Decimal USD.
-
-Accounting convention: the allowance counts every token a provider bills for a call, i.e.
-`prompt_tokens + completion_tokens` where prompt_tokens includes cached and cache-write
-tokens (see `usage_record`). A user's usage in a period is a SUM over the ledger; the tokens
-held by running jobs are what their reservations still hold beyond what they already spent.
+Other apps call these and usage.selectors (never the models directly). Costs are Decimal
+USD; the accounting convention is in usage.selectors' docstring.
 """
 
 from __future__ import annotations
 
-import calendar
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from accounts.models import User
+from core.errors import ApplicationError
+
 from .models import Allowance, Reservation, UsageRecord
-from .pricing import PriceCard, PriceMissing, call_cost, price_card, price_check
-from .tiers import TIER_LIMITS, TIER_RESETS, Tier
+from .pricing import CallCost, PriceMissing, call_cost, price_card
+from .selectors import (
+    ZERO,
+    reservation_spent,
+    usage_exam_cost,
+    usage_held,
+    usage_in_period,
+    usage_period,
+    usage_summary,
+)
+from .tiers import TIER_LIMITS, Tier
+
+if TYPE_CHECKING:
+    from django.db.models import Model
 
 logger = logging.getLogger(__name__)
 
-ZERO = Decimal(0)
-COST_FIELDS = ("prompt_cost", "completion_cost", "cached_cost", "total_cost", "savings")
-TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "cached_read_tokens", "cache_write_tokens", "total_tokens")
 
-
-class QuotaExceeded(Exception):
+class QuotaExceeded(ApplicationError):
     """A job does not fit the remaining allowance. `missing` = needed − remaining (tokens)."""
 
     def __init__(self, *, needed: int, remaining: int):
@@ -54,126 +57,21 @@ class QuotaExceeded(Exception):
         )
 
 
-@dataclass(frozen=True)
-class UsageSummary:
-    tier: str
-    limit: int
-    tokens_used: int
-    reserved: int  # held by running jobs, not yet spent
-    remaining: int
-    has_monthly_reset: bool
-    period_start: datetime | None
-    period_end: datetime | None
-    cost: Decimal
-
-    @property
-    def committed(self) -> int:
-        return self.tokens_used + self.reserved
-
-    @property
-    def ratio(self) -> float:
-        """Share of the allowance used or held (what decides whether the next job fits), ≥ 0."""
-        return (self.committed / self.limit) if self.limit else 1.0
-
-    @property
-    def tier_label(self) -> str:
-        return str(Tier(self.tier).label)
-
-
-def _allowance(user) -> Allowance:
+def _allowance(user: User) -> Allowance:
     allowance, _created = Allowance.objects.get_or_create(user=user)
     return allowance
 
 
-def month_start(moment: datetime, months: int = 0) -> datetime:
-    """Local midnight on the first day of the month `months` after `moment`'s month."""
-    local = timezone.localtime(moment)
-    index = local.year * 12 + local.month - 1 + months
-    naive = datetime(index // 12, index % 12 + 1, 1)  # noqa: DTZ001 — made aware on the next line
-    return timezone.make_aware(naive)
+def usage_reserve(*, user: User, key: str, tokens: int, exam: Model | None = None) -> Reservation:
+    """Holds `tokens` for a job, or raises QuotaExceeded. Idempotent on `key`.
 
-
-def _shift_months(moment: datetime, months: int) -> datetime:
-    """`moment` moved by whole months, the day clamped to the month's length (Stripe's rule)."""
-    index = moment.year * 12 + moment.month - 1 + months
-    year, month = index // 12, index % 12 + 1
-    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
-
-
-def usage_period(allowance: Allowance, *, now: datetime | None = None) -> tuple[datetime | None, datetime | None]:
-    """(start, end) of the period usage counts in, end exclusive. FREE: the whole account life (None, None).
-
-    Paid tiers use the billing period set by billing (usage_plan_set). When that period has
-    ended and billing has not yet told the next one (a late webhook), it rolls forward by whole
-    months from the same anchor, as Stripe renews monthly plans, so usage from the previous
-    period never leaks into the new one. Without a billing period: the calendar month
-    (settings.TIME_ZONE).
-    """
-    if not TIER_RESETS[allowance.tier]:
-        return None, None
-    now = now or timezone.now()
-    start, end = allowance.period_start, allowance.period_end
-    if start and end and start < end and start <= now:
-        months = 0
-        while now >= _shift_months(end, months):
-            months += 1
-        return _shift_months(start, months), _shift_months(end, months)
-    return month_start(now), month_start(now, 1)
-
-
-def _usage_in(user, start: datetime | None, end: datetime | None) -> tuple[int, Decimal]:
-    records = UsageRecord.objects.filter(user=user)
-    if start is not None:
-        records = records.filter(created_at__gte=start, created_at__lt=end)
-    totals = records.aggregate(tokens=Sum("total_tokens"), cost=Sum("total_cost"))
-    return totals["tokens"] or 0, totals["cost"] or ZERO
-
-
-def _held(user, *, exclude_key: str | None = None) -> int:
-    """Tokens still held by running jobs: each reservation minus what its job already spent."""
-    held = Reservation.objects.filter(user=user, state=Reservation.State.HELD)
-    if exclude_key:
-        held = held.exclude(key=exclude_key)
-    held = held.annotate(spent=Sum("records__total_tokens"))
-    return sum(max(r.tokens - (r.spent or 0), 0) for r in held)
-
-
-def _spent(reservation: Reservation) -> int:
-    return reservation.records.aggregate(t=Sum("total_tokens"))["t"] or 0
-
-
-def usage_summary(*, user, now: datetime | None = None) -> UsageSummary:
-    # A read: no row is created for a user who never had one (they are FREE).
-    allowance = Allowance.objects.filter(user=user).first() or Allowance(user=user)
-    start, end = usage_period(allowance, now=now)
-    used, cost = _usage_in(user, start, end)
-    reserved = _held(user)
-    limit = TIER_LIMITS[allowance.tier]
-    return UsageSummary(
-        tier=allowance.tier,
-        limit=limit,
-        tokens_used=used,
-        reserved=reserved,
-        remaining=max(limit - used - reserved, 0),
-        has_monthly_reset=TIER_RESETS[allowance.tier],
-        period_start=start,
-        period_end=end,
-        cost=cost,
-    )
-
-
-def usage_reserve(*, user, key: str, tokens: int, exam=None, models: Iterable[str] = ()) -> Reservation:
-    """Holds `tokens` for a job, or raises QuotaExceeded (or PriceMissing). Idempotent on `key`.
-
-    `models`: the models the job will call; a model without a price refuses the job before
-    anything is held. The user's Allowance row is locked (SELECT … FOR UPDATE) for the
-    check-and-insert, so concurrent starts by the same user are serialised and cannot together
-    exceed the allowance. Call it inside the caller's transaction or not: the lock lasts until
-    the outermost transaction ends, after the reservation is written.
+    The user's Allowance row is locked (SELECT … FOR UPDATE) for the check-and-insert, so
+    concurrent starts by the same user are serialised and cannot together exceed the allowance.
+    Call it inside the caller's transaction or not: the lock lasts until the outermost
+    transaction ends, after the reservation is written.
     """
     if tokens < 0:
         raise ValueError("tokens must be >= 0")
-    price_check(models)
     _allowance(user)
     with transaction.atomic():
         allowance = Allowance.objects.select_for_update().get(user=user)
@@ -183,11 +81,11 @@ def usage_reserve(*, user, key: str, tokens: int, exam=None, models: Iterable[st
                 raise ValueError(f"reservation {key!r} belongs to another user")
             return existing
         start, end = usage_period(allowance)
-        used, _cost = _usage_in(user, start, end)
-        remaining = TIER_LIMITS[allowance.tier] - used - _held(user)
+        used, _cost = usage_in_period(user=user, start=start, end=end)
+        remaining = TIER_LIMITS[allowance.tier] - used - usage_held(user=user)
         if tokens > remaining:
             raise QuotaExceeded(needed=tokens, remaining=remaining)
-        return Reservation.objects.create(user=user, key=key, tokens=tokens, exam=exam)
+        return Reservation.objects.create(user=user, key=key, tokens=tokens, exam_id=exam.pk if exam else None)
 
 
 def usage_job_may_continue(*, key: str, need: int = 1) -> bool:
@@ -208,13 +106,13 @@ def usage_job_may_continue(*, key: str, need: int = 1) -> bool:
         reservation = Reservation.objects.get(pk=reservation.pk)
         if reservation.state != Reservation.State.HELD:
             return False
-        spent = _spent(reservation)
+        spent = reservation_spent(reservation)
         own_left = reservation.tokens - spent
         if own_left >= need:
             return True
         start, end = usage_period(allowance)
-        used, _cost = _usage_in(user, start, end)
-        headroom = TIER_LIMITS[allowance.tier] - used - _held(user, exclude_key=key)
+        used, _cost = usage_in_period(user=user, start=start, end=end)
+        headroom = TIER_LIMITS[allowance.tier] - used - usage_held(user=user, exclude_key=key)
         if headroom < need:
             return False
         Reservation.objects.filter(pk=reservation.pk).update(tokens=spent + need)
@@ -236,7 +134,7 @@ def usage_settle(*, key: str, outcome: str = "") -> bool:
         )
         if updated:
             reservation = Reservation.objects.get(key=key)
-            Reservation.objects.filter(pk=reservation.pk).update(tokens_used=_spent(reservation))
+            Reservation.objects.filter(pk=reservation.pk).update(tokens_used=reservation_spent(reservation))
     return bool(updated)
 
 
@@ -254,7 +152,7 @@ def usage_reservations_expire(*, older_than: timedelta = timedelta(hours=12)) ->
 
 def usage_record(
     *,
-    user,
+    user: User,
     phase: str,
     model: str,
     prompt_tokens: int,
@@ -263,10 +161,9 @@ def usage_record(
     cached_read_tokens: int = 0,
     cache_write_tokens: int = 0,
     reasoning_tokens: int = 0,
-    exam=None,
-    copy=None,
+    exam: Model | None = None,
+    copy: Model | None = None,
     reservation_key: str | None = None,
-    price: PriceCard | None = None,
 ) -> UsageRecord:
     """Writes the ledger row of one LLM call. A second call with the same key changes nothing.
 
@@ -281,8 +178,8 @@ def usage_record(
       usage.completion_tokens_details.reasoning_tokens (priced apart only where the map says so).
     total_tokens = prompt_tokens + completion_tokens is what counts against the allowance.
 
-    A model without a price is refused at job start (usage_reserve(models=…)); if its price
-    disappears while a job runs, the row is still written (tokens count) with priced=False.
+    A model without a price is refused before a job starts (grading checks price_card); if its
+    price disappears while a job runs, the row is still written (tokens count) with priced=False.
     """
     if phase not in UsageRecord.Phase.values:
         raise ValueError(f"unknown phase {phase!r}")
@@ -300,7 +197,7 @@ def usage_record(
     priced = True
     try:
         cost = call_cost(
-            price or price_card(model),
+            price_card(model),
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             cached_read_tokens=cached_read_tokens,
@@ -310,13 +207,7 @@ def usage_record(
     except PriceMissing:
         logger.error("usage recorded without a price", extra={"model": model})
         priced = False
-        cost = call_cost(
-            PriceCard(input=ZERO, output=ZERO, cache_read=ZERO, cache_write=ZERO),
-            prompt_tokens=0,
-            completion_tokens=0,
-            cached_read_tokens=0,
-            cache_write_tokens=0,
-        )
+        cost = CallCost(prompt_cost=ZERO, completion_cost=ZERO, cached_cost=ZERO, total_cost=ZERO, savings=ZERO)
     reservation = None
     if reservation_key:
         reservation = Reservation.objects.filter(key=reservation_key, user=user).first()
@@ -326,8 +217,8 @@ def usage_record(
         with transaction.atomic():
             return UsageRecord.objects.create(
                 user=user,
-                exam=exam,
-                copy=copy,
+                exam_id=exam.pk if exam else None,
+                copy_id=copy.pk if copy else None,
                 phase=phase,
                 model=model,
                 prompt_tokens=prompt_tokens,
@@ -351,7 +242,7 @@ def usage_record(
 
 
 def usage_plan_set(
-    *, user, tier: str, period_start: datetime | None = None, period_end: datetime | None = None
+    *, user: User, tier: str, period_start: datetime | None = None, period_end: datetime | None = None
 ) -> Allowance:
     """Billing (or an admin) sets the tier and the billing period; takes effect at once.
 
@@ -363,7 +254,7 @@ def usage_plan_set(
         raise ValueError(f"unknown tier {tier!r}")
     if (period_start is None) != (period_end is None):
         raise ValueError("period_start and period_end go together")
-    if period_start is not None and period_start >= period_end:
+    if period_start is not None and period_end is not None and period_start >= period_end:
         raise ValueError("period_start must be before period_end")
     allowance = _allowance(user)
     allowance.tier = tier
@@ -373,42 +264,16 @@ def usage_plan_set(
     return allowance
 
 
-def usage_exam_cost(*, exam_id: int) -> dict:
-    """Cost breakdown of an exam, per phase and in total (Decimal USD, token counts).
-
-    {"phases": {phase: {prompt_cost, completion_cost, cached_cost, total_cost, savings,
-    tokens, …token fields}}, "total": {same keys}}; phases in the order of Phase.
-    """
-    rows = (
-        UsageRecord.objects.filter(exam_id=exam_id)
-        .values("phase")
-        .annotate(**{f: Sum(f) for f in (*COST_FIELDS, *TOKEN_FIELDS)})
-    )
-    keys = (*COST_FIELDS, *TOKEN_FIELDS)
-    by_phase = {row["phase"]: row for row in rows}
-    phases = {}
-    for phase in UsageRecord.Phase.values:
-        if phase in by_phase:
-            row = by_phase[phase]
-            values = {f: row[f] or (ZERO if f in COST_FIELDS else 0) for f in keys}
-            values["tokens"] = values["total_tokens"]
-            phases[phase] = values
-    total = {f: sum((p[f] for p in phases.values()), ZERO if f in COST_FIELDS else 0) for f in keys}
-    total["tokens"] = total["total_tokens"]
-    return {"phases": phases, "total": total}
-
-
 __all__ = [
     "PriceMissing",
     "QuotaExceeded",
-    "UsageSummary",
-    "usage_exam_cost",
     "usage_job_may_continue",
-    "usage_period",
     "usage_plan_set",
     "usage_record",
     "usage_reservations_expire",
     "usage_reserve",
     "usage_settle",
+    # Reads re-exported until grading imports them from usage.selectors (issue 10).
+    "usage_exam_cost",
     "usage_summary",
 ]

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import environ
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
-# litellm must never fetch its price map from the network: read the copy bundled with
-# the package, so prices are deterministic and start-up needs no internet.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# The one place this is set: every process (web, worker, beat, manage.py, pytest) loads these
+# settings before the grading gateway imports litellm, which reads it then. litellm uses the
+# price map bundled with the package, never one fetched from the network: start-up needs no
+# internet, and litellm agrees with usage.pricing, which reads that same file. Not configurable.
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("CORRIGO_VAR_DIR", BASE_DIR / "var"))
@@ -113,7 +116,7 @@ REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6380/0")
 # A namespace keeps several deployments (or parallel test runs) apart on one Redis.
 REDIS_PREFIX = env("REDIS_PREFIX", default="corrigo")
 
-CACHES = {
+CACHES: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
@@ -122,7 +125,7 @@ CACHES = {
     }
 }
 
-CHANNEL_LAYERS = {
+CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # channels_redis waits for messages with BZPOPMIN(timeout=5); redis-py 8's default
@@ -223,7 +226,7 @@ STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "/media/"  # never served directly: files go through owner-checked views
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
@@ -253,12 +256,15 @@ if AWS_STORAGE_BUCKET_NAME:
         },
     }
 
+# A PDF of copies is refused above this size or page count (nginx refuses bodies over 50 MB).
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
+UPLOAD_MAX_PAGES = env.int("UPLOAD_MAX_PAGES", default=300)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Security headers ------------------------------------------------------------------
 # No inline script anywhere: htmx and our own code are vendored files under /static/.
-CONTENT_SECURITY_POLICY = {
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
@@ -292,7 +298,7 @@ METRICS_TOKEN = env("METRICS_TOKEN", default="")
 HEALTH_CELERY_TIMEOUT = env.float("HEALTH_CELERY_TIMEOUT", default=1.0)
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "core.logging.RequestIdFilter"}},

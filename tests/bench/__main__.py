@@ -48,7 +48,6 @@ def _env_setup(tmp: Path) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
     os.environ["REDIS_PREFIX"] = f"corrigo-bench-{namespace}"
     os.environ["MEDIA_ROOT"] = str(tmp / "media")
-    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     os.environ["LOG_LEVEL"] = "WARNING"
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     os.environ["BENCH_DB_NAME"] = f"corrigo_bench_{namespace}"

@@ -18,7 +18,6 @@ PROD_ENV = {
     "ALLOWED_HOSTS": "corrigo.example",
     "SITE_URL": "https://corrigo.example",
     "DATABASE_URL": "sqlite:////tmp/corrigo-check.sqlite3",
-    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     "PATH": "/usr/bin:/bin",
 }
 

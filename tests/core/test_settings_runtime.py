@@ -34,3 +34,14 @@ def test_the_embedded_sqlite_database_takes_its_write_lock_when_a_transaction_be
     options = json.loads(out.stdout.strip().splitlines()[-1])
     assert options["transaction_mode"] == "IMMEDIATE"
     assert options["timeout"] >= 10
+
+
+def test_litellm_always_reads_its_bundled_price_map_once_settings_are_loaded():
+    # litellm reads the switch when the gateway imports it, after every process has loaded
+    # settings; an operator's environment cannot make it fetch prices from the network.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "LITELLM_LOCAL_MODEL_COST_MAP": "False"}
+    code = "import django, os; django.setup(); print(os.environ['LITELLM_LOCAL_MODEL_COST_MAP'])"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "True"

@@ -60,7 +60,6 @@ def service_env(**extra: str) -> dict[str, str]:
             "REDIS_URL": settings.REDIS_URL,
             "REDIS_PREFIX": settings.REDIS_PREFIX,
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
 from tests.factories import UserFactory
-from usage.models import ModelPrice, UsageRecord
-from usage.services import usage_plan_set, usage_summary
-from usage.tiers import Tier
+from usage.models import UsageRecord
+from usage.selectors import Tier, price_card, usage_summary
+from usage.services import usage_plan_set
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +54,9 @@ def test_an_admin_prices_a_model_missing_from_the_map(admin_client):
         {"model": "ollama/llama3.1", "input_per_token": "0.0000002", "output_per_token": "0.0000004"},
     )
     assert response.status_code == 302
-    assert ModelPrice.objects.get(model="ollama/llama3.1").card().cache_read == ModelPrice.objects.get().input_per_token
+    card = price_card("ollama/llama3.1")
+    assert (card.input, card.output) == (Decimal("0.0000002"), Decimal("0.0000004"))
+    assert card.cache_read == card.cache_write == card.input  # empty cache prices are the input price
 
 
 def test_the_ledger_is_read_only(admin_client, teacher, spend):

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from usage.models import Allowance, UsageRecord
-from usage.services import usage_period, usage_plan_set, usage_summary
-from usage.tiers import TIER_LIMITS, Tier
+from usage.selectors import TIER_LIMITS, Tier, usage_period, usage_summary
+from usage.services import usage_plan_set
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from litellm.llms.vertex_ai.gemini.vertex_and_google_ai_studio_gemini import Ver
 from litellm.types.utils import ModelResponse, Usage
 
 from usage.models import ModelPrice
-from usage.pricing import PriceCard, PriceMissing, call_cost, price_card, price_check, tokens_from_usage
+from usage.pricing import PriceMissing, call_cost, price_card, tokens_from_usage
 
 
 def openai_usage(prompt, completion, cached=0, reasoning=0) -> Usage:
@@ -151,9 +151,7 @@ def test_tokens_from_usage_falls_back_to_anthropics_own_cache_fields():
 def test_a_model_missing_from_the_map_has_no_price_rather_than_a_zero_one():
     with pytest.raises(PriceMissing) as refused:
         price_card("ollama/corrigo-maison-7b")
-    assert "corrigo-maison-7b" in str(refused.value)
-    with pytest.raises(PriceMissing):
-        price_check(["gpt-4o-mini", "ollama/corrigo-maison-7b"])
+    assert "corrigo-maison-7b" in refused.value.message
 
 
 @pytest.mark.django_db
@@ -176,15 +174,3 @@ def test_an_operator_price_in_the_admin_prices_an_unknown_model_and_wins_over_th
     assert card.cache_read == Decimal("0.000001")  # unset cache prices are the input price
     ModelPrice.objects.create(model="gpt-4o-mini", input_per_token=Decimal("0.5"), output_per_token=Decimal("1"))
     assert price_card("gpt-4o-mini").input == Decimal("0.5")
-
-
-@pytest.mark.django_db
-def test_an_operator_price_in_settings_prices_an_unknown_model(settings):
-    prices = {"input": "2e-7", "output": "4e-7", "cache_read": "1e-7"}
-    settings.CORRIGO_MODEL_PRICES = {"hosted_vllm/qwen-local": prices}
-    card = price_card("hosted_vllm/qwen-local")
-    assert card == PriceCard(
-        input=Decimal("2e-7"), output=Decimal("4e-7"), cache_read=Decimal("1e-7"), cache_write=Decimal("2e-7")
-    )
-    cost = call_cost(card, prompt_tokens=10, completion_tokens=10, cached_read_tokens=0, cache_write_tokens=0)
-    assert cost.total_cost == Decimal("6e-6")

@@ -6,8 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from grading.models import Exam
 from usage.models import ModelPrice, Reservation, UsageRecord
-from usage.services import usage_exam_cost, usage_record, usage_reserve
+from usage.selectors import usage_exam_cost, usage_exam_total_cost_subquery
+from usage.services import usage_record, usage_reserve
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +58,16 @@ def test_an_unknown_phase_is_refused(teacher):
         record(teacher, phase="guessing")
 
 
+def test_an_exam_list_can_carry_each_exams_total_cost_in_one_query(teacher, exam_of, django_assert_num_queries):
+    spent, idle = exam_of(teacher), exam_of(teacher)
+    record(teacher, exam=spent, idempotency_key="a")
+    record(teacher, exam=spent, idempotency_key="b", phase="verification")
+    with django_assert_num_queries(1):
+        costs = dict(Exam.objects.annotate(cost=usage_exam_total_cost_subquery()).values_list("pk", "cost"))
+    assert costs[spent.pk] == sum(r.total_cost for r in UsageRecord.objects.filter(exam=spent)) > 0
+    assert costs[idle.pk] == 0
+
+
 def test_ledger_rows_are_append_only(teacher):
     row = record(teacher)
     row.total_cost = Decimal(0)
@@ -65,7 +77,7 @@ def test_ledger_rows_are_append_only(teacher):
 
 def test_a_call_whose_model_lost_its_price_is_still_counted(teacher):
     ModelPrice.objects.create(model="ollama/maison", input_per_token=Decimal("1e-6"), output_per_token=Decimal("1e-6"))
-    usage_reserve(user=teacher, key="job-1", tokens=1_000, models=["ollama/maison"])
+    usage_reserve(user=teacher, key="job-1", tokens=1_000)
     ModelPrice.objects.all().delete()
     row = record(teacher, model="ollama/maison", cached_read_tokens=0, cache_write_tokens=0, reservation_key="job-1")
     assert row.priced is False
@@ -91,7 +103,7 @@ def test_an_exams_cost_is_the_sum_of_its_calls_per_phase(teacher, exam_of, spend
     grading = breakdown["phases"]["grading"]
     assert grading["total_cost"] == Decimal("0.02175") + Decimal("0.033")
     assert grading["savings"] == Decimal("0.01125")
-    assert grading["tokens"] == 18_800
+    assert grading["total_tokens"] == 18_800
     total = breakdown["total"]
     assert total["total_cost"] == sum(p["total_cost"] for p in breakdown["phases"].values())
     assert total["total_cost"] == sum(r.total_cost for r in UsageRecord.objects.filter(exam=exam))

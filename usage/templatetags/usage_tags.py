@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from django import template
 
-from usage import services
+from usage import selectors
 from usage.models import UsageRecord
-from usage.selectors import usage_bar_get
 
 register = template.Library()
 
@@ -16,13 +15,13 @@ def usage_bar(context, oob: bool = False) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"bar": None}
-    return {"bar": usage_bar_get(user=user), "oob": oob}
+    return {"bar": selectors.usage_bar_get(user=user), "oob": oob}
 
 
 @register.inclusion_tag("usage/exam_cost.html")
 def usage_exam_cost(exam) -> dict:
     """`{% usage_exam_cost exam %}`: the exam's cost per phase (nothing before the first LLM call).
     The page that calls it has already checked that the exam is the viewer's."""
-    cost = services.usage_exam_cost(exam_id=exam.pk)
+    cost = selectors.usage_exam_cost(exam_id=exam.pk)
     labels = dict(UsageRecord.Phase.choices)
     return {"cost": cost, "phases": [(labels[phase], row) for phase, row in cost["phases"].items()]}
