@@ -111,7 +111,7 @@ class GradeInline(ReadOnlyInline):
 
 class ModelAnswerInline(ReadOnlyInline):
     model = ModelAnswer
-    fields = ("attempt", "phase", "role", "model", "raw", "parsed", "created_at")
+    fields = ("attempt", "phase", "slot", "repair", "model", "raw", "parsed", "error", "created_at")
     readonly_fields = fields
 
 

@@ -12,31 +12,18 @@ import textwrap
 import zipfile
 from decimal import Decimal
 
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from usage.selectors import usage_exam_cost_json
 
+from .errors import FilesPurged
 from .models import Copy, Exam, GradeEdit, ModelAnswer
 from .selectors import Review, review_get
 
 ANNOTATION_MARGIN = 0.42  # of the page width, added on the right
 FEEDBACK_CHARS = 140
-
-
-class FilesPurged(Exception):
-    """The annotated PDFs need the copies' files, deleted by grading.retention."""
-
-    def __init__(self, exam: Exam):
-        purged_at = exam.files_purged_at or timezone.now()
-        super().__init__(
-            _(
-                "Les fichiers des copies ont été supprimés le %(date)s : les PDF annotés ne sont plus "
-                "disponibles. Les notes restent exportables en CSV, XLSX et JSON."
-            )
-            % {"date": formats.date_format(timezone.localtime(purged_at), "DATE_FORMAT")}
-        )
 
 
 def _on_twenty(total: Decimal | None, bareme_total: Decimal) -> Decimal | None:
@@ -134,13 +121,16 @@ def exam_json(*, exam: Exam) -> dict:
         )
     answers: dict[int, list[dict]] = {}
     for answer in ModelAnswer.objects.filter(copy__exam=exam).order_by("created_at", "id"):
+        grades = answer.get_grades()
         answers.setdefault(answer.copy_id, []).append(
             {
                 "attempt": answer.attempt,
                 "phase": answer.phase,
-                "role": answer.role,
+                "slot": answer.slot,
+                "repair": answer.repair,
                 "model": answer.model,
-                "parsed": answer.parsed,
+                "grades": grades.model_dump() if grades is not None else None,
+                "error": answer.error,
             }
         )
     questions = [
@@ -226,7 +216,7 @@ def _page_images(copy: Copy) -> list:
     from PIL import Image
 
     if copy.exam.files_purged_at is not None:
-        raise FilesPurged(copy.exam)
+        raise FilesPurged(copy.exam.files_purged_at)
     pages = list(copy.pages.all())
     try:
         if pages:
@@ -241,7 +231,7 @@ def _page_images(copy: Copy) -> list:
             data = handle.read()
     except FileNotFoundError:
         # Deleted by a purge that has not cleared its references yet (grading.retention).
-        raise FilesPurged(copy.exam) from None
+        raise FilesPurged(copy.exam.files_purged_at) from None
     import pypdfium2 as pdfium
 
     document = pdfium.PdfDocument(data)
@@ -329,7 +319,7 @@ def copy_annotated_filename(copy: Copy) -> str:
 
 def exam_annotated_zip(*, exam: Exam) -> bytes:
     if exam.files_purged_at is not None:
-        raise FilesPurged(exam)
+        raise FilesPurged(exam.files_purged_at)
     review = review_get(exam=exam)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -24,16 +25,18 @@ from django.db.models import Count, F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from usage.pricing import PriceCard, price_card
+from usage.pricing import PriceCard, PriceMissing, price_card
 from usage.services import usage_job_may_continue, usage_record, usage_reserve, usage_settle
 
+from .engine.asking import Reply, Request, reply_parse
 from .engine.config import RoleConfig, role_check, role_config, roles_for_mode
-from .engine.errors import EngineError, InvalidAnswer, TransientLLMError
-from .engine.grader import Answer, grade_copy
+from .engine.errors import EngineError, ModelMisconfigured, TransientLLMError
+from .engine.grader import PhaseRun, grade_copy
 from .engine.llm import LLMResult, llm_complete
-from .engine.prompts import exam_context, prompt_tokens_estimate, repair_messages
+from .engine.prompts import exam_context, prompt_tokens_estimate
 from .engine.render import local_copy, pdf_pages
-from .engine.schema import CopyGrades, parse_copy_grades
+from .engine.schema import parse_copy_grades
+from .errors import WorkflowError
 from .models import Copy, Exam, Grade, GradingJob, ModelAnswer, Page
 
 logger = logging.getLogger(__name__)
@@ -64,11 +67,21 @@ def gradable_copies(exam: Exam):
     return exam.copies.filter(status__in=STARTABLE).annotate(page_total=Count("pages")).filter(page_total__gt=0)
 
 
+def role_ready(role: str) -> RoleConfig:
+    """The role's configuration with its model, key and price checked, or ModelMisconfigured."""
+    config = role_check(role)
+    try:
+        price_card(config.model)
+    except PriceMissing as exc:
+        raise ModelMisconfigured(str(exc)) from exc
+    return config
+
+
 def _configs(exam: Exam, *, checked: bool = True) -> dict[str, RoleConfig]:
     """Each slot's model, checked (model, key, price): ModelMisconfigured before anything starts.
 
     Copy tasks skip the check (`checked=False`): the job start checked it moments ago."""
-    get = role_check if checked else role_config
+    get = role_ready if checked else role_config
     return {SLOTS[role]: get(role) for role in roles_for_mode(exam.mode)}
 
 
@@ -158,8 +171,10 @@ def job_start(*, exam: Exam, user) -> GradingJob:
     """Reserves the estimated tokens and enqueues one task per gradable copy.
 
     Raises usage.services.QuotaExceeded, ModelMisconfigured, or EngineError (no copy, no
-    barème, a job already running).
+    barème, a job already running), WorkflowError (the students' files were purged).
     """
+    if exam.files_purged_at is not None:
+        raise WorkflowError(_("Les fichiers des élèves ont été supprimés : correction impossible."))
     if not exam.questions.exists():
         raise EngineError(_("Le barème est vide : ajoutez au moins une question avant de lancer la correction."))
     estimate = job_estimate(exam=exam)
@@ -256,9 +271,9 @@ def _progress(exam: Exam, *, final: bool = False) -> None:
 # --- One copy -------------------------------------------------------------------------
 
 
-def _store_answer(
-    copy: Copy, job: GradingJob, *, phase: str, role: str, result: LLMResult, parsed: dict | None
-) -> ModelAnswer:
+def _store(
+    copy: Copy, job: GradingJob, *, phase: str, slot: str, repair: bool, result: LLMResult, reply: Reply
+) -> Reply:
     """The audit row and the ledger row of one call, together or not at all."""
     try:
         with transaction.atomic():
@@ -266,38 +281,32 @@ def _store_answer(
                 user=job.created_by,
                 exam=copy.exam,
                 copy=copy,
-                phase=phase,
+                phase="repair" if repair else phase,
                 model=result.model,
                 **result.ledger_tokens,
-                idempotency_key=f"copy:{copy.pk}:{copy.attempt}:{phase}:{role}",
+                idempotency_key=f"copy:{copy.pk}:{copy.attempt}:{phase}:{slot}" + (":repair" if repair else ""),
                 reservation_key=job.reservation_key or None,
             )
-            return ModelAnswer.objects.create(
+            ModelAnswer.objects.create(
                 copy=copy,
                 attempt=copy.attempt,
                 phase=phase,
-                role=role,
+                slot=slot,
+                repair=repair,
                 model=result.model,
                 raw=result.content,
-                parsed=parsed,
+                parsed=reply.value.model_dump() if reply.value is not None else None,
+                error=reply.error,
             )
+            return reply
     except IntegrityError:
         # A duplicate delivery stored it first: its answer is the one that counts.
-        return ModelAnswer.objects.get(copy=copy, attempt=copy.attempt, phase=phase, role=role)
+        stored = ModelAnswer.objects.get(copy=copy, attempt=copy.attempt, phase=phase, slot=slot, repair=repair)
+        return _replayed(stored)
 
 
-def _parse(raw: str, expected: list[str], *, truncated: bool) -> tuple[CopyGrades | None, str]:
-    try:
-        return parse_copy_grades(raw, expected_ids=expected, truncated=truncated), ""
-    except InvalidAnswer as exc:
-        return None, str(exc)
-
-
-def _from_stored(answer: ModelAnswer) -> tuple[CopyGrades | None, str]:
-    parsed = answer.parsed or {}
-    if "grades" in parsed:
-        return CopyGrades.model_validate(parsed["grades"]), ""
-    return None, parsed.get("error", _("réponse invalide"))
+def _replayed(answer: ModelAnswer) -> Reply:
+    return Reply(model=answer.model, raw=answer.raw, value=answer.get_grades(), error=answer.error)
 
 
 def _in_language(language: str | None, **kwargs) -> LLMResult:
@@ -306,66 +315,37 @@ def _in_language(language: str | None, **kwargs) -> LLMResult:
         return llm_complete(**kwargs)
 
 
-def _call_round(
-    copy: Copy, job: GradingJob, phase: str, requests: dict[str, tuple[RoleConfig, list[dict], list[str]]]
-) -> dict[str, tuple[ModelAnswer, CopyGrades | None, str]]:
-    """Runs the calls not stored yet in parallel, stores each, returns (row, grades, error)."""
-    out: dict[str, tuple[ModelAnswer, CopyGrades | None, str]] = {}
-    pending = {}
-    for role, request in requests.items():
-        stored = ModelAnswer.objects.filter(copy=copy, attempt=copy.attempt, phase=phase, role=role).first()
-        if stored is not None:
-            out[role] = (stored, *_from_stored(stored))
-        else:
-            pending[role] = request
-    if pending:
+def _run(copy: Copy, job: GradingJob) -> PhaseRun:
+    def run(phase: str, requests: dict[str, Request], repair: bool) -> dict[str, Reply]:
+        """Replays the calls of this round already stored; makes the others in parallel and stores each."""
+        stored = ModelAnswer.objects.filter(
+            copy=copy, attempt=copy.attempt, phase=phase, repair=repair, slot__in=list(requests)
+        )
+        replies = {answer.slot: _replayed(answer) for answer in stored}
+        pending = {slot: request for slot, request in requests.items() if slot not in replies}
+        if not pending:
+            return replies
         with ThreadPoolExecutor(max_workers=len(pending), thread_name_prefix="llm") as pool:
             language = translation.get_language()
             futures = {
-                role: pool.submit(_in_language, language, config=config, messages=messages)
-                for role, (config, messages, _ids) in pending.items()
+                slot: pool.submit(_in_language, language, config=request.config, messages=request.messages)
+                for slot, request in pending.items()
             }
         failure: Exception | None = None
-        for role, future in futures.items():
+        for slot, future in futures.items():
             try:
                 result = future.result()
             except EngineError as exc:
                 failure = failure or exc
                 continue
-            expected = pending[role][2]
-            grades, error = _parse(result.content, expected, truncated=result.truncated)
-            parsed = {"grades": grades.model_dump()} if grades else {"error": error, "finish": result.finish_reason}
-            row = _store_answer(copy, job, phase=phase, role=role, result=result, parsed=parsed)
-            out[role] = (row, *_from_stored(row))
+            reply = reply_parse(result, partial(parse_copy_grades, expected_ids=pending[slot].expected))
+            replies[slot] = _store(copy, job, phase=phase, slot=slot, repair=repair, result=result, reply=reply)
         if failure is not None:
             # The calls that succeeded are stored: a retry will not pay for them again.
             raise failure
-    return out
+        return replies
 
-
-def _ask(copy: Copy, job: GradingJob):
-    def ask(phase: str, requests: dict[str, tuple[RoleConfig, list[dict], list[str]]]) -> dict[str, Answer]:
-        first = _call_round(copy, job, phase, requests)
-        answers = {role: Answer(grades=grades, raw=row.raw) for role, (row, grades, _e) in first.items() if grades}
-        broken = {role: entry for role, entry in first.items() if entry[1] is None}
-        if broken:
-            repairs = {}
-            for role, (row, _grades, error) in broken.items():
-                config, messages, expected = requests[role]
-                repair_role = role if phase == "grading" else f"{role}-verif"
-                repairs[repair_role] = (config, repair_messages(messages, raw=row.raw, error=error), expected)
-            second = _call_round(copy, job, "repair", repairs)
-            for repair_role, (row, grades, error) in second.items():
-                role = repair_role.split("-", 1)[0]
-                if grades is None:
-                    raise InvalidAnswer(
-                        _("Réponse inutilisable du modèle %(model)s, même après une réparation : %(error)s")
-                        % {"model": row.model, "error": error}
-                    )
-                answers[role] = Answer(grades=grades, raw=row.raw)
-        return answers
-
-    return ask
+    return run
 
 
 def _copy_pages(copy: Copy) -> list[tuple[str, str]]:
@@ -426,7 +406,7 @@ def copies_stuck_fail(*, now: datetime | None = None, older_than: timedelta | No
     ).select_related("exam", "exam__owner")
     failed = 0
     for copy in stuck:
-        with translation.override(getattr(copy.exam.owner, "language", None) or settings.LANGUAGE_CODE):
+        with translation.override(copy.exam.owner.language):
             reason = _(
                 "La correction de cette copie a été interrompue (le traitement ne répond plus) ; "
                 "vous pouvez la relancer."
@@ -447,7 +427,7 @@ def copies_stuck_fail(*, now: datetime | None = None, older_than: timedelta | No
         copies__status__in=ACTIVE
     )
     for job in orphans.select_related("exam", "exam__owner"):
-        with translation.override(getattr(job.exam.owner, "language", None) or settings.LANGUAGE_CODE):
+        with translation.override(job.exam.owner.language):
             if job_finalize(job=job):
                 logger.warning("job %s left running with no active copy: finalized", job.pk, extra={"job": job.pk})
     return failed
@@ -491,7 +471,7 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int | None = None) -> str:
             pages=_copy_pages(copy),
             step=exam.rounding_step,
             configs=configs,
-            ask=_ask(copy, job),
+            run=_run(copy, job),
             on_verification=lambda: _verifying(copy),
         )
     except TransientLLMError:

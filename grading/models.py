@@ -17,6 +17,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .engine.schema import CopyGrades
+
 
 def _upload_name(prefix: str, extension: str) -> str:
     # Unguessable names: a file's URL never reveals or enumerates another teacher's files.
@@ -263,32 +265,55 @@ class Grade(models.Model):
 
 
 class ModelAnswer(models.Model):
-    """One model's answer for one copy in one phase: the audit of how grades were reached."""
+    """One model call for one copy: which slot, in which phase, whether it repaired an earlier
+    answer, and what came back. The audit of how grades were reached, and the store that a
+    retried task reuses instead of paying for the call again.
+
+    `parsed` holds the validated answer (engine.schema.CopyGrades as JSON); `error` says why the
+    answer was unusable when it was. Read it through `get_grades()`, never through `parsed`.
+    """
 
     class Phase(models.TextChoices):
         GRADING = "grading", _("Correction")
         VERIFICATION = "verification", _("Vérification")
-        REPAIR = "repair", _("Réparation")
+
+    class Slot(models.TextChoices):
+        A = "a", _("Correcteur A")
+        B = "b", _("Correcteur B")
 
     copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="model_answers")
     attempt = models.PositiveIntegerField(default=0)
     phase = models.CharField(max_length=12, choices=Phase.choices)
-    role = models.CharField(max_length=10)  # "a" or "b"
+    slot = models.CharField(max_length=1, choices=Slot.choices)
+    # The second call of a phase, asked to fix an unusable first answer.
+    repair = models.BooleanField(default=False)
     model = models.CharField(max_length=200)
     raw = models.TextField(blank=True)
     parsed = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["copy", "attempt", "phase", "role"], name="modelanswer_unique_call")
+            models.UniqueConstraint(
+                fields=["copy", "attempt", "phase", "slot", "repair"], name="modelanswer_unique_call"
+            )
         ]
         verbose_name = _("réponse d'un modèle")
         verbose_name_plural = _("réponses des modèles")
 
     def __str__(self) -> str:
-        return f"{self.copy} · {self.get_phase_display()} · {self.role}"
+        parts = [self.copy, self.get_phase_display(), self.get_slot_display()]
+        if self.repair:
+            parts.append(_("réparation"))
+        return " · ".join(str(part) for part in parts)
+
+    def get_grades(self) -> CopyGrades | None:
+        """The model's validated answer, or None when it was unusable (`error` says why)."""
+        if self.parsed is None:
+            return None
+        return CopyGrades.model_validate(self.parsed)
 
 
 class GradeEdit(models.Model):

@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from core.realtime import realtime_group_name, realtime_send
+from usage.selectors import usage_bar_html
 from usage.services import usage_exam_cost
 
 from .models import Copy, Exam, GradingJob
@@ -45,14 +46,13 @@ def progress_context(*, exam: Exam) -> dict:
 
 
 def progress_html(*, exam: Exam, oob: bool = True) -> str:
-    with translation.override(getattr(exam.owner, "language", None) or "fr"):
+    with translation.override(exam.owner.language):
         return render_to_string("grading/progress.html#progress", {**progress_context(exam=exam), "oob": oob})
 
 
 def _usage_bar_oob(user) -> str:
-    from usage.selectors import usage_bar_html
-
-    return usage_bar_html(user=user, oob=True, language=getattr(user, "language", None) or "fr")
+    with translation.override(user.language):
+        return usage_bar_html(user=user, oob=True)
 
 
 def progress_send(*, exam: Exam, final: bool = False) -> None:

@@ -29,13 +29,10 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .errors import PurgeRefused
 from .models import Copy, Exam, Grade, GradingJob, Page, SourceFile
 
 logger = logging.getLogger(__name__)
-
-
-class PurgeRefused(Exception):
-    """The files cannot be deleted now (a grading job is reading them)."""
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import PurePath
@@ -14,12 +15,18 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
+from usage.services import usage_record
+
+from .engine.detection import bareme_extract, split_propose
+from .engine.errors import EngineError
+from .engine.llm import LLMResult
+from .errors import WorkflowError
+from .jobs import copy_rerun, role_ready
 from .models import Copy, Exam, Grade, GradeEdit, Page, Question, SourceFile, source_upload_to
+from .tasks import copy_pages_render_task
 from .validation import pdf_validate
 
-
-class WorkflowError(Exception):
-    """A refused action, with a message for the teacher."""
+__all__ = ["WorkflowError"]  # re-exported: views catch services.WorkflowError
 
 
 def exam_create(*, owner, **fields) -> Exam:
@@ -111,10 +118,6 @@ def student_label_from_filename(filename: str) -> str:
 
 
 def _pages_render_enqueue(copy_ids: list[int]) -> None:
-    try:
-        from .tasks import copy_pages_render_task
-    except ImportError:  # pragma: no cover - the engine's task module is not there yet
-        return
     for pk in copy_ids:
         transaction.on_commit(lambda pk=pk: copy_pages_render_task.delay(pk))
 
@@ -247,19 +250,35 @@ def copy_rename(*, copy: Copy, student_label: str) -> Copy:
     return copy
 
 
-def split_propose_for(*, source: SourceFile, user=None) -> tuple[list[SplitRow], str]:
+def _detection_record(*, user, exam: Exam, label: str):
+    """Writes each detection call (and its repair) to the ledger, under a key of its own."""
+    base = f"detect:{label}:{exam.pk}:{uuid.uuid4().hex[:12]}"
+
+    def record(result: LLMResult, repair: bool) -> None:
+        usage_record(
+            user=user,
+            exam=exam,
+            phase="repair" if repair else "detection",
+            model=result.model,
+            **result.ledger_tokens,
+            idempotency_key=f"{base}:repair" if repair else base,
+        )
+
+    return record
+
+
+def split_propose_for(*, source: SourceFile, user) -> tuple[list[SplitRow], str]:
     """The detection model's split proposal (cached: one LLM call per file), or one whole-file row."""
     whole = [SplitRow(_("Élève 1"), 1, source.page_count)]
-    try:
-        from .engine.detection import split_propose
-        from .engine.errors import EngineError
-    except ImportError:  # pragma: no cover - the engine lands separately
-        return whole, _("La proposition automatique n'est pas disponible : indiquez les pages de chaque élève.")
     key = f"grading:split:{source.pk}:{source.sha256}"
     rows = cache.get(key)
     if rows is None:
         try:
-            proposal = split_propose(source=source, user=user)
+            proposal = split_propose(
+                name=source.file.name,
+                config=role_ready("detection"),
+                record=_detection_record(user=user, exam=source.exam, label="split"),
+            )
         except EngineError as error:
             return whole, _(
                 "La proposition automatique a échoué (%(reason)s) : indiquez les pages de chaque élève."
@@ -315,17 +334,10 @@ def copy_reviewed_set(*, copy: Copy, reviewed: bool) -> Copy:
 
 
 def copy_regrade(*, copy: Copy):
-    """Sends one copy back to the engine (a new attempt). Raises WorkflowError."""
+    """Sends one copy back to the engine (a new attempt). Raises WorkflowError, EngineError, QuotaExceeded."""
     if copy.exam.files_purged_at is not None:
         raise WorkflowError(_("Les fichiers de cette copie ont été supprimés : elle ne peut plus être corrigée."))
-    try:
-        from .jobs import copy_rerun
-    except ImportError:  # pragma: no cover - the engine lands separately
-        raise WorkflowError(_("La correction automatique n'est pas disponible.")) from None
-    try:
-        return copy_rerun(copy=copy)
-    except Exception as error:  # the engine's errors and usage.QuotaExceeded carry readable messages
-        raise WorkflowError(str(error)) from error
+    return copy_rerun(copy=copy)
 
 
 # --- Barème from a subject / corrigé -------------------------------------------------------
@@ -350,14 +362,13 @@ def exam_subject_store(*, exam: Exam, upload: UploadedFile) -> Exam:
 
 
 def bareme_propose(*, exam: Exam, user) -> list[dict]:
-    """The detection model's reading of the subject: rows for the teacher to correct. Raises WorkflowError."""
-    from .engine.detection import bareme_extract
-    from .engine.errors import EngineError
-
-    try:
-        proposal = bareme_extract(exam=exam, user=user)
-    except EngineError as error:
-        raise WorkflowError(str(error)) from error
+    """The detection model's reading of the subject: rows for the teacher to correct. Raises EngineError."""
+    proposal = bareme_extract(
+        name=exam.subject_file.name if exam.subject_file else "",
+        language=exam.language,
+        config=role_ready("detection"),
+        record=_detection_record(user=user, exam=exam, label="bareme"),
+    )
     return [{"label": q.label, "max_points": q.max_points, "criteria": q.criteria} for q in proposal.questions]
 
 

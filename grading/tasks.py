@@ -14,6 +14,7 @@ import random
 
 from celery import shared_task
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -49,15 +50,11 @@ def retry_countdown(retries: int) -> float:
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not security)
 
 
-def _teacher_language(copy_id: int) -> str:
-    language = Copy.objects.filter(pk=copy_id).values_list("exam__owner__language", flat=True).first()
-    return language or settings.LANGUAGE_CODE
-
-
 @shared_task(bind=True, acks_late=True, max_retries=RETRY_MAX, ignore_result=True)
 def copy_grade_task(self, copy_id: int, job_id: int, attempt: int | None = None) -> str:
+    teacher = get_user_model().objects.get(exams__copies=copy_id)
     # Failure reasons are stored as text: write them in the language the teacher reads.
-    with translation.override(_teacher_language(copy_id)):
+    with translation.override(teacher.language):
         return _copy_grade_run(self, copy_id, job_id, attempt)
 
 

@@ -8,6 +8,7 @@ every URL pattern to prove it).
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib import messages
@@ -24,10 +25,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.errors import ApplicationError
 from usage.services import QuotaExceeded, usage_summary
 
 from . import exports, retention, selectors, services
-from .engine.errors import EngineError
 from .forms import (
     BaremeRowFormSet,
     CopyRenameForm,
@@ -39,7 +40,7 @@ from .forms import (
     points_parse,
 )
 from .jobs import STARTABLE, job_cancel, job_estimate, job_start
-from .models import Exam, GradeEdit, GradingJob
+from .models import Exam, GradeEdit, GradingJob, ModelAnswer
 from .progress import progress_html
 from .validation import PdfInvalid, pdf_limits
 
@@ -122,8 +123,8 @@ def _grading_context(request: HttpRequest, exam: Exam) -> dict:
     context: dict = {"estimate": None, "estimate_error": ""}
     try:
         context["estimate"] = job_estimate(exam=exam)
-    except EngineError as error:
-        context["estimate_error"] = str(error)
+    except ApplicationError as error:
+        context["estimate_error"] = error.message
     context["remaining"] = usage_summary(user=request.user).remaining
     # Copies waiting for their pages to be rendered; graded or running copies are not "ready"
     # either, but saying their pages are still being prepared would be wrong.
@@ -153,16 +154,14 @@ def exam_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def exam_start(request: HttpRequest, pk: int) -> HttpResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
-    if exam.files_purged_at is not None:
-        messages.error(request, _("Les fichiers des élèves ont été supprimés : correction impossible."))
-        return redirect(reverse("exam_detail", args=[exam.pk]) + "#grading")
     try:
         job_start(exam=exam, user=request.user)
     except QuotaExceeded as error:
+        # The grading panel explains the missing tokens and offers a plan with more.
         context = _exam_context(exam) | _grading_context(request, exam) | {"quota_error": error}
         return render(request, "grading/exam_detail.html", context)
-    except EngineError as error:
-        messages.error(request, str(error))
+    except ApplicationError as error:
+        messages.error(request, error.message)
     else:
         messages.success(request, _("Correction lancée : suivez la progression ci-dessous."))
     return redirect(reverse("exam_detail", args=[exam.pk]) + "#grading")
@@ -204,8 +203,8 @@ def question_add(request: HttpRequest, pk: int) -> HttpResponse:
         return _bareme_response(request, exam, form_errors=_form_errors(form))
     try:
         services.question_add(exam=exam, **form.cleaned_data)
-    except services.WorkflowError as error:
-        return _bareme_response(request, exam, form_errors={"__all__": [str(error)]})
+    except ApplicationError as error:
+        return _bareme_response(request, exam, form_errors={"__all__": [error.message]})
     return _bareme_response(request, exam)
 
 
@@ -218,8 +217,8 @@ def question_update(request: HttpRequest, pk: int, question_pk: int) -> HttpResp
         return _bareme_response(request, question.exam, form_errors=_form_errors(form))
     try:
         services.question_update(question=question, **form.cleaned_data)
-    except services.WorkflowError as error:
-        return _bareme_response(request, question.exam, form_errors={"__all__": [str(error)]})
+    except ApplicationError as error:
+        return _bareme_response(request, question.exam, form_errors={"__all__": [error.message]})
     return _bareme_response(request, question.exam)
 
 
@@ -230,8 +229,8 @@ def question_delete(request: HttpRequest, pk: int, question_pk: int) -> HttpResp
     exam = question.exam
     try:
         services.question_delete(question=question)
-    except services.WorkflowError as error:
-        return _bareme_response(request, exam, form_errors={"__all__": [str(error)]})
+    except ApplicationError as error:
+        return _bareme_response(request, exam, form_errors={"__all__": [error.message]})
     return _bareme_response(request, exam)
 
 
@@ -243,8 +242,8 @@ def question_move(request: HttpRequest, pk: int, question_pk: int) -> HttpRespon
     if form.is_valid():
         try:
             services.question_move(question=question, direction=form.cleaned_data["direction"])
-        except services.WorkflowError as error:
-            return _bareme_response(request, question.exam, form_errors={"__all__": [str(error)]})
+        except ApplicationError as error:
+            return _bareme_response(request, question.exam, form_errors={"__all__": [error.message]})
     return _bareme_response(request, question.exam)
 
 
@@ -256,19 +255,48 @@ def exam_review(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "grading/exam_review.html", {"exam": exam, "review": review})
 
 
+@dataclass(frozen=True)
+class Opinion:
+    """One grader's view of one question, as its answer in one phase gave it."""
+
+    answer: ModelAnswer
+    points: Decimal
+    confidence: float
+    reading: str
+    reasoning: str
+
+
+def _answers_that_count(copy) -> list:
+    """Each slot's usable answer per phase in the copy's last attempt (a repair replaces the
+    answer it repaired), graders' first answers before their verification answers."""
+    counted = {}
+    for answer in copy.model_answers.filter(attempt=copy.attempt).order_by("repair", "created_at", "id"):
+        grades = answer.get_grades()
+        if grades is not None:
+            counted[(answer.phase != ModelAnswer.Phase.GRADING, answer.slot)] = (answer, grades.by_id())
+    return [counted[key] for key in sorted(counted)]
+
+
+def _opinion(answer: ModelAnswer, item) -> Opinion:
+    points = Decimal(str(item.points))
+    return Opinion(
+        answer,
+        points.quantize(Decimal(1)) if points == points.to_integral_value() else points.normalize(),
+        item.confidence,
+        item.reading,
+        item.reasoning,
+    )
+
+
 def _copy_context(copy) -> dict:
     exam = copy.exam
     questions = list(exam.questions.all())
     grades = {g.question_id: g for g in copy.grades.all()}
-    answers = list(copy.model_answers.filter(attempt=copy.attempt).exclude(parsed=None))
+    answers = _answers_that_count(copy)
     items = []
     for position, question in enumerate(questions, start=1):
         qid = f"q{position}"
-        opinions = []
-        for answer in answers:
-            for item in (answer.parsed or {}).get("questions", []) or []:
-                if isinstance(item, dict) and str(item.get("id")) == qid:
-                    opinions.append({"answer": answer, "item": item})
+        opinions = [_opinion(answer, by_id[qid]) for answer, by_id in answers if qid in by_id]
         items.append({"question": question, "grade": grades.get(question.pk), "opinions": opinions})
     siblings = list(exam.copies.order_by("student_label", "id").values_list("pk", flat=True))
     index = siblings.index(copy.pk)
@@ -321,10 +349,10 @@ def grade_update(request: HttpRequest, pk: int) -> HttpResponse:
         if points is None:
             raise services.WorkflowError(_("Saisissez un nombre, par exemple 2,5."))
         services.grade_edit(grade=grade, user=request.user, points=points)
-    except services.WorkflowError as error:
+    except ApplicationError as error:
         if _wants_json(request):
-            return JsonResponse({"ok": False, "error": str(error)}, status=400)
-        messages.error(request, str(error))
+            return JsonResponse({"ok": False, "error": error.message}, status=400)
+        messages.error(request, error.message)
     else:
         if _wants_json(request):
             return JsonResponse(_grade_payload(grade))
@@ -371,7 +399,7 @@ def copy_regrade(request: HttpRequest, pk: int) -> HttpResponse:
     copy = selectors.copy_get(user=request.user, pk=pk)
     try:
         services.copy_regrade(copy=copy)
-    except services.WorkflowError as error:
+    except (ApplicationError, QuotaExceeded) as error:  # QuotaExceeded: until it derives from ApplicationError
         messages.error(request, str(error))
     else:
         messages.success(request, _("La copie est renvoyée à la correction."))
@@ -397,9 +425,8 @@ def copies_upload(request: HttpRequest, pk: int) -> HttpResponse:
     for upload in uploads:
         try:
             copy = services.source_upload_copy(exam=exam, upload=upload)
-        except (PdfInvalid, services.WorkflowError) as error:
-            message = getattr(error, "message", None) or str(error)
-            errors.append({"name": upload.name, "message": message})
+        except (PdfInvalid, ApplicationError) as error:  # PdfInvalid: until it derives from ApplicationError
+            errors.append({"name": upload.name, "message": error.message})
         else:
             created.append({"id": copy.pk, "student": copy.student_label})
     for error in errors:
@@ -428,8 +455,8 @@ def class_upload(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(reverse("exam_detail", args=[exam.pk]) + "#copies")
     try:
         source = services.source_upload_class(exam=exam, upload=form.cleaned_data["file"])
-    except (PdfInvalid, services.WorkflowError) as error:
-        messages.error(request, getattr(error, "message", None) or str(error))
+    except (PdfInvalid, ApplicationError) as error:  # PdfInvalid: until it derives from ApplicationError
+        messages.error(request, error.message)
         return redirect(reverse("exam_detail", args=[exam.pk]) + "#copies")
     url = reverse("source_split", args=[source.pk])
     pages = form.cleaned_data.get("pages_per_student")
@@ -463,8 +490,8 @@ def source_split(request: HttpRequest, pk: int) -> HttpResponse:
             ]
             try:
                 copies = services.split_apply(source=source, rows=rows)
-            except services.WorkflowError as error:
-                messages.error(request, str(error))
+            except ApplicationError as error:
+                messages.error(request, error.message)
             else:
                 messages.success(
                     request,
@@ -498,8 +525,8 @@ def copy_delete(request: HttpRequest, pk: int) -> HttpResponse:
     exam_pk = copy.exam_id
     try:
         services.copy_delete(copy=copy)
-    except services.WorkflowError as error:
-        messages.error(request, str(error))
+    except ApplicationError as error:
+        messages.error(request, error.message)
     else:
         messages.success(request, _("Copie retirée."))
     return redirect(reverse("exam_detail", args=[exam_pk]) + "#copies")
@@ -559,8 +586,8 @@ def exam_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     content_type, extension = EXPORTS[fmt]
     try:
         content = builders[fmt](exam=exam)
-    except exports.FilesPurged as error:
-        messages.error(request, str(error))
+    except ApplicationError as error:
+        messages.error(request, error.message)
         return redirect("exam_review", pk=exam.pk)
     response = HttpResponse(content, content_type=content_type)
     name = slugify(exam.title) or "correction"
@@ -574,8 +601,8 @@ def copy_annotated(request: HttpRequest, pk: int) -> HttpResponse:
     copy = selectors.copy_get(user=request.user, pk=pk)
     try:
         content = exports.copy_annotated_pdf(copy=copy)
-    except exports.FilesPurged as error:
-        messages.error(request, str(error))
+    except ApplicationError as error:
+        messages.error(request, error.message)
         return redirect("copy_detail", pk=copy.pk)
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{exports.copy_annotated_filename(copy)}"'
@@ -593,8 +620,8 @@ def exam_files_purge(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         try:
             result = retention.exam_files_purge(exam=exam, reason="teacher")
-        except retention.PurgeRefused as error:
-            messages.error(request, str(error))
+        except ApplicationError as error:
+            messages.error(request, error.message)
         else:
             if result.complete:
                 messages.success(
@@ -634,8 +661,8 @@ def bareme_extract(request: HttpRequest, pk: int) -> HttpResponse:
         elif not exam.subject_file:
             raise services.WorkflowError(_("Choisissez le PDF du sujet ou du corrigé."))
         rows = services.bareme_propose(exam=exam, user=request.user)
-    except (PdfInvalid, services.WorkflowError) as error:
-        messages.error(request, getattr(error, "message", None) or str(error))
+    except (PdfInvalid, ApplicationError) as error:  # PdfInvalid: until it derives from ApplicationError
+        messages.error(request, error.message)
         return redirect(reverse("exam_detail", args=[exam.pk]) + "#bareme")
     formset = BaremeRowFormSet(prefix="bareme", initial=rows)
     return render(request, "grading/bareme_review.html", {"exam": exam, "formset": formset})
@@ -650,8 +677,8 @@ def bareme_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         rows = [f.cleaned_data for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
         try:
             services.bareme_replace(exam=exam, rows=rows)
-        except services.WorkflowError as error:
-            messages.error(request, str(error))
+        except ApplicationError as error:
+            messages.error(request, error.message)
         else:
             messages.success(request, _("Barème enregistré."))
             return redirect(reverse("exam_detail", args=[exam.pk]) + "#bareme")

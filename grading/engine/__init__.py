@@ -1,33 +1,14 @@
-"""The grading engine: the LLM gateway and everything a copy goes through.
+"""The grading engine: pure functions from a copy's pages and a barème to grades.
 
-- `config`: which model plays which role (detection, grader A, grader B), from settings.
+Nothing here touches the database or the ledger: the services (grading.services) load
+rows, pass what the engine needs, and store and record what comes back.
+
+- `config`: which model plays which role (detection, grader_a, grader_b), from settings.
 - `llm`: the only module that talks to litellm (imported lazily: it costs seconds).
 - `render`: PDF pages to JPEG, one page at a time.
 - `prompts`: the static prefix (identical for every copy of an exam) + the copy.
 - `schema`: the structured answers (pydantic) and their normalisation.
+- `asking`: call, parse, repair once.
 - `grader`: single and double correction of one copy, verification round included.
 - `detection`: barème extraction and class-PDF split proposals, on the detection model.
 """
-
-from __future__ import annotations
-
-from .errors import EngineError, InvalidAnswer, ModelMisconfigured, PermanentLLMError, TransientLLMError
-
-__all__ = [
-    "EngineError",
-    "InvalidAnswer",
-    "ModelMisconfigured",
-    "PermanentLLMError",
-    "TransientLLMError",
-    "bareme_extract",
-    "split_propose",
-]
-
-
-def __getattr__(name: str):
-    # Re-exported lazily: grading.engine is imported by models-level code that must stay light.
-    if name in ("bareme_extract", "split_propose"):
-        from . import detection
-
-        return getattr(detection, name)
-    raise AttributeError(name)

@@ -73,9 +73,8 @@ def role_check(role: str) -> RoleConfig:
 
     Cheap on purpose (no litellm import, no network): it runs in the web process before a
     job starts. A wrong key the provider rejects still fails the first call, permanently.
+    The model's price is checked by the services (grading.services.estimate.role_ready).
     """
-    from usage.pricing import PriceMissing, price_card
-
     config = role_config(role)
     if not config.model:
         raise ModelMisconfigured(
@@ -89,10 +88,6 @@ def role_check(role: str) -> RoleConfig:
             _("Le modèle « %(model)s » n'a pas de clé d'API : renseignez %(key)s ou CORRIGO_LLM_%(env)s_API_KEY.")
             % {"model": config.model, "key": key_env, "env": role.upper()}
         )
-    try:
-        price_card(config.model)
-    except PriceMissing as exc:
-        raise ModelMisconfigured(str(exc)) from exc
     return config
 
 

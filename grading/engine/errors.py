@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from core.errors import ApplicationError
 
-class EngineError(Exception):
+
+class EngineError(ApplicationError):
     """Anything that stops the engine with a reason a teacher or operator can read."""
 
 

@@ -1,8 +1,9 @@
 """Single and double correction of one copy, with one verification round.
 
-Pure orchestration: the caller supplies `ask(phase, requests)`, which runs the model calls
-(in parallel), records them (ledger, audit, idempotent reuse on a redelivered task) and
-returns each slot's validated answer. Here: what to ask, and how the final grade is reached.
+Pure orchestration: the caller supplies `run(phase, requests, repair)`, which makes a round of
+model calls (in parallel), records them (ledger, audit, reuse on a redelivered task) and
+returns each slot's parsed reply; asking.ask_with_repair repairs an unusable answer once.
+Here: what to ask, and how the final grade is reached.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from .asking import Reply, Request, ask_with_repair
 from .config import RoleConfig
 from .prompts import ExamContext, grading_messages, verification_messages
 from .schema import CopyGrades, QuestionGrade, normalise_points
@@ -22,14 +24,19 @@ READING_SIMILARITY_MIN = 0.35  # below this, two readings "differ strongly"
 READING_MIN_CHARS = 20  # shorter readings are too short to compare meaningfully
 
 
+# (phase, {slot: request}, repair) → {slot: reply}: one round of calls, made or replayed.
+PhaseRun = Callable[[str, dict[str, Request], bool], dict[str, Reply[CopyGrades]]]
+
+
 @dataclass(frozen=True)
 class Answer:
     grades: CopyGrades
     raw: str
 
 
-# phase → {slot: (config, messages, expected question ids)} → {slot: Answer}
-Ask = Callable[[str, dict[str, tuple[RoleConfig, list[dict], list[str]]]], dict[str, Answer]]
+def _ask(run: PhaseRun, phase: str, requests: dict[str, Request]) -> dict[str, Answer]:
+    replies = ask_with_repair(requests, lambda round_requests, repair: run(phase, round_requests, repair))
+    return {slot: Answer(grades=reply.value, raw=reply.raw) for slot, reply in replies.items() if reply.value}
 
 
 @dataclass
@@ -79,15 +86,19 @@ def grade_copy(
     pages: list[tuple[str, str]],
     step: Decimal,
     configs: dict[str, RoleConfig],
-    ask: Ask,
+    run: PhaseRun,
     on_verification: Callable[[], None] | None = None,
 ) -> CopyOutcome:
     """Grades a copy with grader "a" alone, or "a" ∥ "b" then a verification round if needed."""
     ids = ctx.question_ids
     maxima = {q["id"]: Decimal(str(q["max"])) for q in ctx.questions}
-    first = ask(
+    first = _ask(
+        run,
         "grading",
-        {slot: (cfg, grading_messages(ctx, pages, anthropic=cfg.is_anthropic), ids) for slot, cfg in configs.items()},
+        {
+            slot: Request(cfg, grading_messages(ctx, pages, anthropic=cfg.is_anthropic), expected=ids)
+            for slot, cfg in configs.items()
+        },
     )
     flags = [answer.grades.manipulation for answer in first.values() if answer.grades.manipulation.flag]
     manipulation = bool(flags)
@@ -123,10 +134,11 @@ def grade_copy(
         if on_verification:
             on_verification()
         others = {"a": first["b"].grades, "b": first["a"].grades}
-        second = ask(
+        second = _ask(
+            run,
             "verification",
             {
-                slot: (
+                slot: Request(
                     cfg,
                     verification_messages(
                         ctx,
@@ -136,7 +148,7 @@ def grade_copy(
                         disputed_ids=disputed,
                         anthropic=cfg.is_anthropic,
                     ),
-                    disputed,
+                    expected=disputed,
                 )
                 for slot, cfg in configs.items()
             },

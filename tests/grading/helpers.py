@@ -3,13 +3,20 @@ from __future__ import annotations
 import json
 
 
-def grades_json(points: list[float], *, readings: list[str] | None = None, flag: str = "", confidence=0.8) -> str:
+def grades_json(
+    points: list[float],
+    *,
+    readings: list[str] | None = None,
+    reasonings: list[str] | None = None,
+    flag: str = "",
+    confidence=0.8,
+) -> str:
     questions = [
         {
             "id": f"q{number}",
             "points": value,
-            "reading": (readings or [])[number - 1] if readings else f"L'élève écrit la réponse {number}.",
-            "reasoning": f"Raisonnement pour q{number}.",
+            "reading": readings[number - 1] if readings else f"L'élève écrit la réponse {number}.",
+            "reasoning": reasonings[number - 1] if reasonings else f"Raisonnement pour q{number}.",
             "feedback": f"Conseil pour q{number}.",
             "confidence": confidence,
         }

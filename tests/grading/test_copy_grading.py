@@ -106,7 +106,7 @@ def test_two_models_that_agree_grade_in_parallel_without_verification(llm_server
     grades = list(Grade.objects.filter(copy=copy).order_by("question__order"))
     assert [g.resolution for g in grades] == ["agreed"] * 3
     assert grades[0].points == Decimal("2.00")  # mean 2.125 rounded to the 0.5 step
-    assert set(ModelAnswer.objects.filter(copy=copy).values_list("phase", "role")) == {
+    assert set(ModelAnswer.objects.filter(copy=copy).values_list("phase", "slot")) == {
         ("grading", "a"),
         ("grading", "b"),
     }
@@ -170,6 +170,12 @@ def test_an_invalid_answer_gets_one_repair_and_a_second_invalid_one_fails_the_co
         "repair",
     ]
     assert "could not be used" in llm_server.requests[1].text
+    answers = ModelAnswer.objects.filter(copy=repaired).order_by("id")
+    assert [(a.phase, a.slot, a.repair, a.get_grades() is not None) for a in answers] == [
+        ("grading", "a", False, False),
+        ("grading", "a", True, True),
+    ]
+    assert "JSON" in answers[0].error
 
     llm_server.script(fault="truncated")
     llm_server.script(fault="malformed")
@@ -271,3 +277,43 @@ def test_the_progress_fragment_costs_a_fixed_number_of_queries(single_exam, djan
     with django_assert_max_num_queries(6):
         html = progress_html(exam=single_exam)
     assert html.count('class="copy-status status-') == 20
+
+
+def test_a_repaired_verification_answer_is_stored_under_its_phase_and_reused_on_a_retry(llm_server, teacher):
+    exam = exam_with_bareme(owner=teacher, mode="double", questions=1)
+    copy = copy_with_pages(exam, pages=1)
+    job = _start(exam, teacher)
+    a, b = from_model("openai/gpt-4o"), from_model("openai/gpt-4.1-mini")
+    verify = lambda match: lambda r: match(r) and "[TASK:verify]" in r["text"]  # noqa: E731
+    llm_server.script(grades_json([1]), match=a)
+    llm_server.script(grades_json([4]), match=b)
+    llm_server.script(_verified({"q1": 2}), match=verify(a))
+    llm_server.script(fault="malformed", match=verify(b))
+    llm_server.script(fault="500", match=verify(b))  # the repair call fails: the task will retry
+    from grading.engine.errors import TransientLLMError
+
+    with pytest.raises(TransientLLMError):
+        _grade(copy, job)
+    llm_server.script(_verified({"q1": 3}), match=verify(b))
+
+    assert _grade(copy, job) == Copy.Status.DONE
+
+    rows = ModelAnswer.objects.filter(copy=copy).order_by("phase", "slot", "repair")
+    assert [(r.phase, r.slot, r.repair) for r in rows] == [
+        ("grading", "a", False),
+        ("grading", "b", False),
+        ("verification", "a", False),
+        ("verification", "b", False),
+        ("verification", "b", True),
+    ]
+    # The retry paid only for the repair: the four answers stored before were replayed.
+    assert len(llm_server.requests) == 6 and [r.fault for r in llm_server.requests].count("500") == 1
+    grade = Grade.objects.get(copy=copy)
+    assert grade.audit["b"]["verification"]["points"] == 3 and grade.points == Decimal("2.50")
+    assert sorted(UsageRecord.objects.filter(copy=copy).values_list("phase", flat=True)) == [
+        "grading",
+        "grading",
+        "repair",
+        "verification",
+        "verification",
+    ]

@@ -7,8 +7,7 @@ import json
 import pytest
 from django.core.files.base import ContentFile
 
-from grading import jobs
-from grading.engine import EngineError, bareme_extract, split_propose
+from grading import jobs, services
 from grading.engine.render import LONG_SIDE, pdf_pages
 from grading.models import Copy, SourceFile
 from tests.factories import CopyFactory, exam_with_bareme
@@ -18,8 +17,8 @@ from usage.models import UsageRecord
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("french")]
 
 
-def _source(exam, data: bytes, name: str = "copies.pdf") -> SourceFile:
-    source = SourceFile(exam=exam, original_name=name, size_bytes=len(data))
+def _source(exam, data: bytes, name: str = "copies.pdf", page_count: int = 0) -> SourceFile:
+    source = SourceFile(exam=exam, original_name=name, size_bytes=len(data), page_count=page_count)
     source.file.save(name, ContentFile(data), save=False)
     source.save()
     return source
@@ -72,9 +71,9 @@ def test_the_barème_is_proposed_from_the_subject_by_the_detection_model(llm_ser
         json.dumps({"questions": [{"label": "Exercice 1", "max_points": 4}, {"label": "Exercice 2", "max_points": 6}]})
     )
 
-    proposal = bareme_extract(exam=exam)
+    rows = services.bareme_propose(exam=exam, user=teacher)
 
-    assert [(q.label, int(q.max_points)) for q in proposal.questions] == [("Exercice 1", 4), ("Exercice 2", 6)]
+    assert [(row["label"], int(row["max_points"])) for row in rows] == [("Exercice 1", 4), ("Exercice 2", 6)]
     assert "Exercice 2 (6 points)" in llm_server.requests[0].text
     assert llm_server.requests[0].model == "gpt-4o-mini"
     row = UsageRecord.objects.get(exam=exam)
@@ -94,9 +93,10 @@ def test_a_class_pdf_split_is_proposed_and_checked_against_its_pages(llm_server,
             }
         )
     )
-    proposal = split_propose(source=source)
-    assert [(c.student_label, c.first_page, c.last_page) for c in proposal.copies] == [("Alice", 1, 2), ("Bob", 3, 4)]
+    rows, _notice = services.split_propose_for(source=source, user=teacher)
+    assert [(r.student_label, r.first_page, r.last_page) for r in rows] == [("Alice", 1, 2), ("Bob", 3, 4)]
 
+    other = _source(exam, text_pdf(["Alice", "suite", "Bob", "suite"]), name="autre.pdf", page_count=4)
     llm_server.script(json.dumps({"copies": [{"student_label": "Alice", "first_page": 1, "last_page": 9}]}))
-    with pytest.raises(EngineError, match="incohérent"):
-        split_propose(source=source)
+    rows, notice = services.split_propose_for(source=other, user=teacher)
+    assert "incohérent" in notice and [(r.first_page, r.last_page) for r in rows] == [(1, 4)]

@@ -15,7 +15,8 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from grading import exports, retention
+from grading import retention
+from grading.errors import FilesPurged
 from grading.models import Exam, Grade, GradeEdit, GradingJob, ModelAnswer, Page, SourceFile
 from tests.factories import CopyFactory, ExamFactory, GradeFactory, QuestionFactory, jpeg_bytes
 from tests.grading.workflow.pdfs import pdf_bytes
@@ -44,7 +45,7 @@ def _exam_with_files(owner, *, title="Fractions", copies=2) -> Exam:
             page.image.save("p.jpg", ContentFile(jpeg_bytes()), save=True)
         grade = GradeFactory(copy=copy, question=question, points=Decimal("3"), feedback="Bonne méthode.")
         GradeEdit.objects.create(grade=grade, user=owner, before="2.50", after="3")
-        ModelAnswer.objects.create(copy=copy, phase="grading", role="a", model="m", parsed={"questions": []})
+        ModelAnswer.objects.create(copy=copy, phase="grading", slot="a", model="m", error="réponse tronquée")
         UsageRecord.objects.create(
             user=owner, exam=exam, copy=copy, phase="grading", model="m", idempotency_key=f"{exam.pk}-{n}"
         )
@@ -388,8 +389,9 @@ def test_the_messages_are_translated(client, teacher):
     page = client.get(reverse("exam_detail", args=[exam.pk])).text
     assert "Student files were deleted" in page
     assert "Student files deleted on" in page
+    purged_at = Exam.objects.get(pk=exam.pk).files_purged_at
     with translation.override("en"):
-        assert "annotated PDFs are no longer available" in str(exports.FilesPurged(Exam.objects.get(pk=exam.pk)))
+        assert "annotated PDFs are no longer available" in FilesPurged(purged_at).message
 
 
 # --- Through S3 ----------------------------------------------------------------------------

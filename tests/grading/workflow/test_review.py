@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import html
+import re
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
 from grading import selectors
-from grading.models import Exam, GradeEdit, ModelAnswer
-from tests.factories import CopyFactory, ExamFactory, GradeFactory, QuestionFactory
+from grading.models import Copy, Exam, GradeEdit
+from tests.factories import CopyFactory, ExamFactory, GradeFactory, QuestionFactory, copy_with_pages, exam_with_bareme
+from tests.grading.double_correction import READINGS, REASONINGS, VERIFIED, script_two_graders
 
 pytestmark = pytest.mark.django_db
 
@@ -131,26 +133,36 @@ def test_the_review_page_draws_the_histogram_as_inline_svg(owner_client, teacher
     assert text.count("<rect") == 10
 
 
-def test_the_copy_page_shows_reading_feedback_and_both_models(owner_client, teacher):
-    exam = graded_exam(teacher, copies=1, questions=1, mode=Exam.Mode.DOUBLE)
-    copy = exam.copies.get()
-    for role, model, points in (("a", "modele-a", 3), ("b", "modele-b", 1)):
-        ModelAnswer.objects.create(
-            copy=copy,
-            phase="grading",
-            role=role,
-            model=model,
-            parsed={"questions": [{"id": "q1", "points": points, "reasoning": f"avis {role}", "confidence": 0.7}]},
-        )
-    text = html.unescape(owner_client.get(reverse("copy_detail", args=[copy.pk])).text)
-    assert "Bien, mais justifiez l'étape 2." in text
-    assert "x = 3" in text
-    assert "modele-a" in text and "modele-b" in text
-    assert "avis a" in text and "avis b" in text
+def _panel_rows(page: str, question: int) -> list[list[str]]:
+    """The cells of each row of the both-models table of question `question` (1-based)."""
+    article = page.split('<article class="card answer')[question]
+    rows = re.findall(r'<tr class="opinion opinion-[ab]">(.*?)</tr>', article, re.S)
+    cells = [re.findall(r"<td>(.*?)</td>", row, re.S) for row in rows]
+    return [[" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in row] for row in cells]
 
 
-def test_a_student_can_be_renamed(owner_client, teacher):
-    copy = CopyFactory(exam=ExamFactory(owner=teacher))
-    owner_client.post(reverse("copy_rename", args=[copy.pk]), {"student_label": "Zoé Durand"})
+def test_the_copy_page_shows_each_models_points_reading_and_reasoning(
+    owner_client, teacher, llm_server, eager_celery, django_capture_on_commit_callbacks
+):
+    exam = exam_with_bareme(owner=teacher, mode=Exam.Mode.DOUBLE, questions=2)
+    copy = copy_with_pages(exam, pages=1)
+    script_two_graders(llm_server)
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(reverse("exam_start", args=[exam.pk]))
     copy.refresh_from_db()
-    assert copy.student_label == "Zoé Durand"
+    assert copy.status == Copy.Status.DONE
+
+    page = html.unescape(owner_client.get(reverse("copy_detail", args=[copy.pk])).text)
+
+    # q1: both graders agreed at once; each one's own points, reading and reasoning.
+    assert _panel_rows(page, 1) == [
+        ["Correcteur A · openai/gpt-4o (Correction)", "3", "0,90", READINGS["a"][0], REASONINGS["a"][0]],
+        ["Correcteur B · openai/gpt-4.1-mini (Correction)", "3,25", "0,90", READINGS["b"][0], REASONINGS["b"][0]],
+    ]
+    # q2: disputed, then verified by both; the panel shows the two rounds.
+    assert _panel_rows(page, 2) == [
+        ["Correcteur A · openai/gpt-4o (Correction)", "2", "0,90", READINGS["a"][1], REASONINGS["a"][1]],
+        ["Correcteur B · openai/gpt-4.1-mini (Correction)", "5", "0,90", READINGS["b"][1], REASONINGS["b"][1]],
+        ["Correcteur A · openai/gpt-4o (Vérification)", "3", "0,70", *VERIFIED["a"][1:]],
+        ["Correcteur B · openai/gpt-4.1-mini (Vérification)", "4,5", "0,70", *VERIFIED["b"][1:]],
+    ]
