@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from usage.models import UsageRecord
+from usage.admin import CopyUsageInline
 
 from . import jobs, retention
 from .engine.errors import EngineError
@@ -115,25 +115,6 @@ class ModelAnswerInline(ReadOnlyInline):
     readonly_fields = fields
 
 
-class UsageRecordInline(ReadOnlyInline):
-    model = UsageRecord
-    fk_name = "copy"
-    fields = (
-        "created_at",
-        "phase",
-        "model",
-        "prompt_tokens",
-        "completion_tokens",
-        "cached_read_tokens",
-        "cache_write_tokens",
-        "total_cost",
-        "idempotency_key",
-    )
-    readonly_fields = fields
-    verbose_name = _("appel LLM")
-    verbose_name_plural = _("registre de consommation")
-
-
 @admin.action(description=_("Relancer les copies en échec sélectionnées"))
 def rerun_failed_copies(modeladmin, request, queryset) -> None:
     count = 0
@@ -168,7 +149,7 @@ class CopyAdmin(admin.ModelAdmin):
         "manipulation_reason",
         "reviewed",
     )
-    inlines = [GradeInline, ModelAnswerInline, UsageRecordInline]
+    inlines = [GradeInline, ModelAnswerInline, CopyUsageInline]
     actions = [rerun_failed_copies]
 
     @admin.display(description=_("enseignant"), ordering="exam__owner__email")

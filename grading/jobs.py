@@ -25,7 +25,8 @@ from django.db.models import Count, F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from usage.pricing import PriceCard, PriceMissing, price_card
+from accounts.services import user_language_override
+from usage.selectors import PriceCard, PriceMissing, price_card
 from usage.services import usage_job_may_continue, usage_record, usage_reserve, usage_settle
 
 from .engine.asking import Reply, Request, reply_parse
@@ -406,7 +407,7 @@ def copies_stuck_fail(*, now: datetime | None = None, older_than: timedelta | No
     ).select_related("exam", "exam__owner")
     failed = 0
     for copy in stuck:
-        with translation.override(copy.exam.owner.language):
+        with user_language_override(copy.exam.owner):
             reason = _(
                 "La correction de cette copie a été interrompue (le traitement ne répond plus) ; "
                 "vous pouvez la relancer."
@@ -427,7 +428,7 @@ def copies_stuck_fail(*, now: datetime | None = None, older_than: timedelta | No
         copies__status__in=ACTIVE
     )
     for job in orphans.select_related("exam", "exam__owner"):
-        with translation.override(job.exam.owner.language):
+        with user_language_override(job.exam.owner):
             if job_finalize(job=job):
                 logger.warning("job %s left running with no active copy: finalized", job.pk, extra={"job": job.pk})
     return failed

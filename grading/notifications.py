@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+
+from accounts.services import user_email_send
 
 from .models import Copy, GradingJob
 
@@ -27,7 +26,5 @@ def job_finished_notify(*, job: GradingJob) -> bool:
         "total": copies.count(),
         "url": settings.SITE_URL.rstrip("/") + reverse("exam_review", args=[exam.pk]),
     }
-    with translation.override(user.language):
-        subject, _, body = render_to_string("grading/email/job_finished.txt", context).partition("\n")
-    send_mail(subject.strip(), body.strip() + "\n", None, [user.email])
+    user_email_send(user=user, template_name="grading/email/job_finished.txt", context=context)
     return True

@@ -10,11 +10,10 @@ from collections import Counter
 from decimal import Decimal
 
 from django.template.loader import render_to_string
-from django.utils import translation
 
+from accounts.services import user_language_override
 from core.realtime import realtime_group_name, realtime_send
-from usage.selectors import usage_bar_html
-from usage.services import usage_exam_cost
+from usage.selectors import usage_bar_html, usage_exam_cost
 
 from .models import Copy, Exam, GradingJob
 
@@ -46,18 +45,13 @@ def progress_context(*, exam: Exam) -> dict:
 
 
 def progress_html(*, exam: Exam, oob: bool = True) -> str:
-    with translation.override(exam.owner.language):
+    with user_language_override(exam.owner):
         return render_to_string("grading/progress.html#progress", {**progress_context(exam=exam), "oob": oob})
-
-
-def _usage_bar_oob(user) -> str:
-    with translation.override(user.language):
-        return usage_bar_html(user=user, oob=True)
 
 
 def progress_send(*, exam: Exam, final: bool = False) -> None:
     """Pushes the progress fragment (and, when the job ends, the usage bar) to the exam's group."""
     html = progress_html(exam=exam)
     if final:
-        html += _usage_bar_oob(exam.owner)
+        html += usage_bar_html(user=exam.owner, oob=True)
     realtime_send(realtime_group_name("exam", exam.pk), html=html, data={"final": final})

@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
-from usage.models import UsageRecord
+from usage.selectors import usage_exam_total_cost_subquery
 
 from .models import Copy, Exam, Grade, Page, Question, SourceFile
 
@@ -63,7 +63,7 @@ def exams_for_dashboard(*, user, status: str = "") -> QuerySet[Exam]:
         graded_copies=Coalesce(_per_exam(graded, Count("copy_id", distinct=True), IntegerField()), Value(0)),
         points_sum=_per_exam(graded, Sum("points"), _POINTS),
         bareme_total=Coalesce(_per_exam(Question.objects.all(), Sum("max_points"), _POINTS), Value(Decimal(0))),
-        cost=Coalesce(_per_exam(UsageRecord.objects.all(), Sum("total_cost"), _MONEY), Value(Decimal(0))),
+        cost=usage_exam_total_cost_subquery(),
     )
 
 

@@ -16,8 +16,9 @@ from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError
-from django.utils import translation
 from django.utils.translation import gettext as _
+
+from accounts.services import user_language_override
 
 from . import jobs
 from .engine.errors import EngineError, TransientLLMError
@@ -54,7 +55,7 @@ def retry_countdown(retries: int) -> float:
 def copy_grade_task(self, copy_id: int, job_id: int, attempt: int | None = None) -> str:
     teacher = get_user_model().objects.get(exams__copies=copy_id)
     # Failure reasons are stored as text: write them in the language the teacher reads.
-    with translation.override(teacher.language):
+    with user_language_override(teacher):
         return _copy_grade_run(self, copy_id, job_id, attempt)
 
 

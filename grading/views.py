@@ -26,7 +26,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import ApplicationError
-from usage.services import QuotaExceeded, usage_summary
+from usage.selectors import usage_summary
+from usage.services import QuotaExceeded
 
 from . import exports, retention, selectors, services
 from .forms import (
@@ -399,8 +400,8 @@ def copy_regrade(request: HttpRequest, pk: int) -> HttpResponse:
     copy = selectors.copy_get(user=request.user, pk=pk)
     try:
         services.copy_regrade(copy=copy)
-    except (ApplicationError, QuotaExceeded) as error:  # QuotaExceeded: until it derives from ApplicationError
-        messages.error(request, str(error))
+    except ApplicationError as error:
+        messages.error(request, error.message)
     else:
         messages.success(request, _("La copie est renvoyée à la correction."))
     return redirect("copy_detail", pk=copy.pk)

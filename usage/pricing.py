@@ -221,38 +221,3 @@ def call_cost(
         total_cost=prompt_cost + completion_cost + cached_cost,
         savings=savings,
     )
-
-
-def _field(obj, name: str) -> int:
-    value = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-    return int(value) if isinstance(value, int | float) and value > 0 else 0
-
-
-def tokens_from_usage(usage) -> dict[str, int]:
-    """The token counts of a litellm `response.usage` (object or dict), as usage_record takes them.
-
-    Duck-typed so usage code never imports litellm. Reads litellm's normalised fields, the
-    same ones its cost calculator reads: prompt_tokens (every input token, cached included),
-    prompt_tokens_details.cached_tokens, prompt_tokens_details.cache_creation_tokens (or
-    cache_write_tokens), completion_tokens and completion_tokens_details.reasoning_tokens.
-    """
-    prompt_details = usage.get("prompt_tokens_details") if isinstance(usage, Mapping) else None
-    if prompt_details is None and not isinstance(usage, Mapping):
-        prompt_details = getattr(usage, "prompt_tokens_details", None)
-    completion_details = usage.get("completion_tokens_details") if isinstance(usage, Mapping) else None
-    if completion_details is None and not isinstance(usage, Mapping):
-        completion_details = getattr(usage, "completion_tokens_details", None)
-    cached = _field(prompt_details, "cached_tokens") if prompt_details else 0
-    written = (
-        (_field(prompt_details, "cache_write_tokens") or _field(prompt_details, "cache_creation_tokens"))
-        if prompt_details
-        else 0
-    )
-    return {
-        "prompt_tokens": _field(usage, "prompt_tokens"),
-        "completion_tokens": _field(usage, "completion_tokens"),
-        # Anthropic's own names, which litellm also keeps at the top level of its usage.
-        "cached_read_tokens": cached or _field(usage, "cache_read_input_tokens"),
-        "cache_write_tokens": written or _field(usage, "cache_creation_input_tokens"),
-        "reasoning_tokens": _field(completion_details, "reasoning_tokens") if completion_details else 0,
-    }

@@ -1,14 +1,15 @@
 """The one gateway to LLM providers. Nothing else in the project imports litellm.
 
 litellm is imported inside the functions: the import costs seconds, and web processes
-that never call a model should not pay it. litellm's own retries are off: the Celery
+that never call a model should not pay it (config/settings/base.py keeps it from fetching its
+price map from the network). litellm's own retries are off: the Celery
 task owns the retry policy (backoff + jitter, bounded under the broker visibility timeout).
 """
 
 from __future__ import annotations
 
-import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -17,12 +18,8 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from usage.pricing import tokens_from_usage
-
 from .config import RoleConfig
 from .errors import PermanentLLMError, TransientLLMError
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 @dataclass(frozen=True)
@@ -52,6 +49,41 @@ class LLMResult:
             "cache_write_tokens": self.cache_write_tokens,
             "reasoning_tokens": self.reasoning_tokens,
         }
+
+
+def _field(obj, name: str) -> int:
+    value = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+    return int(value) if isinstance(value, int | float) and value > 0 else 0
+
+
+def tokens_from_usage(usage) -> dict[str, int]:
+    """The token counts of a litellm `response.usage` (object or dict), as usage_record takes them.
+
+    Duck-typed (litellm's Usage object, or a plain dict). Reads litellm's normalised fields, the
+    same ones its cost calculator reads: prompt_tokens (every input token, cached included),
+    prompt_tokens_details.cached_tokens, prompt_tokens_details.cache_creation_tokens (or
+    cache_write_tokens), completion_tokens and completion_tokens_details.reasoning_tokens.
+    """
+    prompt_details = usage.get("prompt_tokens_details") if isinstance(usage, Mapping) else None
+    if prompt_details is None and not isinstance(usage, Mapping):
+        prompt_details = getattr(usage, "prompt_tokens_details", None)
+    completion_details = usage.get("completion_tokens_details") if isinstance(usage, Mapping) else None
+    if completion_details is None and not isinstance(usage, Mapping):
+        completion_details = getattr(usage, "completion_tokens_details", None)
+    cached = _field(prompt_details, "cached_tokens") if prompt_details else 0
+    written = (
+        (_field(prompt_details, "cache_write_tokens") or _field(prompt_details, "cache_creation_tokens"))
+        if prompt_details
+        else 0
+    )
+    return {
+        "prompt_tokens": _field(usage, "prompt_tokens"),
+        "completion_tokens": _field(usage, "completion_tokens"),
+        # Anthropic's own names, which litellm also keeps at the top level of its usage.
+        "cached_read_tokens": cached or _field(usage, "cache_read_input_tokens"),
+        "cache_write_tokens": written or _field(usage, "cache_creation_input_tokens"),
+        "reasoning_tokens": _field(completion_details, "reasoning_tokens") if completion_details else 0,
+    }
 
 
 @lru_cache(maxsize=1)

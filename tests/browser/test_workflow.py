@@ -126,7 +126,7 @@ def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, sc
     page.locator("td.cell.edited [data-restore-form] button").first.click()
     _wait(lambda: not Grade.objects.get(pk=grade.pk).edited, timeout=10, what="the restore")
     assert Grade.objects.get(pk=grade.pk).points == grade.ai_points
-    assert page.locator("td.cell.edited").count() == 0
+    _wait(lambda: page.locator("td.cell.edited").count() == 0, timeout=10, what="the cell to show the AI grade")
     screenshot(page, "grade restored")
 
     # 6. Export XLSX.

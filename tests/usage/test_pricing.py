@@ -11,8 +11,9 @@ from litellm.llms.anthropic.chat.transformation import AnthropicConfig
 from litellm.llms.vertex_ai.gemini.vertex_and_google_ai_studio_gemini import VertexGeminiConfig
 from litellm.types.utils import ModelResponse, Usage
 
+from grading.engine.llm import tokens_from_usage
 from usage.models import ModelPrice
-from usage.pricing import PriceMissing, call_cost, price_card, tokens_from_usage
+from usage.pricing import PriceMissing, call_cost, price_card
 
 
 def openai_usage(prompt, completion, cached=0, reasoning=0) -> Usage:
@@ -106,45 +107,6 @@ def test_savings_are_positive_exactly_when_cached_tokens_are_read(case):
     else:
         assert cost.savings == 0
         assert cost.cached_cost == 0
-
-
-def test_litellm_counts_anthropic_cache_tokens_inside_prompt_tokens():
-    usage = anthropic_usage(1_000, 400, cache_read=5_000, cache_write=3_000)
-    assert usage.prompt_tokens == 9_000
-    assert tokens_from_usage(usage) == {
-        "prompt_tokens": 9_000,
-        "completion_tokens": 400,
-        "cached_read_tokens": 5_000,
-        "cache_write_tokens": 3_000,
-        "reasoning_tokens": 0,
-    }
-
-
-def test_tokens_from_usage_reads_plain_dicts_too():
-    raw = {
-        "prompt_tokens": 100,
-        "completion_tokens": 20,
-        "prompt_tokens_details": {"cached_tokens": 60, "cache_creation_tokens": 10},
-        "completion_tokens_details": {"reasoning_tokens": 5},
-    }
-    assert tokens_from_usage(raw) == {
-        "prompt_tokens": 100,
-        "completion_tokens": 20,
-        "cached_read_tokens": 60,
-        "cache_write_tokens": 10,
-        "reasoning_tokens": 5,
-    }
-
-
-def test_tokens_from_usage_falls_back_to_anthropics_own_cache_fields():
-    raw = {
-        "prompt_tokens": 2300,
-        "completion_tokens": 40,
-        "cache_read_input_tokens": 1800,
-        "cache_creation_input_tokens": 400,
-    }
-    tokens = tokens_from_usage(raw)
-    assert (tokens["cached_read_tokens"], tokens["cache_write_tokens"]) == (1800, 400)
 
 
 @pytest.mark.django_db
