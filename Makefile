@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha1sum | cut -c1-1
 TEST_WORKERS ?= 3
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test bench lint scan messages compilemessages migrate admin clean
+.PHONY: help venv run test bench bench-pdf lint scan messages compilemessages migrate admin clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ test: $(STAMP) compilemessages ## Run the test suite on PostgreSQL and Redis (st
 
 bench: $(STAMP) compilemessages ## Run the benchmarks and print their figures
 	scripts/with-services.sh $(PY) -m tests.bench $(BENCH_ARGS)
+
+bench-pdf: $(STAMP) compilemessages ## Run the hostile-PDF corpus under the production limits, print times and peaks
+	$(PY) -m tests.bench.pdfs $(BENCH_ARGS)
 
 lint: $(STAMP) ## ruff, djlint, import-linter, mypy, hadolint, shellcheck, migrations up to date
 	$(VENV)/bin/ruff check .

@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 
 from usage.selectors import usage_exam_cost_json
 
+from .engine.render import local_copy, pdf_pages
+from .engine.sandbox import PdfRefused
 from .errors import FilesPurged
 from .models import Copy, Exam, GradeEdit, ModelAnswer
 from .selectors import Review, review_get
@@ -227,19 +229,15 @@ def _page_images(copy: Copy) -> list:
             return images
         if copy.source is None or not copy.source.file:
             return []
-        with copy.source.file.open("rb") as handle:
-            data = handle.read()
+        # Rendered in the PDF sandbox like every other page; a file it refuses gives no image.
+        with local_copy(copy.source.file.name, storage=copy.source.file.storage) as path:
+            rendered = pdf_pages(path, first=copy.first_page, last=copy.last_page)
+            return [Image.open(io.BytesIO(page.jpeg)).convert("RGB") for page in rendered]
     except FileNotFoundError:
         # Deleted by a purge that has not cleared its references yet (grading.retention).
         raise FilesPurged(copy.exam.files_purged_at) from None
-    import pypdfium2 as pdfium
-
-    document = pdfium.PdfDocument(data)
-    try:
-        last = min(copy.last_page, len(document))
-        return [document[i].render(scale=1.5).to_pil().convert("RGB") for i in range(copy.first_page - 1, last)]
-    finally:
-        document.close()
+    except PdfRefused:
+        return []
 
 
 def _margin_lines(copy: Copy, review: Review, row) -> list[tuple[str, bool]]:

@@ -548,20 +548,28 @@ def _quota_reached(job: GradingJob) -> None:
 def copy_pages_render(*, copy: Copy) -> int:
     """Renders the copy's page range of its source PDF to stored JPEGs (one page at a time).
 
-    Replaces any earlier pages of the copy. Raises EngineError for an unreadable PDF.
+    Replaces any earlier pages of the copy. Raises EngineError for an unreadable PDF or a
+    page over the sandbox's limits, leaving the copy without pages (never some of them).
     """
     if copy.source is None:
         raise EngineError(_("Cette copie n'a pas de fichier source."))
-    count = 0
     with local_copy(copy.source.file.name, storage=copy.source.file.storage) as path:
-        old = list(copy.pages.all())
-        for old_page in old:
-            old_page.image.delete(save=False)
-        Page.objects.filter(pk__in=[page.pk for page in old]).delete()
-        for rendered in pdf_pages(path, first=copy.first_page, last=copy.last_page):
-            page = Page(copy=copy, index=rendered.index - copy.first_page + 1)
-            page.width, page.height, page.text = rendered.width, rendered.height, rendered.text.replace("\x00", "")
-            page.image.save(f"p{page.index}.jpg", ContentFile(rendered.jpeg), save=False)
-            page.save()
-            count += 1
-    return count
+        _pages_delete(copy)
+        try:
+            for rendered in pdf_pages(path, first=copy.first_page, last=copy.last_page):
+                page = Page(copy=copy, index=rendered.index - copy.first_page + 1)
+                page.width, page.height = rendered.width, rendered.height
+                page.text = rendered.text.replace("\x00", "")
+                page.image.save(f"p{page.index}.jpg", ContentFile(rendered.jpeg), save=False)
+                page.save()
+        except EngineError:
+            _pages_delete(copy)
+            raise
+    return copy.pages.count()
+
+
+def _pages_delete(copy: Copy) -> None:
+    pages = list(copy.pages.all())
+    for page in pages:
+        page.image.delete(save=False)
+    Page.objects.filter(pk__in=[page.pk for page in pages]).delete()

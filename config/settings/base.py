@@ -262,6 +262,18 @@ UPLOAD_MAX_PAGES = env.int("UPLOAD_MAX_PAGES", default=300)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# --- PDFs ------------------------------------------------------------------------------
+# Every PDF is parsed in a child process (grading.engine.sandbox) with these limits: its
+# address space (MB), CPU seconds for the whole file and for each page (validation loads
+# every page; rendering draws them), and the wall-clock seconds the parent waits for the
+# next page before killing it. A file over a limit is refused with the reason.
+PDF_SANDBOX_MEMORY_MB = env.int("CORRIGO_PDF_MEMORY_MB", default=1024)
+PDF_SANDBOX_FILE_CPU_S = env.int("CORRIGO_PDF_FILE_CPU_S", default=300)
+PDF_SANDBOX_PAGE_CPU_S = env.int("CORRIGO_PDF_PAGE_CPU_S", default=5)
+PDF_SANDBOX_WALL_S = env.float("CORRIGO_PDF_WALL_S", default=60)
+# Largest image a page may hold (images are decoded only when drawn: 600 dpi A3 is 70 Mpx).
+PDF_IMAGE_MAX_MEGAPIXELS = env.int("CORRIGO_PDF_IMAGE_MAX_MEGAPIXELS", default=200)
+
 # --- Security headers ------------------------------------------------------------------
 # No inline script anywhere: htmx and our own code are vendored files under /static/.
 CONTENT_SECURITY_POLICY: dict[str, Any] = {

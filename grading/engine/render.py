@@ -13,24 +13,25 @@ for A4), JPEG quality 75. Handwriting stays legible and the image-token bill sta
 Going below ~1000 px makes small handwriting and exponents unreadable; above ~1600 px the
 providers shrink the image anyway.
 
-Only one page bitmap exists at a time, so a 200-page scan renders in a few tens of MB.
+Rendering runs in the PDF sandbox (grading.engine.sandbox): a child process per document under
+address-space and CPU limits, pages one at a time, streamed back as JPEG + text layer; only
+one page bitmap exists at a time, so a 200-page scan renders in a few tens of MB.
 """
 
 from __future__ import annotations
 
-import io
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.utils.translation import gettext as _
-
-from .errors import EngineError
+from .sandbox import PAGE_MAX_SIDE_PT, PdfRefused, sandbox_run
 
 LONG_SIDE = 1400
+# Whatever a caller asks for, no bitmap side goes past this (2000 × 2000 × 3 bytes = 12 MB).
+MAX_SIDE_PX = 2000
 JPEG_QUALITY = 75
 MAX_TEXT_CHARS = 6000
 
@@ -44,62 +45,67 @@ class RenderedPage:
     text: str
 
 
-def _open(path: str | Path):
-    import pypdfium2 as pdfium
-
-    try:
-        return pdfium.PdfDocument(str(path))
-    except pdfium.PdfiumError as exc:
-        raise EngineError(_("Le PDF est illisible ou protégé : %(error)s") % {"error": exc}) from exc
-
-
 def pdf_page_count(path: str | Path) -> int:
-    pdf = _open(path)
-    try:
-        return len(pdf)
-    finally:
-        pdf.close()
+    """pdfium's page count of a file validated earlier (grading.validation checked it page by page)."""
+    for header, _payload in sandbox_run("count", path=str(path)):
+        if header.get("end"):
+            return _checked_int(header.get("pages"), 0, 1_000_000)
+    raise AssertionError("sandbox_run ends with its last frame or raises")
 
 
 def pdf_pages(
-    path: str | Path, *, first: int = 1, last: int | None = None, long_side: int = LONG_SIDE
+    path: str | Path,
+    *,
+    first: int = 1,
+    last: int | None = None,
+    long_side: int = LONG_SIDE,
+    stats: dict | None = None,
 ) -> Iterator[RenderedPage]:
-    """Yields pages `first`..`last` (1-based, inclusive) rendered to JPEG, one at a time."""
-    import pypdfium2 as pdfium
+    """Yields pages `first`..`last` (1-based, inclusive) rendered to JPEG, one at a time.
 
-    pdf = _open(path)
-    try:
-        count = len(pdf)
-        last = min(last or count, count)
-        if first < 1 or first > last:
-            raise EngineError(
-                _("Pages %(first)s à %(last)s absentes du PDF (%(count)s pages).")
-                % {"first": first, "last": last, "count": count}
-            )
-        for number in range(first, last + 1):
-            page = pdf[number - 1]
-            try:
-                width, height = page.get_size()
-                scale = long_side / max(width, height, 1)
-                bitmap = page.render(scale=scale, rev_byteorder=True)
-                image = bitmap.to_pil().convert("RGB")
-                buffer = io.BytesIO()
-                image.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
-                text_page = page.get_textpage()
-                text = text_page.get_text_bounded()[:MAX_TEXT_CHARS].strip()
-                text_page.close()
-                size = image.size
-                image.close()
-                bitmap.close()
-            except pdfium.PdfiumError as exc:
-                raise EngineError(
-                    _("La page %(page)s du PDF est illisible : %(error)s") % {"page": number, "error": exc}
-                ) from exc
-            finally:
-                page.close()
-            yield RenderedPage(index=number, jpeg=buffer.getvalue(), width=size[0], height=size[1], text=text)
-    finally:
-        pdf.close()
+    Rendered in the sandbox (grading.engine.sandbox): raises PdfRefused (an EngineError)
+    with the teacher's reason when a page cannot be read or exceeds a limit. `stats`, when
+    given, receives sandbox_run's figures.
+    """
+    frames = sandbox_run(
+        "render",
+        stats=stats,
+        path=str(path),
+        first=first,
+        last=last,
+        long_side=min(long_side, MAX_SIDE_PX),
+        max_side_px=MAX_SIDE_PX,
+        max_side_pt=PAGE_MAX_SIDE_PT,
+        jpeg_quality=JPEG_QUALITY,
+        text_chars=MAX_TEXT_CHARS,
+    )
+    expected = first
+    with closing(frames):  # a refused frame or a caller that stops early kills the child now
+        for header, payload in frames:
+            if "page" in header:
+                page = _page(header, payload, expected=expected)
+                expected += 1
+                yield page
+
+
+def _checked_int(value, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise PdfRefused.unreadable(f"out-of-range value {value!r}")
+    return value
+
+
+def _page(header: dict, jpeg: bytes, *, expected: int) -> RenderedPage:
+    """The child's page, checked: it is the page asked for, a JPEG of a bounded size."""
+    text = header.get("text")
+    if not isinstance(text, str) or len(text) > MAX_TEXT_CHARS or not jpeg.startswith(b"\xff\xd8\xff"):
+        raise PdfRefused.unreadable("page frame without a JPEG or with a text too long")
+    return RenderedPage(
+        index=_checked_int(header.get("page"), expected, expected),
+        jpeg=jpeg,
+        width=_checked_int(header.get("width"), 1, MAX_SIDE_PX),
+        height=_checked_int(header.get("height"), 1, MAX_SIDE_PX),
+        text=text,
+    )
 
 
 @contextmanager

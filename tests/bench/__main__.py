@@ -21,8 +21,10 @@ Lines printed:
   copies 2..N (per model); the static prefix is the part of the prompt identical for every copy.
 - progress p50_ms p95_ms: from `progress_send` (what tasks call: render the fragment from the
   database, publish to the exam's group) to a logged-in websocket client receiving it.
-- render pages peak_rss_mb ms_per_page: a 200-page scanned PDF rendered to the engine's JPEGs
-  in a fresh process (peak RSS of that process, Python included).
+- validate / render: a 200-page scanned PDF validated and rendered to the engine's JPEGs in a
+  fresh process, through the PDF sandbox (a child process under limits) and, for comparison,
+  the way it ran before it (in-process): overhead_ms, spawn_ms, the child's and the parent's
+  peaks (tests/bench/render.py). The hostile corpus has its own target: `make bench-pdf`.
 """
 
 from __future__ import annotations

@@ -32,7 +32,12 @@ def truncated_pdf() -> bytes:
 
 BAD_FILES = [
     ("vide.pdf", lambda: b"", "Le fichier est vide."),
-    ("image.pdf", png_bytes, "Ce fichier n'est pas un PDF."),
+    (
+        "image.pdf",
+        png_bytes,
+        "Ce fichier est une image PNG, pas un PDF : enregistrez ou numérisez la copie au format PDF, "
+        "puis déposez-la à nouveau.",
+    ),
     ("tronque.pdf", truncated_pdf, "Le PDF est incomplet (fichier tronqué). Déposez-le à nouveau."),
     (
         "mot-de-passe.pdf",

@@ -1,0 +1,134 @@
+"""The PDF sandbox itself: its limits, its clean-up, and its distrust of the child's answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.files.base import ContentFile
+
+from grading import jobs
+from grading.engine import sandbox
+from grading.engine.render import MAX_SIDE_PX, pdf_pages
+from grading.engine.sandbox import PdfRefused
+from grading.models import Copy, SourceFile
+from grading.tasks import copy_pages_render_task
+from tests.factories import CopyFactory, exam_with_bareme
+from tests.support.hostile_pdfs import flat_tree, many_images, one_page
+from tests.support.pdfs import text_pdf
+
+pytestmark = pytest.mark.usefixtures("french")
+
+
+def _file(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "f.pdf"
+    path.write_bytes(data)
+    return path
+
+
+def _children() -> set[int]:
+    pids = set()
+    for task in Path("/proc/self/task").iterdir():
+        pids |= {int(pid) for pid in (task / "children").read_text().split()}
+    return pids
+
+
+def test_a_page_over_its_cpu_time_is_stopped_with_the_page_named(tmp_path, settings):
+    settings.PDF_SANDBOX_PAGE_CPU_S = 1
+    with pytest.raises(PdfRefused) as refused:
+        list(pdf_pages(_file(tmp_path, many_images())))
+    assert refused.value.code == "time"
+    assert refused.value.message.startswith(
+        "Le PDF est trop lourd à traiter : sa page 1 demande plus de 1 s de calcul."
+    )
+
+
+def test_a_file_over_its_total_cpu_time_is_stopped_as_a_whole(tmp_path, settings):
+    settings.PDF_SANDBOX_PAGE_CPU_S = 60
+    settings.PDF_SANDBOX_FILE_CPU_S = 2
+    with pytest.raises(PdfRefused) as refused:
+        list(pdf_pages(_file(tmp_path, many_images())))
+    assert refused.value.message.startswith(
+        "Le PDF est trop lourd à traiter : il demande plus de 2 s de calcul au total."
+    )
+
+
+def test_a_child_that_stops_answering_is_killed_at_the_wall_clock_deadline(tmp_path, settings, monkeypatch):
+    script = tmp_path / "silent.py"
+    script.write_text("import time\ntime.sleep(600)\n")
+    monkeypatch.setattr(sandbox, "CHILD", script)
+    settings.PDF_SANDBOX_WALL_S = 1
+    with pytest.raises(PdfRefused) as refused:
+        list(pdf_pages(_file(tmp_path, text_pdf(["x"]))))
+    assert refused.value.message.startswith("Le PDF est trop lourd à traiter : sa structure demande plus de 1 s")
+    assert _children() == set()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        'sys.stdout.buffer.write(struct.pack(">I", 2**31) + b"{}")',  # a header too long to be honest
+        'sys.stdout.buffer.write(struct.pack(">I", 2) + b"[]")',  # not a header
+        'h = json.dumps({"page": 1, "width": 990, "height": 1400, "text": "", "size": 3}).encode()\n'
+        'sys.stdout.buffer.write(struct.pack(">I", len(h)) + h + b"GIF")',  # not a JPEG
+        'h = json.dumps({"page": 7, "width": 990, "height": 1400, "text": "", "size": 3}).encode()\n'
+        'sys.stdout.buffer.write(struct.pack(">I", len(h)) + h + b"\\xff\\xd8\\xff")',  # a page not asked for
+        'h = json.dumps({"page": 1, "width": 99999, "height": 1, "text": "", "size": 3}).encode()\n'
+        'sys.stdout.buffer.write(struct.pack(">I", len(h)) + h + b"\\xff\\xd8\\xff")',  # a bitmap over the cap
+    ],
+    ids=["huge-header", "not-a-dict", "not-a-jpeg", "wrong-page", "too-wide"],
+)
+def test_answers_the_child_should_never_give_are_refused(tmp_path, settings, monkeypatch, answer):
+    script = tmp_path / "liar.py"
+    script.write_text(f"import json, struct, sys\nsys.stdin.readline()\n{answer}\nsys.stdout.flush()\n")
+    monkeypatch.setattr(sandbox, "CHILD", script)
+    with pytest.raises(PdfRefused) as refused:
+        list(pdf_pages(_file(tmp_path, text_pdf(["x"]))))
+    assert refused.value.message == "Le PDF est illisible ou endommagé."
+
+
+def test_the_child_runs_without_this_process_environment(tmp_path, monkeypatch):
+    script = tmp_path / "env.py"
+    script.write_text(
+        "import json, os, struct, sys\nsys.stdin.readline()\n"
+        'h = json.dumps({"end": True, "pages": len(os.environ), "size": 0, "secret": os.environ.get("SECRET_KEY")})\n'
+        'sys.stdout.buffer.write(struct.pack(">I", len(h)) + h.encode())\n'
+    )
+    monkeypatch.setattr(sandbox, "CHILD", script)
+    monkeypatch.setenv("SECRET_KEY", "do-not-leak")
+    [(header, _payload)] = list(sandbox.sandbox_run("count", path="/nonexistent"))
+    assert header["secret"] is None and header["pages"] <= 2
+
+
+def test_stopping_early_kills_the_child(tmp_path):
+    pages = pdf_pages(_file(tmp_path, text_pdf(["un", "deux", "trois"])))
+    assert next(pages).index == 1
+    assert len(_children()) == 1
+    pages.close()
+    assert _children() == set()
+
+
+def test_the_bitmap_is_capped_whatever_the_page_or_the_caller_asks(tmp_path):
+    [page] = pdf_pages(_file(tmp_path, text_pdf(["x"])), long_side=10**6)
+    assert max(page.width, page.height) == MAX_SIDE_PX
+    [strip] = pdf_pages(_file(tmp_path, one_page(media=b"0 0 14400 10")))
+    assert (strip.width, strip.height) == (1400, 1)
+
+
+@pytest.mark.django_db
+def test_a_stored_file_with_an_unreadable_page_fails_its_copy_with_no_page_left(teacher):
+    # A file stored before validation loaded every page: page 1 renders, page 2 does not.
+    exam = exam_with_bareme(owner=teacher)
+    data = flat_tree(1, count=2)
+    source = SourceFile(exam=exam, original_name="ancien.pdf", size_bytes=len(data))
+    source.file.save("ancien.pdf", ContentFile(data), save=False)
+    source.save()
+    copy = CopyFactory(exam=exam, source=source, first_page=1, last_page=2, status="queued")
+
+    assert copy_pages_render_task.apply(args=[copy.pk]).get() == 0
+
+    copy.refresh_from_db()
+    assert copy.status == Copy.Status.FAILED
+    assert copy.failure_reason.startswith("La page 2 du PDF ne peut pas être lue (elle est endommagée).")
+    assert not copy.pages.exists()
+    assert jobs.gradable_copies(exam).count() == 0
