@@ -1,7 +1,7 @@
 """The PDF sandbox's child process: everything that parses a PDF runs here, never in Django.
 
-Started by grading.engine.sandbox as `python -I pdf_child.py <address_space_bytes> <file_cpu_s>
-<page_cpu_s>`, one process per document. It applies its limits before reading anything, then
+Started by grading.engine.sandbox as `python -I -B pdf_child.py <address_space_bytes>
+<file_cpu_s>`, one process per document. It applies its limits before reading anything, then
 reads one JSON request line on stdin and answers with frames on stdout: a 4-byte big-endian
 header length, a JSON header, then `header["size"]` bytes of payload (a page's JPEG). The
 parent trusts none of it (JSON, sizes checked): a pdfium exploit gets this process, whose

@@ -163,7 +163,8 @@ class _Child:
         self.cpu_s = 0.0
         self.maxrss_kb = 0
         self.process = subprocess.Popen(  # noqa: S603 - our own script, no shell, no user input in argv
-            [sys.executable, "-I", str(CHILD), str(limits.memory_mb * 1024 * 1024), str(limits.file_cpu_s)],
+            # -I: no environment, no user site; -B: no .pyc written (the child may write no file).
+            [sys.executable, "-I", "-B", str(CHILD), str(limits.memory_mb * 1024 * 1024), str(limits.file_cpu_s)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

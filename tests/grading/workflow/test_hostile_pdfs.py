@@ -12,6 +12,7 @@ import html
 
 import pypdfium2 as pdfium
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -19,7 +20,7 @@ from grading.models import Copy, Exam, SourceFile
 from grading.tasks import copy_pages_render_task
 from tests.factories import ExamFactory
 from tests.grading.workflow.pdfs import encrypted_pdf_bytes
-from tests.support.hostile_pdfs import CORPUS, image_pdf, padded_pdf, pdfium_pdf
+from tests.support.hostile_pdfs import CORPUS, flat_tree, image_pdf, padded_pdf, pdfium_pdf
 from tests.support.pdfs import text_pdf
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("french", "sandbox_limits")]
@@ -145,3 +146,28 @@ def test_a_bomb_given_as_the_subject_is_refused_and_not_stored(owner_client, tea
     )
     assert not Exam.objects.get(pk=exam.pk).subject_file
     assert media_files() == []
+
+
+def _stored_before_validation(exam, data: bytes) -> SourceFile:
+    """A file stored before validation loaded every page (it could not be uploaded today)."""
+    source = SourceFile(exam=exam, original_name="ancien.pdf", size_bytes=len(data), page_count=2)
+    source.file.save("ancien.pdf", ContentFile(data), save=False)
+    source.save()
+    return source
+
+
+def test_a_stored_subject_with_an_unreadable_page_gets_the_reason_not_an_error_page(owner_client, teacher):
+    exam = ExamFactory(owner=teacher)
+    exam.subject_file.save("sujet.pdf", ContentFile(flat_tree(1, count=2)))
+    response = owner_client.post(reverse("bareme_extract", args=[exam.pk]), follow=True)
+    assert response.status_code == 200
+    assert "La page 2 du PDF ne peut pas être lue (elle est endommagée)." in html.unescape(response.text)
+
+
+def test_a_stored_class_pdf_with_an_unreadable_page_falls_back_to_a_manual_split(owner_client, teacher, llm_server):
+    exam = ExamFactory(owner=teacher)
+    source = _stored_before_validation(exam, flat_tree(1, count=2))
+    response = owner_client.get(reverse("source_split", args=[source.pk]))
+    assert response.status_code == 200
+    assert "La proposition automatique a échoué (La page 2 du PDF ne peut pas être lue" in html.unescape(response.text)
+    assert llm_server.requests == []
