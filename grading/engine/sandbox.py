@@ -48,7 +48,6 @@ class PdfRefused(EngineError):
 
     def __init__(self, message: str, *, code: str):
         super().__init__(message)
-        self.message = message
         self.code = code
 
     @classmethod
