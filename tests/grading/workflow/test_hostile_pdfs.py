@@ -156,12 +156,13 @@ def _stored_before_validation(exam, data: bytes) -> SourceFile:
     return source
 
 
-def test_a_stored_subject_with_an_unreadable_page_gets_the_reason_not_an_error_page(owner_client, teacher):
+def test_a_stored_subject_with_an_unreadable_page_gets_the_reason_not_an_error_page(owner_client, teacher, llm_server):
     exam = ExamFactory(owner=teacher)
     exam.subject_file.save("sujet.pdf", ContentFile(flat_tree(1, count=2)))
     response = owner_client.post(reverse("bareme_extract", args=[exam.pk]), follow=True)
     assert response.status_code == 200
     assert "La page 2 du PDF ne peut pas être lue (elle est endommagée)." in html.unescape(response.text)
+    assert llm_server.requests == []
 
 
 def test_a_stored_class_pdf_with_an_unreadable_page_falls_back_to_a_manual_split(owner_client, teacher, llm_server):
