@@ -6,10 +6,10 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.errors import ApplicationError
 from usage.admin import CopyUsageInline
 
-from . import jobs, retention
-from .engine.errors import EngineError
+from . import services
 from .models import Copy, Exam, Grade, GradingJob, ModelAnswer, Question
 
 
@@ -51,8 +51,8 @@ def purge_student_files(modeladmin, request, queryset) -> None:
     purged = 0
     for exam in queryset:
         try:
-            result = retention.exam_files_purge(exam=exam, reason=f"admin:{request.user.pk}")
-        except retention.PurgeRefused as exc:
+            result = services.exam_files_purge(exam=exam, reason=f"admin:{request.user.pk}")
+        except ApplicationError as exc:
             modeladmin.message_user(request, f"{exam}: {exc}", messages.ERROR)
             continue
         if result.complete:
@@ -120,9 +120,9 @@ def rerun_failed_copies(modeladmin, request, queryset) -> None:
     count = 0
     for copy in queryset.select_related("exam").filter(status__in=Copy.RERUNNABLE):
         try:
-            jobs.copy_rerun(copy=copy)
+            services.copy_rerun(copy=copy)
             count += 1
-        except EngineError as exc:
+        except ApplicationError as exc:
             modeladmin.message_user(request, f"{copy}: {exc}", messages.ERROR)
     modeladmin.message_user(
         request, ngettext("%(count)d copie relancée.", "%(count)d copies relancées.", count) % {"count": count}
@@ -161,7 +161,7 @@ class CopyAdmin(admin.ModelAdmin):
 def cancel_jobs(modeladmin, request, queryset) -> None:
     cancelled = 0
     for job in queryset.filter(status=GradingJob.Status.RUNNING).select_related("exam"):
-        if jobs.job_cancel(job=job).status == GradingJob.Status.CANCELLED:
+        if services.job_cancel(job=job):
             cancelled += 1
     modeladmin.message_user(
         request,

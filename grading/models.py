@@ -1,19 +1,22 @@
 """Exams, their barème, copies, pages, grading jobs and grades.
 
-States (see docs): a Copy goes queued → grading → verifying → done, or failed (with a
-reason), cancelled, quota_reached; failed / quota_reached / cancelled go back to queued on a
-re-run. A GradingJob is running → finished or cancelled. Transitions are conditional
-UPDATEs (`Copy.transition`), so a redelivered task cannot redo a finished copy.
+States: a Copy goes queued → grading → verifying → done, or failed (with a reason),
+cancelled, quota_reached, and back to queued on a re-run. A GradingJob is running → finished
+or cancelled; its Exam follows: draft → grading → graded or cancelled, and grading again with
+the next job. Every status change is a conditional UPDATE (StatusTransitions).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -33,13 +36,34 @@ def page_upload_to(instance: models.Model, filename: str) -> str:
     return _upload_name("pages", ".jpg")
 
 
-class Exam(models.Model):
+class StatusTransitions:
+    """Status changes as one conditional UPDATE: `transition` is True only for the caller that
+    moved the row (a redelivered task, or a second copy finishing at once, gets False)."""
+
+    pk: Any
+    status: str
+
+    def transition(self, *, source: Iterable[str], target: str, **fields: Any) -> bool:
+        return self._transition(type(self)._default_manager.filter(pk=self.pk), source, target, fields)  # type: ignore[attr-defined]
+
+    def _transition(self, rows: QuerySet, source: Iterable[str], target: str, fields: dict[str, Any]) -> bool:
+        if not rows.filter(status__in=list(source)).update(status=target, **fields):
+            return False
+        self.status = target
+        for name, value in fields.items():
+            setattr(self, name, value)
+        return True
+
+
+class Exam(StatusTransitions, models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", _("Brouillon")
-        READY = "ready", _("Prête à corriger")
-        GRADING = "grading", _("Correction en cours")
-        GRADED = "graded", _("Corrigée")
-        CANCELLED = "cancelled", _("Annulée")
+        DRAFT = "draft", _("Brouillon")  # never graded
+        GRADING = "grading", _("Correction en cours")  # a job is running
+        GRADED = "graded", _("Corrigée")  # its last job finished
+        CANCELLED = "cancelled", _("Annulée")  # its last job was cancelled
+
+    # What a job start may leave for "grading" (a running job already holds it).
+    STARTABLE = (Status.DRAFT, Status.GRADED, Status.CANCELLED)
 
     class Mode(models.TextChoices):
         SINGLE = "single", _("Un modèle")
@@ -118,7 +142,7 @@ class SourceFile(models.Model):
         return self.original_name
 
 
-class Copy(models.Model):
+class Copy(StatusTransitions, models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", _("En attente")
         GRADING = "grading", _("Correction")
@@ -129,6 +153,10 @@ class Copy(models.Model):
         QUOTA_REACHED = "quota_reached", _("Quota atteint")
 
     RERUNNABLE = (Status.FAILED, Status.QUOTA_REACHED, Status.CANCELLED)
+    # What a job start takes: copies never graded, and those a re-run may retry.
+    STARTABLE = (Status.QUEUED, *RERUNNABLE)
+    # What the teacher may send back to grading from the copy page ("Corriger à nouveau").
+    REGRADABLE = (*RERUNNABLE, Status.DONE)
 
     exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="copies")
     student_label = models.CharField(_("élève"), max_length=200)
@@ -159,25 +187,16 @@ class Copy(models.Model):
         return self.student_label
 
     def transition(
-        self, *, source: list[str] | tuple[str, ...], target: str, updated_before: datetime | None = None, **fields
+        self, *, source: Iterable[str], target: str, updated_before: datetime | None = None, **fields: Any
     ) -> bool:
-        """Moves to `target` only from one of `source`, in one conditional UPDATE.
-
-        Returns False (and changes nothing) when another worker got there first, or, with
-        `updated_before`, when the copy changed state since then.
-        """
-        # update() skips auto_now: without this the stuck-copy reaper (grading.jobs) would
+        """StatusTransitions.transition; with `updated_before`, only if the copy has not changed since."""
+        # update() skips auto_now: without this the stuck-copy reaper (services.jobs) would
         # date a copy's "grading" from whatever last saved it, not from when grading began.
         fields.setdefault("updated_at", timezone.now())
-        rows = Copy.objects.filter(pk=self.pk, status__in=source)
+        rows = Copy.objects.filter(pk=self.pk)
         if updated_before is not None:
             rows = rows.filter(updated_at__lt=updated_before)
-        updated = rows.update(status=target, **fields)
-        if updated:
-            self.status = target
-            for name, value in fields.items():
-                setattr(self, name, value)
-        return bool(updated)
+        return self._transition(rows, source, target, fields)
 
 
 class Page(models.Model):
@@ -198,7 +217,7 @@ class Page(models.Model):
         return f"{self.copy} · p. {self.index}"
 
 
-class GradingJob(models.Model):
+class GradingJob(StatusTransitions, models.Model):
     class Status(models.TextChoices):
         RUNNING = "running", _("En cours")
         FINISHED = "finished", _("Terminé")
@@ -265,13 +284,9 @@ class Grade(models.Model):
 
 
 class ModelAnswer(models.Model):
-    """One model call for one copy: which slot, in which phase, whether it repaired an earlier
-    answer, and what came back. The audit of how grades were reached, and the store that a
-    retried task reuses instead of paying for the call again.
-
-    `parsed` holds the validated answer (engine.schema.CopyGrades as JSON); `error` says why the
-    answer was unusable when it was. Read it through `get_grades()`, never through `parsed`.
-    """
+    """One model call for a copy (slot, phase, repair or not): the audit of how grades were
+    reached, replayed by a retried task instead of paying again. `parsed` holds the validated
+    answer (CopyGrades as JSON), `error` why it was unusable: read it through `get_grades()`."""
 
     class Phase(models.TextChoices):
         GRADING = "grading", _("Correction")

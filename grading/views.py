@@ -7,14 +7,9 @@ every URL pattern to prove it).
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
-from decimal import Decimal
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Sum
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,7 +24,8 @@ from core.errors import ApplicationError
 from usage.selectors import usage_summary
 from usage.services import QuotaExceeded
 
-from . import exports, retention, selectors, services
+from . import exports, selectors, services
+from .errors import WorkflowError
 from .forms import (
     BaremeRowFormSet,
     CopyRenameForm,
@@ -40,9 +36,7 @@ from .forms import (
     SplitRowFormSet,
     points_parse,
 )
-from .jobs import STARTABLE, job_cancel, job_estimate, job_start
-from .models import Exam, GradeEdit, GradingJob, ModelAnswer
-from .progress import progress_html
+from .models import Exam
 from .validation import PdfInvalid, pdf_limits
 
 DASHBOARD_PAGE_SIZE = 20
@@ -101,19 +95,10 @@ def exam_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _exam_context(exam: Exam) -> dict:
-    questions = list(exam.questions.all())
-    copies = list(exam.copies.select_related("source").order_by("id"))
-    per_source = Counter(copy.source_id for copy in copies if copy.source_id)
-    return {
-        "exam": exam,
-        "questions": questions,
-        "bareme_total": sum((q.max_points for q in questions), 0),
-        "question_forms": [(q, QuestionForm(instance=q, prefix=f"q{q.pk}")) for q in questions],
+    context = selectors.exam_page_get(exam=exam)
+    return context | {
+        "question_forms": [(q, QuestionForm(instance=q, prefix=f"q{q.pk}")) for q in context["questions"]],
         "new_question_form": QuestionForm(prefix="new"),
-        "bareme_locked": exam.status == Exam.Status.GRADING,
-        "copies": copies,
-        "split_source_ids": {pk for pk, n in per_source.items() if n > 1},
-        "unsplit_sources": list(exam.sources.filter(copies__isnull=True)),
         "split_form": SplitForm(),
         "upload_limits": pdf_limits(),
     }
@@ -123,17 +108,13 @@ def _grading_context(request: HttpRequest, exam: Exam) -> dict:
     """Estimate, remaining allowance, running job and the live progress fragment."""
     context: dict = {"estimate": None, "estimate_error": ""}
     try:
-        context["estimate"] = job_estimate(exam=exam)
+        context["estimate"] = services.job_estimate(exam=exam)
     except ApplicationError as error:
         context["estimate_error"] = error.message
     context["remaining"] = usage_summary(user=request.user).remaining
-    # Copies waiting for their pages to be rendered; graded or running copies are not "ready"
-    # either, but saying their pages are still being prepared would be wrong.
-    context["pages_pending"] = (
-        exam.copies.filter(status__in=STARTABLE).annotate(page_total=Count("pages")).filter(page_total=0).count()
-    )
-    context["running_job"] = exam.jobs.filter(status=GradingJob.Status.RUNNING).first()
-    context["progress_html"] = progress_html(exam=exam, oob=False)
+    context["pages_pending"] = selectors.exam_pages_pending(exam=exam)
+    context["running_job"] = selectors.exam_running_job(exam=exam)
+    context["progress_html"] = selectors.progress_html(exam=exam, oob=False)
     return context
 
 
@@ -148,7 +129,7 @@ def exam_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def exam_progress(request: HttpRequest, pk: int) -> HttpResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
-    return HttpResponse(progress_html(exam=exam, oob=False))
+    return HttpResponse(selectors.progress_html(exam=exam, oob=False))
 
 
 @login_required
@@ -156,7 +137,7 @@ def exam_progress(request: HttpRequest, pk: int) -> HttpResponse:
 def exam_start(request: HttpRequest, pk: int) -> HttpResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
     try:
-        job_start(exam=exam, user=request.user)
+        services.job_start(exam=exam, user=request.user)
     except QuotaExceeded as error:
         # The grading panel explains the missing tokens and offers a plan with more.
         context = _exam_context(exam) | _grading_context(request, exam) | {"quota_error": error}
@@ -172,9 +153,8 @@ def exam_start(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def exam_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
-    job = exam.jobs.filter(status=GradingJob.Status.RUNNING).first()
-    if job is not None:
-        job_cancel(job=job)
+    job = selectors.exam_running_job(exam=exam)
+    if job is not None and services.job_cancel(job=job):
         messages.success(request, _("Correction annulée : les copies déjà corrigées gardent leurs notes."))
     return redirect(reverse("exam_detail", args=[exam.pk]) + "#grading")
 
@@ -256,75 +236,16 @@ def exam_review(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "grading/exam_review.html", {"exam": exam, "review": review})
 
 
-@dataclass(frozen=True)
-class Opinion:
-    """One grader's view of one question, as its answer in one phase gave it."""
-
-    answer: ModelAnswer
-    points: Decimal
-    confidence: float
-    reading: str
-    reasoning: str
-
-
-def _answers_that_count(copy) -> list:
-    """Each slot's usable answer per phase in the copy's last attempt (a repair replaces the
-    answer it repaired), graders' first answers before their verification answers."""
-    counted = {}
-    for answer in copy.model_answers.filter(attempt=copy.attempt).order_by("repair", "created_at", "id"):
-        grades = answer.get_grades()
-        if grades is not None:
-            counted[(answer.phase != ModelAnswer.Phase.GRADING, answer.slot)] = (answer, grades.by_id())
-    return [counted[key] for key in sorted(counted)]
-
-
-def _opinion(answer: ModelAnswer, item) -> Opinion:
-    points = Decimal(str(item.points))
-    return Opinion(
-        answer,
-        points.quantize(Decimal(1)) if points == points.to_integral_value() else points.normalize(),
-        item.confidence,
-        item.reading,
-        item.reasoning,
-    )
-
-
-def _copy_context(copy) -> dict:
-    exam = copy.exam
-    questions = list(exam.questions.all())
-    grades = {g.question_id: g for g in copy.grades.all()}
-    answers = _answers_that_count(copy)
-    items = []
-    for position, question in enumerate(questions, start=1):
-        qid = f"q{position}"
-        opinions = [_opinion(answer, by_id[qid]) for answer, by_id in answers if qid in by_id]
-        items.append({"question": question, "grade": grades.get(question.pk), "opinions": opinions})
-    siblings = list(exam.copies.order_by("student_label", "id").values_list("pk", flat=True))
-    index = siblings.index(copy.pk)
-    return {
-        "copy": copy,
-        "exam": exam,
-        "items": items,
-        "pages": list(copy.pages.all()),
-        "edits": list(GradeEdit.objects.filter(grade__copy=copy).select_related("user", "grade__question")),
-        "total": sum((g.points for g in grades.values()), Decimal(0)) if grades else None,
-        "bareme_total": sum((q.max_points for q in questions), Decimal(0)),
-        "previous_pk": siblings[index - 1] if index > 0 else None,
-        "next_pk": siblings[index + 1] if index + 1 < len(siblings) else None,
-        "rename_form": CopyRenameForm(instance=copy),
-        "double": exam.mode == Exam.Mode.DOUBLE,
-    }
-
-
 @login_required
 @require_GET
 def copy_detail(request: HttpRequest, pk: int) -> HttpResponse:
     copy = selectors.copy_get(user=request.user, pk=pk)
-    return render(request, "grading/copy_detail.html", _copy_context(copy))
+    context = selectors.copy_page_get(copy=copy) | {"rename_form": CopyRenameForm(instance=copy)}
+    return render(request, "grading/copy_detail.html", context)
 
 
 def _grade_payload(grade) -> dict:
-    total = grade.copy.grades.aggregate(t=Sum("points"))["t"]
+    total = selectors.copy_total(copy=grade.copy)
     return {
         "ok": True,
         "points": formats.number_format(grade.points.normalize(), use_l10n=True),
@@ -348,7 +269,7 @@ def grade_update(request: HttpRequest, pk: int) -> HttpResponse:
     points = points_parse(request.POST.get("points", ""))
     try:
         if points is None:
-            raise services.WorkflowError(_("Saisissez un nombre, par exemple 2,5."))
+            raise WorkflowError(_("Saisissez un nombre, par exemple 2,5."))
         services.grade_edit(grade=grade, user=request.user, points=points)
     except ApplicationError as error:
         if _wants_json(request):
@@ -399,7 +320,7 @@ def copy_reviewed(request: HttpRequest, pk: int) -> HttpResponse:
 def copy_regrade(request: HttpRequest, pk: int) -> HttpResponse:
     copy = selectors.copy_get(user=request.user, pk=pk)
     try:
-        services.copy_regrade(copy=copy)
+        services.copy_rerun(copy=copy)
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
@@ -620,7 +541,7 @@ def exam_files_purge(request: HttpRequest, pk: int) -> HttpResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
     if request.method == "POST":
         try:
-            result = retention.exam_files_purge(exam=exam, reason="teacher")
+            result = services.exam_files_purge(exam=exam, reason="teacher")
         except ApplicationError as error:
             messages.error(request, error.message)
         else:
@@ -643,7 +564,7 @@ def exam_files_purge(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "grading/exam_files_purge.html",
-        {"exam": exam, "retention_days": retention.retention_days()},
+        {"exam": exam, "retention_days": services.retention_days()},
     )
 
 
@@ -660,7 +581,7 @@ def bareme_extract(request: HttpRequest, pk: int) -> HttpResponse:
         if upload is not None:
             services.exam_subject_store(exam=exam, upload=upload)
         elif not exam.subject_file:
-            raise services.WorkflowError(_("Choisissez le PDF du sujet ou du corrigé."))
+            raise WorkflowError(_("Choisissez le PDF du sujet ou du corrigé."))
         rows = services.bareme_propose(exam=exam, user=request.user)
     except (PdfInvalid, ApplicationError) as error:  # PdfInvalid: until it derives from ApplicationError
         messages.error(request, error.message)

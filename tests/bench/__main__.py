@@ -187,14 +187,14 @@ def bench_grading(args, tmp: Path, server) -> tuple[str, str, str]:
 def _graded(args, server, worker) -> tuple[str, str, str]:
     from django.db import transaction
 
-    from grading import jobs
+    from grading import services
     from grading.models import Copy, ModelAnswer
     from tests.support.llm_server import openai_units
 
     # Warm-up on another exam: the worker imports litellm (seconds) before the timed run.
     warm_teacher, warm_exam = _class_create(copies=2, pages=1)
     with transaction.atomic():
-        jobs.job_start(exam=warm_exam, user=warm_teacher)
+        services.job_start(exam=warm_exam, user=warm_teacher)
     _wait_finished(warm_exam, timeout=120)
 
     teacher, exam = _class_create(copies=args.copies, pages=args.pages)
@@ -205,7 +205,7 @@ def _graded(args, server, worker) -> tuple[str, str, str]:
     started = time.perf_counter()
     t0 = time.monotonic()
     with transaction.atomic():
-        jobs.job_start(exam=exam, user=teacher)
+        services.job_start(exam=exam, user=teacher)
     ended = _wait_finished(exam)
     cpu = _cpu_seconds(worker.process.pid) - cpu_before
     log = worker.log()
@@ -261,7 +261,7 @@ def bench_progress(args, tmp: Path) -> str:
     from django.test import Client
 
     from grading.models import Exam
-    from grading.progress import progress_send
+    from grading.services import progress_send
     from tests.support.servers import daphne_start
 
     exam = Exam.objects.filter(mode=Exam.Mode.DOUBLE).order_by("-pk").first()

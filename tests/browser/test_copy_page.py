@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from grading import jobs
+from grading import services
 from grading.models import Copy
 from tests.factories import PASSWORD, UserFactory, copy_with_pages, exam_with_bareme
 from tests.grading.conftest import roles_settings
@@ -39,7 +39,7 @@ def test_the_both_models_panel_shows_each_graders_answer(llm, eager_tasks, asgi_
     exam = exam_with_bareme(owner=teacher, mode="double", questions=2, title="Géométrie — triangles")
     copy = copy_with_pages(exam, pages=1, label="Lefèvre Chloé")
     script_two_graders(llm)
-    jobs.job_start(exam=exam, user=teacher)  # the copy task runs inline, through the scripted server
+    services.job_start(exam=exam, user=teacher)  # the copy task runs inline, through the scripted server
     copy.refresh_from_db()
     assert copy.status == Copy.Status.DONE
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from grading import jobs
+from grading import services
 from grading.models import Copy, GradingJob
 from tests.factories import UserFactory, copy_with_pages, exam_with_bareme
 from usage.models import UsageRecord
@@ -25,9 +25,9 @@ def admin_client(client):
 def test_a_copy_page_shows_its_grades_audit_and_ledger_rows(admin_client, llm_server, teacher):
     exam = exam_with_bareme(owner=teacher, questions=1)
     copy = copy_with_pages(exam, pages=1, label="Zoé Martin")
-    job = jobs.job_start(exam=exam, user=teacher)
+    job = services.job_start(exam=exam, user=teacher)
     llm_server.script(grades_json([3]))
-    jobs.copy_grade(copy_id=copy.pk, job_id=job.pk)
+    services.copy_grade(copy_id=copy.pk, job_id=job.pk, attempt=Copy.objects.get(pk=copy.pk).attempt)
 
     page = admin_client.get(reverse("admin:grading_copy_change", args=[copy.pk])).content.decode()
 
@@ -57,7 +57,7 @@ def test_admin_actions_rerun_failed_copies_and_cancel_jobs(
 
     other = exam_with_bareme(owner=teacher, questions=1)
     copy_with_pages(other, pages=1)
-    job = jobs.job_start(exam=other, user=teacher)  # nothing enqueued: no on-commit here
+    job = services.job_start(exam=other, user=teacher)  # nothing enqueued: no on-commit here
     admin_client.post(
         reverse("admin:grading_gradingjob_changelist"), {"action": "cancel_jobs", "_selected_action": [job.pk]}
     )

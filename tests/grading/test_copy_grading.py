@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from grading import jobs
+from grading import services
 from grading.models import Copy, Grade, ModelAnswer
+from grading.services.jobs import _job_create
 from tests.factories import copy_with_pages, exam_with_bareme
 from usage.models import UsageRecord
 from usage.pricing import call_cost, price_card
@@ -19,7 +20,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("french")]
 
 
 def _start(exam, teacher):
-    job = jobs._job_create(exam=exam, user=teacher, copies=list(exam.copies.all()), estimate_tokens=50_000)
+    job = _job_create(exam=exam, user=teacher, copies=list(exam.copies.all()), estimate_tokens=50_000)
     return job
 
 
@@ -30,7 +31,7 @@ def single_exam(teacher):
 
 def _grade(copy, job):
     copy.refresh_from_db()
-    return jobs.copy_grade(copy_id=copy.pk, job_id=job.pk, attempt=copy.attempt)
+    return services.copy_grade(copy_id=copy.pk, job_id=job.pk, attempt=copy.attempt)
 
 
 def test_a_multi_page_copy_is_graded_by_one_model_with_one_ledger_row(llm_server, single_exam, teacher):
@@ -257,7 +258,7 @@ def test_a_rerun_replaces_the_grades_of_the_copy(llm_server, single_exam, teache
     from grading.models import GradingJob
 
     GradingJob.objects.filter(pk=job.pk).update(status=GradingJob.Status.FINISHED)
-    rerun = jobs.copy_rerun(copy=copy)
+    rerun = services.copy_rerun(copy=copy)
     llm_server.script(grades_json([2, 3, 4]))
 
     assert _grade(copy, rerun) == Copy.Status.DONE
@@ -269,7 +270,7 @@ def test_a_rerun_replaces_the_grades_of_the_copy(llm_server, single_exam, teache
 
 
 def test_the_progress_fragment_costs_a_fixed_number_of_queries(single_exam, django_assert_max_num_queries):
-    from grading.progress import progress_html
+    from grading.selectors import progress_html
 
     for _ in range(20):
         copy_with_pages(single_exam, pages=1)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from grading import jobs
-from grading.engine.errors import EngineError, ModelMisconfigured
+from grading import services
+from grading.engine.errors import ModelMisconfigured
+from grading.errors import WorkflowError
 from grading.models import Copy, Exam, GradingJob
+from grading.services import copy_grading
 from tests.factories import copy_with_pages, exam_with_bareme
 from usage.models import Reservation, UsageRecord
 from usage.services import QuotaExceeded
@@ -31,10 +33,10 @@ def test_a_job_reserves_tokens_grades_every_copy_then_settles_and_emails(
     llm_server, eager_celery, exam, teacher, django_capture_on_commit_callbacks
 ):
     copies = [copy_with_pages(exam, pages=2) for _ in range(3)]
-    estimate = jobs.job_estimate(exam=exam)
+    estimate = services.job_estimate(exam=exam)
     assert estimate.copies == 3 and estimate.calls == 3 and estimate.tokens > 0 and estimate.cost_usd > 0
 
-    job = _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+    job = _run(lambda: services.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
 
     job.refresh_from_db()
     assert job.status == GradingJob.Status.FINISHED and job.total_copies == 3
@@ -54,7 +56,7 @@ def test_a_teacher_who_opted_out_gets_no_email(
     teacher.notify_job_finished = False
     teacher.save()
     copy_with_pages(exam, pages=1)
-    _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+    _run(lambda: services.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
     assert mail.outbox == []
 
 
@@ -67,7 +69,7 @@ def test_transient_faults_are_retried_and_the_copy_is_graded(
     llm_server.script(fault=fault, times=2)
     llm_server.script(grades_json([1, 2]))
 
-    job = _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+    job = _run(lambda: services.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
 
     copy.refresh_from_db()
     assert copy.status == Copy.Status.DONE
@@ -83,7 +85,7 @@ def test_a_provider_down_for_good_fails_the_copy_and_the_job_still_finishes(
     llm_server.script(fault="500", times=7, match=lambda r: "Absente page" in r["text"] or True)
     llm_server.script(grades_json([1, 1]))
 
-    job = _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+    job = _run(lambda: services.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
 
     down.refresh_from_db()
     fine.refresh_from_db()
@@ -97,29 +99,29 @@ def test_a_permanent_error_fails_the_copy_at_once_with_a_readable_reason(
 ):
     copy = copy_with_pages(exam, pages=1)
     llm_server.script(fault="400")
-    _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+    _run(lambda: services.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
     copy.refresh_from_db()
     assert copy.status == Copy.Status.FAILED and "refusé la requête" in copy.failure_reason
     assert len(llm_server.requests) == 1
 
 
 def test_a_failed_copy_can_be_rerun_alone(llm_server, eager_celery, exam, teacher, django_capture_on_commit_callbacks):
-    failed, done = copy_with_pages(exam, pages=1), copy_with_pages(exam, pages=1)
+    failed, _graded = copy_with_pages(exam, pages=1), copy_with_pages(exam, pages=1)
     llm_server.script(fault="400")
-    _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+    _run(lambda: services.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
     failed.refresh_from_db()
     assert failed.status == Copy.Status.FAILED
     calls = len(llm_server.requests)
 
-    rerun = _run(lambda: jobs.copy_rerun(copy=failed), django_capture_on_commit_callbacks)
+    rerun = _run(lambda: services.copy_rerun(copy=failed), django_capture_on_commit_callbacks)
 
     failed.refresh_from_db()
     assert failed.status == Copy.Status.DONE and failed.attempt == 2
     assert len(llm_server.requests) == calls + 1  # only the failed copy was graded again
     rerun.refresh_from_db()
     assert rerun.total_copies == 1 and rerun.status == GradingJob.Status.FINISHED
-    with pytest.raises(EngineError):
-        jobs.copy_rerun(copy=done)
+    with pytest.raises(WorkflowError, match="en cours de correction"):
+        services.copy_rerun(copy=copy_with_pages(exam, pages=1))  # queued: not graded yet
 
 
 def test_a_job_beyond_the_allowance_is_refused_before_anything_runs(llm_server, exam, teacher):
@@ -130,7 +132,7 @@ def test_a_job_beyond_the_allowance_is_refused_before_anything_runs(llm_server, 
         user=teacher, phase="grading", model="m", total_tokens=TIER_LIMITS["free"], idempotency_key="used-up"
     )
     with pytest.raises(QuotaExceeded):
-        jobs.job_start(exam=exam, user=teacher)
+        services.job_start(exam=exam, user=teacher)
     assert not GradingJob.objects.exists() and llm_server.requests == []
 
 
@@ -139,9 +141,9 @@ def test_copies_left_when_the_allowance_runs_out_wait_as_quota_reached(
 ):
     copies = [copy_with_pages(exam, pages=1) for _ in range(3)]
     answers = iter([True, False])
-    monkeypatch.setattr(jobs, "usage_job_may_continue", lambda **kwargs: next(answers, False))
+    monkeypatch.setattr(copy_grading, "usage_job_may_continue", lambda **kwargs: next(answers, False))
 
-    job = _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+    job = _run(lambda: services.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
 
     statuses = [Copy.objects.get(pk=c.pk).status for c in copies]
     assert statuses == [Copy.Status.DONE, Copy.Status.QUOTA_REACHED, Copy.Status.QUOTA_REACHED]
@@ -152,25 +154,26 @@ def test_copies_left_when_the_allowance_runs_out_wait_as_quota_reached(
 
 def test_a_cancelled_job_stops_its_queued_copies_and_settles_once(llm_server, exam, teacher):
     copies = [copy_with_pages(exam, pages=1) for _ in range(2)]
-    job = jobs.job_start(exam=exam, user=teacher)  # no on-commit: nothing is enqueued
+    job = services.job_start(exam=exam, user=teacher)  # no on-commit: nothing is enqueued
 
-    jobs.job_cancel(job=job)
-    jobs.job_cancel(job=job)
+    services.job_cancel(job=job)
+    services.job_cancel(job=job)
 
     assert GradingJob.objects.get(pk=job.pk).status == GradingJob.Status.CANCELLED
     assert {Copy.objects.get(pk=c.pk).status for c in copies} == {Copy.Status.CANCELLED}
     assert Reservation.objects.get(key=job.reservation_key).state == Reservation.State.SETTLED
     # A task delivered after the cancel does nothing.
-    assert jobs.copy_grade(copy_id=copies[0].pk, job_id=job.pk) == Copy.Status.CANCELLED
+    attempt = Copy.objects.get(pk=copies[0].pk).attempt
+    assert services.copy_grade(copy_id=copies[0].pk, job_id=job.pk, attempt=attempt) == Copy.Status.CANCELLED
     assert llm_server.requests == []
 
 
 def test_only_one_job_runs_per_exam(llm_server, exam, teacher):
     copy_with_pages(exam, pages=1)
-    jobs.job_start(exam=exam, user=teacher)
+    services.job_start(exam=exam, user=teacher)
     copy_with_pages(exam, pages=1)
-    with pytest.raises(EngineError):
-        jobs.job_start(exam=exam, user=teacher)
+    with pytest.raises(WorkflowError, match="déjà en cours"):
+        services.job_start(exam=exam, user=teacher)
 
 
 def test_a_model_without_a_price_or_a_key_is_refused_before_the_job_starts(llm_server, settings, exam, teacher):
@@ -180,24 +183,24 @@ def test_a_model_without_a_price_or_a_key_is_refused_before_the_job_starts(llm_s
         "grader_a": {"model": "openai/my-own-model", "api_base": llm_server.url},
     }
     with pytest.raises(ModelMisconfigured, match="n'a pas de prix"):
-        jobs.job_start(exam=exam, user=teacher)
+        services.job_start(exam=exam, user=teacher)
     settings.CORRIGO_LLM = {**settings.CORRIGO_LLM, "grader_a": {"model": "anthropic/claude-sonnet-4-5"}}
     with pytest.raises(ModelMisconfigured, match="ANTHROPIC_API_KEY"):
-        jobs.job_start(exam=exam, user=teacher)
+        services.job_start(exam=exam, user=teacher)
     settings.CORRIGO_LLM = {**settings.CORRIGO_LLM, "grader_a": {"model": ""}}
     with pytest.raises(ModelMisconfigured, match="CORRIGO_LLM_GRADER_A_MODEL"):
-        jobs.job_estimate(exam=exam)
+        services.job_estimate(exam=exam)
     assert not GradingJob.objects.exists()
 
 
 def test_an_exam_without_barème_or_copies_cannot_start(llm_server, teacher):
     empty = exam_with_bareme(owner=teacher, questions=0)
     copy_with_pages(empty, pages=1)
-    with pytest.raises(EngineError, match="barème"):
-        jobs.job_start(exam=empty, user=teacher)
+    with pytest.raises(WorkflowError, match="barème"):
+        services.job_start(exam=empty, user=teacher)
     no_copies = exam_with_bareme(owner=teacher, questions=1)
-    with pytest.raises(EngineError, match="déposez d'abord les copies"):
-        jobs.job_start(exam=no_copies, user=teacher)
+    with pytest.raises(WorkflowError, match="déposez d'abord les copies"):
+        services.job_start(exam=no_copies, user=teacher)
 
 
 def test_starting_again_when_every_copy_is_graded_says_so(llm_server, teacher):
@@ -205,15 +208,15 @@ def test_starting_again_when_every_copy_is_graded_says_so(llm_server, teacher):
     copy = copy_with_pages(exam, pages=1)
     copy.status = Copy.Status.DONE
     copy.save()
-    with pytest.raises(EngineError, match="déjà corrigées"):
-        jobs.job_start(exam=exam, user=teacher)
+    with pytest.raises(WorkflowError, match="déjà corrigées"):
+        services.job_start(exam=exam, user=teacher)
 
 
 def test_an_unexpected_error_fails_the_copy_and_the_job_still_finishes(
     llm_server, eager_celery, exam, teacher, django_capture_on_commit_callbacks, monkeypatch
 ):
     copies = [copy_with_pages(exam, pages=1) for _ in range(2)]
-    real = jobs.grade_copy
+    real = copy_grading.grade_copy
     calls = {"n": 0}
 
     def grade_copy_breaking_once(**kwargs):
@@ -222,9 +225,9 @@ def test_an_unexpected_error_fails_the_copy_and_the_job_still_finishes(
             raise RuntimeError("a bug")
         return real(**kwargs)
 
-    monkeypatch.setattr(jobs, "grade_copy", grade_copy_breaking_once)
+    monkeypatch.setattr(copy_grading, "grade_copy", grade_copy_breaking_once)
 
-    job = _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+    job = _run(lambda: services.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
 
     statuses = sorted(Copy.objects.get(pk=c.pk).status for c in copies)
     assert statuses == sorted([Copy.Status.FAILED, Copy.Status.DONE])
@@ -243,7 +246,7 @@ def test_the_finished_email_speaks_the_teachers_language_and_links_to_the_review
     teacher.language = "en"
     teacher.save()
     copy_with_pages(exam, pages=1)
-    _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+    _run(lambda: services.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
 
     message = mail.outbox[0]
     assert message.subject == f"Grading finished: {exam.title}"
@@ -258,6 +261,6 @@ def test_a_failure_reason_is_written_in_the_teachers_language(
     teacher.save()
     copy = copy_with_pages(exam, pages=1)
     llm_server.script(fault="400")
-    _run(lambda: jobs.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+    _run(lambda: services.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
     copy.refresh_from_db()
     assert copy.failure_reason.startswith("The model refused the request")

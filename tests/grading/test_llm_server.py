@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from grading import jobs
+from grading import services
 from grading.models import Copy, Grade
 from tests.factories import copy_with_pages, exam_with_bareme
 from tests.support.llm_server import CACHE_BLOCK, PrefixCache, count_tokens
@@ -75,7 +75,7 @@ def test_demo_mode_grades_a_whole_exam_with_simulated_answers(
     copies = [copy_with_pages(exam, pages=2) for _ in range(4)]
 
     with django_capture_on_commit_callbacks(execute=True):
-        jobs.job_start(exam=exam, user=teacher)
+        services.job_start(exam=exam, user=teacher)
 
     assert {Copy.objects.get(pk=c.pk).status for c in copies} == {Copy.Status.DONE}
     assert Grade.objects.filter(copy__exam=exam).count() == 12

@@ -9,9 +9,10 @@ import pytest
 import websockets
 from django.test import Client
 
-from grading import jobs
+from grading import services
 from grading.models import Copy, GradingJob
-from grading.progress import progress_context, progress_html, progress_send
+from grading.selectors import progress_context, progress_html
+from grading.services import progress_send
 from tests.factories import copy_with_pages, exam_with_bareme
 from tests.support.servers import celery_worker_start
 
@@ -77,7 +78,7 @@ def test_a_job_graded_by_a_real_worker_streams_its_progress_and_a_reload_shows_t
             _collect(
                 _url(asgi_server, exam),
                 _cookie(teacher),
-                lambda: jobs.job_start(exam=exam, user=teacher),
+                lambda: services.job_start(exam=exam, user=teacher),
                 until='id="usage-bar"',  # only the final event carries the usage bar
             )
         )

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.core.files.base import ContentFile
 
-from grading import jobs, services
+from grading import services
 from grading.engine.render import LONG_SIDE, pdf_pages
 from grading.models import Copy, SourceFile
 from tests.factories import CopyFactory, exam_with_bareme
@@ -41,8 +41,8 @@ def test_a_copys_page_range_becomes_stored_pages(teacher):
     source = _source(exam, scanned_pdf(4, size=(620, 877)))
     copy = CopyFactory(exam=exam, source=source, first_page=2, last_page=3, status="queued")
 
-    assert jobs.copy_pages_render(copy=copy) == 2
-    assert jobs.copy_pages_render(copy=copy) == 2  # rendering again replaces, never duplicates
+    assert services.copy_pages_render(copy=copy) == 2
+    assert services.copy_pages_render(copy=copy) == 2  # rendering again replaces, never duplicates
 
     pages = list(copy.pages.all())
     assert [page.index for page in pages] == [1, 2]

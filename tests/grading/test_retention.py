@@ -15,8 +15,8 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from grading import retention
-from grading.errors import FilesPurged
+from grading import services
+from grading.errors import FilesPurged, PurgeRefused
 from grading.models import Exam, Grade, GradeEdit, GradingJob, ModelAnswer, Page, SourceFile
 from tests.factories import CopyFactory, ExamFactory, GradeFactory, QuestionFactory, jpeg_bytes
 from tests.grading.workflow.pdfs import pdf_bytes
@@ -76,7 +76,7 @@ def test_the_purge_deletes_every_file_from_storage_and_clears_the_references(tea
     assert len(names) == 1 + 2 + 4
     assert all(default_storage.exists(name) for name in names)
 
-    result = retention.exam_files_purge(exam=exam, reason="test")
+    result = services.exam_files_purge(exam=exam, reason="test")
 
     assert result.complete
     assert result.deleted == 7
@@ -90,7 +90,7 @@ def test_the_purge_deletes_every_file_from_storage_and_clears_the_references(tea
 
 def test_the_purge_keeps_grades_edits_audit_and_ledger(teacher):
     exam = _exam_with_files(teacher)
-    retention.exam_files_purge(exam=exam, reason="test")
+    services.exam_files_purge(exam=exam, reason="test")
 
     assert exam.copies.count() == 2
     assert Grade.objects.filter(copy__exam=exam, points=Decimal("3"), feedback="Bonne méthode.").count() == 2
@@ -101,11 +101,11 @@ def test_the_purge_keeps_grades_edits_audit_and_ledger(teacher):
 
 def test_the_purge_is_idempotent_and_keeps_the_first_date(teacher):
     exam = _exam_with_files(teacher)
-    retention.exam_files_purge(exam=exam, reason="test")
+    services.exam_files_purge(exam=exam, reason="test")
     exam.refresh_from_db()
     first = exam.files_purged_at
 
-    again = retention.exam_files_purge(exam=exam, reason="test")
+    again = services.exam_files_purge(exam=exam, reason="test")
 
     assert again.complete and again.deleted == 0
     exam.refresh_from_db()
@@ -116,7 +116,7 @@ def test_the_purge_does_not_count_as_activity(teacher):
     exam = _exam_with_files(teacher)
     _age(exam, 10)
     before = Exam.objects.get(pk=exam.pk).updated_at
-    retention.exam_files_purge(exam=exam, reason="test")
+    services.exam_files_purge(exam=exam, reason="test")
     assert Exam.objects.get(pk=exam.pk).updated_at == before
 
 
@@ -132,7 +132,7 @@ def test_a_storage_error_keeps_the_reference_of_that_file_and_the_exam_unpurged(
         return real_delete(self, name)
 
     monkeypatch.setattr(storage_class, "delete", delete)
-    result = retention.exam_files_purge(exam=exam, reason="test")
+    result = services.exam_files_purge(exam=exam, reason="test")
 
     assert not result.complete
     assert result.failed == [failing]
@@ -143,7 +143,7 @@ def test_a_storage_error_keeps_the_reference_of_that_file_and_the_exam_unpurged(
     assert default_storage.exists(failing)
 
     monkeypatch.setattr(storage_class, "delete", real_delete)
-    retry = retention.exam_files_purge(exam=exam, reason="test")
+    retry = services.exam_files_purge(exam=exam, reason="test")
     assert retry.complete
     assert not default_storage.exists(failing)
     exam.refresh_from_db()
@@ -155,15 +155,15 @@ def test_a_file_already_missing_from_storage_counts_as_deleted(teacher):
     page = Page.objects.filter(copy__exam=exam).first()
     default_storage.delete(page.image.name)
 
-    assert retention.exam_files_purge(exam=exam, reason="test").complete
+    assert services.exam_files_purge(exam=exam, reason="test").complete
     assert _stored_names(exam) == []
 
 
 def test_the_purge_waits_for_a_running_job(teacher):
     exam = _exam_with_files(teacher, copies=1)
     GradingJob.objects.create(exam=exam, created_by=teacher)
-    with pytest.raises(retention.PurgeRefused):
-        retention.exam_files_purge(exam=exam, reason="test")
+    with pytest.raises(PurgeRefused):
+        services.exam_files_purge(exam=exam, reason="test")
     assert all(default_storage.exists(name) for name in _stored_names(exam))
 
 
@@ -177,17 +177,17 @@ def test_only_exams_idle_past_the_retention_period_are_purged(teacher, other_tea
     _age(recent, 300)
     old_names, recent_names = _stored_names(old), _stored_names(recent)
 
-    assert retention.exam_files_purge_expired() == 1
+    assert services.exam_files_purge_expired() == 1
 
     assert not any(default_storage.exists(name) for name in old_names)
     assert all(default_storage.exists(name) for name in recent_names)
     assert Exam.objects.get(pk=old.pk).files_purged_at is not None
     assert Exam.objects.get(pk=recent.pk).files_purged_at is None
     # Nothing left to do: a second night purges nothing.
-    assert retention.exam_files_purge_expired() == 0
+    assert services.exam_files_purge_expired() == 0
 
 
-def test_a_recent_job_or_upload_keeps_an_old_exam(teacher):
+def test_a_recent_job_or_upload_keeps_an_old_exam(teacher, settings):
     graded = _exam_with_files(teacher, title="Corrigée récemment", copies=1)
     uploaded = _exam_with_files(teacher, title="Copie ajoutée récemment", copies=1)
     _age(graded, 400)
@@ -198,11 +198,12 @@ def test_a_recent_job_or_upload_keeps_an_old_exam(teacher):
     )
     SourceFile.objects.filter(exam=uploaded).update(created_at=timezone.now() - timedelta(days=1))
 
-    assert retention.exam_files_purge_expired() == 0
-    assert retention.exam_files_purge_expired(now=timezone.now() + timedelta(days=366)) == 2
+    assert services.exam_files_purge_expired() == 0
+    settings.CORRIGO_RETENTION_DAYS = 1  # the recent activity is older than that
+    assert services.exam_files_purge_expired() == 2
 
 
-def test_reviewing_or_editing_grades_keeps_an_old_exam(teacher):
+def test_reviewing_or_editing_grades_keeps_an_old_exam(teacher, settings):
     reviewed = _exam_with_files(teacher, title="Revue récemment", copies=1)
     edited = _exam_with_files(teacher, title="Note modifiée récemment", copies=1)
     _age(reviewed, 400)
@@ -210,8 +211,9 @@ def test_reviewing_or_editing_grades_keeps_an_old_exam(teacher):
     reviewed.copies.update(updated_at=timezone.now() - timedelta(days=3))
     Grade.objects.filter(copy__exam=edited).update(updated_at=timezone.now() - timedelta(days=3))
 
-    assert retention.exam_files_purge_expired() == 0
-    assert retention.exam_files_purge_expired(now=timezone.now() + timedelta(days=366)) == 2
+    assert services.exam_files_purge_expired() == 0
+    settings.CORRIGO_RETENTION_DAYS = 1  # the recent activity is older than that
+    assert services.exam_files_purge_expired() == 2
 
 
 def test_an_old_exam_with_a_running_job_is_not_purged(teacher):
@@ -219,7 +221,7 @@ def test_an_old_exam_with_a_running_job_is_not_purged(teacher):
     GradingJob.objects.create(exam=exam, created_by=teacher)
     _age(exam, 400)
     GradingJob.objects.filter(exam=exam).update(started_at=timezone.now() - timedelta(days=400))
-    assert retention.exam_files_purge_expired() == 0
+    assert services.exam_files_purge_expired() == 0
     assert all(default_storage.exists(name) for name in _stored_names(exam))
 
 
@@ -227,7 +229,7 @@ def test_zero_days_keeps_files_for_ever(teacher, settings):
     settings.CORRIGO_RETENTION_DAYS = 0
     exam = _exam_with_files(teacher, copies=1)
     _age(exam, 4000)
-    assert retention.exam_files_purge_expired() == 0
+    assert services.exam_files_purge_expired() == 0
     assert all(default_storage.exists(name) for name in _stored_names(exam))
 
 
@@ -294,7 +296,7 @@ def test_files_of_a_purged_exam_answer_404(owner_client, teacher):
     assert owner_client.get(source_url).status_code == 200
     assert owner_client.get(page_url).status_code == 200
 
-    retention.exam_files_purge(exam=exam, reason="test")
+    services.exam_files_purge(exam=exam, reason="test")
 
     assert owner_client.get(source_url).status_code == 404
     assert owner_client.get(page_url).status_code == 404
@@ -312,7 +314,7 @@ def test_a_file_deleted_before_its_reference_answers_404_not_500(owner_client, t
 
 def test_exports_from_grades_still_work_after_the_purge(owner_client, teacher):
     exam = _exam_with_files(teacher)
-    retention.exam_files_purge(exam=exam, reason="test")
+    services.exam_files_purge(exam=exam, reason="test")
 
     response = owner_client.get(reverse("exam_export", args=[exam.pk, "csv"]))
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
@@ -328,7 +330,7 @@ def test_the_annotated_pdfs_say_the_files_were_purged(owner_client, teacher):
     exam = _exam_with_files(teacher, copies=1)
     copy = exam.copies.get()
     assert owner_client.get(reverse("copy_annotated", args=[copy.pk])).content.startswith(b"%PDF")
-    retention.exam_files_purge(exam=exam, reason="test")
+    services.exam_files_purge(exam=exam, reason="test")
 
     response = owner_client.get(reverse("copy_annotated", args=[copy.pk]), follow=True)
     assert response.redirect_chain[-1][0] == reverse("copy_detail", args=[copy.pk])
@@ -345,7 +347,7 @@ def test_a_class_pdf_never_split_goes_entirely(teacher):
     unsplit.file.save("classe.pdf", ContentFile(pdf_bytes(4)), save=True)
     name = unsplit.file.name
 
-    retention.exam_files_purge(exam=exam, reason="test")
+    services.exam_files_purge(exam=exam, reason="test")
 
     assert not default_storage.exists(name)
     assert not SourceFile.objects.filter(pk=unsplit.pk).exists()
@@ -354,7 +356,7 @@ def test_a_class_pdf_never_split_goes_entirely(teacher):
 
 def test_a_purged_exam_takes_no_new_copies_and_no_new_grading(owner_client, teacher):
     exam = _exam_with_files(teacher, copies=1)
-    retention.exam_files_purge(exam=exam, reason="test")
+    services.exam_files_purge(exam=exam, reason="test")
     source = SourceFile.objects.get(exam=exam)
     rows = {
         "rows-TOTAL_FORMS": "1",
@@ -443,7 +445,7 @@ def test_the_purge_deletes_the_objects_from_s3(teacher, s3_storage):
     assert sorted(s3_storage()) == sorted(_stored_names(exam))
     assert len(s3_storage()) == 4
 
-    result = retention.exam_files_purge(exam=exam, reason="test")
+    result = services.exam_files_purge(exam=exam, reason="test")
 
     assert result.complete and result.deleted == 4
     assert s3_storage() == []

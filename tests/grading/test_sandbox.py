@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.files.base import ContentFile
 
-from grading import jobs
+from grading import selectors
 from grading.engine import sandbox
 from grading.engine.render import MAX_SIDE_PX, pdf_pages
 from grading.engine.sandbox import PdfRefused
@@ -131,4 +131,4 @@ def test_a_stored_file_with_an_unreadable_page_fails_its_copy_with_no_page_left(
     assert copy.status == Copy.Status.FAILED
     assert copy.failure_reason.startswith("La page 2 du PDF ne peut pas être lue (elle est endommagée).")
     assert not copy.pages.exists()
-    assert jobs.gradable_copies(exam).count() == 0
+    assert selectors.gradable_copies(exam).count() == 0

@@ -8,8 +8,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from grading import jobs
+from grading import services
 from grading.models import Copy, Exam, GradingJob
+from grading.services.copy_grading import _verifying
 from grading.tasks import copy_task_budget_s
 from tests.factories import copy_with_pages, exam_with_bareme
 from usage.models import Reservation
@@ -30,7 +31,7 @@ def _started(
     uploaded = timezone.now() - timedelta(days=uploaded_days_ago)
     Copy.objects.filter(pk__in=[c.pk for c in made]).update(created_at=uploaded, updated_at=uploaded)
     with django_capture_on_commit_callbacks(execute=False):  # the worker dies: no task runs
-        job = jobs.job_start(exam=exam, user=user)
+        job = services.job_start(exam=exam, user=user)
     for copy in made:
         copy.refresh_from_db()
         assert copy.transition(source=[Copy.Status.QUEUED], target=Copy.Status.GRADING)
@@ -49,7 +50,7 @@ def test_a_copy_stuck_for_two_hours_is_failed_and_its_job_finishes_with_the_rese
     job, [copy] = _started(exam, teacher, django_capture_on_commit_callbacks)
     _age(copy, hours=2)
 
-    assert jobs.copies_stuck_fail() == 1
+    assert services.copies_stuck_fail() == 1
 
     copy.refresh_from_db()
     assert copy.status == Copy.Status.FAILED
@@ -68,11 +69,11 @@ def test_a_failed_stuck_copy_can_be_rerun(llm_server, eager_celery, exam, teache
 
     _job, [copy] = _started(exam, teacher, django_capture_on_commit_callbacks)
     _age(copy, hours=2)
-    jobs.copies_stuck_fail()
+    services.copies_stuck_fail()
     llm_server.script(grades_json([1, 2]))
 
     with django_capture_on_commit_callbacks(execute=True):
-        jobs.copy_rerun(copy=Copy.objects.get(pk=copy.pk))
+        services.copy_rerun(copy=Copy.objects.get(pk=copy.pk))
 
     copy.refresh_from_db()
     assert copy.status == Copy.Status.DONE and copy.failure_reason == ""
@@ -85,7 +86,7 @@ def test_a_copy_that_started_grading_recently_is_left_alone(
     job, [copy] = _started(exam, teacher, django_capture_on_commit_callbacks, uploaded_days_ago=3)
     GradingJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(hours=2))
 
-    assert jobs.copies_stuck_fail() == 0
+    assert services.copies_stuck_fail() == 0
 
     copy.refresh_from_db()
     assert copy.status == Copy.Status.GRADING
@@ -96,9 +97,9 @@ def test_a_copy_that_started_grading_recently_is_left_alone(
 def test_entering_verification_restarts_the_clock(llm_server, exam, teacher, django_capture_on_commit_callbacks):
     _job, [copy] = _started(exam, teacher, django_capture_on_commit_callbacks)
     _age(copy, hours=2)
-    jobs._verifying(Copy.objects.get(pk=copy.pk))
+    _verifying(Copy.objects.get(pk=copy.pk))
 
-    assert jobs.copies_stuck_fail() == 0
+    assert services.copies_stuck_fail() == 0
     copy.refresh_from_db()
     assert copy.status == Copy.Status.VERIFYING and timezone.now() - copy.updated_at < timedelta(minutes=5)
 
@@ -120,7 +121,7 @@ def test_a_copy_that_finishes_while_the_reaper_runs_is_not_overwritten(
 
     monkeypatch.setattr(Copy, "transition", worker_finishes_first)
 
-    assert jobs.copies_stuck_fail() == 0
+    assert services.copies_stuck_fail() == 0
 
     copy.refresh_from_db()
     assert copy.status == Copy.Status.DONE and copy.failure_reason == ""
@@ -139,12 +140,12 @@ def test_a_copy_moved_on_since_the_reaper_read_it_is_not_failed(
 
     def worker_moves_to_verification_first(self, **kwargs):
         if kwargs.get("target") == Copy.Status.FAILED:
-            jobs._verifying(Copy.objects.get(pk=self.pk))
+            _verifying(Copy.objects.get(pk=self.pk))
         return real_transition(self, **kwargs)
 
     monkeypatch.setattr(Copy, "transition", worker_moves_to_verification_first)
 
-    assert jobs.copies_stuck_fail() == 0
+    assert services.copies_stuck_fail() == 0
     assert Copy.objects.get(pk=copy.pk).status == Copy.Status.VERIFYING
 
 
@@ -152,7 +153,7 @@ def test_running_the_reaper_twice_changes_nothing_more(llm_server, exam, teacher
     job, copies = _started(exam, teacher, django_capture_on_commit_callbacks, copies=2)
     for copy in copies:
         _age(copy, hours=2)
-    assert jobs.copies_stuck_fail() == 2
+    assert services.copies_stuck_fail() == 2
     reservation = Reservation.objects.get(key=job.reservation_key)
     job.refresh_from_db()
     before = (
@@ -162,7 +163,7 @@ def test_running_the_reaper_twice_changes_nothing_more(llm_server, exam, teacher
         list(Copy.objects.filter(job=job).values_list("status", "failure_reason", "updated_at")),
     )
 
-    assert jobs.copies_stuck_fail() == 0
+    assert services.copies_stuck_fail() == 0
 
     job.refresh_from_db()
     reservation.refresh_from_db()
@@ -182,7 +183,7 @@ def test_the_job_waits_for_its_other_copies_still_running(
     job, [stuck, alive] = _started(exam, teacher, django_capture_on_commit_callbacks, copies=2)
     _age(stuck, hours=2)
 
-    assert jobs.copies_stuck_fail() == 1
+    assert services.copies_stuck_fail() == 1
 
     assert Copy.objects.get(pk=alive.pk).status == Copy.Status.GRADING
     assert GradingJob.objects.get(pk=job.pk).status == GradingJob.Status.RUNNING
@@ -198,7 +199,7 @@ def test_the_reason_is_in_english_for_an_english_speaking_teacher(
     _job, [copy] = _started(exam, teacher, django_capture_on_commit_callbacks)
     _age(copy, hours=2)
 
-    jobs.copies_stuck_fail()
+    services.copies_stuck_fail()
 
     copy.refresh_from_db()
     assert copy.failure_reason.startswith("Grading of this copy was interrupted")
@@ -207,12 +208,12 @@ def test_the_reason_is_in_english_for_an_english_speaking_teacher(
 
 def test_the_bound_never_goes_below_the_copy_tasks_retry_budget(settings):
     settings.CORRIGO_STUCK_COPY_MINUTES = 1
-    assert jobs.copy_stuck_after() == timedelta(seconds=copy_task_budget_s())
+    assert services.copy_stuck_after() == timedelta(seconds=copy_task_budget_s())
     settings.CORRIGO_STUCK_COPY_MINUTES = 45
     settings.CORRIGO_LLM_TIMEOUT = 120
     settings.CORRIGO_RETRY_CAP_S = 60
     assert copy_task_budget_s() < 45 * 60
-    assert jobs.copy_stuck_after() == timedelta(minutes=45)
+    assert services.copy_stuck_after() == timedelta(minutes=45)
 
 
 def test_the_beat_runs_the_reaper_every_ten_minutes(settings):

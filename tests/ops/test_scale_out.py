@@ -19,7 +19,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from grading import jobs
+from grading import services
 from grading.models import Copy, GradingJob, ModelAnswer, Page, SourceFile
 from tests.factories import copy_with_pages, exam_with_bareme
 from tests.grading.conftest import roles_env, roles_settings
@@ -117,7 +117,7 @@ def test_one_grading_job_is_shared_by_two_worker_processes_and_each_copy_is_grad
     copies = [copy_with_pages(exam, pages=1) for _ in range(8)]
     first, second = _workers(tmp_path, s3, llm, ["first", "second"])
     try:
-        job = jobs.job_start(exam=exam, user=teacher)
+        job = services.job_start(exam=exam, user=teacher)
         _wait(
             lambda: GradingJob.objects.get(pk=job.pk).status == GradingJob.Status.FINISHED,
             what=f"the job to finish\n{first.log()[-3000:]}\n{second.log()[-3000:]}",

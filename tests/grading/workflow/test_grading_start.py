@@ -63,7 +63,7 @@ def test_it_says_how_many_tokens_are_missing(owner_client, teacher, exam, llm_se
 
 
 def test_a_running_job_can_be_cancelled(owner_client, teacher, exam, llm_server):
-    from grading.jobs import job_start
+    from grading.services import job_start
 
     job = job_start(exam=exam, user=teacher)
     page = owner_client.get(reverse("exam_detail", args=[exam.pk]))

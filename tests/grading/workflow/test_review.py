@@ -11,6 +11,7 @@ from grading import selectors
 from grading.models import Copy, Exam, GradeEdit
 from tests.factories import CopyFactory, ExamFactory, GradeFactory, QuestionFactory, copy_with_pages, exam_with_bareme
 from tests.grading.double_correction import READINGS, REASONINGS, VERIFIED, script_two_graders
+from tests.grading.helpers import grades_json
 
 pytestmark = pytest.mark.django_db
 
@@ -166,3 +167,30 @@ def test_the_copy_page_shows_each_models_points_reading_and_reasoning(
         ["Correcteur A · openai/gpt-4o (Vérification)", "3", "0,70", *VERIFIED["a"][1:]],
         ["Correcteur B · openai/gpt-4.1-mini (Vérification)", "4,5", "0,70", *VERIFIED["b"][1:]],
     ]
+
+
+def test_grading_a_graded_copy_again_replaces_its_grades(
+    owner_client, teacher, llm_server, eager_celery, django_capture_on_commit_callbacks
+):
+    exam = exam_with_bareme(owner=teacher, questions=1)
+    copy = copy_with_pages(exam, pages=1)
+    llm_server.script(grades_json([1]))
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(reverse("exam_start", args=[exam.pk]))
+    llm_server.script(grades_json([3]))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(reverse("copy_regrade", args=[copy.pk]), follow=True)
+
+    assert "La copie est renvoyée à la correction." in html.unescape(response.text)
+    copy.refresh_from_db()
+    assert (copy.status, copy.attempt) == (Copy.Status.DONE, 2)
+    assert copy.grades.get().points == Decimal("3")
+
+
+def test_a_copy_being_graded_is_not_sent_back(owner_client, teacher):
+    exam = exam_with_bareme(owner=teacher, questions=1)
+    copy = copy_with_pages(exam, pages=1)  # queued: waiting for its job
+    response = owner_client.post(reverse("copy_regrade", args=[copy.pk]), follow=True)
+    assert "en cours de correction" in html.unescape(response.text)
+    assert Copy.objects.get(pk=copy.pk).attempt == 0

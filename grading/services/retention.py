@@ -29,8 +29,8 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .errors import PurgeRefused
-from .models import Copy, Exam, Grade, GradingJob, Page, SourceFile
+from ..errors import PurgeRefused
+from ..models import Copy, Exam, Grade, GradingJob, Page, SourceFile
 
 logger = logging.getLogger(__name__)
 
@@ -106,14 +106,14 @@ def exam_files_purge(*, exam: Exam, reason: str) -> PurgeResult:
 
 def retention_days() -> int:
     """Days of inactivity before the nightly purge; 0 when files are kept for ever."""
-    return max(0, int(getattr(settings, "CORRIGO_RETENTION_DAYS", 0) or 0))
+    return max(0, settings.CORRIGO_RETENTION_DAYS)
 
 
-def retention_cutoff(*, now: datetime | None = None) -> datetime | None:
+def retention_cutoff() -> datetime | None:
     days = retention_days()
     if not days:
         return None
-    return (now or timezone.now()) - timedelta(days=days)
+    return timezone.now() - timedelta(days=days)
 
 
 def exams_with_files() -> QuerySet[Exam]:
@@ -124,13 +124,13 @@ def exams_with_files() -> QuerySet[Exam]:
     )
 
 
-def exams_expired(*, now: datetime | None = None) -> QuerySet[Exam]:
+def exams_expired() -> QuerySet[Exam]:
     """Exams holding files whose last activity is older than the retention period.
 
     Last activity: the exam's last change, its last job, its last upload, the last change of
     a copy or a grade (review, edits). An exam with a running job is never expired.
     """
-    cutoff = retention_cutoff(now=now)
+    cutoff = retention_cutoff()
     if cutoff is None:
         return Exam.objects.none()
 
@@ -159,10 +159,10 @@ def exams_expired(*, now: datetime | None = None) -> QuerySet[Exam]:
     )
 
 
-def exam_files_purge_expired(*, now: datetime | None = None) -> int:
+def exam_files_purge_expired() -> int:
     """Purges every expired exam; returns how many were purged completely."""
     purged = 0
-    for exam in list(exams_expired(now=now)):
+    for exam in list(exams_expired()):
         try:
             result = exam_files_purge(exam=exam, reason="retention")
         except PurgeRefused:

@@ -1,86 +1,22 @@
-"""Reads for the teacher's pages. Every lookup by id is scoped to the owner (404 otherwise)."""
+"""What the review pages read: the grid with totals, statistics, histogram and queue of an
+exam, and one copy's page (its grades, each grader's answers, its history)."""
 
 from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Count, DecimalField, F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
-from django.shortcuts import get_object_or_404
+from django.db.models import Sum
 from django.utils.translation import gettext as _
 
-from usage.selectors import usage_exam_total_cost_subquery
-
-from .models import Copy, Exam, Grade, Page, Question, SourceFile
-
-_MONEY = DecimalField(max_digits=14, decimal_places=6)
-_POINTS = DecimalField(max_digits=10, decimal_places=2)
-
-
-def exam_get(*, user, pk: int) -> Exam:
-    return get_object_or_404(Exam, pk=pk, owner=user)
-
-
-def copy_get(*, user, pk: int) -> Copy:
-    return get_object_or_404(Copy.objects.select_related("exam", "source"), pk=pk, exam__owner=user)
-
-
-def grade_get(*, user, pk: int) -> Grade:
-    return get_object_or_404(Grade.objects.select_related("copy__exam", "question"), pk=pk, copy__exam__owner=user)
-
-
-def question_get(*, user, exam_pk: int, pk: int) -> Question:
-    return get_object_or_404(Question, pk=pk, exam_id=exam_pk, exam__owner=user)
-
-
-def source_get(*, user, pk: int) -> SourceFile:
-    return get_object_or_404(SourceFile.objects.select_related("exam"), pk=pk, exam__owner=user)
-
-
-def page_get(*, user, copy_pk: int, index: int) -> Page:
-    return get_object_or_404(Page, copy_id=copy_pk, index=index, copy__exam__owner=user)
-
-
-def _per_exam(queryset: QuerySet, expression, output_field) -> Subquery:
-    # One correlated subquery per figure instead of joins: joining copies, grades and
-    # ledger rows together would multiply the sums.
-    return Subquery(
-        queryset.filter(exam_id=OuterRef("pk")).order_by().values("exam_id").annotate(v=expression).values("v"),
-        output_field=output_field,
-    )
-
-
-def exams_for_dashboard(*, user, status: str = "") -> QuerySet[Exam]:
-    """The teacher's exams, newest first, with copies count, average total, barème total and cost."""
-    graded = Grade.objects.annotate(exam_id=F("copy__exam_id"))
-    exams = Exam.objects.filter(owner=user)
-    if status:
-        exams = exams.filter(status=status)
-    return exams.order_by("-created_at", "-id").annotate(
-        copies_count=Coalesce(_per_exam(Copy.objects.all(), Count("id"), IntegerField()), Value(0)),
-        graded_copies=Coalesce(_per_exam(graded, Count("copy_id", distinct=True), IntegerField()), Value(0)),
-        points_sum=_per_exam(graded, Sum("points"), _POINTS),
-        bareme_total=Coalesce(_per_exam(Question.objects.all(), Sum("max_points"), _POINTS), Value(Decimal(0))),
-        cost=usage_exam_total_cost_subquery(),
-    )
-
-
-def exam_average(exam: Exam) -> Decimal | None:
-    """The class average of totals, from the dashboard annotations."""
-    if not getattr(exam, "graded_copies", 0) or exam.points_sum is None:
-        return None
-    return exam.points_sum / exam.graded_copies
-
-
-def exam_bareme_total(*, exam: Exam) -> Decimal:
-    return exam.questions.aggregate(t=Sum("max_points"))["t"] or Decimal(0)
-
-
-# --- Review --------------------------------------------------------------------------------
+from ..models import Copy, Exam, Grade, GradeEdit, ModelAnswer, Question
 
 LOW_CONFIDENCE = 0.6
+HISTOGRAM_BINS = 10
+HISTOGRAM_HEIGHT = 120.0
+HISTOGRAM_BAR_WIDTH = 30.0
 
 
 @dataclass
@@ -145,11 +81,6 @@ def _stat(label: str, maximum: Decimal, values: list[Decimal]) -> Stat:
         low=min(values),
         high=max(values),
     )
-
-
-HISTOGRAM_BINS = 10
-HISTOGRAM_HEIGHT = 120.0
-HISTOGRAM_BAR_WIDTH = 30.0
 
 
 def _histogram(totals: list[Decimal], bareme_total: Decimal) -> list[HistogramBar]:
@@ -218,3 +149,70 @@ def review_get(*, exam: Exam) -> Review:
         histogram=_histogram(totals, bareme_total),
         queue=queue,
     )
+
+
+# --- One copy ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Opinion:
+    """One grader's view of one question, as its answer in one phase gave it."""
+
+    answer: ModelAnswer
+    points: Decimal
+    confidence: float
+    reading: str
+    reasoning: str
+
+
+def _answers_that_count(copy: Copy) -> list[tuple[ModelAnswer, dict]]:
+    """Each slot's usable answer per phase in the copy's last attempt (a repair replaces the
+    answer it repaired), graders' first answers before their verification answers."""
+    counted = {}
+    for answer in copy.model_answers.filter(attempt=copy.attempt).order_by("repair", "created_at", "id"):
+        grades = answer.get_grades()
+        if grades is not None:
+            counted[(answer.phase != ModelAnswer.Phase.GRADING, answer.slot)] = (answer, grades.by_id())
+    return [counted[key] for key in sorted(counted)]
+
+
+def _points(value: float) -> Decimal:
+    points = Decimal(str(value))
+    return points.quantize(Decimal(1)) if points == points.to_integral_value() else points.normalize()
+
+
+def copy_page_get(*, copy: Copy) -> dict[str, Any]:
+    """The copy page: per question its grade and each grader's opinions, the pages, the edit
+    history, the total, and the neighbours in the review's order."""
+    exam = copy.exam
+    questions = list(exam.questions.all())
+    grades = {g.question_id: g for g in copy.grades.all()}
+    answers = _answers_that_count(copy)
+    items = []
+    for position, question in enumerate(questions, start=1):
+        qid = f"q{position}"
+        opinions = [
+            Opinion(answer, _points(by_id[qid].points), by_id[qid].confidence, by_id[qid].reading, by_id[qid].reasoning)
+            for answer, by_id in answers
+            if qid in by_id
+        ]
+        items.append({"question": question, "grade": grades.get(question.pk), "opinions": opinions})
+    siblings = list(exam.copies.order_by("student_label", "id").values_list("pk", flat=True))
+    index = siblings.index(copy.pk)
+    return {
+        "copy": copy,
+        "exam": exam,
+        "items": items,
+        "pages": list(copy.pages.all()),
+        "edits": list(GradeEdit.objects.filter(grade__copy=copy).select_related("user", "grade__question")),
+        "total": sum((g.points for g in grades.values()), Decimal(0)) if grades else None,
+        "bareme_total": sum((q.max_points for q in questions), Decimal(0)),
+        "previous_pk": siblings[index - 1] if index > 0 else None,
+        "next_pk": siblings[index + 1] if index + 1 < len(siblings) else None,
+        "double": exam.mode == Exam.Mode.DOUBLE,
+    }
+
+
+def copy_total(*, copy: Copy) -> Decimal | None:
+    """The copy's total after an edit (the grid's and the copy page's live figure)."""
+    return copy.grades.aggregate(t=Sum("points"))["t"]

@@ -1,7 +1,7 @@
-"""Live progress of an exam's grading: the fragment, its context, and the push to websockets.
+"""Live progress of an exam's grading: the fragment and its context.
 
-The same partial renders the exam page (from the database) and every pushed event (with
-hx-swap-oob), so a reload shows exactly what the live page showed.
+The same partial renders the exam page (from the database) and every pushed event
+(services.events, with hx-swap-oob), so a reload shows exactly what the live page showed.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from decimal import Decimal
 from django.template.loader import render_to_string
 
 from accounts.services import user_language_override
-from core.realtime import realtime_group_name, realtime_send
-from usage.selectors import usage_bar_html, usage_exam_cost
+from usage.selectors import usage_exam_cost
 
-from .models import Copy, Exam, GradingJob
+from ..models import Copy, Exam, GradingJob
 
 SETTLED = (Copy.Status.DONE, Copy.Status.FAILED, Copy.Status.CANCELLED, Copy.Status.QUOTA_REACHED)
 
@@ -47,11 +46,3 @@ def progress_context(*, exam: Exam) -> dict:
 def progress_html(*, exam: Exam, oob: bool = True) -> str:
     with user_language_override(exam.owner):
         return render_to_string("grading/progress.html#progress", {**progress_context(exam=exam), "oob": oob})
-
-
-def progress_send(*, exam: Exam, final: bool = False) -> None:
-    """Pushes the progress fragment (and, when the job ends, the usage bar) to the exam's group."""
-    html = progress_html(exam=exam)
-    if final:
-        html += usage_bar_html(user=exam.owner, oob=True)
-    realtime_send(realtime_group_name("exam", exam.pk), html=html, data={"final": final})

@@ -1,0 +1,190 @@
+"""Exports of an exam's grades: CSV (French Excel), XLSX, JSON with the engine's audit.
+
+All read through selectors.review_get, so every format shows the same numbers as the grid.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+
+from usage.selectors import usage_exam_cost_json
+
+from ..models import Exam, GradeEdit, ModelAnswer
+from ..selectors.review import Review, ReviewRow, review_get
+
+
+def on_twenty(total: Decimal | None, bareme_total: Decimal) -> Decimal | None:
+    if total is None or not bareme_total:
+        return None
+    return (total * 20 / bareme_total).quantize(Decimal("0.01"))
+
+
+def fr_number(value: Decimal | None) -> str:
+    if value is None:
+        return ""
+    return f"{value.normalize():f}".replace(".", ",")
+
+
+def _headers(review: Review) -> list[str]:
+    questions = [f"Q{n} {q.label} (/{fr_number(q.max_points)})" for n, q in enumerate(review.questions, start=1)]
+    return [
+        _("Élève"),
+        *questions,
+        _("Total (/%(max)s)") % {"max": fr_number(review.bareme_total)},
+        _("Note /20"),
+        _("Appréciation"),
+    ]
+
+
+def _feedback(row: ReviewRow) -> str:
+    parts = []
+    for n, grade in enumerate(row.cells, start=1):
+        if grade is not None and grade.feedback:
+            parts.append(f"Q{n} : {grade.feedback}")
+    return "\n".join(parts)
+
+
+def exam_csv(*, exam: Exam) -> bytes:
+    """UTF-8 with BOM and `;` separators, decimal commas: what French Excel opens as is."""
+    review = review_get(exam=exam)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(_headers(review))
+    for row in review.rows:
+        writer.writerow(
+            [
+                row.copy.student_label,
+                *(fr_number(g.points) if g is not None else "" for g in row.cells),
+                fr_number(row.total),
+                fr_number(on_twenty(row.total, review.bareme_total)),
+                _feedback(row),
+            ]
+        )
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def exam_xlsx(*, exam: Exam) -> bytes:
+    review = review_get(exam=exam)
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = _("Notes")[:31]
+    sheet.append(_headers(review))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in review.rows:
+        sheet.append(
+            [
+                row.copy.student_label,
+                *(float(g.points) if g is not None else None for g in row.cells),
+                float(row.total) if row.total is not None else None,
+                float(twenty) if (twenty := on_twenty(row.total, review.bareme_total)) is not None else None,
+                _feedback(row),
+            ]
+        )
+        sheet.cell(row=sheet.max_row, column=sheet.max_column).alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.column_dimensions["A"].width = 28
+    sheet.freeze_panes = "B2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def exam_json(*, exam: Exam) -> dict[str, Any]:
+    """Everything about the grades, the engine's audit and every teacher edit."""
+    review = review_get(exam=exam)
+    edits: dict[int, list[dict]] = {}
+    for edit in GradeEdit.objects.filter(grade__copy__exam=exam).select_related("user").order_by("created_at", "id"):
+        edits.setdefault(edit.grade_id, []).append(
+            {
+                "user": edit.user.email if edit.user else None,
+                "at": edit.created_at.isoformat(),
+                "field": edit.field,
+                "before": edit.before,
+                "after": edit.after,
+            }
+        )
+    answers: dict[int, list[dict]] = {}
+    for answer in ModelAnswer.objects.filter(copy__exam=exam).order_by("created_at", "id"):
+        decoded = answer.get_grades()
+        answers.setdefault(answer.copy_id, []).append(
+            {
+                "attempt": answer.attempt,
+                "phase": answer.phase,
+                "slot": answer.slot,
+                "repair": answer.repair,
+                "model": answer.model,
+                "grades": decoded.model_dump() if decoded is not None else None,
+                "error": answer.error,
+            }
+        )
+    questions = [
+        {"id": q.pk, "order": n, "label": q.label, "max_points": str(q.max_points), "criteria": q.criteria}
+        for n, q in enumerate(review.questions, start=1)
+    ]
+    copies = []
+    for row in review.rows:
+        grades = []
+        for question, grade in zip(review.questions, row.cells, strict=True):
+            if grade is None:
+                continue
+            grades.append(
+                {
+                    "question": question.pk,
+                    "points": str(grade.points),
+                    "ai_points": str(grade.ai_points),
+                    "max_points": str(grade.max_points),
+                    "edited": grade.edited,
+                    "reading": grade.reading,
+                    "reasoning": grade.reasoning,
+                    "feedback": grade.feedback,
+                    "confidence": grade.confidence,
+                    "disagreement": grade.disagreement,
+                    "resolution": grade.resolution,
+                    "engine_audit": grade.audit,
+                    "edits": edits.get(grade.pk, []),
+                }
+            )
+        copies.append(
+            {
+                "id": row.copy.pk,
+                "student": row.copy.student_label,
+                "status": row.copy.status,
+                "reviewed": row.copy.reviewed,
+                "flagged_manipulation": row.copy.flagged_manipulation,
+                "manipulation_reason": row.copy.manipulation_reason,
+                "total": str(row.total) if row.total is not None else None,
+                "on_twenty": str(on_twenty(row.total, review.bareme_total) or "") or None,
+                "grades": grades,
+                "model_answers": answers.get(row.copy.pk, []),
+            }
+        )
+    return {
+        "exam": {
+            "id": exam.pk,
+            "title": exam.title,
+            "subject": exam.subject,
+            "level": exam.level,
+            "language": exam.language,
+            "mode": exam.mode,
+            "rounding_step": str(exam.rounding_step),
+            "bareme_total": str(review.bareme_total),
+            "files_purged_at": exam.files_purged_at.isoformat() if exam.files_purged_at else None,
+        },
+        "exported_at": timezone.now().isoformat(),
+        "cost": usage_exam_cost_json(exam_id=exam.pk),
+        "questions": questions,
+        "copies": copies,
+    }
+
+
+def exam_json_bytes(*, exam: Exam) -> bytes:
+    return json.dumps(exam_json(exam=exam), ensure_ascii=False, indent=2).encode("utf-8")

@@ -1,0 +1,45 @@
+"""Reads of the grading app, by page; `from grading import selectors` reaches them all.
+
+- lookups: owner-scoped gets by id (another teacher's id is a 404), the dashboard's exams.
+- exams: the exam page (barème, copies, grading state), the copies a job would grade.
+- review: the review grid with statistics, one copy's page.
+- progress: the live progress fragment.
+"""
+
+from __future__ import annotations
+
+from .exams import exam_page_get, exam_pages_pending, exam_running_job, gradable_copies
+from .lookups import (
+    copy_get,
+    exam_average,
+    exam_get,
+    exams_for_dashboard,
+    grade_get,
+    page_get,
+    question_get,
+    source_get,
+)
+from .progress import progress_context, progress_html
+from .review import Review, ReviewRow, copy_page_get, copy_total, review_get
+
+__all__ = [
+    "Review",
+    "ReviewRow",
+    "copy_get",
+    "copy_page_get",
+    "copy_total",
+    "exam_average",
+    "exam_get",
+    "exam_page_get",
+    "exam_pages_pending",
+    "exam_running_job",
+    "exams_for_dashboard",
+    "gradable_copies",
+    "grade_get",
+    "page_get",
+    "progress_context",
+    "progress_html",
+    "question_get",
+    "review_get",
+    "source_get",
+]

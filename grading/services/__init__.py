@@ -1,0 +1,91 @@
+"""State changes of the grading app, by subdomain; `from grading import services` reaches them all.
+
+- exams: the exam and its barème.
+- uploads: students' PDFs in, split into copies, pages rendered.
+- detection: the detection model's barème and split proposals (ledger recorded).
+- review: grade edits, restore, reviewed flag, renaming.
+- estimate: what a job will cost, each slot's checked model.
+- jobs: start, re-run, cancel, finalize, the stuck-copy reaper.
+- copy_grading: one copy through the engine (the copy task's service).
+- retention: students' files purged, grades kept.
+- events: progress pushed live, the job-finished email.
+"""
+
+from __future__ import annotations
+
+from .copy_grading import copy_fail, copy_grade
+from .detection import bareme_propose, split_propose_for
+from .estimate import JobEstimate, job_estimate, role_ready, slot_configs
+from .events import job_finished_notify, progress_push, progress_send
+from .exams import (
+    bareme_replace,
+    exam_create,
+    exam_delete,
+    exam_subject_store,
+    exam_update,
+    question_add,
+    question_delete,
+    question_move,
+    question_update,
+)
+from .jobs import copies_stuck_fail, copy_rerun, copy_stuck_after, job_cancel, job_finalize, job_start
+from .retention import PurgeResult, exam_files_purge, exam_files_purge_expired, retention_days
+from .review import copy_rename, copy_reviewed_set, grade_edit, grade_restore, points_check
+from .uploads import (
+    SplitRow,
+    copy_delete,
+    copy_pages_render,
+    source_upload_class,
+    source_upload_copy,
+    split_apply,
+    split_check,
+    split_fixed,
+    student_label_from_filename,
+)
+
+__all__ = [
+    "JobEstimate",
+    "PurgeResult",
+    "SplitRow",
+    "bareme_propose",
+    "bareme_replace",
+    "copies_stuck_fail",
+    "copy_delete",
+    "copy_fail",
+    "copy_grade",
+    "copy_pages_render",
+    "copy_rename",
+    "copy_rerun",
+    "copy_reviewed_set",
+    "copy_stuck_after",
+    "exam_create",
+    "exam_delete",
+    "exam_files_purge",
+    "exam_files_purge_expired",
+    "exam_subject_store",
+    "exam_update",
+    "grade_edit",
+    "grade_restore",
+    "job_cancel",
+    "job_estimate",
+    "job_finalize",
+    "job_finished_notify",
+    "job_start",
+    "points_check",
+    "progress_push",
+    "progress_send",
+    "question_add",
+    "question_delete",
+    "question_move",
+    "question_update",
+    "retention_days",
+    "role_ready",
+    "slot_configs",
+    "source_upload_class",
+    "source_upload_copy",
+    "split_apply",
+    "split_check",
+    "split_fixed",
+    "split_propose_for",
+    "student_label_from_filename",
+]

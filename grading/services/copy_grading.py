@@ -1,0 +1,237 @@
+"""One copy through the engine: the copy task's service.
+
+grade_copy (engine.grader) decides what to ask and how grades are reached; this module makes
+the calls, in parallel, and stores each one with its ledger row under unique keys (ModelAnswer
+per copy / attempt / phase / slot / repair, UsageRecord.idempotency_key). A retried or
+redelivered task replays the calls already stored instead of paying for them again, and
+every state change is a conditional UPDATE (Copy.transition), so a copy is graded once.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from usage.services import usage_job_may_continue, usage_record
+
+from ..engine.asking import Reply, Request, reply_parse
+from ..engine.errors import EngineError, TransientLLMError
+from ..engine.grader import CopyOutcome, PhaseRun, grade_copy
+from ..engine.llm import LLMResult, llm_complete
+from ..engine.prompts import data_url, exam_context
+from ..engine.schema import parse_copy_grades
+from ..models import Copy, Grade, GradingJob, ModelAnswer, Question
+from .estimate import copy_estimate_tokens, slot_configs
+from .events import progress_push
+from .jobs import job_maybe_finish
+
+
+def _store(
+    copy: Copy, job: GradingJob, *, phase: str, slot: str, repair: bool, result: LLMResult, reply: Reply
+) -> Reply:
+    """The audit row and the ledger row of one call, together or not at all."""
+    try:
+        with transaction.atomic():
+            usage_record(
+                user=job.created_by,
+                exam=copy.exam,
+                copy=copy,
+                phase="repair" if repair else phase,
+                model=result.model,
+                **result.ledger_tokens,
+                idempotency_key=f"copy:{copy.pk}:{copy.attempt}:{phase}:{slot}" + (":repair" if repair else ""),
+                reservation_key=job.reservation_key,
+            )
+            ModelAnswer.objects.create(
+                copy=copy,
+                attempt=copy.attempt,
+                phase=phase,
+                slot=slot,
+                repair=repair,
+                model=result.model,
+                raw=result.content,
+                parsed=reply.value.model_dump() if reply.value is not None else None,
+                error=reply.error,
+            )
+            return reply
+    except IntegrityError:
+        # A duplicate delivery stored it first: its answer is the one that counts.
+        stored = ModelAnswer.objects.get(copy=copy, attempt=copy.attempt, phase=phase, slot=slot, repair=repair)
+        return _replayed(stored)
+
+
+def _replayed(answer: ModelAnswer) -> Reply:
+    return Reply(model=answer.model, raw=answer.raw, value=answer.get_grades(), error=answer.error)
+
+
+def _in_language(language: str | None, **kwargs) -> LLMResult:
+    # Activated languages are per thread: errors raised in the call threads speak the task's.
+    with translation.override(language):
+        return llm_complete(**kwargs)
+
+
+def _run(copy: Copy, job: GradingJob) -> PhaseRun:
+    def run(phase: str, requests: dict[str, Request], repair: bool) -> dict[str, Reply]:
+        """Replays the calls of this round already stored; makes the others in parallel and stores each."""
+        stored = ModelAnswer.objects.filter(
+            copy=copy, attempt=copy.attempt, phase=phase, repair=repair, slot__in=list(requests)
+        )
+        replies = {answer.slot: _replayed(answer) for answer in stored}
+        pending = {slot: request for slot, request in requests.items() if slot not in replies}
+        if not pending:
+            return replies
+        with ThreadPoolExecutor(max_workers=len(pending), thread_name_prefix="llm") as pool:
+            language = translation.get_language()
+            futures = {
+                slot: pool.submit(_in_language, language, config=request.config, messages=request.messages)
+                for slot, request in pending.items()
+            }
+        failure: Exception | None = None
+        for slot, future in futures.items():
+            try:
+                result = future.result()
+            except EngineError as exc:
+                failure = failure or exc
+                continue
+            reply = reply_parse(result, partial(parse_copy_grades, expected_ids=pending[slot].expected))
+            replies[slot] = _store(copy, job, phase=phase, slot=slot, repair=repair, result=result, reply=reply)
+        if failure is not None:
+            # The calls that succeeded are stored: a retry will not pay for them again.
+            raise failure
+        return replies
+
+    return run
+
+
+def _copy_pages(copy: Copy) -> list[tuple[str, str]]:
+    pages = []
+    for page in copy.pages.all():
+        with page.image.open("rb") as image:
+            pages.append((data_url(image.read()), page.text))
+    return pages
+
+
+def copy_grade(*, copy_id: int, job_id: int, attempt: int) -> str:
+    """Grades one copy of a job; returns the copy's status afterwards.
+
+    Raises TransientLLMError for the task to retry later; every other problem marks the
+    copy failed with its reason. A copy that is done, failed or cancelled is left alone.
+    """
+    copy = Copy.objects.select_related("exam", "job", "job__created_by").get(pk=copy_id)
+    job = copy.job
+    if job is None or job.pk != job_id or copy.attempt != attempt:
+        return "stale"
+    exam = copy.exam
+    configs, ctx = None, None
+    if copy.status == Copy.Status.QUEUED:
+        if job.status != GradingJob.Status.RUNNING:
+            return copy.status
+        try:
+            configs = slot_configs(exam, checked=False)
+        except EngineError as exc:
+            copy_fail(copy=copy, reason=exc.message)
+            return Copy.Status.FAILED
+        ctx = exam_context(exam)
+        need = copy_estimate_tokens(copy, configs=configs, ctx=ctx)
+        if not usage_job_may_continue(key=job.reservation_key, need=need):
+            _quota_reached(job)
+            return Copy.Status.QUOTA_REACHED
+        if not copy.transition(source=[Copy.Status.QUEUED], target=Copy.Status.GRADING):
+            return "taken"
+        progress_push(exam)
+    elif copy.status not in (Copy.Status.GRADING, Copy.Status.VERIFYING):
+        return copy.status  # settled already: a redelivery changes nothing
+
+    try:
+        configs = configs or slot_configs(exam, checked=False)
+        outcome = grade_copy(
+            ctx=ctx or exam_context(exam),
+            pages=_copy_pages(copy),
+            step=exam.rounding_step,
+            configs=configs,
+            run=_run(copy, job),
+            on_verification=lambda: _verifying(copy),
+        )
+    except TransientLLMError:
+        raise
+    except EngineError as exc:
+        copy_fail(copy=copy, reason=exc.message)
+        return Copy.Status.FAILED
+    questions = {f"q{number}": question for number, question in enumerate(exam.questions.all(), start=1)}
+    with transaction.atomic():
+        if not copy.transition(
+            source=(Copy.Status.GRADING, Copy.Status.VERIFYING),
+            target=Copy.Status.DONE,
+            failure_reason="",
+            flagged_manipulation=outcome.manipulation,
+            manipulation_reason=outcome.manipulation_reason[:2000],
+        ):
+            return Copy.objects.get(pk=copy.pk).status
+        _grades_write(copy, questions, outcome)
+    progress_push(exam)
+    job_maybe_finish(job_id=job.pk)
+    return Copy.Status.DONE
+
+
+def _grades_write(copy: Copy, questions: dict[str, Question], outcome: CopyOutcome) -> None:
+    """One row per question: created, or replaced on a re-run (teacher edits are re-run too)."""
+    existing = {grade.question_id: grade for grade in Grade.objects.filter(copy=copy)}
+    fields = ["points", "ai_points", "max_points", "reading", "reasoning", "feedback", "confidence"]
+    fields += ["disagreement", "resolution", "edited", "audit"]
+    created, updated = [], []
+    for item in outcome.questions:
+        question = questions[item.qid]
+        grade = existing.get(question.pk) or Grade(copy=copy, question=question)
+        values = {
+            "points": item.points,
+            "ai_points": item.points,
+            "max_points": item.maximum,
+            "reading": item.reading,
+            "reasoning": item.reasoning,
+            "feedback": item.feedback,
+            "confidence": item.confidence,
+            "disagreement": item.disagreement,
+            "resolution": item.resolution,
+            "edited": False,
+            "audit": item.audit,
+        }
+        for name, value in values.items():
+            setattr(grade, name, value)
+        grade.updated_at = timezone.now()
+        (updated if grade.pk else created).append(grade)
+    Grade.objects.bulk_create(created)
+    if updated:
+        Grade.objects.bulk_update(updated, [*fields, "updated_at"])
+
+
+def _verifying(copy: Copy) -> None:
+    if copy.transition(source=[Copy.Status.GRADING], target=Copy.Status.VERIFYING):
+        progress_push(copy.exam)
+
+
+def _quota_reached(job: GradingJob) -> None:
+    """The allowance cannot cover another copy: every copy still queued waits, resumable."""
+    job.copies.filter(status=Copy.Status.QUEUED).update(
+        status=Copy.Status.QUOTA_REACHED,
+        failure_reason=_("Allocation de jetons épuisée : relancez la copie après avoir changé d'offre."),
+    )
+    progress_push(job.exam)
+    job_maybe_finish(job_id=job.pk)
+
+
+def copy_fail(*, copy: Copy, reason: str) -> bool:
+    """Fails a copy not settled yet with a reason for the teacher (it can be re-run)."""
+    failed = copy.transition(
+        source=(Copy.Status.GRADING, Copy.Status.VERIFYING, Copy.Status.QUEUED),
+        target=Copy.Status.FAILED,
+        failure_reason=reason[:2000],
+    )
+    if failed:
+        progress_push(copy.exam)
+        if copy.job_id:
+            job_maybe_finish(job_id=copy.job_id)
+    return failed

@@ -1,0 +1,103 @@
+"""What grading an exam will cost before it starts: tokens, dollars, calls; and each slot's
+model, checked (model, key, price) so a misconfiguration is refused before anything is held."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from usage.selectors import PriceCard, PriceMissing, price_card
+
+from ..engine.config import RoleConfig, role_check, role_config, roles_for_mode
+from ..engine.errors import ModelMisconfigured
+from ..engine.prompts import ExamContext, exam_context, prompt_tokens_estimate
+from ..models import Copy, Exam
+from ..selectors.exams import gradable_copies
+
+# Which slot of a double correction each grader role fills.
+SLOTS = {"grader_a": "a", "grader_b": "b"}
+# Image tokens per page as each provider counts a 990 × 1400 JPEG (see engine.render).
+IMAGE_TOKENS = {"anthropic": 1850, "gemini": 1032, "vertex_ai": 1032}
+IMAGE_TOKENS_DEFAULT = 1105
+COMPLETION_TOKENS_PER_QUESTION = 160
+VERIFICATION_SHARE = 0.3  # expected share of double-corrected copies needing a verification round
+
+
+@dataclass(frozen=True)
+class JobEstimate:
+    tokens: int
+    cost_usd: Decimal
+    calls: int
+    copies: int = 0
+
+    @property
+    def tokens_per_copy(self) -> int:
+        return math.ceil(self.tokens / self.copies) if self.copies else 0
+
+
+def role_ready(role: str) -> RoleConfig:
+    """The role's configuration with its model, key and price checked, or ModelMisconfigured."""
+    config = role_check(role)
+    try:
+        price_card(config.model)
+    except PriceMissing as exc:
+        raise ModelMisconfigured(exc.message) from exc
+    return config
+
+
+def slot_configs(exam: Exam, *, checked: bool = True) -> dict[str, RoleConfig]:
+    """Each slot's model, checked (model, key, price): ModelMisconfigured before anything starts.
+
+    Copy tasks skip the check (`checked=False`): the job start checked it moments ago."""
+    get = role_ready if checked else role_config
+    return {SLOTS[role]: get(role) for role in roles_for_mode(exam.mode)}
+
+
+def _copy_estimate(
+    configs: dict[str, RoleConfig], *, pages: int, prefix: int, questions: int, cards: dict[str, PriceCard] | None
+) -> tuple[int, Decimal]:
+    """One copy's tokens, and its cost when `cards` (each model's price) are given."""
+    completion = 100 + COMPLETION_TOKENS_PER_QUESTION * questions
+    calls = 1.0 + (VERIFICATION_SHARE if len(configs) > 1 else 0.0)  # per slot
+    tokens, cost = 0, Decimal(0)
+    for config in configs.values():
+        prompt = prefix + pages * (IMAGE_TOKENS.get(config.provider, IMAGE_TOKENS_DEFAULT) + 150) + 200
+        tokens += int((prompt + completion) * calls)
+        if cards is not None:
+            card = cards[config.model]
+            cost += card.input * int(prompt * calls) + card.output * int(completion * calls)
+    return tokens, cost
+
+
+def job_estimate(*, exam: Exam) -> JobEstimate:
+    """Tokens, cost (USD, without caching discounts) and calls to grade the gradable copies.
+
+    The question count and the prices are read once, not per copy."""
+    configs = slot_configs(exam)
+    prefix = prompt_tokens_estimate(exam_context(exam, render_subject=False), image_tokens=IMAGE_TOKENS_DEFAULT)
+    questions = exam.questions.count()
+    cards = {config.model: price_card(config.model) for config in configs.values()}
+    tokens, cost, copies = 0, Decimal(0), 0
+    for copy in gradable_copies(exam):
+        copy_tokens, copy_cost = _copy_estimate(
+            configs, pages=copy.page_total, prefix=prefix, questions=questions, cards=cards
+        )
+        tokens += copy_tokens
+        cost += copy_cost
+        copies += 1
+    per_copy_calls = len(configs) * (1 + (VERIFICATION_SHARE if len(configs) > 1 else 0))
+    return JobEstimate(
+        tokens=tokens,
+        cost_usd=cost.quantize(Decimal("0.0001")),
+        calls=math.ceil(copies * per_copy_calls),
+        copies=copies,
+    )
+
+
+def copy_estimate_tokens(copy: Copy, *, configs: dict[str, RoleConfig], ctx: ExamContext | None = None) -> int:
+    """The tokens one copy should need (what a job asks its reservation for, copy by copy)."""
+    ctx = ctx or exam_context(copy.exam, render_subject=False)
+    prefix = prompt_tokens_estimate(ctx, image_tokens=IMAGE_TOKENS_DEFAULT)
+    pages = copy.pages.count()
+    return _copy_estimate(configs, pages=pages, prefix=prefix, questions=len(ctx.questions), cards=None)[0]

@@ -1,0 +1,204 @@
+"""Grading jobs: start (reserve tokens, one task per copy), re-run a copy, cancel, finalize,
+and the reaper of copies a lost worker left grading.
+
+A job = one Celery task per copy (tasks.copy_grade_task, see services.copy_grading) + a
+finalize step run by whichever copy settles last. Every state change is a conditional UPDATE
+(Copy/GradingJob/Exam.transition), so a redelivered task or two copies finishing together
+cannot settle a reservation or email the teacher twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.services import user_language_override
+from usage.services import usage_reserve, usage_settle
+
+from ..errors import WorkflowError
+from ..models import Copy, Exam, GradingJob
+from ..selectors.exams import gradable_copies
+from ..tasks import copy_grade_task, copy_task_budget_s
+from .estimate import copy_estimate_tokens, job_estimate, slot_configs
+from .events import job_finished_notify, progress_push
+
+logger = logging.getLogger(__name__)
+
+ACTIVE = (Copy.Status.QUEUED, Copy.Status.GRADING, Copy.Status.VERIFYING)
+
+
+def _job_create(*, exam: Exam, user: User, copies: list[Copy], estimate_tokens: int) -> GradingJob:
+    key = f"job-{exam.pk}-{uuid.uuid4().hex[:16]}"
+    try:
+        with transaction.atomic():
+            usage_reserve(user=user, key=key, tokens=estimate_tokens, exam=exam)
+            job = GradingJob.objects.create(
+                exam=exam,
+                created_by=user,
+                total_copies=len(copies),
+                estimated_tokens=estimate_tokens,
+                reservation_key=key,
+            )
+            ids = [copy.pk for copy in copies]
+            Copy.objects.filter(pk__in=ids).update(
+                job=job, status=Copy.Status.QUEUED, attempt=F("attempt") + 1, failure_reason=""
+            )
+            exam.transition(
+                source=(Exam.Status.DRAFT, Exam.Status.GRADED, Exam.Status.CANCELLED), target=Exam.Status.GRADING
+            )
+            attempts = dict(Copy.objects.filter(pk__in=ids).values_list("pk", "attempt"))
+
+            def enqueue() -> None:
+                for copy_id in ids:
+                    copy_grade_task.delay(copy_id, job.pk, attempts[copy_id])
+
+            transaction.on_commit(enqueue)
+    except IntegrityError as exc:
+        raise WorkflowError(_("Une correction est déjà en cours pour cet examen.")) from exc
+    transaction.on_commit(lambda: progress_push(exam))
+    return job
+
+
+def job_start(*, exam: Exam, user: User) -> GradingJob:
+    """Reserves the estimated tokens and enqueues one task per gradable copy.
+
+    Raises QuotaExceeded, ModelMisconfigured, or WorkflowError (files purged, no barème, no
+    copy ready, a job already running).
+    """
+    if exam.files_purged_at is not None:
+        raise WorkflowError(_("Les fichiers des élèves ont été supprimés : correction impossible."))
+    if not exam.questions.exists():
+        raise WorkflowError(_("Le barème est vide : ajoutez au moins une question avant de lancer la correction."))
+    estimate = job_estimate(exam=exam)
+    copies = list(gradable_copies(exam))
+    if not copies:
+        # Say why: "pages not prepared" was shown even when every copy was already graded.
+        if not exam.copies.exists():
+            raise WorkflowError(_("Aucune copie : déposez d'abord les copies des élèves."))
+        if not exam.copies.filter(status__in=Copy.STARTABLE).exists():
+            raise WorkflowError(
+                _(
+                    "Toutes les copies sont déjà corrigées. Pour en corriger une à nouveau, "
+                    "ouvrez-la et choisissez « Corriger à nouveau »."
+                )
+            )
+        raise WorkflowError(_("Aucune copie prête à corriger (pages non encore préparées ?)."))
+    return _job_create(exam=exam, user=user, copies=copies, estimate_tokens=estimate.tokens)
+
+
+def copy_rerun(*, copy: Copy) -> GradingJob:
+    """Grades one copy again (a new attempt), in the running job or a new one: a failed,
+    quota-reached or cancelled copy, or a graded one the teacher sends back (its grades are
+    replaced)."""
+    if copy.status not in Copy.REGRADABLE:
+        raise WorkflowError(_("Cette copie est en cours de correction : attendez qu'elle soit terminée."))
+    exam = copy.exam
+    if exam.files_purged_at is not None:
+        raise WorkflowError(_("Les fichiers de cette copie ont été supprimés : elle ne peut plus être corrigée."))
+    tokens = copy_estimate_tokens(copy, configs=slot_configs(exam))
+    running = exam.jobs.filter(status=GradingJob.Status.RUNNING).first()
+    if running is None:
+        return _job_create(exam=exam, user=exam.owner, copies=[copy], estimate_tokens=tokens)
+    with transaction.atomic():
+        if not copy.transition(
+            source=Copy.REGRADABLE, target=Copy.Status.QUEUED, job=running, failure_reason="", attempt=F("attempt") + 1
+        ):
+            raise WorkflowError(_("La copie a changé d'état entre-temps."))
+        GradingJob.objects.filter(pk=running.pk).update(total_copies=F("total_copies") + 1)
+        copy.refresh_from_db(fields=["attempt"])
+        attempt = copy.attempt
+        transaction.on_commit(lambda: copy_grade_task.delay(copy.pk, running.pk, attempt))
+    transaction.on_commit(lambda: progress_push(exam))
+    return running
+
+
+def job_cancel(*, job: GradingJob) -> bool:
+    """Stops a running job: queued copies are cancelled, copies in flight finish their call.
+    True only for the call that cancelled it."""
+    now = timezone.now()
+    if not job.transition(source=[GradingJob.Status.RUNNING], target=GradingJob.Status.CANCELLED, finished_at=now):
+        return False
+    job.copies.filter(status=Copy.Status.QUEUED).update(status=Copy.Status.CANCELLED, updated_at=now)
+    job.exam.transition(source=[Exam.Status.GRADING], target=Exam.Status.CANCELLED)
+    usage_settle(key=job.reservation_key, outcome="cancelled")
+    progress_push(job.exam, final=True)
+    return True
+
+
+def job_finalize(*, job: GradingJob) -> bool:
+    """Ends a job whose copies are all settled. True only for the call that ended it."""
+    now = timezone.now()
+    if not job.transition(source=[GradingJob.Status.RUNNING], target=GradingJob.Status.FINISHED, finished_at=now):
+        return False
+    usage_settle(key=job.reservation_key, outcome="finished")
+    job.exam.transition(source=[Exam.Status.GRADING], target=Exam.Status.GRADED)
+    progress_push(job.exam, final=True)
+    job_finished_notify(job=job)
+    return True
+
+
+def job_maybe_finish(*, job_id: int) -> None:
+    """Finalizes the job once none of its copies is queued or being graded any more."""
+    job = GradingJob.objects.select_related("exam", "exam__owner", "created_by").get(pk=job_id)
+    if job.status == GradingJob.Status.RUNNING and not job.copies.filter(status__in=ACTIVE).exists():
+        job_finalize(job=job)
+
+
+def copy_stuck_after() -> timedelta:
+    """How long a copy may stay grading / verifying before copies_stuck_fail gives up on it.
+
+    CORRIGO_STUCK_COPY_MINUTES, never less than the copy task's own worst-case retry budget:
+    a copy still being retried is never failed under its task."""
+    minutes = timedelta(minutes=settings.CORRIGO_STUCK_COPY_MINUTES)
+    return max(minutes, timedelta(seconds=copy_task_budget_s()))
+
+
+def copies_stuck_fail() -> int:
+    """Fails the copies left grading / verifying by a lost worker, then settles their jobs.
+
+    A worker killed hard (OOM, SIGKILL) or a crash before the task's own error handling
+    leaves a copy "en cours" and its job running for ever, holding its token reservation.
+    Each copy is failed by a conditional UPDATE that also requires it unchanged since the
+    cutoff, so a copy that moves on or finishes meanwhile is left alone; its job is then
+    finalized through job_finalize (reservation settled once, email) when nothing else runs.
+    Also finalizes running jobs older than the cutoff with no active copy left (a worker lost
+    between a copy's last transition and the job's finalization). Returns the copies failed.
+    """
+    cutoff = timezone.now() - copy_stuck_after()
+    stuck = Copy.objects.filter(
+        status__in=(Copy.Status.GRADING, Copy.Status.VERIFYING), updated_at__lt=cutoff
+    ).select_related("exam", "exam__owner")
+    failed = 0
+    for copy in stuck:
+        with user_language_override(copy.exam.owner):
+            reason = _(
+                "La correction de cette copie a été interrompue (le traitement ne répond plus) ; "
+                "vous pouvez la relancer."
+            )
+        if not copy.transition(
+            source=(Copy.Status.GRADING, Copy.Status.VERIFYING),
+            target=Copy.Status.FAILED,
+            updated_before=cutoff,
+            failure_reason=reason,
+        ):
+            continue
+        failed += 1
+        logger.warning("copy %s stuck in grading: failed", copy.pk, extra={"copy": copy.pk})
+        progress_push(copy.exam)
+        if copy.job_id:
+            job_maybe_finish(job_id=copy.job_id)
+    orphans = GradingJob.objects.filter(status=GradingJob.Status.RUNNING, started_at__lt=cutoff).exclude(
+        copies__status__in=ACTIVE
+    )
+    for job in orphans.select_related("exam", "exam__owner", "created_by"):
+        if job_finalize(job=job):
+            logger.warning("job %s left running with no active copy: finalized", job.pk, extra={"job": job.pk})
+    return failed

@@ -1,0 +1,59 @@
+"""The teacher's review: grade edits (audited), restore, reviewed flag, renaming, re-grading."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from ..errors import WorkflowError
+from ..models import Copy, Grade, GradeEdit
+
+
+def points_check(*, points: Decimal, max_points: Decimal, step: Decimal) -> None:
+    if points < 0 or points > max_points:
+        raise WorkflowError(
+            _("La note doit être entre 0 et %(max)s.") % {"max": f"{max_points.normalize():f}".replace(".", ",")}
+        )
+    if step and (points / step) % 1 != 0:
+        raise WorkflowError(
+            _("La note doit être un multiple de %(step)s.") % {"step": f"{step.normalize():f}".replace(".", ",")}
+        )
+
+
+def _grade_set(*, grade: Grade, user, points: Decimal) -> Grade:
+    with transaction.atomic():
+        locked = Grade.objects.select_for_update().get(pk=grade.pk)
+        before = locked.points
+        if before == points:
+            return locked
+        locked.points = points
+        locked.edited = points != locked.ai_points
+        locked.save(update_fields=["points", "edited", "updated_at"])
+        GradeEdit.objects.create(grade=locked, user=user, field="points", before=str(before), after=str(points))
+    grade.points, grade.edited = locked.points, locked.edited
+    return grade
+
+
+def grade_edit(*, grade: Grade, user, points: Decimal) -> Grade:
+    """The teacher's points for one answer, validated (0..max, rounding step) and audited."""
+    points_check(points=points, max_points=grade.max_points, step=grade.copy.exam.rounding_step)
+    return _grade_set(grade=grade, user=user, points=points)
+
+
+def grade_restore(*, grade: Grade, user) -> Grade:
+    """Back to the engine's points; the restore is audited like any edit."""
+    return _grade_set(grade=grade, user=user, points=grade.ai_points)
+
+
+def copy_reviewed_set(*, copy: Copy, reviewed: bool) -> Copy:
+    copy.reviewed = reviewed
+    copy.save(update_fields=["reviewed", "updated_at"])
+    return copy
+
+
+def copy_rename(*, copy: Copy, student_label: str) -> Copy:
+    copy.student_label = student_label.strip()[:200]
+    copy.save(update_fields=["student_label", "updated_at"])
+    return copy
