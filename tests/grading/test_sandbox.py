@@ -14,7 +14,7 @@ from grading.engine.sandbox import PdfRefused
 from grading.models import Copy, SourceFile
 from grading.tasks import copy_pages_render_task
 from tests.factories import CopyFactory, exam_with_bareme
-from tests.support.hostile_pdfs import flat_tree, many_images, one_page
+from tests.support.hostile_pdfs import flat_tree, many_images, pdfium_pdf
 from tests.support.pdfs import text_pdf
 
 pytestmark = pytest.mark.usefixtures("french")
@@ -108,11 +108,13 @@ def test_stopping_early_kills_the_child(tmp_path):
     assert _children() == set()
 
 
-def test_the_bitmap_is_capped_whatever_the_page_or_the_caller_asks(tmp_path):
-    [page] = pdf_pages(_file(tmp_path, text_pdf(["x"])), long_side=10**6)
-    assert max(page.width, page.height) == MAX_SIDE_PX
-    [strip] = pdf_pages(_file(tmp_path, one_page(media=b"0 0 14400 10")))
-    assert (strip.width, strip.height) == (1400, 1)
+@pytest.mark.parametrize(("long_side", "expected"), [(1400, 1400), (900, 900), (10**6, MAX_SIDE_PX)])
+def test_the_bitmap_is_capped_whatever_the_page_or_the_caller_asks(tmp_path, long_side, expected):
+    sizes = [(595, 842), (842, 595), (14400, 14400), (14400, 3), (3, 14400), (1, 1), (595.3, 841.9)]
+    pages = list(pdf_pages(_file(tmp_path, pdfium_pdf(sizes)), long_side=long_side))
+    assert [max(page.width, page.height) for page in pages] == [expected] * len(sizes)
+    assert min(min(page.width, page.height) for page in pages) >= 1
+    assert (pages[3].width, pages[3].height) == (expected, 1)
 
 
 @pytest.mark.django_db
