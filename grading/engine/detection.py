@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from django.utils.translation import gettext as _
 from pydantic import BaseModel
 
 from .asking import Reply, Request, ask_with_repair, reply_parse
 from .config import RoleConfig
-from .errors import EngineError
 from .llm import LLMResult, llm_complete
 from .prompts import bareme_messages, data_url, split_messages
 from .render import local_copy, pdf_pages
@@ -44,8 +42,6 @@ def bareme_extract(*, name: str, language: str, config: RoleConfig, record: Reco
 
     Raises EngineError (InvalidAnswer, TransientLLMError, PermanentLLMError…) with a readable reason.
     """
-    if not name:
-        raise EngineError(_("Aucun sujet ni corrigé n'a été déposé pour cette correction."))
     with local_copy(name) as path:
         pages = [(data_url(page.jpeg), page.text) for page in pdf_pages(path, last=BAREME_MAX_PAGES)]
     return _ask(config, bareme_messages(pages, language=language), BaremeProposal, record)

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .exams import exam_page_get, exam_pages_pending, exam_running_job, gradable_copies
+from .exams import exam_page_get, exam_pages_pending, exam_running_job, gradable_copies, source_copies
 from .lookups import (
     copy_get,
     exam_average,
@@ -41,5 +41,6 @@ __all__ = [
     "progress_html",
     "question_get",
     "review_get",
+    "source_copies",
     "source_get",
 ]

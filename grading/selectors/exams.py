@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 
-from ..models import Copy, Exam, GradingJob
+from ..models import Copy, Exam, GradingJob, SourceFile
 
 
 def gradable_copies(exam: Exam) -> QuerySet[Copy]:
@@ -40,3 +40,8 @@ def exam_pages_pending(*, exam: Exam) -> int:
 
 def exam_running_job(*, exam: Exam) -> GradingJob | None:
     return exam.jobs.filter(status=GradingJob.Status.RUNNING).first()
+
+
+def source_copies(*, source: SourceFile) -> list[Copy]:
+    """The copies already cut from a class PDF, in page order (the split page shows them)."""
+    return list(source.copies.order_by("first_page"))

@@ -15,6 +15,7 @@ from usage.services import usage_record
 from ..engine.detection import bareme_extract, split_propose
 from ..engine.errors import EngineError
 from ..engine.llm import LLMResult
+from ..errors import WorkflowError
 from ..models import Exam, SourceFile
 from .estimate import role_ready
 from .uploads import SplitRow
@@ -40,9 +41,13 @@ def _detection_record(*, user: User, exam: Exam, label: str) -> Callable[[LLMRes
 
 
 def bareme_propose(*, exam: Exam, user: User) -> list[dict]:
-    """The detection model's reading of the subject: rows for the teacher to correct. Raises EngineError."""
+    """The detection model's reading of the subject: rows for the teacher to correct.
+
+    Raises WorkflowError without a subject, EngineError when the model's answer is unusable."""
+    if not exam.subject_file:
+        raise WorkflowError(_("Choisissez le PDF du sujet ou du corrigé."))
     proposal = bareme_extract(
-        name=exam.subject_file.name if exam.subject_file else "",
+        name=exam.subject_file.name,
         language=exam.language,
         config=role_ready("detection"),
         record=_detection_record(user=user, exam=exam, label="bareme"),

@@ -1,0 +1,13 @@
+"""The teacher's pages, by subdomain. Views parse input, call services and selectors, render.
+
+Every view that takes an exam, copy, grade or file id loads it through a selector scoped to
+request.user, so another teacher gets a 404 (tests/grading/workflow/test_isolation.py walks
+every URL pattern to prove it). Refusals are ApplicationErrors, shown with their message.
+
+- exams: dashboard, exam create / edit / delete, the exam page.
+- bareme: the barème editor, and the barème read from the subject.
+- copies: uploads, the class split, removing a copy.
+- grading: start, cancel, live progress.
+- review: the grid, a copy's page, grade edits, re-grading.
+- files: uploaded files and page images, exports, the purge of students' files.
+"""

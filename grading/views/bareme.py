@@ -1,0 +1,128 @@
+"""The barème editor: questions one by one (HTMX), or read from the subject and confirmed."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.http import AuthenticatedHttpRequest
+from core.errors import ApplicationError
+
+from .. import selectors, services
+from ..forms import BaremeRowFormSet, QuestionForm, QuestionMoveForm
+from ..models import Exam
+from .exams import exam_page_context
+
+FormErrors = dict[str, list[str]]
+
+
+def _bareme_response(
+    request: AuthenticatedHttpRequest, exam: Exam, *, form_errors: FormErrors | None = None
+) -> HttpResponse:
+    """The barème editor again: its partial for HTMX, else the exam page with the errors as messages."""
+    if request.htmx:
+        context = exam_page_context(exam)
+        context["bareme_errors"] = form_errors or {}
+        return render(request, "grading/exam_detail.html#bareme", context)
+    if form_errors:
+        for errors in form_errors.values():
+            for error in errors:
+                messages.error(request, error)
+    return redirect("exam_detail", pk=exam.pk)
+
+
+def _form_errors(form: forms.BaseForm) -> FormErrors:
+    return {field: [str(e) for e in errors] for field, errors in form.errors.items()}
+
+
+@login_required
+@require_POST
+def question_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    form = QuestionForm(request.POST, prefix="new")
+    if not form.is_valid():
+        return _bareme_response(request, exam, form_errors=_form_errors(form))
+    try:
+        services.question_add(exam=exam, **form.cleaned_data)
+    except ApplicationError as error:
+        return _bareme_response(request, exam, form_errors={"__all__": [error.message]})
+    return _bareme_response(request, exam)
+
+
+@login_required
+@require_POST
+def question_update(request: AuthenticatedHttpRequest, pk: int, question_pk: int) -> HttpResponse:
+    question = selectors.question_get(user=request.user, exam_pk=pk, pk=question_pk)
+    form = QuestionForm(request.POST, instance=question, prefix=f"q{question.pk}")
+    if not form.is_valid():
+        return _bareme_response(request, question.exam, form_errors=_form_errors(form))
+    try:
+        services.question_update(question=question, **form.cleaned_data)
+    except ApplicationError as error:
+        return _bareme_response(request, question.exam, form_errors={"__all__": [error.message]})
+    return _bareme_response(request, question.exam)
+
+
+@login_required
+@require_POST
+def question_delete(request: AuthenticatedHttpRequest, pk: int, question_pk: int) -> HttpResponse:
+    question = selectors.question_get(user=request.user, exam_pk=pk, pk=question_pk)
+    exam = question.exam
+    try:
+        services.question_delete(question=question)
+    except ApplicationError as error:
+        return _bareme_response(request, exam, form_errors={"__all__": [error.message]})
+    return _bareme_response(request, exam)
+
+
+@login_required
+@require_POST
+def question_move(request: AuthenticatedHttpRequest, pk: int, question_pk: int) -> HttpResponse:
+    question = selectors.question_get(user=request.user, exam_pk=pk, pk=question_pk)
+    form = QuestionMoveForm(request.POST)
+    if form.is_valid():
+        try:
+            services.question_move(question=question, direction=form.cleaned_data["direction"])
+        except ApplicationError as error:
+            return _bareme_response(request, question.exam, form_errors={"__all__": [error.message]})
+    return _bareme_response(request, question.exam)
+
+
+@login_required
+@require_POST
+def bareme_extract(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Stores the subject / corrigé, asks the detection model, shows its proposal to correct."""
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    upload = request.FILES.get("subject")
+    try:
+        if upload is not None:
+            services.exam_subject_store(exam=exam, upload=upload)
+        rows = services.bareme_propose(exam=exam, user=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(reverse("exam_detail", args=[exam.pk]) + "#bareme")
+    formset = BaremeRowFormSet(prefix="bareme", initial=rows)
+    return render(request, "grading/bareme_review.html", {"exam": exam, "formset": formset})
+
+
+@login_required
+@require_POST
+def bareme_confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    formset = BaremeRowFormSet(request.POST, prefix="bareme")
+    if formset.is_valid():
+        rows = [f.cleaned_data for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        try:
+            services.bareme_replace(exam=exam, rows=rows)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Barème enregistré."))
+            return redirect(reverse("exam_detail", args=[exam.pk]) + "#bareme")
+    return render(request, "grading/bareme_review.html", {"exam": exam, "formset": formset})

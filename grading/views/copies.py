@@ -1,0 +1,140 @@
+"""Students' copies in: one PDF per student, a whole class and its split, removal."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.http import AuthenticatedHttpRequest
+from core.errors import ApplicationError
+
+from .. import selectors, services
+from ..forms import SplitForm, SplitRowFormSet
+from ..models import SourceFile
+from .responses import wants_json
+
+
+@login_required
+@require_POST
+def copies_upload(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """One PDF per student; several at once. Each bad file is refused on its own, with its reason."""
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    uploads = request.FILES.getlist("files")
+    created: list[dict[str, object]] = []
+    errors: list[dict[str, str]] = []
+    if not uploads:
+        errors.append({"name": "", "message": _("Choisissez au moins un fichier PDF.")})
+    for upload in uploads:
+        try:
+            copy = services.source_upload_copy(exam=exam, upload=upload)
+        except ApplicationError as refused:
+            errors.append({"name": upload.name or "", "message": refused.message})
+        else:
+            created.append({"id": copy.pk, "student": copy.student_label})
+    for error in errors:
+        label = f"{error['name']} : " if error["name"] else ""
+        messages.error(request, label + error["message"])
+    if created:
+        messages.success(
+            request,
+            ngettext("%(count)s copie ajoutée.", "%(count)s copies ajoutées.", len(created)) % {"count": len(created)},
+        )
+    if wants_json(request):
+        return JsonResponse({"created": created, "errors": errors}, status=200 if created or not errors else 400)
+    return redirect(reverse("exam_detail", args=[exam.pk]) + "#copies")
+
+
+@login_required
+@require_POST
+def class_upload(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The whole class in one PDF, then the split review."""
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    form = SplitForm(request.POST, request.FILES)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+        return redirect(reverse("exam_detail", args=[exam.pk]) + "#copies")
+    try:
+        source = services.source_upload_class(exam=exam, upload=form.cleaned_data["file"])
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(reverse("exam_detail", args=[exam.pk]) + "#copies")
+    url = reverse("source_split", args=[source.pk])
+    pages = form.cleaned_data.get("pages_per_student")
+    return redirect(f"{url}?pages={pages}" if pages else url)
+
+
+def _split_initial(request: AuthenticatedHttpRequest, source: SourceFile) -> tuple[list[services.SplitRow], str]:
+    """The proposal to review: fixed pages per student, or the detection model's proposal."""
+    pages = request.GET.get("pages", "")
+    if pages.isdigit() and int(pages) > 0:
+        return services.split_fixed(page_count=source.page_count, pages_per_student=int(pages)), ""
+    rows, notice = services.split_propose_for(source=source, user=request.user)
+    return rows, notice
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def source_split(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    source = selectors.source_get(user=request.user, pk=pk)
+    exam = source.exam
+    notice = ""
+    if request.method == "POST":
+        formset = SplitRowFormSet(request.POST, prefix="rows")
+        if formset.is_valid():
+            rows = [
+                services.SplitRow(
+                    f.cleaned_data["student_label"], f.cleaned_data["first_page"], f.cleaned_data["last_page"]
+                )
+                for f in formset.forms
+                if f.cleaned_data and not f.cleaned_data.get("DELETE")
+            ]
+            try:
+                copies = services.split_apply(source=source, rows=rows)
+            except ApplicationError as error:
+                messages.error(request, error.message)
+            else:
+                messages.success(
+                    request,
+                    ngettext("%(count)s copie créée.", "%(count)s copies créées.", len(copies))
+                    % {"count": len(copies)},
+                )
+                return redirect(reverse("exam_detail", args=[exam.pk]) + "#copies")
+    else:
+        existing = selectors.source_copies(source=source)
+        if existing and "pages" not in request.GET:
+            rows = [services.SplitRow(c.student_label, c.first_page, c.last_page) for c in existing]
+        else:
+            rows, notice = _split_initial(request, source)
+        formset = SplitRowFormSet(
+            prefix="rows",
+            initial=[
+                {"student_label": r.student_label, "first_page": r.first_page, "last_page": r.last_page} for r in rows
+            ],
+        )
+    return render(
+        request,
+        "grading/source_split.html",
+        {"source": source, "exam": exam, "formset": formset, "notice": notice},
+    )
+
+
+@login_required
+@require_POST
+def copy_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    copy = selectors.copy_get(user=request.user, pk=pk)
+    exam_pk = copy.exam_id
+    try:
+        services.copy_delete(copy=copy)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Copie retirée."))
+    return redirect(reverse("exam_detail", args=[exam_pk]) + "#copies")

@@ -1,0 +1,109 @@
+"""The dashboard and the exam page: create, edit, delete an exam; its page's context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.http import AuthenticatedHttpRequest
+from core.errors import ApplicationError
+from usage.selectors import usage_summary
+
+from .. import selectors, services
+from ..forms import ExamForm, QuestionForm, SplitForm
+from ..models import Exam
+from ..validation import pdf_limits
+
+DASHBOARD_PAGE_SIZE = 20
+
+
+@login_required
+@require_GET
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    if status not in Exam.Status.values:
+        status = ""
+    exams = selectors.exams_for_dashboard(user=request.user, status=status)
+    page = Paginator(exams, DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [(exam, selectors.exam_average(exam)) for exam in page.object_list]
+    # Unfiltered, the paginator's count is all the teacher's exams: none means a first visit.
+    has_any = bool(status) or page.paginator.count > 0
+    return render(
+        request,
+        "grading/dashboard.html",
+        {"page": page, "rows": rows, "status": status, "statuses": Exam.Status.choices, "has_any": has_any},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exam_create(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = ExamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        exam = services.exam_create(owner=request.user, **form.cleaned_data)
+        messages.success(request, _("Correction créée. Donnez maintenant le barème."))
+        return redirect("exam_detail", pk=exam.pk)
+    return render(request, "grading/exam_form.html", {"form": form, "exam": None})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exam_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    form = ExamForm(request.POST or None, instance=exam)
+    if request.method == "POST" and form.is_valid():
+        services.exam_update(exam=exam, **form.cleaned_data)
+        messages.success(request, _("Correction enregistrée."))
+        return redirect("exam_detail", pk=exam.pk)
+    return render(request, "grading/exam_form.html", {"form": form, "exam": exam})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exam_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    if request.method == "POST":
+        title = exam.title
+        services.exam_delete(exam=exam)
+        messages.success(request, _("« %(title)s » a été supprimée.") % {"title": title})
+        return redirect("dashboard")
+    return render(request, "grading/exam_delete.html", {"exam": exam})
+
+
+def exam_page_context(exam: Exam) -> dict[str, Any]:
+    """The exam page without its grading panel (also the barème editor's HTMX partial)."""
+    context = selectors.exam_page_get(exam=exam)
+    return context | {
+        "question_forms": [(q, QuestionForm(instance=q, prefix=f"q{q.pk}")) for q in context["questions"]],
+        "new_question_form": QuestionForm(prefix="new"),
+        "split_form": SplitForm(),
+        "upload_limits": pdf_limits(),
+    }
+
+
+def grading_panel_context(request: AuthenticatedHttpRequest, exam: Exam) -> dict[str, Any]:
+    """Estimate, remaining allowance, running job and the live progress fragment."""
+    context: dict[str, Any] = {"estimate": None, "estimate_error": ""}
+    try:
+        context["estimate"] = services.job_estimate(exam=exam)
+    except ApplicationError as error:
+        context["estimate_error"] = error.message
+    context["remaining"] = usage_summary(user=request.user).remaining
+    context["pages_pending"] = selectors.exam_pages_pending(exam=exam)
+    context["running_job"] = selectors.exam_running_job(exam=exam)
+    context["progress_html"] = selectors.progress_html(exam=exam, oob=False)
+    return context
+
+
+@login_required
+@require_GET
+def exam_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    return render(request, "grading/exam_detail.html", exam_page_context(exam) | grading_panel_context(request, exam))

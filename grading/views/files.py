@@ -1,0 +1,122 @@
+"""Files out: uploaded PDFs and page images (owner-checked), exports, the purge of students' files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.http import AuthenticatedHttpRequest
+from core.errors import ApplicationError
+
+from .. import exports, selectors, services
+from .responses import file_response
+
+
+@login_required
+@require_GET
+def source_file(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    source = selectors.source_get(user=request.user, pk=pk)
+    if not source.file:
+        raise Http404
+    return file_response(source.file, content_type="application/pdf", filename=source.original_name)
+
+
+@login_required
+@require_GET
+def page_image(request: AuthenticatedHttpRequest, pk: int, index: int) -> HttpResponse:
+    page = selectors.page_get(user=request.user, copy_pk=pk, index=index)
+    if not page.image:
+        raise Http404
+    return file_response(page.image, content_type="image/jpeg")
+
+
+@login_required
+@require_GET
+def exam_subject(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    if not exam.subject_file:
+        raise Http404
+    return file_response(exam.subject_file, content_type="application/pdf", filename="sujet.pdf")
+
+
+# format → (builder, content type, file extension)
+EXPORTS: dict[str, tuple[Callable[..., bytes], str, str]] = {
+    "csv": (exports.exam_csv, "text/csv; charset=utf-8", "csv"),
+    "xlsx": (exports.exam_xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "json": (exports.exam_json_bytes, "application/json", "json"),
+    "zip": (exports.exam_annotated_zip, "application/zip", "zip"),
+}
+
+
+@login_required
+@require_GET
+def exam_export(request: AuthenticatedHttpRequest, pk: int, fmt: str) -> HttpResponse:
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    if fmt not in EXPORTS:
+        raise Http404
+    build, content_type, extension = EXPORTS[fmt]
+    try:
+        content = build(exam=exam)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("exam_review", pk=exam.pk)
+    response = HttpResponse(content, content_type=content_type)
+    name = slugify(exam.title) or "correction"
+    response["Content-Disposition"] = f'attachment; filename="{name}.{extension}"'
+    return response
+
+
+@login_required
+@require_GET
+def copy_annotated(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    copy = selectors.copy_get(user=request.user, pk=pk)
+    try:
+        content = exports.copy_annotated_pdf(copy=copy)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("copy_detail", pk=copy.pk)
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{exports.copy_annotated_filename(copy)}"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exam_files_purge(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Deletes the students' files of an exam (confirmation page, then POST); grades stay."""
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    if request.method == "POST":
+        try:
+            result = services.exam_files_purge(exam=exam, reason="teacher")
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            if result.complete:
+                messages.success(
+                    request,
+                    _("Les fichiers des élèves ont été supprimés. Les notes et leurs exports restent disponibles."),
+                )
+            else:
+                messages.error(
+                    request,
+                    ngettext(
+                        "%(count)s fichier n'a pas pu être supprimé : réessayez dans quelques minutes.",
+                        "%(count)s fichiers n'ont pas pu être supprimés : réessayez dans quelques minutes.",
+                        len(result.failed),
+                    )
+                    % {"count": len(result.failed)},
+                )
+        return redirect("exam_detail", pk=exam.pk)
+    return render(
+        request,
+        "grading/exam_files_purge.html",
+        {"exam": exam, "retention_days": services.retention_days()},
+    )

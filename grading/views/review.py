@@ -1,0 +1,115 @@
+"""The review: the grid, one copy's page, grade edits and restores, reviewed, rename, re-grade."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import formats
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.http import AuthenticatedHttpRequest
+from core.errors import ApplicationError
+
+from .. import selectors, services
+from ..errors import WorkflowError
+from ..forms import CopyRenameForm, points_parse
+from ..models import Grade
+from .responses import back_to, wants_json
+
+
+@login_required
+@require_GET
+def exam_review(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    review = selectors.review_get(exam=exam)
+    return render(request, "grading/exam_review.html", {"exam": exam, "review": review})
+
+
+@login_required
+@require_GET
+def copy_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    copy = selectors.copy_get(user=request.user, pk=pk)
+    context = selectors.copy_page_get(copy=copy) | {"rename_form": CopyRenameForm(instance=copy)}
+    return render(request, "grading/copy_detail.html", context)
+
+
+def _grade_payload(grade: Grade) -> dict[str, object]:
+    """What the grid's script shows after an edit: the points, the engine's, the new total."""
+    total = selectors.copy_total(copy=grade.copy)
+    return {
+        "ok": True,
+        "points": formats.number_format(grade.points.normalize(), use_l10n=True),
+        "ai_points": formats.number_format(grade.ai_points.normalize(), use_l10n=True),
+        "edited": grade.edited,
+        "total": formats.number_format(total.normalize(), use_l10n=True) if total is not None else "",
+    }
+
+
+@login_required
+@require_POST
+def grade_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    grade = selectors.grade_get(user=request.user, pk=pk)
+    points = points_parse(request.POST.get("points", ""))
+    try:
+        if points is None:
+            raise WorkflowError(_("Saisissez un nombre, par exemple 2,5."))
+        services.grade_edit(grade=grade, user=request.user, points=points)
+    except ApplicationError as error:
+        if wants_json(request):
+            return JsonResponse({"ok": False, "error": error.message}, status=400)
+        messages.error(request, error.message)
+    else:
+        if wants_json(request):
+            return JsonResponse(_grade_payload(grade))
+    return back_to(request, reverse("exam_review", args=[grade.copy.exam_id]))
+
+
+@login_required
+@require_POST
+def grade_restore(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    grade = selectors.grade_get(user=request.user, pk=pk)
+    services.grade_restore(grade=grade, user=request.user)
+    if wants_json(request):
+        return JsonResponse(_grade_payload(grade))
+    messages.success(request, _("Note de l'IA rétablie."))
+    return back_to(request, reverse("exam_review", args=[grade.copy.exam_id]))
+
+
+@login_required
+@require_POST
+def copy_rename(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    copy = selectors.copy_get(user=request.user, pk=pk)
+    form = CopyRenameForm(request.POST, instance=copy)
+    if form.is_valid():
+        services.copy_rename(copy=copy, student_label=form.cleaned_data["student_label"])
+        messages.success(request, _("Élève renommé."))
+    else:
+        messages.error(request, _("Indiquez un nom."))
+    return back_to(request, reverse("copy_detail", args=[copy.pk]))
+
+
+@login_required
+@require_POST
+def copy_reviewed(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    copy = selectors.copy_get(user=request.user, pk=pk)
+    reviewed = request.POST.get("reviewed", "1") == "1"
+    services.copy_reviewed_set(copy=copy, reviewed=reviewed)
+    messages.success(request, _("Copie marquée comme revue.") if reviewed else _("Copie à revoir."))
+    return back_to(request, reverse("copy_detail", args=[copy.pk]))
+
+
+@login_required
+@require_POST
+def copy_regrade(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    copy = selectors.copy_get(user=request.user, pk=pk)
+    try:
+        services.copy_rerun(copy=copy)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("La copie est renvoyée à la correction."))
+    return redirect("copy_detail", pk=copy.pk)
