@@ -7,6 +7,7 @@ class GradingConfig(AppConfig):
     verbose_name = _("Correction")
 
     def ready(self) -> None:
+        # Imported here: models cannot be imported before the app registry is ready.
         from core.realtime import realtime_group_kind_register
 
         from .models import Exam

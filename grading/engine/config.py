@@ -57,7 +57,7 @@ class RoleConfig:
 def role_config(role: str) -> RoleConfig:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
-    if getattr(settings, "CORRIGO_DEMO_MODE", False):
+    if settings.CORRIGO_DEMO_MODE:
         return RoleConfig(role=role, model=DEMO_MODELS[role], api_base=settings.CORRIGO_DEMO_LLM_URL, api_key="demo")
     conf = settings.CORRIGO_LLM.get(role, {})
     return RoleConfig(

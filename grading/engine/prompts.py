@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .render import local_copy, pdf_page_count, pdf_pages
 from .schema import CopyGrades
 
 TASK_GRADE = "[TASK:grade_copy]"
@@ -97,8 +98,6 @@ _subject_lock = threading.Lock()
 
 @lru_cache(maxsize=32)
 def _subject_pages_cached(name: str, size: int) -> tuple[tuple[str, str], ...]:
-    from .render import local_copy, pdf_pages
-
     with local_copy(name) as path:
         return tuple((data_url(page.jpeg), page.text) for page in pdf_pages(path, last=SUBJECT_MAX_PAGES))
 
@@ -112,8 +111,6 @@ def _subject_pages(name: str, size: int) -> tuple[tuple[str, str], ...]:
 
 @lru_cache(maxsize=64)
 def _subject_page_count(name: str, size: int) -> int:
-    from .render import local_copy, pdf_page_count
-
     with local_copy(name) as path:
         return min(pdf_page_count(path), SUBJECT_MAX_PAGES)
 
