@@ -8,6 +8,8 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from usage.selectors import usage_exam_cost_json
+
 from . import exports, selectors
 
 
@@ -38,3 +40,10 @@ def exam_grades(request: Request, pk: int) -> Response:
     """The exam's grades with the engine's audit and every teacher edit (the JSON export)."""
     exam = selectors.exam_get(user=request.user, pk=pk)
     return Response(exports.exam_json(exam=exam))
+
+
+@api_view(["GET"])
+def exam_cost(request: Request, pk: int) -> Response:
+    """What the teacher spent on their exam, per phase (their own ledger rows)."""
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    return Response({"exam": exam.pk, **usage_exam_cost_json(exam_id=exam.pk, user=request.user)})

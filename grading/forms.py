@@ -92,11 +92,16 @@ class CopyRenameForm(forms.ModelForm):
 
 
 def points_parse(raw: str) -> Decimal | None:
-    """Accepts '12,5' as well as '12.5' (French keyboards)."""
+    """Accepts '12,5' as well as '12.5' (French keyboards); None unless a finite number.
+
+    Decimal reads 'NaN', 'sNaN' and 'Infinity' too: a NaN cannot even be compared with the
+    bounds (InvalidOperation), so they are refused here like any text that is not a number.
+    """
     try:
-        return Decimal(raw.strip().replace(",", "."))
+        points = Decimal(raw.strip().replace(",", "."))
     except (InvalidOperation, AttributeError):
         return None
+    return points if points.is_finite() else None
 
 
 class SplitRowForm(forms.Form):

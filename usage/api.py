@@ -1,4 +1,4 @@
-"""JSON API: the signed-in user's usage, and what they spent on an exam."""
+"""JSON API: the signed-in user's usage (an exam's cost is grading's api/exams/<id>/cost/)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from accounts.http import api_user
 
-from .selectors import money_str, usage_exam_cost_json, usage_summary
+from .selectors import money_str, usage_summary
 
 
 @api_view(["GET"])
@@ -28,10 +28,3 @@ def usage_detail(request: Request) -> Response:
             "currency": "USD",
         }
     )
-
-
-@api_view(["GET"])
-def exam_cost(request: Request, exam_id: int) -> Response:
-    """The caller's own ledger rows for the exam, per phase: another teacher's exam (or an
-    unknown id) has none, so nobody reads another's spending; no lookup in grading's tables."""
-    return Response({"exam": exam_id, **usage_exam_cost_json(exam_id=exam_id, user=api_user(request))})

@@ -4,5 +4,4 @@ from . import api
 
 urlpatterns = [
     path("usage/", api.usage_detail, name="api_usage"),
-    path("exams/<int:exam_id>/cost/", api.exam_cost, name="api_exam_cost"),
 ]

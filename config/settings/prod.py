@@ -1,11 +1,24 @@
 """Production: every secret from the environment, refusing to start without them."""
 
+import os
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = False
+
+# .env.example marks every value to fill in with this word (secrets, passwords, API keys, its
+# SECRET_KEY): a production started with one of them would use a value published in the
+# repository. Any environment variable is checked, so DATABASE_URL built from the example's
+# POSTGRES_PASSWORD is caught too.
+PLACEHOLDER_MARK = "change-me"
+_placeholders = sorted(name for name, value in os.environ.items() if PLACEHOLDER_MARK in value.lower())
+if _placeholders:
+    raise ImproperlyConfigured(
+        f"Placeholder of .env.example ({PLACEHOLDER_MARK!r}) left, set a real value for: {', '.join(_placeholders)}."
+    )
 try:
     SECRET_KEY = env("SECRET_KEY")
 except ImproperlyConfigured as exc:

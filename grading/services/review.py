@@ -12,6 +12,8 @@ from ..models import Copy, Grade, GradeEdit
 
 
 def points_check(*, points: Decimal, max_points: Decimal, step: Decimal) -> None:
+    if not points.is_finite():
+        raise WorkflowError(_("Saisissez un nombre, par exemple 2,5."))
     if points < 0 or points > max_points:
         raise WorkflowError(
             _("La note doit être entre 0 et %(max)s.") % {"max": f"{max_points.normalize():f}".replace(".", ",")}

@@ -50,3 +50,31 @@ def test_create_superuser_needs_no_username():
     user = User.objects.create_superuser(email="root@corrigo.example", password="x-Very-long-1")
     assert user.is_staff and user.is_superuser
     assert user.get_username() == "root@corrigo.example"
+
+
+def test_the_admin_login_refuses_the_right_password_after_repeated_failures(client):
+    admin = User.objects.create_superuser(email="admin@corrigo.example", password="Admin-pass-2026!")
+    for _ in range(5):
+        wrong = client.post(reverse("admin:login"), {"username": admin.email, "password": "mauvais"})
+        assert wrong.status_code == 200
+    right = client.post(reverse("admin:login"), {"username": admin.email, "password": "Admin-pass-2026!"})
+    assert "_auth_user_id" not in client.session
+    assert "Trop de tentatives" in right.content.decode()
+
+
+def test_the_admin_login_accepts_the_right_password_after_fewer_failures_than_the_limit(client):
+    admin = User.objects.create_superuser(email="admin@corrigo.example", password="Admin-pass-2026!")
+    for _ in range(4):
+        client.post(reverse("admin:login"), {"username": admin.email, "password": "mauvais"})
+    right = client.post(reverse("admin:login"), {"username": admin.email, "password": "Admin-pass-2026!"})
+    assert right.status_code == 302
+    assert client.session["_auth_user_id"] == str(admin.pk)
+
+
+def test_failures_on_the_site_login_count_against_the_admin_login(client):
+    admin = User.objects.create_superuser(email="admin@corrigo.example", password="Admin-pass-2026!")
+    for _ in range(5):
+        client.post(reverse("account_login"), {"login": admin.email, "password": "mauvais"})
+    right = client.post(reverse("admin:login"), {"username": admin.email, "password": "Admin-pass-2026!"})
+    assert "_auth_user_id" not in client.session
+    assert "Trop de tentatives" in right.content.decode()

@@ -77,20 +77,19 @@ def test_an_exam_without_calls_yet_costs_nothing(owner_client, teacher, exam_of)
     assert body["phases"] == {} and body["total"]["total_cost"] == "0"
 
 
-def test_nobody_reads_what_another_teacher_spent_on_an_exam(
-    client, owner_client, teacher, other_teacher, exam_of, spend
-):
+def test_another_teachers_exam_cost_is_not_found(client, owner_client, teacher, other_teacher, exam_of, spend):
     exam = exam_of(teacher)
     spend(teacher, 1_000, exam=exam)
     assert owner_client.get(f"/api/exams/{exam.pk}/cost/").json()["total"]["total_tokens"] == 1_000
     client.force_login(other_teacher)
-    nothing = {"phases": {}, "total_cost": "0", "total_tokens": 0}
-    body = client.get(f"/api/exams/{exam.pk}/cost/").json()
-    assert {"phases": body["phases"], **{k: body["total"][k] for k in ("total_cost", "total_tokens")}} == nothing
+    assert client.get(f"/api/exams/{exam.pk}/cost/").status_code == 404
     token = Token.objects.create(user=other_teacher)
     client.logout()
-    body = client.get(f"/api/exams/{exam.pk}/cost/", HTTP_AUTHORIZATION=f"Token {token.key}").json()
-    assert body["phases"] == {} and body["total"]["total_cost"] == "0"
+    assert client.get(f"/api/exams/{exam.pk}/cost/", HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 404
+
+
+def test_an_unknown_exams_cost_is_not_found(owner_client):
+    assert owner_client.get("/api/exams/999999999/cost/").status_code == 404
 
 
 def test_an_exams_cost_needs_authentication(client, teacher, exam_of, spend):

@@ -66,6 +66,12 @@ def test_an_edit_is_saved_and_audited(owner_client, teacher):
         ("-1", "La note doit être entre 0 et 4."),
         ("1,3", "La note doit être un multiple de 0,5."),
         ("abc", "Saisissez un nombre, par exemple 2,5."),
+        ("NaN", "Saisissez un nombre, par exemple 2,5."),
+        ("nan", "Saisissez un nombre, par exemple 2,5."),
+        ("sNaN", "Saisissez un nombre, par exemple 2,5."),
+        ("-NaN", "Saisissez un nombre, par exemple 2,5."),
+        ("Infinity", "Saisissez un nombre, par exemple 2,5."),
+        ("-inf", "Saisissez un nombre, par exemple 2,5."),
     ],
 )
 def test_it_refuses_points_out_of_range_or_off_the_step(owner_client, teacher, points, message):
@@ -79,6 +85,31 @@ def test_it_refuses_points_out_of_range_or_off_the_step(owner_client, teacher, p
     grade.refresh_from_db()
     assert grade.points == Decimal("0")
     assert not GradeEdit.objects.exists()
+
+
+def test_a_non_finite_grade_is_refused_in_english_too(owner_client, teacher):
+    teacher.language = "en"
+    teacher.save(update_fields=["language"])
+    exam = graded_exam(teacher, copies=1, questions=1)
+    grade = exam.copies.get().grades.get()
+    response = owner_client.post(
+        reverse("grade_update", args=[grade.pk]),
+        {"points": "NaN"},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "Enter a number, for example 2.5."
+    assert not GradeEdit.objects.exists()
+
+
+def test_a_non_finite_grade_posted_by_the_form_comes_back_with_the_message(owner_client, teacher):
+    exam = graded_exam(teacher, copies=1, questions=1)
+    grade = exam.copies.get().grades.get()
+    response = owner_client.post(reverse("grade_update", args=[grade.pk]), {"points": "Infinity"}, follow=True)
+    assert response.status_code == 200
+    assert "Saisissez un nombre, par exemple 2,5." in html.unescape(response.text)
+    grade.refresh_from_db()
+    assert grade.points == Decimal("0")
 
 
 def test_the_ai_grade_can_be_restored(owner_client, teacher):
