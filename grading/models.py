@@ -16,11 +16,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .engine.schema import CopyGrades
+from .transitions import StatusTransitions
 
 
 def _upload_name(prefix: str, extension: str) -> str:
@@ -34,25 +34,6 @@ def source_upload_to(instance: models.Model, filename: str) -> str:
 
 def page_upload_to(instance: models.Model, filename: str) -> str:
     return _upload_name("pages", ".jpg")
-
-
-class StatusTransitions:
-    """Status changes as one conditional UPDATE: `transition` is True only for the caller that
-    moved the row (a redelivered task, or a second copy finishing at once, gets False)."""
-
-    pk: Any
-    status: str
-
-    def transition(self, *, source: Iterable[str], target: str, **fields: Any) -> bool:
-        return self._transition(type(self)._default_manager.filter(pk=self.pk), source, target, fields)  # type: ignore[attr-defined]
-
-    def _transition(self, rows: QuerySet, source: Iterable[str], target: str, fields: dict[str, Any]) -> bool:
-        if not rows.filter(status__in=list(source)).update(status=target, **fields):
-            return False
-        self.status = target
-        for name, value in fields.items():
-            setattr(self, name, value)
-        return True
 
 
 class Exam(StatusTransitions, models.Model):
@@ -175,6 +156,11 @@ class Copy(StatusTransitions, models.Model):
     # Bumped on every (re-)run, so the ledger's idempotency keys of a re-run are new ones
     # while a redelivered task of the same run reuses the same keys.
     attempt = models.PositiveIntegerField(default=0)
+    # The lease of the task grading it (services.leases): which task execution holds the copy
+    # and until when; a lapsed lease means its worker is gone (services.reconcile).
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    requeues = models.PositiveSmallIntegerField(default=0)  # by the reconciliation, this attempt
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -190,8 +176,7 @@ class Copy(StatusTransitions, models.Model):
         self, *, source: Iterable[str], target: str, updated_before: datetime | None = None, **fields: Any
     ) -> bool:
         """StatusTransitions.transition; with `updated_before`, only if the copy has not changed since."""
-        # update() skips auto_now: without this the stuck-copy reaper (services.jobs) would
-        # date a copy's "grading" from whatever last saved it, not from when grading began.
+        # update() skips auto_now: the reconciliation dates a queued copy from its last change.
         fields.setdefault("updated_at", timezone.now())
         rows = Copy.objects.filter(pk=self.pk)
         if updated_before is not None:

@@ -4,10 +4,11 @@ Services import these tasks at module level (to enqueue them); each task imports
 services inside its body, so the two modules never import each other at load time.
 
 Retry budget: at most RETRY_MAX retries with exponential backoff (CORRIGO_RETRY_BASE_S · 2^n,
-capped at CORRIGO_RETRY_CAP_S) and full jitter, so the worst case is copy_task_budget_s()
-(≈ 28 min with the defaults: failed and successful call rounds plus the backoffs), well under
-the broker's one-hour visibility timeout: a task is never redelivered to a second worker
-while the first one is still retrying it.
+capped at CORRIGO_RETRY_CAP_S) and full jitter. A copy
+task holds the copy's lease (services.leases) while it runs and over each retry countdown;
+the beat's reconciliation (services.reconcile) re-enqueues copies whose lease lapsed or whose
+message left the broker. The Celery settings that go with it are explained in
+config/settings/base.py.
 """
 
 from __future__ import annotations
@@ -29,18 +30,6 @@ from .models import Copy
 logger = logging.getLogger(__name__)
 
 RETRY_MAX = 6
-# Call rounds one copy may make (grading, its repair, verification, its repair).
-ROUNDS_MAX = 4
-
-
-def copy_task_budget_s() -> float:
-    """Worst-case seconds one copy task spends retrying before it fails the copy itself.
-
-    Every round that succeeds is stored and not redone, so over all attempts at most
-    ROUNDS_MAX rounds succeed and RETRY_MAX + 1 fail, each within CORRIGO_LLM_TIMEOUT,
-    plus RETRY_MAX backoffs of at most CORRIGO_RETRY_CAP_S (≈ 28 min with the defaults).
-    """
-    return (RETRY_MAX + 1 + ROUNDS_MAX) * settings.CORRIGO_LLM_TIMEOUT + RETRY_MAX * settings.CORRIGO_RETRY_CAP_S
 
 
 def retry_countdown(retries: int) -> float:
@@ -59,9 +48,19 @@ def copy_grade_task(self, copy_id: int, job_id: int, attempt: int) -> str:
 
 def _copy_grade_run(task, copy_id: int, job_id: int, attempt: int) -> str:
     from .services.copy_grading import copy_fail, copy_grade
+    from .services.leases import copy_lease_extend
+
+    def retry(exc: Exception, countdown: float) -> Exception:
+        # The lease covers the countdown: the reconciliation leaves a copy waiting to retry alone.
+        # (With the database down it lapses instead, and the copy is enqueued once more: safe.)
+        try:
+            copy_lease_extend(copy_id=copy_id, owner=task.request.id, seconds=countdown)
+        except (OperationalError, InterfaceError):
+            logger.warning("copy %s: lease not extended for the retry", copy_id)
+        return task.retry(exc=exc, countdown=countdown)
 
     try:
-        return copy_grade(copy_id=copy_id, job_id=job_id, attempt=attempt)
+        return copy_grade(copy_id=copy_id, job_id=job_id, attempt=attempt, lease_owner=task.request.id)
     except TransientLLMError as exc:
         if task.request.retries >= RETRY_MAX:
             copy_fail(
@@ -72,7 +71,7 @@ def _copy_grade_run(task, copy_id: int, job_id: int, attempt: int) -> str:
             return Copy.Status.FAILED
         countdown = retry_countdown(task.request.retries)
         logger.warning("copy %s: transient LLM error, retry in %.1fs: %s", copy_id, countdown, exc)
-        raise task.retry(exc=exc, countdown=countdown) from exc
+        raise retry(exc, countdown) from exc
     except Exception as exc:
         # Anything else (a locked or restarting database, a bug) used to leave the copy
         # "en cours" and its job unfinished forever: retry database hiccups, then fail the copy
@@ -81,7 +80,7 @@ def _copy_grade_run(task, copy_id: int, job_id: int, attempt: int) -> str:
         if isinstance(exc, OperationalError | InterfaceError) and task.request.retries < RETRY_MAX:
             countdown = retry_countdown(task.request.retries)
             logger.warning("copy %s: database error, retry in %.1fs: %s", copy_id, countdown, exc)
-            raise task.retry(exc=exc, countdown=countdown) from exc
+            raise retry(exc, countdown) from exc
         logger.exception("copy %s: unexpected error while grading", copy_id)
         copy_fail(
             copy=Copy.objects.get(pk=copy_id),
@@ -110,9 +109,10 @@ def exam_files_purge_expired_task() -> int:
     return exam_files_purge_expired()
 
 
-@shared_task(name="grading.copies_stuck_fail", ignore_result=True)
-def copies_stuck_fail_task() -> int:
-    """Every 10 minutes (CELERY_BEAT_SCHEDULE): copies whose worker died mid-grading."""
-    from .services.jobs import copies_stuck_fail
+@shared_task(name="grading.copies_reconcile", ignore_result=True)
+def copies_reconcile_task() -> int:
+    """Every CORRIGO_RECONCILE_EVERY_S (CELERY_BEAT_SCHEDULE): copies whose task is gone."""
+    from .services.reconcile import copies_reconcile
 
-    return copies_stuck_fail()
+    done = copies_reconcile()
+    return done.requeued + done.failed

@@ -143,12 +143,25 @@ CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# Delivery policy. The database is the source of truth (grading.services.reconcile): these
+# settings make losses rare and cheap, the reconciliation makes them harmless.
+# - acks_late: a message is acknowledged when its task returns, not when it starts, so a task
+#   whose worker dies is still in the broker (unacked) and not silently dropped. Redelivery is
+#   safe: a copy is taken under a lease and each answered call is stored under a unique key.
+# - reject_on_worker_lost: with the prefork pool, a child killed by the OOM killer or a signal
+#   has its message requeued at once instead of acknowledged as failed (acks_late alone would
+#   ack it). The threads pool has no child to lose: the lease covers that case.
+# - prefetch multiplier 1: a worker reserves one message per free slot, so a killed worker
+#   strands only the copies it was grading (re-enqueued within a lease length plus a beat
+#   interval), not a prefetched backlog that would wait for the visibility timeout.
+# - visibility_timeout (below): how long an unacknowledged message waits before Redis gives it
+#   to another worker. It must exceed the longest task run and retry countdown (otherwise a live
+#   task would be delivered twice; the lease would refuse the second, but uselessly) and it is
+#   only the backstop now: the lease (CORRIGO_COPY_LEASE_S) detects a dead worker in ~2 minutes.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = f"{REDIS_PREFIX}"
-# An unacknowledged task is redelivered after this long; every retry budget stays well
-# below it (see grading.tasks).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
     "global_keyprefix": f"{REDIS_PREFIX}:celery:",
@@ -156,12 +169,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
+# The reconciliation's period (grading.services.reconcile); a lost copy waits at most a lease
+# (CORRIGO_COPY_LEASE_S) plus this before another worker takes it.
+CORRIGO_RECONCILE_EVERY_S = env.float("CORRIGO_RECONCILE_EVERY_S", default=60.0)
 CELERY_BEAT_SCHEDULE: dict = {
     # A job lost with its worker would otherwise hold its reserved tokens for ever.
     "usage-reservations-expire": {"task": "usage.reservations_expire", "schedule": 3600.0},
     # Students' files (copies, page images, subject) of exams idle for CORRIGO_RETENTION_DAYS.
-    # Copies left grading by a lost worker are failed (re-runnable) and their job settled.
-    "grading-copies-stuck-fail": {"task": "grading.copies_stuck_fail", "schedule": 600.0},
+    # Copies whose task is gone (dead worker, lost broker message) are enqueued again.
+    "grading-copies-reconcile": {"task": "grading.copies_reconcile", "schedule": CORRIGO_RECONCILE_EVERY_S},
     "grading-files-purge-expired": {
         "task": "grading.exam_files_purge_expired",
         "schedule": crontab(hour=2, minute=40),
@@ -378,9 +394,11 @@ CORRIGO_LLM_TIMEOUT = env.float("CORRIGO_LLM_TIMEOUT", default=120.0)
 CORRIGO_LLM_MAX_TOKENS = env.int("CORRIGO_LLM_MAX_TOKENS", default=4000)
 CORRIGO_RETRY_BASE_S = env.float("CORRIGO_RETRY_BASE_S", default=2.0)
 CORRIGO_RETRY_CAP_S = env.float("CORRIGO_RETRY_CAP_S", default=60.0)
-# Minutes a copy may stay grading / verifying before it is failed as stuck (a lost worker);
-# never less than the copy task's retry budget (grading.tasks.copy_task_budget_s, ≈ 28 min).
-CORRIGO_STUCK_COPY_MINUTES = env.int("CORRIGO_STUCK_COPY_MINUTES", default=45)
+# A copy task's lease (grading.services.leases), renewed every third of it while the task
+# runs: a copy whose lease lapsed has lost its worker and is graded by another one.
+CORRIGO_COPY_LEASE_S = env.float("CORRIGO_COPY_LEASE_S", default=90.0)
+# How many times one attempt at a copy may lose its task before the copy fails (re-runnable).
+CORRIGO_COPY_REQUEUES_MAX = env.int("CORRIGO_COPY_REQUEUES_MAX", default=3)
 # Demo mode: every role answers from the scripted LLM server (tests/support/llm_server.py)
 # that `make run` starts when no provider is configured; pages say grades are simulated.
 CORRIGO_DEMO_MODE = env.bool("CORRIGO_DEMO_MODE", default=False)

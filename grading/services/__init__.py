@@ -5,7 +5,8 @@
 - detection: the detection model's barème and split proposals (ledger recorded).
 - review: grade edits, restore, reviewed flag, renaming.
 - estimate: what a job will cost, each slot's checked model.
-- jobs: start, re-run, cancel, finalize, the stuck-copy reaper.
+- jobs: start, re-run, cancel, finalize.
+- reconcile, leases, broker: copies whose task is gone (dead worker, lost message) graded again.
 - copy_grading: one copy through the engine (the copy task's service).
 - retention: students' files purged, grades kept.
 - events: progress pushed live, the job-finished email.
@@ -28,7 +29,8 @@ from .exams import (
     question_move,
     question_update,
 )
-from .jobs import copies_stuck_fail, copy_rerun, copy_stuck_after, job_cancel, job_finalize, job_start
+from .jobs import copy_rerun, job_cancel, job_finalize, job_start
+from .reconcile import Reconciled, copies_reconcile
 from .retention import PurgeResult, exam_files_purge, exam_files_purge_expired, retention_days
 from .review import copy_rename, copy_reviewed_set, grade_edit, grade_restore, points_check
 from .uploads import (
@@ -46,10 +48,11 @@ from .uploads import (
 __all__ = [
     "JobEstimate",
     "PurgeResult",
+    "Reconciled",
     "SplitRow",
     "bareme_propose",
     "bareme_replace",
-    "copies_stuck_fail",
+    "copies_reconcile",
     "copy_delete",
     "copy_fail",
     "copy_grade",
@@ -57,7 +60,6 @@ __all__ = [
     "copy_rename",
     "copy_rerun",
     "copy_reviewed_set",
-    "copy_stuck_after",
     "exam_create",
     "exam_delete",
     "exam_files_purge",

@@ -19,15 +19,17 @@ from django.utils.translation import gettext as _
 from usage.services import usage_job_may_continue, usage_record
 
 from ..engine.asking import Reply, Request, reply_parse
+from ..engine.config import RoleConfig
 from ..engine.errors import EngineError, TransientLLMError
 from ..engine.grader import CopyOutcome, PhaseRun, grade_copy
 from ..engine.llm import LLMResult, llm_complete
-from ..engine.prompts import data_url, exam_context
+from ..engine.prompts import ExamContext, data_url, exam_context
 from ..engine.schema import parse_copy_grades
 from ..models import Copy, Grade, GradingJob, ModelAnswer, Question
 from .estimate import copy_estimate_tokens, slot_configs
 from .events import progress_push
 from .jobs import job_maybe_finish
+from .leases import IN_FLIGHT, copy_lease_take, lease_keeper, lease_length
 
 
 def _store(
@@ -115,11 +117,12 @@ def _copy_pages(copy: Copy) -> list[tuple[str, str]]:
     return pages
 
 
-def copy_grade(*, copy_id: int, job_id: int, attempt: int) -> str:
+def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str) -> str:
     """Grades one copy of a job; returns the copy's status afterwards.
 
     Raises TransientLLMError for the task to retry later; every other problem marks the
-    copy failed with its reason. A copy that is done, failed or cancelled is left alone.
+    copy failed with its reason. A copy that is done, failed or cancelled is left alone, and
+    so is one whose lease another live execution holds (`lease_owner` = this execution).
     """
     copy = Copy.objects.select_related("exam", "job", "job__created_by").get(pk=copy_id)
     job = copy.job
@@ -140,12 +143,30 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int) -> str:
         if not usage_job_may_continue(key=job.reservation_key, need=need):
             _quota_reached(job)
             return Copy.Status.QUOTA_REACHED
-        if not copy.transition(source=[Copy.Status.QUEUED], target=Copy.Status.GRADING):
+        if not copy.transition(
+            source=[Copy.Status.QUEUED],
+            target=Copy.Status.GRADING,
+            lease_owner=lease_owner,
+            lease_until=timezone.now() + lease_length(),
+        ):
             return "taken"
         progress_push(exam)
-    elif copy.status not in (Copy.Status.GRADING, Copy.Status.VERIFYING):
+    elif copy.status not in IN_FLIGHT:
         return copy.status  # settled already: a redelivery changes nothing
+    elif not copy_lease_take(copy_id=copy.pk, owner=lease_owner):
+        return "taken"  # a live execution holds it
 
+    lease_keeper.hold(copy_id=copy.pk, owner=lease_owner)
+    try:
+        return _copy_grade_leased(copy, job, configs=configs, ctx=ctx)
+    finally:
+        lease_keeper.release(owner=lease_owner)
+
+
+def _copy_grade_leased(
+    copy: Copy, job: GradingJob, *, configs: dict[str, RoleConfig] | None, ctx: ExamContext | None
+) -> str:
+    exam = copy.exam
     try:
         configs = configs or slot_configs(exam, checked=False)
         outcome = grade_copy(

@@ -1,5 +1,6 @@
-"""Grading jobs: start (reserve tokens, one task per copy), re-run a copy, cancel, finalize,
-and the reaper of copies a lost worker left grading.
+"""Grading jobs: start (reserve tokens, one task per copy), re-run a copy, cancel, finalize.
+
+Copies a lost worker or a lost broker message left behind: services.reconcile.
 
 A job = one Celery task per copy (tasks.copy_grade_task, see services.copy_grading) + a
 finalize step run by whichever copy settles last. Every state change is a conditional UPDATE
@@ -11,22 +12,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from accounts.services import user_language_override
 from usage.services import usage_reserve, usage_settle
 
 from ..errors import WorkflowError
 from ..models import Copy, Exam, GradingJob
 from ..selectors.exams import gradable_copies
-from ..tasks import copy_grade_task, copy_task_budget_s
+from ..tasks import copy_grade_task
 from .estimate import copy_estimate_tokens, job_estimate, slot_configs
 from .events import job_finished_notify, progress_push
 
@@ -49,7 +47,7 @@ def _job_create(*, exam: Exam, user: User, copies: list[Copy], estimate_tokens: 
             )
             ids = [copy.pk for copy in copies]
             Copy.objects.filter(pk__in=ids).update(
-                job=job, status=Copy.Status.QUEUED, attempt=F("attempt") + 1, failure_reason=""
+                job=job, status=Copy.Status.QUEUED, attempt=F("attempt") + 1, failure_reason="", requeues=0
             )
             exam.transition(
                 source=(Exam.Status.DRAFT, Exam.Status.GRADED, Exam.Status.CANCELLED), target=Exam.Status.GRADING
@@ -109,7 +107,12 @@ def copy_rerun(*, copy: Copy) -> GradingJob:
         return _job_create(exam=exam, user=exam.owner, copies=[copy], estimate_tokens=tokens)
     with transaction.atomic():
         if not copy.transition(
-            source=Copy.REGRADABLE, target=Copy.Status.QUEUED, job=running, failure_reason="", attempt=F("attempt") + 1
+            source=Copy.REGRADABLE,
+            target=Copy.Status.QUEUED,
+            job=running,
+            failure_reason="",
+            attempt=F("attempt") + 1,
+            requeues=0,
         ):
             raise WorkflowError(_("La copie a changé d'état entre-temps."))
         GradingJob.objects.filter(pk=running.pk).update(total_copies=F("total_copies") + 1)
@@ -150,55 +153,3 @@ def job_maybe_finish(*, job_id: int) -> None:
     job = GradingJob.objects.select_related("exam", "exam__owner", "created_by").get(pk=job_id)
     if job.status == GradingJob.Status.RUNNING and not job.copies.filter(status__in=ACTIVE).exists():
         job_finalize(job=job)
-
-
-def copy_stuck_after() -> timedelta:
-    """How long a copy may stay grading / verifying before copies_stuck_fail gives up on it.
-
-    CORRIGO_STUCK_COPY_MINUTES, never less than the copy task's own worst-case retry budget:
-    a copy still being retried is never failed under its task."""
-    minutes = timedelta(minutes=settings.CORRIGO_STUCK_COPY_MINUTES)
-    return max(minutes, timedelta(seconds=copy_task_budget_s()))
-
-
-def copies_stuck_fail() -> int:
-    """Fails the copies left grading / verifying by a lost worker, then settles their jobs.
-
-    A worker killed hard (OOM, SIGKILL) or a crash before the task's own error handling
-    leaves a copy "en cours" and its job running for ever, holding its token reservation.
-    Each copy is failed by a conditional UPDATE that also requires it unchanged since the
-    cutoff, so a copy that moves on or finishes meanwhile is left alone; its job is then
-    finalized through job_finalize (reservation settled once, email) when nothing else runs.
-    Also finalizes running jobs older than the cutoff with no active copy left (a worker lost
-    between a copy's last transition and the job's finalization). Returns the copies failed.
-    """
-    cutoff = timezone.now() - copy_stuck_after()
-    stuck = Copy.objects.filter(
-        status__in=(Copy.Status.GRADING, Copy.Status.VERIFYING), updated_at__lt=cutoff
-    ).select_related("exam", "exam__owner")
-    failed = 0
-    for copy in stuck:
-        with user_language_override(copy.exam.owner):
-            reason = _(
-                "La correction de cette copie a été interrompue (le traitement ne répond plus) ; "
-                "vous pouvez la relancer."
-            )
-        if not copy.transition(
-            source=(Copy.Status.GRADING, Copy.Status.VERIFYING),
-            target=Copy.Status.FAILED,
-            updated_before=cutoff,
-            failure_reason=reason,
-        ):
-            continue
-        failed += 1
-        logger.warning("copy %s stuck in grading: failed", copy.pk, extra={"copy": copy.pk})
-        progress_push(copy.exam)
-        if copy.job_id:
-            job_maybe_finish(job_id=copy.job_id)
-    orphans = GradingJob.objects.filter(status=GradingJob.Status.RUNNING, started_at__lt=cutoff).exclude(
-        copies__status__in=ACTIVE
-    )
-    for job in orphans.select_related("exam", "exam__owner", "created_by"):
-        if job_finalize(job=job):
-            logger.warning("job %s left running with no active copy: finalized", job.pk, extra={"job": job.pk})
-    return failed
