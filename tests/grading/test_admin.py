@@ -27,7 +27,9 @@ def test_a_copy_page_shows_its_grades_audit_and_ledger_rows(admin_client, llm_se
     copy = copy_with_pages(exam, pages=1, label="Zoé Martin")
     job = services.job_start(exam=exam, user=teacher)
     llm_server.script(grades_json([3]))
-    services.copy_grade(copy_id=copy.pk, job_id=job.pk, attempt=Copy.objects.get(pk=copy.pk).attempt)
+    services.copy_grade(
+        copy_id=copy.pk, job_id=job.pk, attempt=Copy.objects.get(pk=copy.pk).attempt, lease_owner="test-task"
+    )
 
     page = admin_client.get(reverse("admin:grading_copy_change", args=[copy.pk])).content.decode()
 

@@ -31,7 +31,7 @@ def single_exam(teacher):
 
 def _grade(copy, job):
     copy.refresh_from_db()
-    return services.copy_grade(copy_id=copy.pk, job_id=job.pk, attempt=copy.attempt)
+    return services.copy_grade(copy_id=copy.pk, job_id=job.pk, attempt=copy.attempt, lease_owner="test-task")
 
 
 def test_a_multi_page_copy_is_graded_by_one_model_with_one_ledger_row(llm_server, single_exam, teacher):

@@ -164,7 +164,8 @@ def test_a_cancelled_job_stops_its_queued_copies_and_settles_once(llm_server, ex
     assert Reservation.objects.get(key=job.reservation_key).state == Reservation.State.SETTLED
     # A task delivered after the cancel does nothing.
     attempt = Copy.objects.get(pk=copies[0].pk).attempt
-    assert services.copy_grade(copy_id=copies[0].pk, job_id=job.pk, attempt=attempt) == Copy.Status.CANCELLED
+    grade = services.copy_grade(copy_id=copies[0].pk, job_id=job.pk, attempt=attempt, lease_owner="late-task")
+    assert grade == Copy.Status.CANCELLED
     assert llm_server.requests == []
 
 
