@@ -22,5 +22,6 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("api/", include("config.api_urls")),
+    path("classes/", include("rosters.urls")),
     path("", include("grading.urls")),
 ]

@@ -8,20 +8,43 @@ from django import forms
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
+from rosters.selectors import school_classes_for
+
 from .models import Copy, Exam, Question
 
 
 class ExamForm(forms.ModelForm):
     class Meta:
         model = Exam
-        fields = ["title", "subject", "level", "language", "mode", "rounding_step", "instructions"]
+        fields = [
+            "title",
+            "school_class",
+            "subject",
+            "level",
+            "language",
+            "mode",
+            "rounding_step",
+            "instructions",
+            "mask_names",
+        ]
         widgets = {
             "instructions": forms.Textarea(attrs={"rows": 3}),
         }
         help_texts = {
+            "school_class": _("Facultatif : les noms lus sur les copies sont rapprochés de sa liste d'élèves."),
             "mode": _("La double correction fait noter chaque copie par deux modèles, puis compare."),
             "rounding_step": _("Les points de chaque question sont arrondis à ce pas."),
+            "mask_names": _(
+                "Le bandeau du nom de la première page est masqué dans les appels de correction, "
+                "une fois le nom lu : le nom de l'élève ne part pas chez le fournisseur du modèle."
+            ),
         }
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only the teacher's own classes: another teacher's id is refused as an invalid choice.
+        self.fields["school_class"].queryset = school_classes_for(user=user)
+        self.fields["school_class"].empty_label = _("Aucune (correction ponctuelle)")
 
 
 class PointsField(forms.DecimalField):

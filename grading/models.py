@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .engine.schema import CopyGrades
+from .roster_models import ExamStudent  # noqa: F401  (registered with the app from here)
 from .transitions import StatusTransitions
 
 
@@ -73,6 +74,11 @@ class Exam(StatusTransitions, models.Model):
     # The subject / corrigé the teacher uploaded (optional): its pages join the static prefix.
     subject_file = models.FileField(_("sujet / corrigé"), upload_to=source_upload_to, blank=True)
     instructions = models.TextField(_("consignes de correction"), blank=True)
+    school_class = models.ForeignKey(
+        "rosters.SchoolClass", models.SET_NULL, null=True, blank=True, related_name="exams", verbose_name=_("classe")
+    )
+    # Grading calls get page 1 with its name band blanked once the name has been read (issue 13).
+    mask_names = models.BooleanField(_("masquer les noms"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # When the students' files were deleted (grading.retention): grades and exports stay.
@@ -149,6 +155,11 @@ class Copy(StatusTransitions, models.Model):
     flagged_manipulation = models.BooleanField(default=False)
     manipulation_reason = models.TextField(blank=True)
     reviewed = models.BooleanField(default=False)
+    # The roster student the name read on the copy was matched to (or the teacher chose), with
+    # the name as read and the match's score (0-100, rapidfuzz; None when nobody chose).
+    student = models.ForeignKey("rosters.Student", models.SET_NULL, null=True, blank=True, related_name="copies")
+    read_name = models.CharField(_("nom lu"), max_length=200, blank=True)
+    match_score = models.FloatField(null=True, blank=True)
     # The grading job of the current (or last) run: a job is done when all its copies are.
     job = models.ForeignKey(
         "grading.GradingJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="copies"

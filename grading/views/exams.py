@@ -45,7 +45,7 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def exam_create(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = ExamForm(request.POST or None)
+    form = ExamForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         exam = services.exam_create(owner=request.user, **form.cleaned_data)
         messages.success(request, _("Correction créée. Donnez maintenant le barème."))
@@ -57,7 +57,7 @@ def exam_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def exam_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
-    form = ExamForm(request.POST or None, instance=exam)
+    form = ExamForm(request.POST or None, instance=exam, user=request.user)
     if request.method == "POST" and form.is_valid():
         services.exam_update(exam=exam, **form.cleaned_data)
         messages.success(request, _("Correction enregistrée."))
