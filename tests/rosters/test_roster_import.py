@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import translation
 
 from rosters.importing import split_full_name
 from rosters.models import SchoolClass, Student
@@ -162,11 +164,16 @@ def test_an_empty_form_asks_for_a_file_or_a_list(owner_client, school_class):
     assert "Choisissez un fichier ou collez la liste" in _refused(owner_client, school_class, text="  ")
 
 
-def test_the_errors_are_translated(owner_client, school_class, teacher):
+@pytest.fixture
+def english_teacher(teacher):
     teacher.language = "en"
     teacher.save()
-    owner_client.cookies["django_language"] = "en"
+    yield teacher
+    # The request activated English in this thread: later tests of this worker expect French.
+    translation.activate(settings.LANGUAGE_CODE)
 
+
+def test_the_errors_are_translated(owner_client, school_class, english_teacher):
     page = _refused(owner_client, school_class, data=b"Nom;Prenom\n;Theo\n", name="l.csv")
 
     assert "Nothing was imported. Line 2: the student&#x27;s last name is empty." in page
