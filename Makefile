@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha1sum | cut -c1-1
 TEST_WORKERS ?= 3
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test bench bench-pdf lint scan messages compilemessages migrate admin clean
+.PHONY: help venv run test test-deps bench bench-pdf lint scan messages compilemessages migrate admin clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -37,7 +37,10 @@ run: $(STAMP) compilemessages ## Run web (daphne), Celery worker, beat and Redis
 admin: $(STAMP) ## Create an admin (superuser) account
 	$(PY) manage.py createsuperuser
 
-test: $(STAMP) compilemessages ## Run the test suite on PostgreSQL and Redis (started if absent)
+test-deps: ## Install the Debian packages the tests need (Chromium, nginx…) if missing, or say which
+	@scripts/system-deps.sh test
+
+test: test-deps $(STAMP) compilemessages ## Run the test suite on PostgreSQL and Redis (started if absent), installing Chromium and nginx if missing
 	DJANGO_ALLOW_ASYNC_UNSAFE=true scripts/with-services.sh $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP) compilemessages ## Run the benchmarks and print their figures

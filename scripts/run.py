@@ -4,6 +4,10 @@ worker and beat together. Ctrl-C stops every child process.
 With no LLM provider configured (no CORRIGO_LLM_* / provider key in the environment) and
 CORRIGO_DEMO_MODE not set to false, it also starts the scripted LLM server and points the
 grading models at it: demo mode, in which every page says grades are simulated.
+
+Ports: web on $HOST:$PORT (127.0.0.1:8000), the demo LLM server on $DEMO_LLM_PORT (8765), the
+embedded Redis on 6380 (REDIS_URL replaces it). A port already taken is named, with the
+variable that changes it, before anything starts.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ VAR = ROOT / "var"
 PY = sys.executable
 HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = int(os.environ.get("PORT", "8000"))
+DEMO_LLM_PORT = int(os.environ.get("DEMO_LLM_PORT", "8765"))
 EMBEDDED_REDIS_PORT = 6380
 
 children: list[tuple[str, subprocess.Popen]] = []
@@ -32,6 +37,56 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):
             return True
+    except OSError:
+        return False
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on host:port now (as daphne and the others bind)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return True  # an unresolvable HOST is daphne's to report
+    family, _type, _proto, _name, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError:
+            return False
+    return True
+
+
+def ports_check(env: dict[str, str], demo: bool) -> None:
+    """Stops with one line naming a busy port and the variable that moves it."""
+    wanted = [(HOST, PORT, "the web server", "PORT")]
+    if demo:
+        wanted.append(("127.0.0.1", DEMO_LLM_PORT, "the demo LLM server", "DEMO_LLM_PORT"))
+    for host, port, what, variable in wanted:
+        if not port_free(port, host):
+            raise SystemExit(
+                f"Port {port} ({what}) is already in use: stop what listens there, "
+                f"or choose another port: {variable}={_another_port(host, port)} make run"
+            )
+    if not env.get("REDIS_URL") and port_open(EMBEDDED_REDIS_PORT) and not _answers_redis(EMBEDDED_REDIS_PORT):
+        raise SystemExit(
+            f"Port {EMBEDDED_REDIS_PORT} (the embedded Redis) is taken by something that is not Redis: "
+            "stop it, or point REDIS_URL at a Redis server: REDIS_URL=redis://host:6379/0 make run"
+        )
+
+
+def _another_port(host: str, port: int) -> int:
+    for candidate in range(port + 1, port + 100):
+        if port_free(candidate, host):
+            return candidate
+    return port + 1
+
+
+def _answers_redis(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))
     except OSError:
         return False
 
@@ -74,6 +129,7 @@ def main() -> None:
     env.setdefault("PYTHONUNBUFFERED", "1")
     signal.signal(signal.SIGINT, stop_all)
     signal.signal(signal.SIGTERM, stop_all)
+    ports_check(env, demo=_demo_wanted(env))
 
     if not env.get("REDIS_URL"):
         if not port_open(EMBEDDED_REDIS_PORT):
@@ -126,16 +182,25 @@ def _browsable_host(host: str) -> str:
     return "localhost" if address.is_loopback or address.is_unspecified else host
 
 
-def _demo_server_start(env: dict[str, str]) -> int | None:
-    """Starts the scripted LLM server when no provider is configured (see module doc)."""
-    script = ROOT / "tests" / "support" / "llm_server.py"
+DEMO_SCRIPT = ROOT / "tests" / "support" / "llm_server.py"
+
+
+def _demo_wanted(env: dict[str, str]) -> bool:
+    """Demo mode: no provider configured and CORRIGO_DEMO_MODE not false (see module doc)."""
     wanted = env.get("CORRIGO_DEMO_MODE", "").lower()
     configured = any(key.startswith("CORRIGO_LLM_") for key in env) or any(
         env.get(key) for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "MISTRAL_API_KEY")
     )
-    if wanted in ("0", "false", "no") or (configured and wanted not in ("1", "true", "yes")) or not script.exists():
+    refused = wanted in ("0", "false", "no") or (configured and wanted not in ("1", "true", "yes"))
+    return not refused and DEMO_SCRIPT.exists()
+
+
+def _demo_server_start(env: dict[str, str]) -> int | None:
+    """Starts the scripted LLM server in demo mode (see module doc)."""
+    if not _demo_wanted(env):
         return None
-    port = 8765
+    script = DEMO_SCRIPT
+    port = DEMO_LLM_PORT
     spawn("demo-llm", [PY, str(script), "--port", str(port), "--latency", "0.5", "--demo"], env)
     wait_port(port, "demo LLM server")
     env["CORRIGO_DEMO_MODE"] = "true"

@@ -7,6 +7,17 @@ import uuid
 import pytest
 
 from tests.factories import PASSWORD, UserFactory
+from tests.support import deadlines
+
+
+def pytest_sessionstart(session):
+    # Every wait on another process is scaled by how fast this machine runs now
+    # (tests/support/deadlines.py); each xdist worker measures for itself.
+    deadlines.calibrate()
+
+
+def pytest_report_header(config):
+    return f"deadlines: factor {deadlines.factor():.1f} (tests/support/deadlines.py)"
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.support.deadlines import scaled_ms
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
 LAUNCH_ARGS = [
@@ -36,7 +38,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail("Chromium is missing: apt-get install -y chromium (.ci/run does it)")
+        pytest.fail("Chromium is missing: apt-get install -y chromium (make test and .ci/run install it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -49,6 +51,8 @@ def browser():
 def page(browser, request):
     """A fresh browser context (cookies, storage) per test; console errors are collected."""
     context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
+    # Playwright's default (30 s for every wait) scaled to the machine's measured speed.
+    context.set_default_timeout(scaled_ms(30))
     page = context.new_page()
     page.console_errors = []
     page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))

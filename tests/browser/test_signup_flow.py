@@ -10,19 +10,20 @@ from pathlib import Path
 import pytest
 
 from tests.factories import PASSWORD
+from tests.support.deadlines import Deadline
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _confirmation_link(mail_dir: Path, timeout: float = 10) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    deadline = Deadline(timeout)
+    while not deadline.expired():
         for message in sorted(mail_dir.glob("*.log")):
             match = re.search(r"https?://\S+/accounts/confirm-email/\S+/", message.read_text())
             if match:
                 return match.group(0)
         time.sleep(0.1)
-    raise AssertionError("no confirmation email was sent")
+    raise AssertionError(f"no confirmation email was sent after {deadline}")
 
 
 def test_a_teacher_signs_up_verifies_lands_on_dashboard_and_switches_language(asgi_server, page, screenshot):

@@ -5,7 +5,6 @@ watch the progress reach the end without a reload, edit a grade, restore it, exp
 from __future__ import annotations
 
 import io
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from grading.models import Copy, Exam, Grade
 from tests.factories import PASSWORD, UserFactory
 from tests.grading.conftest import roles_env
 from tests.grading.workflow.pdfs import pdf_bytes
+from tests.support.deadlines import scaled_ms, wait_until
 from tests.support.llm_server import LLMServer
 from tests.support.servers import celery_worker_start, daphne_start
 
@@ -36,12 +36,7 @@ def stack(transactional_db, tmp_path):
 
 
 def _wait(predicate, *, timeout: float = 90.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+    wait_until(predicate, base=timeout, what=what, interval=0.3)
 
 
 def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, screenshot, tmp_path):
@@ -82,7 +77,7 @@ def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, sc
         files.append(str(path))
     page.set_input_files("#copies-files", files)
     page.get_by_role("button", name="Déposer les copies").click()
-    page.locator("table.copies tbody tr").nth(2).wait_for(timeout=30_000)
+    page.locator("table.copies tbody tr").nth(2).wait_for(timeout=scaled_ms(30))
     screenshot(page, "uploaded")
 
     # The worker renders the pages; the estimate counts a copy once its pages exist.
@@ -97,12 +92,12 @@ def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, sc
     with page.expect_navigation():
         page.get_by_test_id("start").click()
     page.evaluate("window.__sameDocument = true")
-    page.locator("#grading-progress", has_text="Correction terminée").wait_for(timeout=120_000)
+    page.locator("#grading-progress", has_text="Correction terminée").wait_for(timeout=scaled_ms(120))
     assert page.evaluate("window.__sameDocument === true")
     assert set(Copy.objects.filter(exam=exam).values_list("status", flat=True)) == {"done"}
     # The rest of the page follows without a reload: the start button is back in place of the
     # cancel one, and no copy's row still says it is waiting.
-    page.get_by_test_id("start").wait_for(timeout=30_000)
+    page.get_by_test_id("start").wait_for(timeout=scaled_ms(30))
     page.locator("table.copies tbody", has_text="Terminée").wait_for()
     assert page.locator("table.copies tbody", has_text="En attente").count() == 0
     assert page.evaluate("window.__sameDocument === true")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import pytest
 import websockets
@@ -13,6 +12,7 @@ from django.test import Client
 
 from core.logging import request_id_var
 from tests.factories import UserFactory
+from tests.support.deadlines import scaled, wait_until
 from tests.support.tasks import realtime_echo
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -30,9 +30,9 @@ def _ws_url(server, group: str) -> str:
 
 async def _receive_after(url: str, cookie: str, send) -> str:
     async with websockets.connect(url, additional_headers={"Cookie": cookie, "Origin": "http://localhost"}) as ws:
-        await asyncio.sleep(0.2)  # group_add is done once the handshake is accepted
+        # No pause needed: the consumer joins the group before it accepts the handshake.
         await asyncio.to_thread(send)
-        return await asyncio.wait_for(ws.recv(), timeout=15)
+        return await asyncio.wait_for(ws.recv(), timeout=scaled(15))
 
 
 async def _handshake_status(url: str, headers: dict[str, str]) -> int:
@@ -60,9 +60,7 @@ def test_a_task_event_reaches_the_owner_websocket(asgi_server, celery_worker_pro
     assert message == '<div id="progress">3/30</div>'
 
     # The worker logged the task with the request id of the code that enqueued it.
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and "realtime_echo sending" not in celery_worker_process.log():
-        time.sleep(0.1)
+    wait_until(lambda: "realtime_echo sending" in celery_worker_process.log(), base=5, what="the worker's log line")
     lines = [json.loads(line) for line in celery_worker_process.log().splitlines() if line.startswith("{")]
     sent = [line for line in lines if line.get("message", "").startswith("realtime_echo sending")]
     assert sent and sent[0]["request_id"] == "req-from-the-view-0001"

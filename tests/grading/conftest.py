@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.deadlines import scaled
 from tests.support.llm_server import LLMServer
 
 MODELS = {"detection": "openai/gpt-4o-mini", "grader_a": "openai/gpt-4o", "grader_b": "openai/gpt-4.1-mini"}
@@ -23,7 +24,9 @@ def roles_settings(server: LLMServer, **models: str) -> dict:
 
 def roles_env(server: LLMServer) -> dict[str, str]:
     """The same configuration as environment variables, for worker subprocesses."""
-    env = {"CORRIGO_DEMO_MODE": "false", "CORRIGO_LLM_TIMEOUT": "3", "CORRIGO_RETRY_BASE_S": "0.05"}
+    # A worker on a loaded machine may take longer than 3 s to get an answer it was sent in
+    # milliseconds: the timeout is scaled like the tests' deadlines.
+    env = {"CORRIGO_DEMO_MODE": "false", "CORRIGO_LLM_TIMEOUT": f"{scaled(3):.1f}", "CORRIGO_RETRY_BASE_S": "0.05"}
     for role, conf in roles_settings(server).items():
         prefix = f"CORRIGO_LLM_{role.upper()}"
         env |= {

@@ -12,6 +12,7 @@ import pytest
 from grading import services
 from grading.models import Copy, Grade
 from tests.factories import copy_with_pages, exam_with_bareme
+from tests.support.deadlines import scaled
 from tests.support.llm_server import CACHE_BLOCK, PrefixCache, count_tokens
 from tests.support.servers import free_port, wait_for_port
 
@@ -54,11 +55,11 @@ def test_the_cli_serves_demo_answers_over_http(tmp_path):
         request = urllib.request.Request(  # noqa: S310
             f"http://127.0.0.1:{port}/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=scaled(10)) as response:  # noqa: S310
             answer = json.loads(response.read())
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=scaled(10))
     grades = json.loads(answer["choices"][0]["message"]["content"])
     assert grades["questions"][0]["id"] == "q1" and 0 <= grades["questions"][0]["points"] <= 4
     assert answer["usage"]["prompt_tokens"] > 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 import websockets
@@ -14,6 +13,7 @@ from grading.models import Copy, GradingJob
 from grading.selectors import progress_context, progress_html
 from grading.services import progress_send
 from tests.factories import copy_with_pages, exam_with_bareme
+from tests.support.deadlines import Deadline
 from tests.support.servers import celery_worker_start
 
 from .conftest import roles_env
@@ -33,13 +33,14 @@ def _url(server, exam) -> str:
 
 
 async def _collect(url: str, cookie: str, action, *, until: str, timeout: float = 60) -> list[str]:
+    """Messages until one contains `until`; `timeout` is the base of a scaled deadline."""
     received: list[str] = []
     async with websockets.connect(url, additional_headers={**HEADERS, "Cookie": cookie}) as ws:
-        await asyncio.sleep(0.2)
+        # No pause needed: the consumer joins the group before it accepts the handshake.
         await asyncio.to_thread(action)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            message = await asyncio.wait_for(ws.recv(), timeout=max(deadline - time.monotonic(), 0.1))
+        deadline = Deadline(timeout)
+        while not deadline.expired():
+            message = await asyncio.wait_for(ws.recv(), timeout=max(deadline.remaining(), 0.1))
             received.append(message)
             if until in message:
                 break

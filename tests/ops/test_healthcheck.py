@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.support.deadlines import scaled
 from tests.support.servers import celery_worker_start, daphne_start, service_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,14 +25,19 @@ def _check(*args: str, **env: str) -> subprocess.CompletedProcess:
         env={**service_env(), **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=scaled(60),
     )
 
 
 @pytest.fixture
 def web_for_example_host(tmp_path):
     # Production-like: only the public host name is allowed, not localhost.
-    server = daphne_start(tmp_path, ALLOWED_HOSTS="corrigo.example,.corrigo.example")
+    server = daphne_start(
+        tmp_path,
+        ALLOWED_HOSTS="corrigo.example,.corrigo.example",
+        # The worker's answer to /health's ping may take longer than 1 s on a loaded machine.
+        HEALTH_CELERY_TIMEOUT=f"{scaled(1):.1f}",
+    )
     yield server
     server.stop()
 
@@ -86,7 +92,7 @@ def test_the_image_runs_every_role_through_one_entrypoint():
         cwd=ROOT,
         env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
              "DJANGO_SETTINGS_MODULE": "config.settings.test"},
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=scaled(120),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout

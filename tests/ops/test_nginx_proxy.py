@@ -34,6 +34,7 @@ from django.test import Client
 
 from core.realtime import realtime_send
 from tests.factories import UserFactory
+from tests.support.deadlines import scaled
 from tests.support.servers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,7 +129,7 @@ class Proxy:
         self.base = f"https://localhost:{https_port}"
 
     def client(self, **kwargs) -> httpx.Client:
-        return httpx.Client(base_url=self.base, verify=self.ssl_context, timeout=60, **kwargs)
+        return httpx.Client(base_url=self.base, verify=self.ssl_context, timeout=scaled(60), **kwargs)
 
     def error_log(self) -> str:
         path = self.prefix / "error.log"
@@ -160,7 +161,7 @@ def nginx_running(tmp_path: Path, *, upstream_port: int, static_root: Path):
         yield Proxy(process=process, https_port=https_port, http_port=http_port, cert=cert, prefix=prefix)
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=scaled(10))
 
 
 @pytest.fixture
@@ -254,9 +255,9 @@ def test_a_websocket_connects_through_the_proxy_and_receives_an_event(proxy):
 
     async def receive() -> str:
         async with websockets.connect(url, additional_headers=headers, ssl=proxy.ssl_context) as ws:
-            await asyncio.sleep(0.3)  # the consumer joins the group once the handshake is accepted
+            # No pause needed: the consumer joins the group before it accepts the handshake.
             await asyncio.to_thread(realtime_send, group, html='<div id="progress">7/30</div>')
-            return await asyncio.wait_for(ws.recv(), timeout=15)
+            return await asyncio.wait_for(ws.recv(), timeout=scaled(15))
 
     message = asyncio.run(receive())
     assert '<div id="progress">7/30</div>' in message
@@ -264,7 +265,9 @@ def test_a_websocket_connects_through_the_proxy_and_receives_an_event(proxy):
 
 def _post_body(proxy: Proxy, size: int) -> int:
     """POSTs `size` bytes to an upload URL and returns the status nginx or Django answers."""
-    connection = http.client.HTTPSConnection("localhost", proxy.https_port, context=proxy.ssl_context, timeout=60)
+    connection = http.client.HTTPSConnection(
+        "localhost", proxy.https_port, context=proxy.ssl_context, timeout=scaled(60)
+    )
     connection.putrequest("POST", "/accounts/login/")
     connection.putheader("Content-Type", "application/octet-stream")
     connection.putheader("Content-Length", str(size))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 import uuid
 import zipfile
 
@@ -24,6 +23,7 @@ from grading.models import Copy, GradingJob, ModelAnswer, Page, SourceFile
 from tests.factories import copy_with_pages, exam_with_bareme
 from tests.grading.conftest import roles_env, roles_settings
 from tests.grading.workflow.pdfs import pdf_bytes
+from tests.support.deadlines import wait_until
 from tests.support.llm_server import LLMServer
 from tests.support.servers import celery_worker_start, moto_s3_start, s3_settings_env
 from usage.models import UsageRecord
@@ -93,13 +93,8 @@ def _workers(tmp_path, s3, llm, names: list[str]):
     return services
 
 
-def _wait(predicate, *, timeout: float = 90, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+def _wait(predicate, *, what: str = "") -> None:
+    wait_until(predicate, base=90, what=what)
 
 
 def _graded_by(worker) -> int:

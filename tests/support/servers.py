@@ -17,6 +17,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from tests.support.deadlines import Deadline, scaled
+
 BASE_DIR = Path(settings.BASE_DIR)
 
 
@@ -27,8 +29,9 @@ def free_port() -> int:
 
 
 def wait_for_port(port: int, *, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Waits for a listener; `timeout` is the base (quiet machine), scaled by tests.support.deadlines."""
+    deadline = Deadline(timeout)
+    while not deadline.expired():
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
         try:
@@ -36,7 +39,7 @@ def wait_for_port(port: int, *, timeout: float = 30.0, process: subprocess.Popen
                 return
         except OSError:
             time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {deadline}")
 
 
 def test_database_url() -> str:
@@ -85,7 +88,7 @@ class Service:
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=scaled(10))
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -124,15 +127,15 @@ def celery_worker_start(
     ]  # fmt: skip
     process = _spawn(argv, env=service_env(**env_extra), log_path=log_path)
     service = Service(process=process, log_path=log_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    deadline = Deadline(60)
+    while not deadline.expired():
         if process.poll() is not None:
             raise RuntimeError(f"celery worker exited:\n{service.log()}")
         if "ready" in service.log():
             return service
         time.sleep(0.2)
     service.stop()
-    raise TimeoutError(f"celery worker not ready:\n{service.log()}")
+    raise TimeoutError(f"celery worker not ready after {deadline}:\n{service.log()}")
 
 
 def moto_s3_start(tmp_dir: Path) -> Service:

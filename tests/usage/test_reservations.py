@@ -10,6 +10,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from tests.support.deadlines import scaled
 from usage.models import Reservation
 from usage.selectors import TIER_LIMITS, Tier, usage_summary
 from usage.services import (
@@ -33,7 +34,7 @@ def test_twenty_concurrent_starts_cannot_together_exceed_the_allowance(teacher):
 
     def start(index: int) -> None:
         try:
-            barrier.wait(timeout=30)
+            barrier.wait(timeout=scaled(30))
             usage_reserve(user=teacher, key=f"job-{index}", tokens=per_job)
             outcome = "held"
         except QuotaExceeded:
@@ -49,7 +50,7 @@ def test_twenty_concurrent_starts_cannot_together_exceed_the_allowance(teacher):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=scaled(60))
 
     assert sorted(set(outcomes)) == ["held", "refused"], outcomes
     held = Reservation.objects.filter(user=teacher, state=Reservation.State.HELD)
@@ -113,7 +114,7 @@ def test_concurrent_settles_settle_once(teacher):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=30)
+        thread.join(timeout=scaled(30))
     assert sorted(results) == [False, False, False, False, True]
 
 
