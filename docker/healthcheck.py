@@ -28,7 +28,9 @@ def allowed_host() -> str:
 
 def web() -> int:
     port = int(os.environ.get("PORT", "8000"))
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=8)
+    # Under the HEALTHCHECK's own 10 s; /health's worker ping alone may take HEALTH_CELERY_TIMEOUT.
+    timeout = float(os.environ.get("HEALTHCHECK_TIMEOUT", "8"))
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         # As nginx sends it; /health is exempt from the HTTPS redirect anyway.
         connection.request("GET", "/health", headers={"Host": allowed_host(), "X-Forwarded-Proto": "https"})

@@ -43,7 +43,12 @@ def web_for_example_host(tmp_path):
 
 
 def test_the_web_check_passes_when_everything_answers_and_fails_without_a_worker(web_for_example_host, tmp_path):
-    env = {"PORT": str(web_for_example_host.port), "ALLOWED_HOSTS": "corrigo.example,.corrigo.example"}
+    env = {
+        "PORT": str(web_for_example_host.port),
+        "ALLOWED_HOSTS": "corrigo.example,.corrigo.example",
+        # /health waits up to the scaled ping timeout for the missing worker: so does the check.
+        "HEALTHCHECK_TIMEOUT": f"{scaled(8):.0f}",
+    }
     without_worker = _check(**env)
     assert without_worker.returncode == 1
     assert without_worker.stdout.startswith("503")
