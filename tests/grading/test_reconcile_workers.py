@@ -13,6 +13,7 @@ from django.db.models import Count
 from grading import services
 from grading.models import Copy, Grade, GradingJob, ModelAnswer
 from tests.factories import copy_with_pages, exam_with_bareme
+from tests.support.deadlines import Deadline
 from tests.support.servers import celery_worker_start
 
 from .conftest import roles_env
@@ -33,10 +34,11 @@ def worker_env(llm_server, settings):
 
 
 def _reconcile_until_done(copies: list[Copy], *, timeout: float) -> None:
-    """The beat's work, every half second, until every copy is settled."""
-    deadline = time.monotonic() + timeout
+    """The beat's work, every half second, until every copy is settled (`timeout`: the base of
+    a scaled deadline, tests/support/deadlines.py)."""
+    deadline = Deadline(timeout)
     ids = [copy.pk for copy in copies]
-    while time.monotonic() < deadline:
+    while not deadline.expired():
         services.copies_reconcile()
         if not Copy.objects.filter(pk__in=ids, status__in=services.jobs.ACTIVE).exists():
             return
@@ -59,9 +61,9 @@ def test_a_killed_workers_copies_are_graded_by_another_worker_once(llm_server, w
     doomed = celery_worker_start(tmp_path, name="doomed", concurrency=2, **worker_env)
     try:
         services.job_start(exam=exam, user=teacher)
-        deadline = time.monotonic() + 60
+        deadline = Deadline(60)
         while not Copy.objects.filter(pk__in=[c.pk for c in copies], status=Copy.Status.GRADING).exists():
-            assert time.monotonic() < deadline, doomed.log()[-3000:]
+            assert not deadline.expired(), doomed.log()[-3000:]
             time.sleep(0.05)
         doomed.process.kill()  # SIGKILL: no shutdown, nothing acknowledged, no lease renewed
         doomed.process.wait()
