@@ -14,12 +14,37 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
+from openpyxl.worksheet.worksheet import Worksheet
 
 from usage.selectors import usage_exam_cost_json
 
 from ..models import Exam, GradeEdit, ModelAnswer
 from ..selectors.review import Review, ReviewRow, review_get
+
+# OWASP's CSV injection guidance: a cell starting with one of these is read as a formula
+# (or a DDE call) by Excel, LibreOffice and Google Sheets.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_text(value: str) -> str:
+    """Text for a spreadsheet cell: a leading apostrophe keeps a would-be formula inert.
+
+    Only for text (names, labels, feedback): numbers are written as numbers, so a negative
+    value stays a number.
+    """
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
+def _xlsx_append(sheet: Worksheet, values: list[Any]) -> None:
+    """Appends a row; text is neutralised and typed as a string (openpyxl would otherwise
+    store a value starting with '=' as a formula)."""
+    sheet.append([cell_text(value) if isinstance(value, str) else value for value in values])
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
 
 
 def on_twenty(total: Decimal | None, bareme_total: Decimal) -> Decimal | None:
@@ -58,15 +83,15 @@ def exam_csv(*, exam: Exam) -> bytes:
     review = review_get(exam=exam)
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(_headers(review))
+    writer.writerow([cell_text(header) for header in _headers(review)])
     for row in review.rows:
         writer.writerow(
             [
-                row.copy.student_label,
+                cell_text(row.copy.student_label),
                 *(fr_number(g.points) if g is not None else "" for g in row.cells),
                 fr_number(row.total),
                 fr_number(on_twenty(row.total, review.bareme_total)),
-                _feedback(row),
+                cell_text(_feedback(row)),
             ]
         )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
@@ -77,18 +102,19 @@ def exam_xlsx(*, exam: Exam) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = _("Notes")[:31]
-    sheet.append(_headers(review))
+    _xlsx_append(sheet, _headers(review))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in review.rows:
-        sheet.append(
+        _xlsx_append(
+            sheet,
             [
                 row.copy.student_label,
                 *(float(g.points) if g is not None else None for g in row.cells),
                 float(row.total) if row.total is not None else None,
                 float(twenty) if (twenty := on_twenty(row.total, review.bareme_total)) is not None else None,
                 _feedback(row),
-            ]
+            ],
         )
         sheet.cell(row=sheet.max_row, column=sheet.max_column).alignment = Alignment(wrap_text=True, vertical="top")
     sheet.column_dimensions["A"].width = 28

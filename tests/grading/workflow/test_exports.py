@@ -9,6 +9,7 @@ from decimal import Decimal
 import pypdfium2 as pdfium
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from openpyxl import load_workbook
 
@@ -62,6 +63,76 @@ def test_the_xlsx_reads_back(owner_client, exam):
     assert values[1][:5] == ("Hugo Müller", 1, 6, 7, 14)
     assert values[2][:5] == ("Léa Dupré", 3.5, 4, 7.5, 15)
     assert "Très bien" in values[2][5]
+
+
+# Student names as they come from uploaded file names: each would be a live formula.
+HOSTILE_FILES = ["=cmd|' -C calc'!A0.pdf", "+33 6 12 34 56 78.pdf", "-2+3+cmd|' -C calc'!A0.pdf", "@SUM(1+9)*cmd.pdf"]
+NEUTRALISED = ["'=cmd|' -C calc'!A0", "'+33 6 12 34 56 78", "'-2+3+cmd|' -C calc'!A0", "'@SUM(1+9)*cmd"]
+
+
+@pytest.fixture
+def hostile_exam(owner_client, exam):
+    files = [SimpleUploadedFile(name, pdf_bytes(1), content_type="application/pdf") for name in HOSTILE_FILES]
+    response = owner_client.post(
+        reverse("copies_upload", args=[exam.pk]), {"files": files}, headers={"Accept": "application/json"}
+    )
+    assert [c["student"] for c in response.json()["created"]] == [name.removesuffix(".pdf") for name in HOSTILE_FILES]
+    return exam
+
+
+def test_the_csv_neutralises_cells_that_a_spreadsheet_would_run_as_formulas(owner_client, hostile_exam):
+    raw = owner_client.get(reverse("exam_export", args=[hostile_exam.pk, "csv"])).content
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    names = [row[0] for row in rows[1:]]
+    assert sorted(names) == sorted(["Hugo Müller", "Léa Dupré", *NEUTRALISED])
+    assert not [cell for row in rows for cell in row if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    # Numbers are left alone: the graded rows still read as numbers.
+    assert next(row for row in rows if row[0] == "Léa Dupré")[1:5] == ["3,5", "4", "7,5", "15"]
+
+
+def test_the_xlsx_writes_names_as_text_never_as_formulas(owner_client, hostile_exam):
+    raw = owner_client.get(reverse("exam_export", args=[hostile_exam.pk, "xlsx"])).content
+    sheet = load_workbook(io.BytesIO(raw)).active
+    cells = [cell for row in sheet.iter_rows() for cell in row if cell.value is not None]
+    assert not [cell.coordinate for cell in cells if cell.data_type == "f"]
+    names = {row[0].value: row[0].data_type for row in sheet.iter_rows(min_row=2)}
+    assert names == {name: "s" for name in ["Hugo Müller", "Léa Dupré", *NEUTRALISED]}
+    assert b"<f>" not in _sheet_xml(raw)
+    lea = next(row for row in sheet.iter_rows(min_row=2) if row[0].value == "Léa Dupré")
+    assert [(c.value, c.data_type) for c in lea[1:5]] == [(3.5, "n"), (4, "n"), (7.5, "n"), (15, "n")]
+
+
+def _sheet_xml(xlsx: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
+        return archive.read("xl/worksheets/sheet1.xml")
+
+
+def test_a_cell_starting_with_a_formula_character_is_neutralised_and_a_negative_number_is_not():
+    from grading.exports.tables import cell_text
+
+    assert [cell_text(v) for v in ["=1+1", "+1", "-1", "@A1", "\tx", "\rx", "a=1", "", "'=x"]] == [
+        "'=1+1",
+        "'+1",
+        "'-1",
+        "'@A1",
+        "'\tx",
+        "'\rx",
+        "a=1",
+        "",
+        "'=x",
+    ]
+    workbook_row = _xlsx_row([-1.5, "-1,5", "x"])
+    assert workbook_row == [(-1.5, "n"), ("'-1,5", "s"), ("x", "s")]
+
+
+def _xlsx_row(values):
+    from openpyxl import Workbook
+
+    from grading.exports.tables import _xlsx_append
+
+    sheet = Workbook().active
+    _xlsx_append(sheet, values)
+    return [(cell.value, cell.data_type) for cell in sheet[1]]
 
 
 def test_the_json_carries_the_audit(owner_client, exam, teacher):
