@@ -24,3 +24,24 @@ class PaymentFailureNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id} #{self.attempt_count}"
+
+
+class CustomerOwner(models.Model):
+    """Which teacher a Stripe customer belongs to, kept for good.
+
+    dj-stripe forgets it (Customer.subscriber = None) when `customer.deleted` arrives, and a
+    subscription created outside Checkout carries no Corrigo metadata: without this row, a
+    `customer.subscription.deleted` arriving after `customer.deleted` names nobody and the
+    teacher kept the paid tier. Filled when a customer is created or linked to a teacher.
+    """
+
+    customer_id = models.CharField(max_length=255, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("client Stripe d'un enseignant")
+        verbose_name_plural = _("clients Stripe des enseignants")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} → {self.user_id}"

@@ -18,6 +18,11 @@ def on_checkout_completed(sender, event, **kwargs):
     services.billing_checkout_completed(session=event.data["object"])
 
 
+@djstripe_receiver("customer.deleted")
+def on_customer_deleted(sender, event, **kwargs):
+    services.billing_customer_deleted(customer_id=event.data["object"]["id"])
+
+
 @djstripe_receiver(
     [
         "customer.subscription.created",

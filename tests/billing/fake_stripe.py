@@ -461,6 +461,19 @@ class FakeStripe:
         item["current_period_end"] = item["current_period_start"] + 30 * DAY
         return sub
 
+    def customer_delete(self, cid: str) -> list[dict]:
+        """The customer deleted (dashboard or API): Stripe cancels its subscriptions at once and
+        sends `customer.deleted` and one `customer.subscription.deleted` per subscription."""
+        customer = self.objects[cid]
+        events = [self.event("customer.deleted", customer)]
+        for sub in [o for o in self.objects.values() if o.get("object") == "subscription" and o["customer"] == cid]:
+            if sub["status"] != "canceled":
+                self.subscription_status(sub["id"], "canceled")
+                events.append(self.event("customer.subscription.deleted", sub))
+        # What the API answers for a deleted customer from now on.
+        self.objects[cid] = {"id": cid, "object": "customer", "deleted": True}
+        return events
+
     def invoice_create(self, sub: dict, *, status: str = "paid", attempt_count: int = 1) -> dict:
         iid = self.new_id("in")
         item = sub["items"]["data"][0]
