@@ -40,7 +40,18 @@ def retry_countdown(retries: int) -> float:
 
 @shared_task(bind=True, acks_late=True, max_retries=RETRY_MAX, ignore_result=True)
 def copy_grade_task(self, copy_id: int, job_id: int, attempt: int) -> str:
-    teacher = User.objects.get(exams__copies=copy_id)
+    try:
+        teacher = User.objects.filter(exams__copies=copy_id).first()
+    except (OperationalError, InterfaceError) as exc:
+        # Under the same policy as the grading itself: a database hiccup here used to kill the
+        # task with no retry, the copy left "en cours".
+        if self.request.retries >= RETRY_MAX:
+            raise
+        countdown = retry_countdown(self.request.retries)
+        logger.warning("copy %s: database error, retry in %.1fs: %s", copy_id, countdown, exc)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    if teacher is None:
+        return "deleted"  # the copy went with its exam
     # Failure reasons are stored as text: write them in the language the teacher reads.
     with user_language_override(teacher):
         return _copy_grade_run(self, copy_id, job_id, attempt)
@@ -82,10 +93,10 @@ def _copy_grade_run(task, copy_id: int, job_id: int, attempt: int) -> str:
             logger.warning("copy %s: database error, retry in %.1fs: %s", copy_id, countdown, exc)
             raise retry(exc, countdown) from exc
         logger.exception("copy %s: unexpected error while grading", copy_id)
-        copy_fail(
-            copy=Copy.objects.get(pk=copy_id),
-            reason=_("Erreur interne pendant la correction de cette copie ; vous pouvez la relancer."),
-        )
+        copy = Copy.objects.filter(pk=copy_id).first()
+        if copy is None:
+            return "deleted"
+        copy_fail(copy=copy, reason=_("Erreur interne pendant la correction de cette copie ; vous pouvez la relancer."))
         return Copy.Status.FAILED
 
 

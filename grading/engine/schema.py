@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -84,6 +85,23 @@ class SplitProposal(BaseModel):
         return self
 
 
+class NonFiniteNumber(ValueError):
+    """NaN, Infinity or a number too large for a float (1e999) in a model's JSON."""
+
+
+def _non_finite(constant: str) -> float:
+    # json.loads accepts NaN and ±Infinity (not JSON): the database refuses them in jsonb,
+    # and no points, maximum or confidence can be one.
+    raise NonFiniteNumber(constant)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NonFiniteNumber(text)
+    return value
+
+
 _FENCE_RE = re.compile(r"^```(?:json)?\s*|\s*```$", re.S)
 
 
@@ -94,7 +112,12 @@ def extract_json(raw: str) -> dict:
     if start < 0 or end <= start:
         raise InvalidAnswer(_("La réponse du modèle ne contient pas d'objet JSON."), raw=raw)
     try:
-        value = json.loads(text[start : end + 1])
+        value = json.loads(text[start : end + 1], parse_constant=_non_finite, parse_float=_finite_float)
+    except NonFiniteNumber as exc:
+        message = _(
+            "La réponse du modèle contient un nombre non fini (%(value)s) : seuls des nombres réels sont acceptés."
+        ) % {"value": exc.args[0]}
+        raise InvalidAnswer(message, raw=raw) from exc
     except ValueError as exc:
         message = _("La réponse du modèle n'est pas du JSON valide (%(error)s).") % {"error": exc}
         raise InvalidAnswer(message, raw=raw) from exc

@@ -1,10 +1,11 @@
 """One copy through the engine: the copy task's service.
 
 grade_copy (engine.grader) decides what to ask and how grades are reached; this module makes
-the calls, in parallel, and stores each one with its ledger row under unique keys (ModelAnswer
-per copy / attempt / phase / slot / repair, UsageRecord.idempotency_key). A retried or
-redelivered task replays the calls already stored instead of paying for them again, and
-every state change is a conditional UPDATE (Copy.transition), so a copy is graded once.
+the calls, in parallel, keeps each answer (services.answers), writes its ledger row first, in
+its own transaction, then its ModelAnswer, under unique keys (UsageRecord.idempotency_key,
+ModelAnswer per copy / attempt / phase / slot / repair). A retried or redelivered task replays
+the calls already stored or kept instead of paying for them again, and every state change is
+a conditional UPDATE (Copy.transition), so a copy is graded once.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from usage.services import usage_job_may_continue, usage_record
+from usage.services import usage_job_may_continue
 
 from ..engine.asking import Reply, Request, reply_parse
 from ..engine.config import RoleConfig
@@ -26,28 +27,31 @@ from ..engine.llm import LLMResult, llm_complete
 from ..engine.prompts import ExamContext, data_url, exam_context
 from ..engine.schema import parse_copy_grades
 from ..models import Copy, Grade, GradingJob, ModelAnswer, Question
+from .answers import answer_forget, answer_keep, answer_kept, ledger_write
 from .estimate import copy_estimate_tokens, slot_configs
 from .events import progress_push
 from .jobs import job_maybe_finish
 from .leases import IN_FLIGHT, copy_lease_take, lease_keeper, lease_length
 
+# What copy_grade returns for a copy deleted (with its exam) before or while it ran.
+DELETED = "deleted"
+
+
+class CopyGone(Exception):
+    """The copy was deleted (with its exam) while its calls ran: nothing is left to grade."""
+
+
+def _call_key(copy: Copy, *, phase: str, slot: str, repair: bool) -> str:
+    return f"copy:{copy.pk}:{copy.attempt}:{phase}:{slot}" + (":repair" if repair else "")
+
 
 def _store(
     copy: Copy, job: GradingJob, *, phase: str, slot: str, repair: bool, result: LLMResult, reply: Reply
 ) -> Reply:
-    """The audit row and the ledger row of one call, together or not at all."""
+    """The audit row of one call whose ledger row is written (see _run)."""
+    key = _call_key(copy, phase=phase, slot=slot, repair=repair)
     try:
         with transaction.atomic():
-            usage_record(
-                user=job.created_by,
-                exam=copy.exam,
-                copy=copy,
-                phase="repair" if repair else phase,
-                model=result.model,
-                **result.ledger_tokens,
-                idempotency_key=f"copy:{copy.pk}:{copy.attempt}:{phase}:{slot}" + (":repair" if repair else ""),
-                reservation_key=job.reservation_key,
-            )
             ModelAnswer.objects.create(
                 copy=copy,
                 attempt=copy.attempt,
@@ -59,11 +63,17 @@ def _store(
                 parsed=reply.value.model_dump() if reply.value is not None else None,
                 error=reply.error,
             )
-            return reply
     except IntegrityError:
-        # A duplicate delivery stored it first: its answer is the one that counts.
-        stored = ModelAnswer.objects.get(copy=copy, attempt=copy.attempt, phase=phase, slot=slot, repair=repair)
-        return _replayed(stored)
+        # A duplicate delivery stored it first (its answer is the one that counts), or the
+        # copy is gone with its exam.
+        stored = ModelAnswer.objects.filter(
+            copy=copy, attempt=copy.attempt, phase=phase, slot=slot, repair=repair
+        ).first()
+        if stored is None:
+            raise CopyGone from None
+        reply = _replayed(stored)
+    answer_forget(key=key)
+    return reply
 
 
 def _replayed(answer: ModelAnswer) -> Reply:
@@ -86,19 +96,38 @@ def _run(copy: Copy, job: GradingJob) -> PhaseRun:
         pending = {slot: request for slot, request in requests.items() if slot not in replies}
         if not pending:
             return replies
-        with ThreadPoolExecutor(max_workers=len(pending), thread_name_prefix="llm") as pool:
-            language = translation.get_language()
-            futures = {
-                slot: pool.submit(_in_language, language, config=request.config, messages=request.messages)
-                for slot, request in pending.items()
-            }
+        keys = {slot: _call_key(copy, phase=phase, slot=slot, repair=repair) for slot in pending}
+        # Answers a previous run was given but could not store: recorded now, never paid twice.
+        results = {slot: kept for slot in pending if (kept := answer_kept(key=keys[slot])) is not None}
+        to_call = {slot: request for slot, request in pending.items() if slot not in results}
+        futures = {}
+        if to_call:
+            with ThreadPoolExecutor(max_workers=len(to_call), thread_name_prefix="llm") as pool:
+                language = translation.get_language()
+                futures = {
+                    slot: pool.submit(_in_language, language, config=request.config, messages=request.messages)
+                    for slot, request in to_call.items()
+                }
         failure: Exception | None = None
         for slot, future in futures.items():
             try:
-                result = future.result()
+                results[slot] = future.result()
             except EngineError as exc:
                 failure = failure or exc
                 continue
+            # Kept before any database write: whatever fails next, the answer is not lost.
+            answer_keep(key=keys[slot], result=results[slot])
+        # Every answered call in the ledger first, each in its own transaction; then the audit.
+        for slot, result in results.items():
+            ledger_write(
+                key=keys[slot],
+                user=job.created_by,
+                copy=copy,
+                phase="repair" if repair else phase,
+                result=result,
+                reservation_key=job.reservation_key,
+            )
+        for slot, result in results.items():
             reply = reply_parse(result, partial(parse_copy_grades, expected_ids=pending[slot].expected))
             replies[slot] = _store(copy, job, phase=phase, slot=slot, repair=repair, result=result, reply=reply)
         if failure is not None:
@@ -124,7 +153,9 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str) -> 
     copy failed with its reason. A copy that is done, failed or cancelled is left alone, and
     so is one whose lease another live execution holds (`lease_owner` = this execution).
     """
-    copy = Copy.objects.select_related("exam", "job", "job__created_by").get(pk=copy_id)
+    copy = Copy.objects.select_related("exam", "job", "job__created_by").filter(pk=copy_id).first()
+    if copy is None:
+        return DELETED  # with its exam, before this task ran
     job = copy.job
     if job is None or job.pk != job_id or copy.attempt != attempt:
         return "stale"
@@ -182,6 +213,8 @@ def _copy_grade_leased(
     except EngineError as exc:
         copy_fail(copy=copy, reason=exc.message)
         return Copy.Status.FAILED
+    except CopyGone:
+        return DELETED
     questions = {f"q{number}": question for number, question in enumerate(exam.questions.all(), start=1)}
     with transaction.atomic():
         if not copy.transition(
@@ -191,7 +224,7 @@ def _copy_grade_leased(
             flagged_manipulation=outcome.manipulation,
             manipulation_reason=outcome.manipulation_reason[:2000],
         ):
-            return Copy.objects.get(pk=copy.pk).status
+            return Copy.objects.filter(pk=copy.pk).values_list("status", flat=True).first() or DELETED
         _grades_write(copy, questions, outcome)
     progress_push(exam)
     job_maybe_finish(job_id=job.pk)

@@ -1,0 +1,97 @@
+"""Every answer a provider gave is paid for, so none is lost and none is bought twice.
+
+The moment a call returns, its answer is kept in Redis under the call's idempotency key
+(`answer_keep`), before any database write can fail. Then its ledger row is written first,
+in its own transaction (`ledger_write`), and only then the copy's ModelAnswer. A task that
+dies anywhere after the answer (a dropped database connection, a killed worker, an exam
+deleted meanwhile) finds the kept answer on its next run (`answer_kept`): it records what is
+missing and never calls the provider again for that call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import IntegrityError, InterfaceError, OperationalError, connection
+
+from accounts.models import User
+from usage.services import usage_record
+
+from ..engine.llm import LLMResult
+from ..models import Copy, Exam
+
+logger = logging.getLogger(__name__)
+
+# Longer than any retry budget or re-enqueueing of a copy: the answer is there for its next run.
+KEEP_S = 7 * 24 * 3600
+# A dropped connection is reopened this many times before the task's own retry takes over.
+RECONNECTS = 2
+
+
+def _cache_key(key: str) -> str:
+    return f"llm-answer:{key}"
+
+
+def answer_keep(*, key: str, result: LLMResult) -> None:
+    data = dataclasses.asdict(result)
+    data["litellm_cost"] = str(result.litellm_cost) if result.litellm_cost is not None else None
+    cache.set(_cache_key(key), data, KEEP_S)
+
+
+def answer_kept(*, key: str) -> LLMResult | None:
+    data = cache.get(_cache_key(key))
+    if data is None:
+        return None
+    cost = data.pop("litellm_cost", None)
+    return LLMResult(**data, litellm_cost=Decimal(cost) if cost is not None else None)
+
+
+def answer_forget(*, key: str) -> None:
+    cache.delete(_cache_key(key))
+
+
+def _reconnecting(write):
+    """Runs `write()`; a connection the server dropped is reopened and the write tried again
+    (outside any transaction only: inside one, the task's retry redoes the whole round)."""
+    for reconnect in range(RECONNECTS + 1):
+        try:
+            return write()
+        except (OperationalError, InterfaceError):
+            if reconnect == RECONNECTS or connection.in_atomic_block:
+                raise
+            logger.warning("database connection lost while recording an LLM call: reconnecting")
+            connection.close()
+    raise AssertionError("unreachable")
+
+
+def ledger_write(
+    *, key: str, user: User, copy: Copy, phase: str, result: LLMResult, reservation_key: str | None
+) -> None:
+    """The call's ledger row, in its own transaction, once per key. An exam (or copy) deleted
+    while the call ran leaves the row without them: the provider billed the call all the same."""
+
+    def write(exam: Exam | None, of_copy: Copy | None) -> None:
+        usage_record(
+            user=user,
+            exam=exam,
+            copy=of_copy,
+            phase=phase,
+            model=result.model,
+            **result.ledger_tokens,
+            idempotency_key=key,
+            reservation_key=reservation_key,
+        )
+
+    def attempt() -> None:
+        try:
+            write(copy.exam, copy)
+        except (IntegrityError, ObjectDoesNotExist):
+            # The exam or the copy is gone (a foreign key refused at commit).
+            logger.warning("LLM call recorded without its exam, deleted meanwhile", extra={"key": key})
+            write(None, None)
+
+    _reconnecting(attempt)

@@ -1,0 +1,203 @@
+"""The ledger is the provider's bill: every call the scripted provider answered has its ledger
+row, whatever fails after the answer, and no answer is paid for twice.
+
+Each test counts the requests the provider received against the ledger rows. The faults happen
+while the provider answers (its script runs them): the answer then reaches a task whose
+database connection is gone, whose exam was deleted, or which is killed before it writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+from django.utils import timezone
+
+from grading import services
+from grading.models import Copy, Exam, ModelAnswer
+from grading.services.jobs import _job_create
+from grading.tasks import copy_grade_task
+from tests.factories import copy_with_pages, exam_with_bareme
+from tests.support.servers import BASE_DIR, service_env
+from usage.models import UsageRecord
+
+from .conftest import roles_env
+from .helpers import grades_json
+
+pytestmark = pytest.mark.usefixtures("french")
+
+
+def _job(exam, teacher):
+    return _job_create(exam=exam, user=teacher, copies=list(exam.copies.all()), estimate_tokens=50_000)
+
+
+def _run_task(copy, job):
+    copy.refresh_from_db()
+    return copy_grade_task.apply(args=[copy.pk, job.pk, copy.attempt]).get()
+
+
+def _ledger(teacher) -> int:
+    return UsageRecord.objects.filter(user=teacher).count()
+
+
+def _nan_points(value: str) -> str:
+    return grades_json([1, 2, 3]).replace('"points": 1', f'"points": {value}', 1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_non_finite_number_in_an_answer_fails_the_copy_with_its_reason_and_both_calls_in_the_ledger(
+    llm_server, teacher, value
+):
+    exam = exam_with_bareme(owner=teacher, mode="single", questions=3)
+    copy = copy_with_pages(exam, pages=1)
+    job = _job(exam, teacher)
+    llm_server.script(_nan_points(value), times=2)  # the answer, then its repair
+
+    assert _run_task(copy, job) == Copy.Status.FAILED
+
+    copy.refresh_from_db()
+    assert "nombre non fini" in copy.failure_reason and value in copy.failure_reason
+    assert "Erreur interne" not in copy.failure_reason
+    assert len(llm_server.requests) == 2 == _ledger(teacher)
+    assert ModelAnswer.objects.filter(copy=copy, parsed__isnull=True).count() == 2
+
+
+@pytest.mark.django_db
+def test_an_answer_that_is_not_json_twice_has_both_calls_in_the_ledger(llm_server, teacher):
+    exam = exam_with_bareme(owner=teacher, mode="single", questions=2)
+    copy = copy_with_pages(exam, pages=1)
+    job = _job(exam, teacher)
+    llm_server.script(fault="malformed", times=2)
+
+    assert _run_task(copy, job) == Copy.Status.FAILED
+    assert len(llm_server.requests) == 2 == _ledger(teacher)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_connection_dropped_while_the_provider_answers_loses_no_call(llm_server, teacher):
+    exam = exam_with_bareme(owner=teacher, mode="double", questions=2)
+    copy = copy_with_pages(exam, pages=1)
+    job = _job(exam, teacher)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        task_backend = cursor.fetchone()[0]
+
+    def drop_the_tasks_connection_then_answer(text, model):
+        # The server's own thread has its own connection: it ends the task's one.
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [task_backend])
+        connections["default"].close()
+        return grades_json([2, 3])
+
+    llm_server.script(drop_the_tasks_connection_then_answer)
+    llm_server.script(grades_json([2, 3]))
+
+    assert _run_task(copy, job) == Copy.Status.DONE
+
+    assert len(llm_server.requests) == 2 == _ledger(teacher)
+    assert UsageRecord.objects.filter(copy=copy, exam=exam).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_exam_deleted_while_its_calls_run_keeps_every_call_in_the_ledger(llm_server, teacher):
+    exam = exam_with_bareme(owner=teacher, mode="double", questions=2)
+    copy = copy_with_pages(exam, pages=1)
+    job = _job(exam, teacher)
+
+    def delete_the_exam_then_answer(text, model):
+        services.exam_delete(exam=Exam.objects.get(pk=exam.pk))
+        connections["default"].close()
+        return grades_json([2, 3])
+
+    llm_server.script(delete_the_exam_then_answer)
+    llm_server.script(grades_json([2, 3]))
+
+    assert _run_task(copy, job) == "deleted"
+
+    assert not Exam.objects.filter(pk=exam.pk).exists()
+    assert len(llm_server.requests) == 2 == _ledger(teacher)
+    assert set(UsageRecord.objects.filter(user=teacher).values_list("exam_id", "copy_id")) == {(None, None)}
+    # A redelivered task finds nothing left to grade, and pays nothing.
+    assert copy_grade_task.apply(args=[copy.pk, job.pk, copy.attempt]).get() == "deleted"
+    assert len(llm_server.requests) == 2
+
+
+KILLED_TASK = """
+import django, sys
+django.setup()
+from grading.tasks import copy_grade_task
+print(copy_grade_task.apply(args=[int(a) for a in sys.argv[1:4]]).get(), flush=True)
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_killed_after_the_answer_records_it_on_its_next_run_without_paying_again(llm_server, teacher, tmp_path):
+    exam = exam_with_bareme(owner=teacher, mode="single", questions=2)
+    copy = copy_with_pages(exam, pages=1)
+    job = _job(exam, teacher)
+    conf = connection.settings_dict
+    locker = psycopg.connect(
+        dbname=conf["NAME"], user=conf["USER"], password=conf["PASSWORD"], host=conf["HOST"], port=conf["PORT"]
+    )
+
+    def hold_the_ledger_then_answer(text, model):
+        # The ledger table stays locked: the worker, answer in hand, blocks on its first write.
+        locker.execute(f"LOCK TABLE {UsageRecord._meta.db_table} IN ACCESS EXCLUSIVE MODE")
+        return grades_json([2, 3])
+
+    llm_server.script(hold_the_ledger_then_answer)
+    copy.refresh_from_db()
+    env = service_env(**roles_env(llm_server), CACHE_KEY_PREFIX=settings.CACHES["default"]["KEY_PREFIX"])
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-c", KILLED_TASK, str(copy.pk), str(job.pk), str(copy.attempt)],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for_a_blocked_ledger_write(worker, tmp_path / "worker.log")
+        os.kill(worker.pid, signal.SIGKILL)  # the worker dies with the answer it was given
+        worker.wait(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        locker.rollback()
+        locker.close()
+    assert len(llm_server.requests) == 1 and _ledger(teacher) == 0
+
+    # Nobody renews the dead worker's lease: it lapses, and the task is delivered again (same
+    # attempt, as the reconciliation does).
+    Copy.objects.filter(pk=copy.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert _run_task(copy, job) == Copy.Status.DONE
+
+    assert len(llm_server.requests) == 1 == _ledger(teacher)
+    assert ModelAnswer.objects.get(copy=copy).parsed["questions"][1]["points"] == 3
+
+
+def _wait_for_a_blocked_ledger_write(worker: subprocess.Popen, log_path) -> None:
+    """Until a backend waits on the ledger table's lock (the worker's write), however slow
+    the machine: bounded by the task's own LLM timeout budget, not by a fixed sleep."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert worker.poll() is None, log_path.read_text(errors="replace")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = %s::regclass",
+                [UsageRecord._meta.db_table],
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the worker never reached the ledger: " + json.dumps(log_path.read_text(errors="replace")))
