@@ -121,7 +121,11 @@ def review_get(*, exam: Exam) -> Review:
         total = sum((c.points for c in present), Decimal(0)) if present else None
         reasons = []
         if copy.flagged_manipulation:
-            reasons.append(_("Manipulation suspectée"))
+            reasons.append(
+                _("Manipulation suspectée : %(reason)s") % {"reason": copy.manipulation_reason}
+                if copy.manipulation_reason
+                else _("Manipulation suspectée")
+            )
         if any(c.disagreement for c in present):
             reasons.append(_("Désaccord entre les modèles"))
         if any(c.confidence < LOW_CONFIDENCE for c in present):

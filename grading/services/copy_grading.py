@@ -32,6 +32,7 @@ from .estimate import copy_estimate_tokens, slot_configs
 from .events import progress_push
 from .jobs import job_maybe_finish
 from .leases import IN_FLIGHT, copy_lease_take, lease_keeper, lease_length
+from .manipulation import copy_manipulation
 
 # What copy_grade returns for a copy deleted (with its exam) before or while it ran.
 DELETED = "deleted"
@@ -216,13 +217,14 @@ def _copy_grade_leased(
     except CopyGone:
         return DELETED
     questions = {f"q{number}": question for number, question in enumerate(exam.questions.all(), start=1)}
+    flagged, reason = copy_manipulation(copy=copy, outcome=outcome)
     with transaction.atomic():
         if not copy.transition(
             source=(Copy.Status.GRADING, Copy.Status.VERIFYING),
             target=Copy.Status.DONE,
             failure_reason="",
-            flagged_manipulation=outcome.manipulation,
-            manipulation_reason=outcome.manipulation_reason[:2000],
+            flagged_manipulation=flagged,
+            manipulation_reason=reason[:2000],
         ):
             return Copy.objects.filter(pk=copy.pk).values_list("status", flat=True).first() or DELETED
         _grades_write(copy, questions, outcome)
