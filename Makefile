@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha1sum | cut -c1-1
 TEST_WORKERS ?= 3
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-deps bench bench-pdf lint scan messages compilemessages migrate admin clean
+.PHONY: help venv run test test-deps container-test bench bench-pdf lint scan messages compilemessages migrate admin clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -42,6 +42,10 @@ test-deps: ## Install the Debian packages the tests need (Chromium, nginx…) if
 
 test: test-deps $(STAMP) compilemessages ## Run the test suite on PostgreSQL and Redis (started if absent), installing Chromium and nginx if missing
 	DJANGO_ALLOW_ASYNC_UNSAFE=true scripts/with-services.sh $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+container-test: $(STAMP) ## Build docker/Dockerfile with podman on a debootstrapped Debian and run it for real behind nginx (≈ 20 min)
+	@scripts/system-deps.sh container
+	$(PY) scripts/container_test.py
 
 bench: $(STAMP) compilemessages ## Run the benchmarks and print their figures
 	scripts/with-services.sh $(PY) -m tests.bench $(BENCH_ARGS)

