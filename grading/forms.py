@@ -132,6 +132,18 @@ class SplitRowForm(forms.Form):
     first_page = forms.IntegerField(label=_("Première page"), min_value=1)
     last_page = forms.IntegerField(label=_("Dernière page"), min_value=1)
 
+    def __init__(self, *args, students=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        if students:
+            # The class list's drop-down: the proposed match, or the teacher's choice.
+            self.fields["student"] = forms.TypedChoiceField(
+                label=_("Élève de la liste"),
+                choices=[("", _("— non trouvé —")), *((s.pk, s.display_name) for s in students)],
+                coerce=int,
+                empty_value=None,
+                required=False,
+            )
+
 
 SplitRowFormSet = forms.formset_factory(SplitRowForm, extra=1, can_delete=True)
 

@@ -106,10 +106,31 @@ def copy_pages_render_task(self, copy_id: int) -> int:
 
     copy = Copy.objects.select_related("source").get(pk=copy_id)
     try:
-        return copy_pages_render(copy=copy)
+        count = copy_pages_render(copy=copy)
     except EngineError as exc:
         copy.transition(source=[copy.status], target=Copy.Status.FAILED, failure_reason=exc.message[:2000])
         return 0
+    if not copy.read_name and copy.student_id is None:
+        copy_name_read_task.delay(copy_id)
+    return count
+
+
+@shared_task(bind=True, acks_late=True, max_retries=2, ignore_result=True)
+def copy_name_read_task(self, copy_id: int) -> str:
+    """The student's name read on the copy's first page, then matched to the class list. A
+    provider hiccup is retried twice; any other failure leaves the copy's label as it was."""
+    from .services.names import copy_name_read
+
+    copy = Copy.objects.select_related("exam", "exam__owner").get(pk=copy_id)
+    try:
+        return copy_name_read(copy=copy)
+    except TransientLLMError as exc:
+        if self.request.retries >= 2:
+            return "failed"
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
+    except EngineError as exc:
+        logger.warning("copy %s: name not read: %s", copy_id, exc)
+        return "failed"
 
 
 @shared_task(name="grading.exam_files_purge_expired", ignore_result=True)

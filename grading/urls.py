@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import bareme, copies, exams, files, grading, review
+from .views import bareme, copies, exams, files, grading, review, roster
 
 urlpatterns = [
     path("", exams.dashboard, name="dashboard"),
@@ -32,6 +32,10 @@ urlpatterns = [
     path("copies/<int:pk>/rename/", review.copy_rename, name="copy_rename"),
     path("copies/<int:pk>/reviewed/", review.copy_reviewed, name="copy_reviewed"),
     path("copies/<int:pk>/regrade/", review.copy_regrade, name="copy_regrade"),
+    # The class list
+    path("exams/<int:pk>/students/<int:student_pk>/status/", roster.exam_student_status, name="exam_student_status"),
+    path("copies/<int:pk>/student/", roster.copy_student, name="copy_student"),
+    path("exams/<int:pk>/pronote/<str:fmt>/", roster.exam_export_pronote, name="exam_export_pronote"),
     # Files out
     path("sources/<int:pk>/file/", files.source_file, name="source_file"),
     path("copies/<int:pk>/pages/<int:index>/", files.page_image, name="page_image"),

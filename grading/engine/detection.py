@@ -1,4 +1,5 @@
-"""Detection-model tasks the workflow pages show for review: barème and class-PDF split.
+"""Detection-model tasks the workflow pages show for review: barème, class-PDF split, and the
+student's name read on the top band of a copy's first page.
 
 The caller passes the detection role's checked configuration and `record(result, repair)`,
 which writes each call to the ledger (grading.services.detection).
@@ -14,9 +15,10 @@ from pydantic import BaseModel
 from .asking import Reply, Request, ask_with_repair, reply_parse
 from .config import RoleConfig
 from .llm import LLMResult, llm_complete
-from .prompts import bareme_messages, data_url, split_messages
+from .name_band import band_crop
+from .prompts import bareme_messages, data_url, name_messages, split_messages
 from .render import local_copy, pdf_pages
-from .schema import BaremeProposal, SplitProposal, parse_model
+from .schema import BaremeProposal, NameReading, SplitProposal, parse_model
 
 BAREME_MAX_PAGES = 10
 SPLIT_MAX_PAGES = 120
@@ -56,3 +58,10 @@ def split_propose(*, name: str, config: RoleConfig, record: Record) -> SplitProp
         ]
     proposal = _ask(config, split_messages(pages), SplitProposal, record)
     return proposal.check_pages(len(pages))
+
+
+def name_read(*, page_jpeg: bytes, text: str, config: RoleConfig, record: Record) -> str:
+    """The name written in the top band of a copy's first page ("" when illegible): only the
+    band is sent, with the start of the page's text layer."""
+    reading = _ask(config, name_messages(data_url(band_crop(page_jpeg)), text), NameReading, record)
+    return " ".join(reading.name.split())

@@ -68,6 +68,12 @@ class CopySplit(BaseModel):
     last_page: int = Field(ge=1)
 
 
+class NameReading(BaseModel):
+    """The student's name as written in the header of a copy's first page ("" when illegible)."""
+
+    name: str = Field(default="", max_length=200)
+
+
 class SplitProposal(BaseModel):
     """How a whole-class PDF splits into copies (1-based inclusive page ranges)."""
 

@@ -1,11 +1,14 @@
-"""Exports of an exam's grades: tables (CSV, XLSX, JSON) and annotated PDFs."""
+"""Exports of an exam's grades: tables (CSV, XLSX, JSON), Pronote-ready marks, annotated PDFs."""
 
 from __future__ import annotations
 
 from .annotated import copy_annotated_filename, copy_annotated_pdf, exam_annotated_zip
+from .pronote import SCALES as PRONOTE_SCALES
+from .pronote import pronote_column, pronote_csv, pronote_xlsx
 from .tables import exam_csv, exam_json, exam_json_bytes, exam_xlsx
 
 __all__ = [
+    "PRONOTE_SCALES",
     "copy_annotated_filename",
     "copy_annotated_pdf",
     "exam_annotated_zip",
@@ -13,4 +16,7 @@ __all__ = [
     "exam_json",
     "exam_json_bytes",
     "exam_xlsx",
+    "pronote_column",
+    "pronote_csv",
+    "pronote_xlsx",
 ]

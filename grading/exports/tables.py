@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +23,7 @@ from usage.selectors import usage_exam_cost_json
 
 from ..models import Exam, GradeEdit, ModelAnswer
 from ..selectors.review import Review, ReviewRow, review_get
+from ..selectors.roster import SheetLine, exam_sheet
 
 # OWASP's CSV injection guidance: a cell starting with one of these is read as a formula
 # (or a DDE call) by Excel, LibreOffice and Google Sheets.
@@ -78,23 +80,33 @@ def _feedback(row: ReviewRow) -> str:
     return "\n".join(parts)
 
 
+def _line_values(line: SheetLine, review: Review, number: Callable[[Decimal | None], Any]) -> list:
+    """One line of a table export: the name, each question, total, /20, appréciation. A student
+    absent, excused or not graded has Pronote's code (Abs, Disp, N.Not) for total and /20."""
+    row = line.row
+    cells = [number(g.points) if g is not None else None for g in row.cells] if row else [None] * len(review.questions)
+    if line.code or row is None:
+        return [line.name, *cells, line.code, line.code, ""]
+    return [line.name, *cells, number(row.total), number(on_twenty(row.total, review.bareme_total)), _feedback(row)]
+
+
 def exam_csv(*, exam: Exam) -> bytes:
-    """UTF-8 with BOM and `;` separators, decimal commas: what French Excel opens as is."""
+    """UTF-8 with BOM and `;` separators, decimal commas: what French Excel opens as is. In the
+    class list's order when the exam has a class, absent students included."""
     review = review_get(exam=exam)
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow([cell_text(header) for header in _headers(review)])
-    for row in review.rows:
+    for line in exam_sheet(exam=exam, review=review):
+        values = _line_values(line, review, fr_number)
         writer.writerow(
-            [
-                cell_text(row.copy.student_label),
-                *(fr_number(g.points) if g is not None else "" for g in row.cells),
-                fr_number(row.total),
-                fr_number(on_twenty(row.total, review.bareme_total)),
-                cell_text(_feedback(row)),
-            ]
+            [cell_text(value) if isinstance(value, str) else "" if value is None else value for value in values]
         )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _float(value: Decimal | None) -> float | None:
+    return float(value) if value is not None else None
 
 
 def exam_xlsx(*, exam: Exam) -> bytes:
@@ -105,17 +117,8 @@ def exam_xlsx(*, exam: Exam) -> bytes:
     _xlsx_append(sheet, _headers(review))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for row in review.rows:
-        _xlsx_append(
-            sheet,
-            [
-                row.copy.student_label,
-                *(float(g.points) if g is not None else None for g in row.cells),
-                float(row.total) if row.total is not None else None,
-                float(twenty) if (twenty := on_twenty(row.total, review.bareme_total)) is not None else None,
-                _feedback(row),
-            ],
-        )
+    for line in exam_sheet(exam=exam, review=review):
+        _xlsx_append(sheet, _line_values(line, review, _float))
         sheet.cell(row=sheet.max_row, column=sheet.max_column).alignment = Alignment(wrap_text=True, vertical="top")
     sheet.column_dimensions["A"].width = 28
     sheet.freeze_panes = "B2"

@@ -21,10 +21,12 @@ from .lookups import (
 )
 from .progress import progress_context, progress_html
 from .review import Review, ReviewRow, copy_page_get, copy_total, review_get
+from .roster import SheetLine, exam_roster, exam_sheet
 
 __all__ = [
     "Review",
     "ReviewRow",
+    "SheetLine",
     "copy_get",
     "copy_page_get",
     "copy_total",
@@ -33,6 +35,8 @@ __all__ = [
     "exam_page_get",
     "exam_pages_pending",
     "exam_running_job",
+    "exam_roster",
+    "exam_sheet",
     "exams_for_dashboard",
     "gradable_copies",
     "grade_get",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import F, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from ..models import Copy, Exam, Grade, GradeEdit, ModelAnswer, Question
@@ -107,10 +107,17 @@ def _histogram(totals: list[Decimal], bareme_total: Decimal) -> list[HistogramBa
     return bars
 
 
+def copies_in_order(*, exam: Exam) -> QuerySet[Copy]:
+    """The grid's order: the class list's (copies matched to nobody last), else by name."""
+    if exam.school_class_id is not None:
+        return exam.copies.order_by(F("student__position").asc(nulls_last=True), "student_label", "id")
+    return exam.copies.order_by("student_label", "id")
+
+
 def review_get(*, exam: Exam) -> Review:
     """The grid, statistics, histogram and review queue of an exam, in four queries."""
     questions = list(exam.questions.all())
-    copies = list(exam.copies.order_by("student_label", "id"))
+    copies = list(copies_in_order(exam=exam))
     grades: dict[tuple[int, int], Grade] = {
         (g.copy_id, g.question_id): g for g in Grade.objects.filter(copy__exam=exam).order_by()
     }
@@ -201,7 +208,7 @@ def copy_page_get(*, copy: Copy) -> dict[str, Any]:
             if qid in by_id
         ]
         items.append({"question": question, "grade": grades.get(question.pk), "opinions": opinions})
-    siblings = list(exam.copies.order_by("student_label", "id").values_list("pk", flat=True))
+    siblings = list(copies_in_order(exam=exam).values_list("pk", flat=True))
     index = siblings.index(copy.pk)
     return {
         "copy": copy,

@@ -30,9 +30,11 @@ from .exams import (
     question_update,
 )
 from .jobs import copy_rerun, job_cancel, job_finalize, job_start
+from .names import copy_name_match, copy_name_read, copy_pages_for_grading, split_rows_match
 from .reconcile import Reconciled, copies_reconcile
 from .retention import PurgeResult, exam_files_purge, exam_files_purge_expired, retention_days
 from .review import copy_rename, copy_reviewed_set, grade_edit, grade_restore, points_check
+from .roster import copy_student_set, exam_student_mark
 from .uploads import (
     SplitRow,
     copy_delete,
@@ -56,16 +58,21 @@ __all__ = [
     "copy_delete",
     "copy_fail",
     "copy_grade",
+    "copy_name_match",
+    "copy_name_read",
+    "copy_pages_for_grading",
     "copy_pages_render",
     "copy_rename",
     "copy_rerun",
     "copy_reviewed_set",
+    "copy_student_set",
     "exam_create",
     "exam_delete",
     "exam_files_purge",
     "exam_files_purge_expired",
     "exam_subject_store",
     "exam_update",
+    "exam_student_mark",
     "grade_edit",
     "grade_restore",
     "job_cancel",
@@ -89,5 +96,6 @@ __all__ = [
     "split_check",
     "split_fixed",
     "split_propose_for",
+    "split_rows_match",
     "student_label_from_filename",
 ]

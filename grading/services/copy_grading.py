@@ -24,7 +24,7 @@ from ..engine.config import RoleConfig
 from ..engine.errors import EngineError, TransientLLMError
 from ..engine.grader import CopyOutcome, PhaseRun, grade_copy
 from ..engine.llm import LLMResult, llm_complete
-from ..engine.prompts import ExamContext, data_url, exam_context
+from ..engine.prompts import ExamContext, exam_context
 from ..engine.schema import parse_copy_grades
 from ..models import Copy, Grade, GradingJob, ModelAnswer, Question
 from .answers import answer_forget, answer_keep, answer_kept, ledger_write
@@ -33,6 +33,7 @@ from .events import progress_push
 from .jobs import job_maybe_finish
 from .leases import IN_FLIGHT, copy_lease_take, lease_keeper, lease_length
 from .manipulation import copy_manipulation
+from .names import copy_pages_for_grading
 
 # What copy_grade returns for a copy deleted (with its exam) before or while it ran.
 DELETED = "deleted"
@@ -139,14 +140,6 @@ def _run(copy: Copy, job: GradingJob) -> PhaseRun:
     return run
 
 
-def _copy_pages(copy: Copy) -> list[tuple[str, str]]:
-    pages = []
-    for page in copy.pages.all():
-        with page.image.open("rb") as image:
-            pages.append((data_url(image.read()), page.text))
-    return pages
-
-
 def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str) -> str:
     """Grades one copy of a job; returns the copy's status afterwards.
 
@@ -203,7 +196,7 @@ def _copy_grade_leased(
         configs = configs or slot_configs(exam, checked=False)
         outcome = grade_copy(
             ctx=ctx or exam_context(exam),
-            pages=_copy_pages(copy),
+            pages=copy_pages_for_grading(copy=copy),
             step=exam.rounding_step,
             configs=configs,
             run=_run(copy, job),

@@ -16,14 +16,16 @@ from ..engine.detection import bareme_extract, split_propose
 from ..engine.errors import EngineError
 from ..engine.llm import LLMResult
 from ..errors import WorkflowError
-from ..models import Exam, SourceFile
+from ..models import Copy, Exam, SourceFile
 from .estimate import role_ready
 from .uploads import SplitRow
 
 SPLIT_CACHE_S = 3600  # a teacher reopening the split page does not pay for the proposal again
 
 
-def _detection_record(*, user: User, exam: Exam, label: str) -> Callable[[LLMResult, bool], None]:
+def detection_record(
+    *, user: User, exam: Exam, label: str, copy: Copy | None = None
+) -> Callable[[LLMResult, bool], None]:
     """Writes each detection call (and its repair) to the ledger, under a key of its own."""
     base = f"detect:{label}:{exam.pk}:{uuid.uuid4().hex[:12]}"
 
@@ -31,6 +33,7 @@ def _detection_record(*, user: User, exam: Exam, label: str) -> Callable[[LLMRes
         usage_record(
             user=user,
             exam=exam,
+            copy=copy,
             phase="repair" if repair else "detection",
             model=result.model,
             **result.ledger_tokens,
@@ -50,7 +53,7 @@ def bareme_propose(*, exam: Exam, user: User) -> list[dict]:
         name=exam.subject_file.name,
         language=exam.language,
         config=role_ready("detection"),
-        record=_detection_record(user=user, exam=exam, label="bareme"),
+        record=detection_record(user=user, exam=exam, label="bareme"),
     )
     return [{"label": q.label, "max_points": q.max_points, "criteria": q.criteria} for q in proposal.questions]
 
@@ -65,7 +68,7 @@ def split_propose_for(*, source: SourceFile, user: User) -> tuple[list[SplitRow]
             proposal = split_propose(
                 name=source.file.name,
                 config=role_ready("detection"),
-                record=_detection_record(user=user, exam=source.exam, label="split"),
+                record=detection_record(user=user, exam=source.exam, label="split"),
             )
         except EngineError as error:
             return whole, _(

@@ -16,6 +16,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from rosters.models import Student
+
 from ..engine.errors import EngineError
 from ..engine.render import local_copy, pdf_pages
 from ..errors import WorkflowError
@@ -29,6 +31,7 @@ class SplitRow:
     student_label: str
     first_page: int
     last_page: int
+    student_id: int | None = None  # the class list's student, when the teacher chose one
 
 
 def student_label_from_filename(filename: str) -> str:
@@ -49,6 +52,19 @@ def _file_store(upload: UploadedFile) -> str:
     return storage.save(source_upload_to(None, upload.name), upload)
 
 
+def _duplicate_refuse(*, exam: Exam, sha256: str) -> None:
+    """A file already uploaded to this exam (same content, whatever its name) is refused."""
+    earlier = SourceFile.objects.filter(exam=exam, sha256=sha256).only("original_name").first()
+    if earlier is not None:
+        raise WorkflowError(
+            _(
+                "Ce fichier a déjà été déposé pour cette correction (« %(name)s ») : "
+                "il n'est pas ajouté une seconde fois."
+            )
+            % {"name": earlier.original_name}
+        )
+
+
 def _source_upload(*, exam: Exam, upload: UploadedFile, whole_file_copy: bool) -> SourceFile:
     if exam.status == Exam.Status.GRADING:
         raise WorkflowError(_("Attendez la fin de la correction pour ajouter des copies."))
@@ -56,9 +72,13 @@ def _source_upload(*, exam: Exam, upload: UploadedFile, whole_file_copy: bool) -
         # Retention deleted this exam's files: new copies would escape the date it shows.
         raise WorkflowError(_("Les fichiers de cette correction ont été supprimés : créez une nouvelle correction."))
     info = pdf_validate(upload)
+    _duplicate_refuse(exam=exam, sha256=info.sha256)
     name = _file_store(upload)
     try:
         with transaction.atomic():
+            # Locked, so that the same file sent twice at once is stored once.
+            Exam.objects.select_for_update().filter(pk=exam.pk).first()
+            _duplicate_refuse(exam=exam, sha256=info.sha256)
             source = SourceFile.objects.create(
                 exam=exam,
                 file=name,
@@ -135,11 +155,19 @@ def split_apply(*, source: SourceFile, rows: list[SplitRow]) -> list[Copy]:
             raise WorkflowError(_("Ces copies sont déjà corrigées : leur découpage ne peut plus changer."))
         old_pages = [p.image.name for p in Page.objects.filter(copy__source=source) if p.image]
         source.copies.all().delete()
+        students = _split_students(exam=exam, rows=rows)
         copies = Copy.objects.bulk_create(
             Copy(
                 exam=exam,
                 source=source,
-                student_label=row.student_label.strip()[:200],
+                student_label=(students[row.student_id].display_name if row.student_id else row.student_label.strip())[
+                    :200
+                ],
+                # A name on the split row was read or typed: the copy needs no name-reading call.
+                read_name=""
+                if _PLACEHOLDER_RE.fullmatch(row.student_label.strip())
+                else row.student_label.strip()[:200],
+                student_id=row.student_id,
                 first_page=row.first_page,
                 last_page=row.last_page,
             )
@@ -148,6 +176,21 @@ def split_apply(*, source: SourceFile, rows: list[SplitRow]) -> list[Copy]:
         transaction.on_commit(lambda: [default_storage.delete(name) for name in old_pages])
         _pages_render_enqueue([c.pk for c in copies])
     return copies
+
+
+# "Élève 3" / "Student 3": a split row without a name (fixed pages, or none legible).
+_PLACEHOLDER_RE = re.compile(r"(?:Élève|Eleve|Student) \d+", re.I)
+
+
+def _split_students(*, exam: Exam, rows: list[SplitRow]) -> dict[int, Student]:
+    """The chosen students, each of the exam's class list and chosen once."""
+    chosen = [row.student_id for row in rows if row.student_id is not None]
+    students = Student.objects.in_bulk(chosen) if exam.school_class_id else {}
+    if any(students.get(pk) is None or students[pk].school_class_id != exam.school_class_id for pk in chosen):
+        raise WorkflowError(_("Un élève choisi n'est pas dans la liste de la classe de cette correction."))
+    if len(set(chosen)) != len(chosen):
+        raise WorkflowError(_("Un même élève est choisi pour deux copies."))
+    return students
 
 
 def copy_delete(*, copy: Copy) -> None:

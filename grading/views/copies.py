@@ -86,12 +86,16 @@ def source_split(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     source = selectors.source_get(user=request.user, pk=pk)
     exam = source.exam
     notice = ""
+    students = selectors.exam_roster(exam=exam)
     if request.method == "POST":
-        formset = SplitRowFormSet(request.POST, prefix="rows")
+        formset = SplitRowFormSet(request.POST, prefix="rows", form_kwargs={"students": students})
         if formset.is_valid():
             rows = [
                 services.SplitRow(
-                    f.cleaned_data["student_label"], f.cleaned_data["first_page"], f.cleaned_data["last_page"]
+                    f.cleaned_data["student_label"],
+                    f.cleaned_data["first_page"],
+                    f.cleaned_data["last_page"],
+                    f.cleaned_data.get("student"),
                 )
                 for f in formset.forms
                 if f.cleaned_data and not f.cleaned_data.get("DELETE")
@@ -110,19 +114,27 @@ def source_split(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     else:
         existing = selectors.source_copies(source=source)
         if existing and "pages" not in request.GET:
-            rows = [services.SplitRow(c.student_label, c.first_page, c.last_page) for c in existing]
+            rows = [services.SplitRow(c.student_label, c.first_page, c.last_page, c.student_id) for c in existing]
         else:
             rows, notice = _split_initial(request, source)
+            rows = services.split_rows_match(exam=exam, rows=rows)
         formset = SplitRowFormSet(
             prefix="rows",
+            form_kwargs={"students": students},
             initial=[
-                {"student_label": r.student_label, "first_page": r.first_page, "last_page": r.last_page} for r in rows
+                {
+                    "student_label": r.student_label,
+                    "first_page": r.first_page,
+                    "last_page": r.last_page,
+                    "student": r.student_id,
+                }
+                for r in rows
             ],
         )
     return render(
         request,
         "grading/source_split.html",
-        {"source": source, "exam": exam, "formset": formset, "notice": notice},
+        {"source": source, "exam": exam, "formset": formset, "notice": notice, "students": students},
     )
 
 

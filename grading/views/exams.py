@@ -85,6 +85,7 @@ def exam_page_context(exam: Exam) -> dict[str, Any]:
         "new_question_form": QuestionForm(prefix="new"),
         "split_form": SplitForm(),
         "upload_limits": pdf_limits(),
+        "roster": selectors.exam_roster(exam=exam),
     }
 
 

@@ -14,11 +14,12 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.http import AuthenticatedHttpRequest
 from core.errors import ApplicationError
 
-from .. import selectors, services
+from .. import exports, selectors, services
 from ..errors import WorkflowError
 from ..forms import CopyRenameForm, points_parse
-from ..models import Grade
+from ..models import ExamStudent, Grade
 from .responses import back_to, wants_json
+from .roster import pronote_scale
 
 
 @login_required
@@ -26,7 +27,18 @@ from .responses import back_to, wants_json
 def exam_review(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
     review = selectors.review_get(exam=exam)
-    return render(request, "grading/exam_review.html", {"exam": exam, "review": review})
+    # The class list's students without a copy (absent unless the teacher says otherwise).
+    missing = [line for line in selectors.exam_sheet(exam=exam, review=review) if line.row is None]
+    scale = pronote_scale(request)
+    context = {
+        "exam": exam,
+        "review": review,
+        "missing": missing,
+        "statuses": ExamStudent.Status.choices,
+        "pronote_scale": scale,
+        "pronote_column": exports.pronote_column(exam=exam, scale=scale, review=review),
+    }
+    return render(request, "grading/exam_review.html", context)
 
 
 @login_required

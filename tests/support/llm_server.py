@@ -175,6 +175,27 @@ _BAREME_RE = re.compile(r"<bareme_json>(.*?)</bareme_json>", re.S)
 _TASK_RE = re.compile(r"\[TASK:([a-z_]+)\]")
 _DISPUTED_RE = re.compile(r"<disputed_json>(.*?)</disputed_json>", re.S)
 _PAGES_RE = re.compile(r"<page_count>(\d+)</page_count>")
+# A name in a copy's header, as students write it: "Nom : Léa Abadie" (demo mode reads it).
+_NAME_RE = re.compile(r"\b(?:Nom|NOM|Name|Élève)\s*:\s*(\S+(?: \S+)*?)(?=\s{2,}|\s+Classe\b|\s*$)", re.M)
+_SPLIT_PAGE_RE = re.compile(r"^Page (\d+)\. Text layer:\n(.*)$", re.M)
+
+
+def _split_by_names(text: str, pages: int) -> list[dict] | None:
+    """Copies starting on the pages whose text layer shows a name, or None without names."""
+    starts = []
+    for number, line in _SPLIT_PAGE_RE.findall(text):
+        found = _NAME_RE.search(line)
+        if found:
+            starts.append((int(number), found.group(1)))
+    if not starts:
+        return None
+    if starts[0][0] != 1:
+        starts.insert(0, (1, "Élève 1"))
+    bounds = [first for first, _name in starts[1:]] + [pages + 1]
+    return [
+        {"student_label": name, "first_page": first, "last_page": end - 1}
+        for (first, name), end in zip(starts, bounds, strict=True)
+    ]
 
 
 def request_text(messages: list[dict]) -> str:
@@ -210,8 +231,14 @@ def demo_content(text: str, model: str, key: str = "") -> str:
                 ]
             }
         )
+    if task == "read_name":
+        found = _NAME_RE.search(text)
+        return json.dumps({"name": found.group(1) if found else ""}, ensure_ascii=False)
     if task == "split_class":
         pages = int((_PAGES_RE.search(text) or [None, "2"])[1])
+        named = _split_by_names(text, pages)
+        if named is not None:
+            return json.dumps({"copies": named}, ensure_ascii=False)
         per_copy = 2 if pages % 2 == 0 else 1
         copies = [
             {"student_label": f"Élève {n + 1}", "first_page": first, "last_page": min(first + per_copy - 1, pages)}

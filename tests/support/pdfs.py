@@ -8,13 +8,13 @@ from collections.abc import Iterator
 
 
 def text_pdf(texts: list[str]) -> bytes:
-    """A PDF whose pages carry a real text layer (Helvetica), written by hand."""
+    """A PDF whose pages carry a real text layer (Helvetica, Windows-1252: accents read back), written by hand."""
     objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
     kids = []
     font_id = 3
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
     for text in texts:
-        safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").encode("latin-1", "replace")
+        safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").encode("cp1252", "replace")
         stream = b"BT /F1 18 Tf 72 760 Td (" + safe + b") Tj ET"
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
         content_id = len(objects)

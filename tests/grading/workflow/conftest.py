@@ -16,3 +16,14 @@ def media_files(_media_root):
         return sorted(p for p in _media_root.rglob("*") if p.is_file()) if _media_root.exists() else []
 
     return files
+
+
+@pytest.fixture
+def eager_tasks():
+    """Tasks enqueued by a task run at once, here, as a worker would (the render task enqueues
+    the reading of the student's name)."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False

@@ -14,11 +14,23 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from core.realtime import realtime_user_owns_group
 from grading.models import Page, SourceFile
+from rosters.models import SchoolClass, Student
 from tests.factories import CopyFactory, ExamFactory, GradeFactory, QuestionFactory, jpeg_bytes
 from tests.grading.workflow.pdfs import pdf_bytes
 
 # Kwargs a grading URL may take, and the object of the owner's exam each one names.
-ID_KWARGS = {"pk", "exam_pk", "exam_id", "question_pk", "copy_pk", "grade_pk", "source_pk", "index", "fmt"}
+ID_KWARGS = {
+    "pk",
+    "exam_pk",
+    "exam_id",
+    "question_pk",
+    "copy_pk",
+    "grade_pk",
+    "source_pk",
+    "student_pk",
+    "index",
+    "fmt",
+}
 
 
 def _walk(resolvers, prefix=""):
@@ -48,7 +60,9 @@ def _grading_patterns():
 
 @pytest.fixture
 def owned(teacher):
-    exam = ExamFactory(owner=teacher)
+    school_class = SchoolClass.objects.create(teacher=teacher, name="3e B")
+    student = Student.objects.create(school_class=school_class, last_name="DUBOIS", first_name="Chloé")
+    exam = ExamFactory(owner=teacher, school_class=school_class)
     exam.subject_file.save("sujet.pdf", ContentFile(pdf_bytes(1)), save=True)
     question = QuestionFactory(exam=exam, max_points=Decimal("4"))
     source = SourceFile.objects.create(exam=exam, original_name="copie.pdf", page_count=1)
@@ -57,7 +71,7 @@ def owned(teacher):
     page = Page(copy=copy, index=1, width=10, height=10)
     page.image.save("p.jpg", ContentFile(jpeg_bytes()), save=True)
     grade = GradeFactory(copy=copy, question=question)
-    return {"exam": exam, "question": question, "source": source, "copy": copy, "grade": grade}
+    return {"exam": exam, "question": question, "source": source, "copy": copy, "grade": grade, "student": student}
 
 
 def _kwargs(route: str, names, owned) -> dict:

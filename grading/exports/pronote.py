@@ -1,0 +1,121 @@
+"""Marks ready for Pronote (issue 13): the class list's order, "NOM Prénom", the mark on the
+scale the teacher chooses rounded to the exam's step with a decimal comma, Pronote's codes
+Abs / Disp / N.Not, and the appréciation cut to Pronote's field at a word boundary.
+
+As a file (CSV for French Excel, XLSX) and as the column the "copy" button puts on the
+clipboard, one mark per line, for pasting into Pronote's grid of marks.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from ..models import Exam
+from ..selectors.review import Review, review_get
+from ..selectors.roster import exam_sheet
+
+SCALES = ("20", "bareme")
+# Pronote's appréciation of a mark ("commentaire" of a devoir) holds 250 characters.
+APPRECIATION_MAX = 250
+
+
+@dataclass(frozen=True)
+class PronoteLine:
+    name: str
+    mark: str  # "14,5", or Abs / Disp / N.Not, or "" when the copy is not graded yet
+    appreciation: str
+
+
+def mark_round(value: Decimal, *, step: Decimal) -> Decimal:
+    """Rounded half up to the exam's step (0.25, 0.5, 1)."""
+    if step <= 0:
+        return value
+    return (value / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
+
+
+def mark_format(value: Decimal) -> str:
+    """French decimal comma, no trailing zero: 14 → "14", 12.50 → "12,5", 13.75 → "13,75"."""
+    text = f"{value.normalize():f}"
+    return text.replace(".", ",")
+
+
+def appreciation_cut(text: str, *, limit: int = APPRECIATION_MAX) -> str:
+    """One line, at most `limit` characters, cut at a word boundary with an ellipsis."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    if " " in cut and not flat[limit - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def scale_max(*, scale: str, bareme_total: Decimal) -> Decimal:
+    return bareme_total if scale == "bareme" else Decimal(20)
+
+
+def pronote_lines(*, exam: Exam, scale: str = "20", review: Review | None = None) -> tuple[list[PronoteLine], Decimal]:
+    """The lines in the class list's order, and the scale's maximum."""
+    review = review or review_get(exam=exam)
+    maximum = scale_max(scale=scale, bareme_total=review.bareme_total)
+    lines = []
+    for line in exam_sheet(exam=exam, review=review):
+        row = line.row
+        if line.code or row is None:
+            lines.append(PronoteLine(line.name, line.code, ""))
+            continue
+        if row.total is None or not review.bareme_total:
+            lines.append(PronoteLine(line.name, "", ""))
+            continue
+        mark = mark_round(row.total * maximum / review.bareme_total, step=exam.rounding_step)
+        feedback = " ".join(grade.feedback for grade in row.cells if grade is not None and grade.feedback)
+        lines.append(PronoteLine(line.name, mark_format(min(mark, maximum)), appreciation_cut(feedback)))
+    return lines, maximum
+
+
+def _headers(maximum: Decimal) -> list[str]:
+    return [_("Élève"), _("Note /%(max)s") % {"max": mark_format(maximum)}, _("Appréciation")]
+
+
+def pronote_csv(*, exam: Exam, scale: str = "20") -> bytes:
+    """UTF-8 with BOM, `;`, CRLF: opens as is in French Excel, whose columns paste into Pronote."""
+    lines, maximum = pronote_lines(exam=exam, scale=scale)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(_headers(maximum))
+    for line in lines:
+        writer.writerow([line.name, line.mark, line.appreciation])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def pronote_xlsx(*, exam: Exam, scale: str = "20") -> bytes:
+    """Marks as text cells ("14,5", "Abs"): Pronote reads them as typed, whatever Excel's locale."""
+    lines, maximum = pronote_lines(exam=exam, scale=scale)
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Pronote"
+    sheet.append(_headers(maximum))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for line in lines:
+        sheet.append([line.name, line.mark, line.appreciation])
+        sheet.cell(row=sheet.max_row, column=2).data_type = "s"
+    sheet.column_dimensions["A"].width = 30
+    sheet.column_dimensions["C"].width = 60
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def pronote_column(*, exam: Exam, scale: str = "20", review: Review | None = None) -> str:
+    """The marks alone, one per line in the class list's order: what the copy button puts on
+    the clipboard for pasting into Pronote's column of marks."""
+    lines, _maximum = pronote_lines(exam=exam, scale=scale, review=review)
+    return "\n".join(line.mark for line in lines)
