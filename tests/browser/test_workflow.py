@@ -14,9 +14,9 @@ from openpyxl import load_workbook
 from grading.models import Copy, Exam, Grade
 from tests.factories import PASSWORD, UserFactory
 from tests.grading.conftest import roles_env
-from tests.grading.workflow.pdfs import pdf_bytes
 from tests.support.deadlines import scaled_ms, wait_until
 from tests.support.llm_server import LLMServer
+from tests.support.pdfs import text_pdf
 from tests.support.servers import celery_worker_start, daphne_start
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -73,7 +73,7 @@ def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, sc
     files = []
     for name in ("Dupont Léa", "Martin Hugo", "Bernard Inès"):
         path = tmp_path / f"{name}.pdf"
-        path.write_bytes(pdf_bytes(1))
+        path.write_bytes(text_pdf([f"Nom : {name}"]))  # three different files: a same file twice is refused
         files.append(str(path))
     page.set_input_files("#copies-files", files)
     page.get_by_role("button", name="Déposer les copies").click()
