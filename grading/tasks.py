@@ -25,7 +25,7 @@ from accounts.models import User
 from accounts.services import user_language_override
 
 from .engine.errors import EngineError, TransientLLMError
-from .models import Copy
+from .models import Copy, SourceFile
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +131,21 @@ def copy_name_read_task(self, copy_id: int) -> str:
     except EngineError as exc:
         logger.warning("copy %s: name not read: %s", copy_id, exc)
         return "failed"
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def source_thumbnails_render_task(source_id: int) -> int:
+    """The split screen's page thumbnails of a class PDF (missing ones show a placeholder)."""
+    from .services.uploads import source_thumbnails_render
+
+    source = SourceFile.objects.filter(pk=source_id).first()
+    if source is None or not source.file:
+        return 0
+    try:
+        return source_thumbnails_render(source=source)
+    except EngineError as exc:
+        logger.warning("source %s: no thumbnails: %s", source_id, exc)
+        return 0
 
 
 @shared_task(name="grading.exam_files_purge_expired", ignore_result=True)

@@ -19,6 +19,7 @@ urlpatterns = [
     path("exams/<int:pk>/copies/upload/", copies.copies_upload, name="copies_upload"),
     path("exams/<int:pk>/copies/class/", copies.class_upload, name="class_upload"),
     path("sources/<int:pk>/split/", copies.source_split, name="source_split"),
+    path("sources/<int:pk>/thumbnails/<int:index>/", files.source_thumbnail, name="source_thumbnail"),
     path("copies/<int:pk>/delete/", copies.copy_delete, name="copy_delete"),
     # Grading
     path("exams/<int:pk>/start/", grading.exam_start, name="exam_start"),

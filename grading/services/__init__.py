@@ -39,12 +39,15 @@ from .uploads import (
     SplitRow,
     copy_delete,
     copy_pages_render,
+    source_thumbnails_enqueue,
+    source_thumbnails_render,
     source_upload_class,
     source_upload_copy,
     split_apply,
     split_check,
     split_fixed,
     student_label_from_filename,
+    thumbnail_key,
 )
 
 __all__ = [
@@ -90,6 +93,8 @@ __all__ = [
     "retention_days",
     "role_ready",
     "slot_configs",
+    "source_thumbnails_enqueue",
+    "source_thumbnails_render",
     "source_upload_class",
     "source_upload_copy",
     "split_apply",
@@ -98,4 +103,5 @@ __all__ = [
     "split_propose_for",
     "split_rows_match",
     "student_label_from_filename",
+    "thumbnail_key",
 ]

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
@@ -22,7 +23,7 @@ from ..engine.errors import EngineError
 from ..engine.render import local_copy, pdf_pages
 from ..errors import WorkflowError
 from ..models import Copy, Exam, Grade, Page, SourceFile, source_upload_to
-from ..tasks import copy_pages_render_task
+from ..tasks import copy_pages_render_task, source_thumbnails_render_task
 from ..validation import pdf_validate
 
 
@@ -38,6 +39,32 @@ def student_label_from_filename(filename: str) -> str:
     stem = PurePath(filename).stem
     label = re.sub(r"[_\s]+", " ", stem).strip()
     return label[:200] or _("Élève")
+
+
+# Thumbnails of a class PDF's pages for the split screen: small JPEGs kept in the cache (shared
+# by every web and worker machine, gone on their own: no file to clean up when the PDF goes).
+THUMBNAIL_LONG_SIDE = 240
+THUMBNAIL_TTL_S = 2 * 24 * 3600
+
+
+def thumbnail_key(source: SourceFile, index: int) -> str:
+    return f"grading:thumb:{source.pk}:{source.sha256[:16]}:{index}"
+
+
+def source_thumbnails_render(*, source: SourceFile) -> int:
+    """Renders every page of the source as a thumbnail (sandboxed, one page at a time)."""
+    count = 0
+    with local_copy(source.file.name, storage=source.file.storage) as path:
+        for rendered in pdf_pages(path, long_side=THUMBNAIL_LONG_SIDE):
+            cache.set(thumbnail_key(source, rendered.index), rendered.jpeg, THUMBNAIL_TTL_S)
+            count += 1
+    return count
+
+
+def source_thumbnails_enqueue(*, source: SourceFile) -> None:
+    """Asks a worker for the thumbnails once (a page opened many times enqueues one task)."""
+    if cache.add(f"grading:thumb-task:{source.pk}", True, 600):
+        transaction.on_commit(lambda: source_thumbnails_render_task.delay(source.pk))
 
 
 def _pages_render_enqueue(copy_ids: list[int]) -> None:
@@ -96,6 +123,8 @@ def _source_upload(*, exam: Exam, upload: UploadedFile, whole_file_copy: bool) -
                     last_page=info.page_count,
                 )
                 _pages_render_enqueue([copy.pk])
+            else:
+                source_thumbnails_enqueue(source=source)
     except Exception:
         SourceFile._meta.get_field("file").storage.delete(name)
         raise

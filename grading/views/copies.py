@@ -89,7 +89,8 @@ def source_split(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     students = selectors.exam_roster(exam=exam)
     if request.method == "POST":
         formset = SplitRowFormSet(request.POST, prefix="rows", form_kwargs={"students": students})
-        if formset.is_valid():
+        # "Aperçu": the moved boundaries and students are shown again with their pages, not applied.
+        if formset.is_valid() and "preview" not in request.POST:
             rows = [
                 services.SplitRow(
                     f.cleaned_data["student_label"],
@@ -131,11 +132,32 @@ def source_split(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
                 for r in rows
             ],
         )
+    rows_pages = [(form, _row_pages(form, source.page_count)) for form in formset]
     return render(
         request,
         "grading/source_split.html",
-        {"source": source, "exam": exam, "formset": formset, "notice": notice, "students": students},
+        {
+            "source": source,
+            "exam": exam,
+            "formset": formset,
+            "notice": notice,
+            "students": students,
+            "rows": rows_pages,
+        },
     )
+
+
+def _row_pages(form, page_count: int) -> list[int]:
+    """The pages a split row covers as typed (bound) or proposed, for its thumbnails."""
+
+    def number(name: str) -> int | None:
+        value = form[name].value()
+        return int(value) if str(value).strip().isdigit() else None
+
+    first, last = number("first_page"), number("last_page")
+    if first is None or last is None:
+        return []
+    return list(range(max(first, 1), min(last, page_count) + 1))
 
 
 @login_required

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
@@ -120,3 +121,29 @@ def exam_files_purge(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
         "grading/exam_files_purge.html",
         {"exam": exam, "retention_days": services.retention_days()},
     )
+
+
+# Shown while a worker renders the thumbnails (the split page works without them).
+THUMBNAIL_PLACEHOLDER = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="170" height="240" viewBox="0 0 170 240">'
+    b'<rect width="170" height="240" fill="#eeeef2"/></svg>'
+)
+
+
+@login_required
+@require_GET
+def source_thumbnail(request: AuthenticatedHttpRequest, pk: int, index: int) -> HttpResponse:
+    """One page of a class PDF, small, for the split screen: its owner only."""
+    source = selectors.source_get(user=request.user, pk=pk)
+    if not 1 <= index <= source.page_count:
+        raise Http404
+    jpeg = cache.get(services.thumbnail_key(source, index))
+    if jpeg is None:
+        if source.file:
+            services.source_thumbnails_enqueue(source=source)
+        response = HttpResponse(THUMBNAIL_PLACEHOLDER, content_type="image/svg+xml")
+        response["Cache-Control"] = "no-store"
+        return response
+    response = HttpResponse(jpeg, content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
