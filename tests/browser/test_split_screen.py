@@ -13,6 +13,7 @@ from rosters.importing import roster_rows_parse
 from rosters.services import roster_import, school_class_create
 from tests.factories import PASSWORD, UserFactory
 from tests.grading.conftest import roles_env
+from tests.support.deadlines import scaled_ms
 from tests.support.llm_server import LLMServer
 from tests.support.pdfs import text_pdf
 from tests.support.servers import daphne_start
@@ -39,6 +40,9 @@ def web(transactional_db, tmp_path, settings):
     llm.stop()
 
 
+LOADED = "[...document.querySelectorAll('.thumbs img')].every(i => i.complete)"
+
+
 def _thumbnails(row) -> list[int]:
     """The pages whose thumbnail the browser loaded in this row (a real JPEG, not the placeholder)."""
     return row.locator("img").evaluate_all(
@@ -61,11 +65,11 @@ def test_the_teacher_checks_the_thumbnails_moves_a_boundary_and_picks_a_student(
     with page.expect_navigation():
         page.locator("main form button[type=submit]").click()
     # The proposal (the detection model reading the pages) is made while the page loads.
-    page.goto(f"{web.url}/sources/{source.pk}/split/", timeout=180_000)
+    page.goto(f"{web.url}/sources/{source.pk}/split/", timeout=scaled_ms(20))
 
     rows = page.get_by_test_id("split-row")
     assert rows.count() == 4  # three proposed copies and a blank row to add one
-    page.wait_for_function("[...document.querySelectorAll('.thumbs img')].every(i => i.complete)")
+    page.wait_for_function(LOADED, timeout=scaled_ms(10))
     assert [_thumbnails(rows.nth(n)) for n in range(3)] == [[1, 2], [3, 4], [5]]
     # The names read on the pages, matched to the list: "Martin" alone stays for the teacher.
     selected = [rows.nth(n).locator("select").evaluate("s => s.options[s.selectedIndex].text") for n in range(3)]
@@ -77,8 +81,8 @@ def test_the_teacher_checks_the_thumbnails_moves_a_boundary_and_picks_a_student(
     rows.nth(1).locator("input[name$=first_page]").fill("2")
     rows.nth(2).locator("select").select_option(label="MARTIN Manon")
     with page.expect_navigation():
-        page.get_by_role("button", name="Mettre à jour l'aperçu").click()
-    page.wait_for_function("[...document.querySelectorAll('.thumbs img')].every(i => i.complete)")
+        page.get_by_role("button", name="Mettre à jour l'aperçu").click(timeout=scaled_ms(10))
+    page.wait_for_function(LOADED, timeout=scaled_ms(10))
     assert [_thumbnails(rows.nth(n)) for n in range(3)] == [[1], [2, 3, 4], [5]]
     assert not Copy.objects.filter(exam=exam).exists()  # nothing exists before the teacher confirms
     screenshot(page, "boundary moved")
