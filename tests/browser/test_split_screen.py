@@ -65,7 +65,7 @@ def test_the_teacher_checks_the_thumbnails_moves_a_boundary_and_picks_a_student(
     with page.expect_navigation():
         page.locator("main form button[type=submit]").click()
     # The proposal (the detection model reading the pages) is made while the page loads.
-    page.goto(f"{web.url}/sources/{source.pk}/split/", timeout=scaled_ms(20))
+    page.goto(f"{web.url}/sources/{source.pk}/split/", timeout=scaled_ms(90))
 
     rows = page.get_by_test_id("split-row")
     assert rows.count() == 4  # three proposed copies and a blank row to add one

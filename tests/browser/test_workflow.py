@@ -126,7 +126,7 @@ def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, sc
 
     # 6. Export XLSX.
     with page.expect_download() as download:
-        page.get_by_role("link", name="XLSX").click()
+        page.get_by_role("link", name="XLSX", exact=True).click()
     workbook = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
     rows = list(workbook.active.iter_rows(values_only=True))
     assert rows[0][0] == "Élève"
