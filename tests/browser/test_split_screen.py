@@ -40,7 +40,8 @@ def web(transactional_db, tmp_path, settings):
     llm.stop()
 
 
-LOADED = "[...document.querySelectorAll('.thumbs img')].every(i => i.complete)"
+# A function, not an expression: Playwright eval()s a string expression, which the CSP forbids.
+LOADED = "() => [...document.querySelectorAll('.thumbs img')].every(i => i.complete)"
 
 
 def _thumbnails(row) -> list[int]:
