@@ -251,6 +251,7 @@ class Grade(models.Model):
         AGREED = "agreed", _("Accord des deux modèles")
         VERIFIED = "verified", _("Accord après vérification")
         AVERAGED = "averaged", _("Désaccord : moyenne")
+        PENDING = "pending", _("À noter par l'enseignant")  # a question added after grading
 
     copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="grades")
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="grades")
@@ -264,6 +265,8 @@ class Grade(models.Model):
     disagreement = models.BooleanField(default=False)
     resolution = models.CharField(max_length=10, choices=Resolution.choices, default=Resolution.SINGLE)
     edited = models.BooleanField(default=False)
+    # "À revoir": the question's points changed after grading and the teacher kept the grade.
+    needs_review = models.BooleanField(default=False)
     # How the engine reached `ai_points`: each model's answer per phase and the resolution.
     audit = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -271,7 +274,15 @@ class Grade(models.Model):
 
     class Meta:
         ordering = ["question__order", "question_id"]
-        constraints = [models.UniqueConstraint(fields=["copy", "question"], name="grade_unique_copy_question")]
+        constraints = [
+            models.UniqueConstraint(fields=["copy", "question"], name="grade_unique_copy_question"),
+            # A grade never exceeds the maximum it is out of (barème changes rescale or cap it).
+            models.CheckConstraint(
+                condition=models.Q(points__gte=0, points__lte=models.F("max_points"))
+                & models.Q(ai_points__gte=0, ai_points__lte=models.F("max_points")),
+                name="grade_points_within_max",
+            ),
+        ]
         verbose_name = _("note")
         verbose_name_plural = _("notes")
 
@@ -328,13 +339,20 @@ class ModelAnswer(models.Model):
 
 
 class GradeEdit(models.Model):
-    """A teacher's change to a grade: who, when, before, after."""
+    """A teacher's change to a grade: who, when, what (field, action), before, after."""
+
+    class Action(models.TextChoices):
+        EDIT = "edit", _("Modification")
+        RESTORE = "restore", _("Retour à l'IA")
+        RESCALE = "rescale", _("Barème changé : mise à l'échelle")
+        KEEP = "keep", _("Barème changé : note gardée, à revoir")
 
     grade = models.ForeignKey(Grade, on_delete=models.CASCADE, related_name="edits")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    field = models.CharField(max_length=20, default="points")
-    before = models.CharField(max_length=500, blank=True)
-    after = models.CharField(max_length=500, blank=True)
+    field = models.CharField(max_length=20, default="points")  # points, max_points
+    action = models.CharField(max_length=12, choices=Action.choices, default=Action.EDIT)
+    before = models.TextField(blank=True)
+    after = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

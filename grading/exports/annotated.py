@@ -56,7 +56,8 @@ def _page_images(copy: Copy) -> list[Image.Image]:
         return []
 
 
-def _margin_lines(copy: Copy, review: Review, row: ReviewRow) -> list[tuple[str, bool]]:
+def copy_margin_lines(copy: Copy, review: Review, row: ReviewRow) -> list[tuple[str, bool]]:
+    """What the margin says (text, bold): the name, the total, each question's points and feedback."""
     total = row.total
     lines: list[tuple[str, bool]] = [(copy.student_label, True)]
     if total is not None:
@@ -92,7 +93,7 @@ def copy_annotated_pdf(*, copy: Copy, review: Review | None = None) -> bytes:
     images = _page_images(copy)
     if not images:
         images = [Image.new("RGB", (1240, 1754), "white")]
-    lines = _margin_lines(copy, review, row)
+    lines = copy_margin_lines(copy, review, row)
     annotated = []
     pending = list(lines)
     for number, image in enumerate(images, start=1):

@@ -135,7 +135,9 @@ def review_get(*, exam: Exam) -> Review:
             )
         if any(c.disagreement for c in present):
             reasons.append(_("Désaccord entre les modèles"))
-        if any(c.confidence < LOW_CONFIDENCE for c in present):
+        if any(c.needs_review for c in present):
+            reasons.append(_("Barème modifié : note à revoir"))
+        if any(c.confidence < LOW_CONFIDENCE and c.resolution != Grade.Resolution.PENDING for c in present):
             reasons.append(_("Confiance faible"))
         if copy.status in (Copy.Status.FAILED, Copy.Status.QUOTA_REACHED):
             reasons.append(_("Correction incomplète"))

@@ -1,6 +1,7 @@
 """State changes of the grading app, by subdomain; `from grading import services` reaches them all.
 
-- exams: the exam and its barème.
+- exams: the exam, its subject / corrigé.
+- bareme: the questions, and what a change after grading does to the grades given.
 - uploads: students' PDFs in, split into copies, pages rendered.
 - detection: the detection model's barème and split proposals (ledger recorded).
 - review: grade edits, restore, reviewed flag, renaming.
@@ -14,21 +15,20 @@
 
 from __future__ import annotations
 
-from .copy_grading import copy_fail, copy_grade
-from .detection import bareme_propose, split_propose_for
-from .estimate import JobEstimate, job_estimate, role_ready, slot_configs
-from .events import job_finished_notify, progress_push, progress_send
-from .exams import (
+from .bareme import (
+    GradesChoice,
+    GradesChoiceNeeded,
     bareme_replace,
-    exam_create,
-    exam_delete,
-    exam_subject_store,
-    exam_update,
     question_add,
     question_delete,
     question_move,
     question_update,
 )
+from .copy_grading import copy_fail, copy_grade
+from .detection import bareme_propose, split_propose_for
+from .estimate import JobEstimate, job_estimate, role_ready, slot_configs
+from .events import job_finished_notify, progress_push, progress_send
+from .exams import exam_create, exam_delete, exam_subject_store, exam_update
 from .jobs import copy_rerun, job_cancel, job_finalize, job_start
 from .names import copy_name_match, copy_name_read, copy_pages_for_grading, split_rows_match
 from .reconcile import Reconciled, copies_reconcile
@@ -51,6 +51,8 @@ from .uploads import (
 )
 
 __all__ = [
+    "GradesChoice",
+    "GradesChoiceNeeded",
     "JobEstimate",
     "PurgeResult",
     "Reconciled",

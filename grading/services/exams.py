@@ -1,14 +1,11 @@
-"""The exam and its barème: create, edit, delete; questions one by one or a confirmed proposal."""
+"""The exam: create, edit, delete, its subject / corrigé stored (its barème: services.bareme)."""
 
 from __future__ import annotations
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Max
-from django.utils.translation import gettext as _
 
-from ..errors import WorkflowError
-from ..models import Exam, Grade, Page, Question, source_upload_to
+from ..models import Exam, Page, source_upload_to
 from ..validation import pdf_validate
 
 
@@ -40,50 +37,6 @@ def _files_delete(names) -> None:
         storage.delete(name)
 
 
-def _bareme_editable(exam: Exam) -> None:
-    if exam.status == Exam.Status.GRADING:
-        raise WorkflowError(_("Le barème ne peut pas changer pendant une correction."))
-
-
-def question_add(*, exam: Exam, label: str, max_points, criteria: str = "") -> Question:
-    _bareme_editable(exam)
-    with transaction.atomic():
-        # Lock the exam so two quick adds do not take the same position.
-        Exam.objects.select_for_update().filter(pk=exam.pk).first()
-        last = exam.questions.aggregate(m=Max("order"))["m"]
-        order = 0 if last is None else last + 1
-        return Question.objects.create(exam=exam, order=order, label=label, max_points=max_points, criteria=criteria)
-
-
-def question_update(*, question: Question, label: str, max_points, criteria: str = "") -> Question:
-    _bareme_editable(question.exam)
-    question.label = label
-    question.max_points = max_points
-    question.criteria = criteria
-    question.save(update_fields=["label", "max_points", "criteria"])
-    return question
-
-
-def question_delete(*, question: Question) -> None:
-    _bareme_editable(question.exam)
-    question.delete()
-
-
-def question_move(*, question: Question, direction: str) -> None:
-    """Swaps the question with its neighbour; positions are renumbered 0..n-1."""
-    exam = question.exam
-    _bareme_editable(exam)
-    with transaction.atomic():
-        Exam.objects.select_for_update().filter(pk=exam.pk).first()
-        ids = list(exam.questions.order_by("order", "id").values_list("id", flat=True))
-        i = ids.index(question.pk)
-        j = i - 1 if direction == "up" else i + 1
-        if 0 <= j < len(ids):
-            ids[i], ids[j] = ids[j], ids[i]
-        for position, pk in enumerate(ids):
-            Question.objects.filter(pk=pk).update(order=position)
-
-
 def exam_subject_store(*, exam: Exam, upload: UploadedFile) -> Exam:
     """Validates and stores the subject / corrigé PDF, replacing any previous one. Raises PdfInvalid."""
     pdf_validate(upload)
@@ -100,19 +53,3 @@ def exam_subject_store(*, exam: Exam, upload: UploadedFile) -> Exam:
     if previous:
         transaction.on_commit(lambda: storage.delete(previous))
     return exam
-
-
-def bareme_replace(*, exam: Exam, rows: list[dict]) -> list[Question]:
-    """Replaces the barème by the confirmed rows (only before any grade exists)."""
-    _bareme_editable(exam)
-    if not rows:
-        raise WorkflowError(_("Gardez au moins une question."))
-    with transaction.atomic():
-        Exam.objects.select_for_update().filter(pk=exam.pk).first()
-        if Grade.objects.filter(question__exam=exam).exists():
-            raise WorkflowError(_("Des copies sont déjà notées sur ce barème : modifiez les questions une à une."))
-        exam.questions.all().delete()
-        return Question.objects.bulk_create(
-            Question(exam=exam, order=i, label=r["label"], max_points=r["max_points"], criteria=r.get("criteria", ""))
-            for i, r in enumerate(rows)
-        )

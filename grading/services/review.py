@@ -24,29 +24,34 @@ def points_check(*, points: Decimal, max_points: Decimal, step: Decimal) -> None
         )
 
 
-def _grade_set(*, grade: Grade, user, points: Decimal) -> Grade:
+def _grade_set(*, grade: Grade, user, points: Decimal, action: str) -> Grade:
     with transaction.atomic():
         locked = Grade.objects.select_for_update().get(pk=grade.pk)
         before = locked.points
-        if before == points:
+        # The teacher's points settle a grade left "à revoir" by a barème change, even unchanged.
+        if before == points and not locked.needs_review:
             return locked
         locked.points = points
         locked.edited = points != locked.ai_points
-        locked.save(update_fields=["points", "edited", "updated_at"])
-        GradeEdit.objects.create(grade=locked, user=user, field="points", before=str(before), after=str(points))
-    grade.points, grade.edited = locked.points, locked.edited
+        locked.needs_review = False
+        locked.save(update_fields=["points", "edited", "needs_review", "updated_at"])
+        if before != points:
+            GradeEdit.objects.create(
+                grade=locked, user=user, field="points", action=action, before=str(before), after=str(points)
+            )
+    grade.points, grade.edited, grade.needs_review = locked.points, locked.edited, locked.needs_review
     return grade
 
 
 def grade_edit(*, grade: Grade, user, points: Decimal) -> Grade:
     """The teacher's points for one answer, validated (0..max, rounding step) and audited."""
     points_check(points=points, max_points=grade.max_points, step=grade.copy.exam.rounding_step)
-    return _grade_set(grade=grade, user=user, points=points)
+    return _grade_set(grade=grade, user=user, points=points, action=GradeEdit.Action.EDIT)
 
 
 def grade_restore(*, grade: Grade, user) -> Grade:
     """Back to the engine's points; the restore is audited like any edit."""
-    return _grade_set(grade=grade, user=user, points=grade.ai_points)
+    return _grade_set(grade=grade, user=user, points=grade.ai_points, action=GradeEdit.Action.RESTORE)
 
 
 def copy_reviewed_set(*, copy: Copy, reviewed: bool) -> Copy:

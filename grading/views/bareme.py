@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import formats
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -17,18 +20,26 @@ from core.errors import ApplicationError
 from .. import selectors, services
 from ..forms import BaremeRowFormSet, QuestionForm, QuestionMoveForm
 from ..models import Exam
-from .exams import exam_page_context
+from .exams import exam_page_context, grading_panel_context
 
 FormErrors = dict[str, list[str]]
 
 
 def _bareme_response(
-    request: AuthenticatedHttpRequest, exam: Exam, *, form_errors: FormErrors | None = None
+    request: AuthenticatedHttpRequest,
+    exam: Exam,
+    *,
+    form_errors: FormErrors | None = None,
+    pending: dict[str, Any] | None = None,
 ) -> HttpResponse:
-    """The barème editor again: its partial for HTMX, else the exam page with the errors as messages."""
-    if request.htmx:
+    """The barème editor again: its partial for HTMX, else the exam page with the errors as
+    messages. `pending`: a change that needs the teacher's choice for the grades given."""
+    if request.htmx or pending:
         context = exam_page_context(exam)
         context["bareme_errors"] = form_errors or {}
+        context["bareme_pending"] = pending
+        if not request.htmx:
+            return render(request, "grading/exam_detail.html", context | grading_panel_context(request, exam))
         return render(request, "grading/exam_detail.html#bareme", context)
     if form_errors:
         for errors in form_errors.values():
@@ -41,6 +52,18 @@ def _form_errors(form: forms.BaseForm) -> FormErrors:
     return {field: [str(e) for e in errors] for field, errors in form.errors.items()}
 
 
+def _pending(request: AuthenticatedHttpRequest, choice: services.GradesChoiceNeeded, detail: str) -> dict[str, Any]:
+    """The change again, as hidden fields, with one button per choice the teacher may make."""
+    fields = [(name, value) for name, value in request.POST.items() if name not in ("csrfmiddlewaretoken", "on_grades")]
+    return {
+        "action": request.path,
+        "fields": fields,
+        "detail": detail,
+        "message": choice.message,
+        "choices": [(c.value, c.label) for c in choice.choices],
+    }
+
+
 @login_required
 @require_POST
 def question_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
@@ -49,7 +72,13 @@ def question_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _bareme_response(request, exam, form_errors=_form_errors(form))
     try:
-        services.question_add(exam=exam, **form.cleaned_data)
+        services.question_add(exam=exam, **form.cleaned_data, on_grades=request.POST.get("on_grades", ""))
+    except services.GradesChoiceNeeded as choice:
+        detail = _("Nouvelle question : %(label)s (/%(max)s).") % {
+            "label": form.cleaned_data["label"],
+            "max": formats.number_format(form.cleaned_data["max_points"].normalize()),
+        }
+        return _bareme_response(request, exam, pending=_pending(request, choice, detail))
     except ApplicationError as error:
         return _bareme_response(request, exam, form_errors={"__all__": [error.message]})
     return _bareme_response(request, exam)
@@ -59,11 +88,21 @@ def question_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def question_update(request: AuthenticatedHttpRequest, pk: int, question_pk: int) -> HttpResponse:
     question = selectors.question_get(user=request.user, exam_pk=pk, pk=question_pk)
+    before = question.max_points  # the form's validation writes the posted value on the instance
     form = QuestionForm(request.POST, instance=question, prefix=f"q{question.pk}")
     if not form.is_valid():
         return _bareme_response(request, question.exam, form_errors=_form_errors(form))
     try:
-        services.question_update(question=question, **form.cleaned_data)
+        services.question_update(
+            question=question, **form.cleaned_data, on_grades=request.POST.get("on_grades", ""), user=request.user
+        )
+    except services.GradesChoiceNeeded as choice:
+        detail = _("« %(label)s » : %(before)s → %(after)s points.") % {
+            "label": form.cleaned_data["label"],
+            "before": formats.number_format(before.normalize()),
+            "after": formats.number_format(form.cleaned_data["max_points"].normalize()),
+        }
+        return _bareme_response(request, question.exam, pending=_pending(request, choice, detail))
     except ApplicationError as error:
         return _bareme_response(request, question.exam, form_errors={"__all__": [error.message]})
     return _bareme_response(request, question.exam)
@@ -75,7 +114,10 @@ def question_delete(request: AuthenticatedHttpRequest, pk: int, question_pk: int
     question = selectors.question_get(user=request.user, exam_pk=pk, pk=question_pk)
     exam = question.exam
     try:
-        services.question_delete(question=question)
+        services.question_delete(question=question, on_grades=request.POST.get("on_grades", ""))
+    except services.GradesChoiceNeeded as choice:
+        detail = _("Retirer « %(label)s » enlève ses notes des totaux.") % {"label": question.label}
+        return _bareme_response(request, exam, pending=_pending(request, choice, detail))
     except ApplicationError as error:
         return _bareme_response(request, exam, form_errors={"__all__": [error.message]})
     return _bareme_response(request, exam)
