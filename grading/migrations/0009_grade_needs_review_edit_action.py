@@ -30,7 +30,7 @@ def grades_align(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("grading", "0007_copy_lease"),
+        ("grading", "0008_classes"),
     ]
 
     operations = [
