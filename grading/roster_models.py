@@ -1,6 +1,6 @@
 """What an exam records about the students of its class list besides their copies (issue 13).
 
-Kept out of grading/models.py (its size) and imported by it, so the app registers it. A roster
+Kept out of the grading.models package and imported by it, so the app registers it. A roster
 student with no copy and no row here is absent ("Abs"); the teacher may record "Disp." or
 "Non noté" instead (or "Abs" for a student whose copy should not count).
 """

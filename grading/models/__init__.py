@@ -1,0 +1,28 @@
+"""Exams, their barème, copies, pages, grading jobs and grades.
+
+States: a Copy goes queued → grading → verifying → done, or failed (with a reason),
+cancelled, quota_reached, and back to queued on a re-run. A GradingJob is running → finished
+or cancelled; its Exam follows: draft → grading → graded or cancelled, and grading again with
+the next job. Every status change is a conditional UPDATE (StatusTransitions).
+"""
+
+from __future__ import annotations
+
+from ..roster_models import ExamStudent
+from .exams import Copy, Exam, GradingJob, Page, Question, SourceFile, page_upload_to, source_upload_to
+from .grades import Grade, GradeEdit, ModelAnswer
+
+__all__ = [
+    "Copy",
+    "Exam",
+    "ExamStudent",
+    "Grade",
+    "GradeEdit",
+    "GradingJob",
+    "ModelAnswer",
+    "Page",
+    "Question",
+    "SourceFile",
+    "page_upload_to",
+    "source_upload_to",
+]
