@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -88,35 +90,79 @@ def usage_reserve(*, user: User, key: str, tokens: int, exam: Model | None = Non
         return Reservation.objects.create(user=user, key=key, tokens=tokens, exam_id=exam.pk if exam else None)
 
 
-def usage_job_may_continue(*, key: str, need: int = 1) -> bool:
-    """Whether a job may start one more unit of work (a copy) needing about `need` tokens.
+class Hold(StrEnum):
+    GRANTED = "granted"
+    WAIT = "wait"  # no room now, but other units in flight will release tokens when they settle
+    EXHAUSTED = "exhausted"  # no room, and nothing in flight that could free any
 
-    Yes while its reservation still holds `need` tokens beyond what it spent. Past that (the
-    estimate was low), the reservation grows by what is missing if the allowance has room —
-    under the same lock as usage_reserve, so two overrunning jobs cannot both take the last
-    tokens. False once the reservation is settled or the allowance is exhausted: the engine
-    then finishes the copy in flight and marks the rest "quota reached".
+
+def unit_key(*, pool_key: str, unit: str) -> str:
+    """The reservation key of one unit of work (a copy's attempt) of the job reserving `pool_key`."""
+    return f"{pool_key}:{unit}"
+
+
+def _in_flight(user: User, *, exclude_key: str) -> bool:
+    """Whether another unit of this user holds tokens beyond what it spent (it will settle)."""
+    units = Reservation.objects.filter(user=user, state=Reservation.State.HELD, key__contains=":").exclude(
+        key=exclude_key
+    )
+    return any(r.tokens > (r.spent or 0) for r in units.annotate(spent=Sum("records__total_tokens")))
+
+
+def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
+    """Makes one unit of a job (a copy) hold `need` tokens beyond what it already spent.
+
+    The unit's reservation (unit_key, created on first use) takes the tokens from its job's
+    reservation (`pool_key`, the estimate held since the job started) first, then from the
+    allowance's headroom, under the Allowance row lock: used + everything held never exceeds
+    the limit, however many units ask at once. Callers ask before each round of calls for that
+    round's worst case (every prompt's bound + max output tokens per call), so what the round
+    spends never exceeds what was held. On refusal the unit gives back what it held beyond its
+    spending (units waiting on each other cannot deadlock) and learns whether to wait.
     """
-    reservation = Reservation.objects.select_related("user").filter(key=key).first()
-    if reservation is None or reservation.state != Reservation.State.HELD:
-        return False
-    user = reservation.user
+    if need < 0:
+        raise ValueError("need must be >= 0")
+    key = unit_key(pool_key=pool_key, unit=unit)
+    pool = Reservation.objects.select_related("user").filter(key=pool_key).first()
+    if pool is None:
+        return Hold.EXHAUSTED
+    user = pool.user
     with transaction.atomic():
         allowance = Allowance.objects.select_for_update().get(user=user)
-        reservation = Reservation.objects.get(pk=reservation.pk)
-        if reservation.state != Reservation.State.HELD:
-            return False
-        spent = reservation_spent(reservation)
-        own_left = reservation.tokens - spent
-        if own_left >= need:
-            return True
-        start, end = usage_period(allowance)
-        used, _cost = usage_in_period(user=user, start=start, end=end)
-        headroom = TIER_LIMITS[allowance.tier] - used - usage_held(user=user, exclude_key=key)
-        if headroom < need:
-            return False
-        Reservation.objects.filter(pk=reservation.pk).update(tokens=spent + need)
-        return True
+        pool = Reservation.objects.get(pk=pool.pk)
+        held, _created = Reservation.objects.get_or_create(
+            key=key, defaults={"user": user, "tokens": 0, "exam_id": pool.exam_id}
+        )
+        if held.state != Reservation.State.HELD:
+            return Hold.EXHAUSTED
+        spent = reservation_spent(held)
+        missing = spent + need - held.tokens
+        if missing <= 0:
+            return Hold.GRANTED
+        pooled = 0
+        if pool.state == Reservation.State.HELD:
+            pooled = min(missing, max(pool.tokens - reservation_spent(pool), 0))
+        if missing > pooled:
+            start, end = usage_period(allowance)
+            used, _cost = usage_in_period(user=user, start=start, end=end)
+            if missing - pooled > TIER_LIMITS[allowance.tier] - used - usage_held(user=user):
+                Reservation.objects.filter(pk=held.pk).update(tokens=spent)
+                return Hold.WAIT if _in_flight(user, exclude_key=key) else Hold.EXHAUSTED
+        if pooled:
+            Reservation.objects.filter(pk=pool.pk).update(tokens=F("tokens") - pooled)
+        Reservation.objects.filter(pk=held.pk).update(tokens=spent + need)
+        return Hold.GRANTED
+
+
+def usage_unit_settle(*, pool_key: str, unit: str, outcome: str = "") -> bool:
+    """Settles one unit's reservation to what it spent (its unused tokens go back to the allowance)."""
+    return usage_settle(key=unit_key(pool_key=pool_key, unit=unit), outcome=outcome)
+
+
+def usage_units_settle(*, pool_key: str, outcome: str = "") -> int:
+    """Settles every unit of a job still held (its copies all ended). Returns how many."""
+    held = Reservation.objects.filter(key__startswith=f"{pool_key}:", state=Reservation.State.HELD)
+    return sum(usage_settle(key=key, outcome=outcome) for key in held.values_list("key", flat=True))
 
 
 def usage_settle(*, key: str, outcome: str = "") -> bool:
@@ -267,7 +313,11 @@ def usage_plan_set(
 __all__ = [
     "PriceMissing",
     "QuotaExceeded",
-    "usage_job_may_continue",
+    "Hold",
+    "unit_key",
+    "usage_hold",
+    "usage_unit_settle",
+    "usage_units_settle",
     "usage_plan_set",
     "usage_record",
     "usage_reservations_expire",

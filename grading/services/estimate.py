@@ -7,8 +7,11 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
+
 from usage.selectors import PriceCard, PriceMissing, price_card
 
+from ..engine.asking import Request
 from ..engine.config import RoleConfig, role_check, role_config, roles_for_mode
 from ..engine.errors import ModelMisconfigured
 from ..engine.prompts import ExamContext, exam_context, prompt_tokens_estimate
@@ -101,3 +104,42 @@ def copy_estimate_tokens(copy: Copy, *, configs: dict[str, RoleConfig], ctx: Exa
     prefix = prompt_tokens_estimate(ctx, image_tokens=IMAGE_TOKENS_DEFAULT)
     pages = copy.pages.count()
     return _copy_estimate(configs, pages=pages, prefix=prefix, questions=len(ctx.questions), cards=None)[0]
+
+
+# --- Worst cases: what a round of calls may cost at most, held before it is made ------------
+# Characters per token assumed for the bound: real tokenizers average 4 on French and English
+# prose and rarely go below 3 (digits, JSON); the scripted server counts 4.
+BOUND_CHARS_PER_TOKEN = 3
+BOUND_TOKENS_PER_MESSAGE = 8
+
+
+def request_worst_tokens(request: Request) -> int:
+    """A call's most tokens: its prompt's bound (text, each image at its provider's count,
+    per-message overhead) + the answer's cap (CORRIGO_LLM_MAX_TOKENS, passed as max_tokens)."""
+    chars, images = 0, 0
+    for message in request.messages:
+        content = message.get("content")
+        for part in [content] if isinstance(content, str) else content or []:
+            if isinstance(part, str):
+                chars += len(part)
+            elif part.get("type") == "text":
+                chars += len(part.get("text", ""))
+            else:
+                images += 1
+    image_tokens = IMAGE_TOKENS.get(request.config.provider, IMAGE_TOKENS_DEFAULT)
+    prompt = -(-chars // BOUND_CHARS_PER_TOKEN) + images * image_tokens
+    return prompt + BOUND_TOKENS_PER_MESSAGE * len(request.messages) + settings.CORRIGO_LLM_MAX_TOKENS
+
+
+def copy_first_round_worst(copy: Copy, *, configs: dict[str, RoleConfig], ctx: ExamContext) -> int:
+    """The first grading round's worst case, before its messages are built: each slot's prompt
+    estimate with a third more for the bound, plus the answer's cap."""
+    prefix = prompt_tokens_estimate(ctx, image_tokens=IMAGE_TOKENS_DEFAULT)
+    pages = list(copy.pages.values_list("text", flat=True))
+    total = 0
+    for config in configs.values():
+        image_tokens = IMAGE_TOKENS.get(config.provider, IMAGE_TOKENS_DEFAULT)
+        text = sum(len(text) + 150 for text in pages) + 800
+        prompt = (prefix * 4) // BOUND_CHARS_PER_TOKEN + len(pages) * image_tokens + text // BOUND_CHARS_PER_TOKEN
+        total += prompt + 4 * BOUND_TOKENS_PER_MESSAGE + settings.CORRIGO_LLM_MAX_TOKENS
+    return total

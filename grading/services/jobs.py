@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from usage.services import usage_reserve, usage_settle
+from usage.services import usage_reserve, usage_settle, usage_units_settle
 
 from ..errors import WorkflowError
 from ..models import Copy, Exam, GradingJob
@@ -142,6 +142,7 @@ def job_finalize(*, job: GradingJob) -> bool:
     if not job.transition(source=[GradingJob.Status.RUNNING], target=GradingJob.Status.FINISHED, finished_at=now):
         return False
     usage_settle(key=job.reservation_key, outcome="finished")
+    usage_units_settle(pool_key=job.reservation_key, outcome="finished")
     job.exam.transition(source=[Exam.Status.GRADING], target=Exam.Status.GRADED)
     progress_push(job.exam, final=True)
     job_finished_notify(job=job)

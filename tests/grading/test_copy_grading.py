@@ -57,7 +57,7 @@ def test_a_multi_page_copy_is_graded_by_one_model_with_one_ledger_row(llm_server
     assert len(rows) == 1 and rows[0].phase == "grading" and rows[0].model == "openai/gpt-4o"
     assert rows[0].prompt_tokens == llm_server.requests[0].usage["prompt_tokens"]
     assert rows[0].completion_tokens == llm_server.requests[0].usage["completion_tokens"]
-    assert rows[0].reservation.key == job.reservation_key
+    assert rows[0].reservation.key == f"{job.reservation_key}:c{copy.pk}:{copy.attempt}"  # the copy's hold
 
 
 def test_ledger_rows_match_the_servers_usage_and_litellms_cost(llm_server, teacher):

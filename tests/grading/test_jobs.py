@@ -10,6 +10,7 @@ from grading.engine.errors import ModelMisconfigured
 from grading.errors import WorkflowError
 from grading.models import Copy, Exam, GradingJob
 from grading.services import copy_grading
+from grading.services.jobs import _job_create
 from tests.factories import copy_with_pages, exam_with_bareme
 from usage.models import Reservation, UsageRecord
 from usage.services import QuotaExceeded
@@ -136,20 +137,55 @@ def test_a_job_beyond_the_allowance_is_refused_before_anything_runs(llm_server, 
     assert not GradingJob.objects.exists() and llm_server.requests == []
 
 
-def test_copies_left_when_the_allowance_runs_out_wait_as_quota_reached(
-    llm_server, eager_celery, exam, teacher, django_capture_on_commit_callbacks, monkeypatch
+def _leave(user, tokens: int) -> None:
+    """Earlier usage (another exam's calls) leaving `tokens` of the FREE allowance."""
+    from usage.services import usage_record
+    from usage.tiers import TIER_LIMITS
+
+    usage_record(
+        user=user,
+        phase="grading",
+        model="openai/gpt-4o",
+        prompt_tokens=TIER_LIMITS["free"] - tokens,
+        completion_tokens=0,
+        idempotency_key=f"earlier-{user.pk}",
+    )
+
+
+def _first_round_worst(copy) -> int:
+    from grading.engine.prompts import exam_context
+    from grading.services.estimate import copy_first_round_worst, slot_configs
+
+    return copy_first_round_worst(copy, configs=slot_configs(copy.exam), ctx=exam_context(copy.exam))
+
+
+@pytest.mark.parametrize(("spare", "graded"), [(0, True), (-1, False), (1, True)])
+def test_a_copy_starts_only_if_the_allowance_holds_its_worst_case(
+    llm_server, eager_celery, exam, teacher, django_capture_on_commit_callbacks, settings, spare, graded
 ):
-    copies = [copy_with_pages(exam, pages=1) for _ in range(3)]
-    answers = iter([True, False])
-    monkeypatch.setattr(copy_grading, "usage_job_may_continue", lambda **kwargs: next(answers, False))
+    """Exactly enough for the copy's worst case (prompt bound + the answer's cap): graded; one
+    token less: "quota reached" with the reason, resumable, and no call made."""
+    from usage.selectors import usage_summary
 
-    job = _run(lambda: services.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
+    settings.CORRIGO_LLM_MAX_TOKENS = 2000
+    copy = copy_with_pages(exam, pages=1)
+    _leave(teacher, _first_round_worst(copy) + spare)
+    llm_server.script(completion_tokens="max")  # the answer billed at its cap
 
-    statuses = [Copy.objects.get(pk=c.pk).status for c in copies]
-    assert statuses == [Copy.Status.DONE, Copy.Status.QUOTA_REACHED, Copy.Status.QUOTA_REACHED]
-    job.refresh_from_db()
-    assert job.status == GradingJob.Status.FINISHED
-    assert Reservation.objects.get(key=job.reservation_key).state == Reservation.State.SETTLED
+    with django_capture_on_commit_callbacks(execute=True):
+        job = _job_create(exam=exam, user=teacher, copies=[copy], estimate_tokens=0)
+
+    copy.refresh_from_db()
+    if graded:
+        assert copy.status == Copy.Status.DONE and len(llm_server.requests) == 1
+        assert llm_server.requests[0].usage["completion_tokens"] == 2000
+    else:
+        assert copy.status == Copy.Status.QUOTA_REACHED and llm_server.requests == []
+        assert copy.failure_reason.startswith("Allocation de jetons épuisée")
+    summary = usage_summary(user=teacher)
+    assert summary.tokens_used <= summary.limit and summary.reserved == 0
+    assert GradingJob.objects.get(pk=job.pk).status == GradingJob.Status.FINISHED
+    assert not Reservation.objects.filter(state=Reservation.State.HELD).exists()
 
 
 def test_a_cancelled_job_stops_its_queued_copies_and_settles_once(llm_server, exam, teacher):

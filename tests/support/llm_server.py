@@ -286,7 +286,7 @@ class ScriptEntry:
     latency: float | None = None
     match: str | Callable[[dict], bool] | None = None
     times: int = 1
-    completion_tokens: int | None = None
+    completion_tokens: int | str | None = None  # "max": the request's max_tokens
 
     def fits(self, request: dict) -> bool:
         if self.match is None:
@@ -368,7 +368,7 @@ class LLMServer:
         latency: float | None = None,
         match: str | Callable[[dict], bool] | None = None,
         times: int = 1,
-        completion_tokens: int | None = None,
+        completion_tokens: int | str | None = None,
     ) -> None:
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}")
@@ -450,6 +450,8 @@ class LLMServer:
                 content = content[: max(len(content) // 2, 1)]
                 finish = "length"
             completion_tokens = (entry.completion_tokens if entry else None) or max(len(content) // 4, 1)
+            if completion_tokens == "max":  # the answer billed at the request's cap
+                completion_tokens = int(body.get("max_tokens") or 4096)
             if anthropic:
                 response = self._anthropic_response(body, model, content, finish, completion_tokens)
             else:

@@ -14,12 +14,15 @@ from tests.support.deadlines import scaled
 from usage.models import Reservation
 from usage.selectors import TIER_LIMITS, Tier, usage_summary
 from usage.services import (
+    Hold,
     QuotaExceeded,
-    usage_job_may_continue,
+    usage_hold,
     usage_plan_set,
     usage_reservations_expire,
     usage_reserve,
     usage_settle,
+    usage_unit_settle,
+    usage_units_settle,
 )
 
 
@@ -127,32 +130,102 @@ def test_a_late_call_after_settlement_still_counts(teacher, spend):
 
 
 @pytest.mark.django_db
-def test_a_job_may_continue_within_its_reservation(teacher, spend):
+def test_a_unit_holds_from_its_jobs_reservation_first(teacher):
     usage_reserve(user=teacher, key="job-1", tokens=30_000)
-    spend(teacher, 20_000, reservation_key="job-1")
-    assert usage_job_may_continue(key="job-1", need=10_000) is True
+    assert usage_hold(pool_key="job-1", unit="c1:1", need=10_000) is Hold.GRANTED
+    assert Reservation.objects.get(key="job-1").tokens == 20_000
+    assert Reservation.objects.get(key="job-1:c1:1").tokens == 10_000
+    assert usage_summary(user=teacher).reserved == 30_000  # moved, not added
 
 
 @pytest.mark.django_db
-def test_a_job_past_its_estimate_grows_into_free_allowance_then_stops(teacher, spend):
+def test_asking_again_for_what_a_unit_already_holds_changes_nothing(teacher):
     usage_reserve(user=teacher, key="job-1", tokens=30_000)
-    usage_reserve(user=teacher, key="job-2", tokens=50_000)
-    spend(teacher, 29_000, reservation_key="job-1")
-    # job-1 needs 10 000 more: 1 000 left of its own, 20 000 free beside job-2's hold.
-    assert usage_job_may_continue(key="job-1", need=10_000) is True
-    assert Reservation.objects.get(key="job-1").tokens == 39_000
-    spend(teacher, 10_000, reservation_key="job-1")
-    # Now 39 000 spent + 50 000 held by job-2: 11 000 free, not enough for 15 000.
-    assert usage_job_may_continue(key="job-1", need=15_000) is False
-    assert usage_summary(user=teacher).reserved == 50_000  # job-2 keeps its tokens
+    usage_hold(pool_key="job-1", unit="c1:1", need=10_000)
+    assert usage_hold(pool_key="job-1", unit="c1:1", need=10_000) is Hold.GRANTED  # a redelivery
+    assert usage_summary(user=teacher).reserved == 30_000
 
 
 @pytest.mark.django_db
-def test_a_settled_or_unknown_job_may_not_continue(teacher):
+def test_each_round_holds_its_worst_case_beyond_what_the_unit_spent(teacher, spend):
+    usage_reserve(user=teacher, key="job-1", tokens=0)
+    assert usage_hold(pool_key="job-1", unit="c1:1", need=10_000) is Hold.GRANTED
+    spend(teacher, 4_000, reservation_key="job-1:c1:1")
+    assert usage_hold(pool_key="job-1", unit="c1:1", need=8_000) is Hold.GRANTED
+    assert Reservation.objects.get(key="job-1:c1:1").tokens == 12_000
+    assert usage_summary(user=teacher).committed == 12_000
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("spare", "granted"), [(0, 4), (-1, 3), (1, 4)])
+def test_exactly_enough_for_k_units_holds_k_and_one_token_less_holds_one_fewer(teacher, spend, spare, granted):
+    worst = 20_000
+    spend(teacher, TIER_LIMITS[Tier.FREE] - (4 * worst + spare))  # leaves exactly 4 × worst + spare
+    usage_reserve(user=teacher, key="job-1", tokens=0)
+    outcomes = [usage_hold(pool_key="job-1", unit=f"c{n}:1", need=worst) for n in range(5)]
+    assert outcomes.count(Hold.GRANTED) == granted
+    # Refused while others hold tokens: wait for them to settle.
+    assert set(outcomes[granted:]) == {Hold.WAIT}
+    summary = usage_summary(user=teacher)
+    assert summary.committed <= summary.limit
+
+
+@pytest.mark.django_db
+def test_a_refused_unit_gives_back_its_unspent_hold_and_waits_only_for_others(teacher, spend):
+    spend(teacher, TIER_LIMITS[Tier.FREE] - 30_000)
+    usage_reserve(user=teacher, key="job-1", tokens=0)
+    assert usage_hold(pool_key="job-1", unit="c1:1", need=20_000) is Hold.GRANTED
+    spend(teacher, 5_000, reservation_key="job-1:c1:1")
+    # The next round needs 20 000 more: 15 000 held unspent + 10 000 free is not enough, and
+    # no other unit is in flight: nothing will free tokens.
+    assert usage_hold(pool_key="job-1", unit="c1:1", need=30_000) is Hold.EXHAUSTED
+    assert Reservation.objects.get(key="job-1:c1:1").tokens == 5_000  # only what it spent
+
+
+@pytest.mark.django_db
+def test_a_settled_unit_or_an_unknown_job_holds_nothing(teacher):
     usage_reserve(user=teacher, key="job-1", tokens=30_000)
-    usage_settle(key="job-1", outcome="cancelled")
-    assert usage_job_may_continue(key="job-1") is False
-    assert usage_job_may_continue(key="nope") is False
+    usage_hold(pool_key="job-1", unit="c1:1", need=1_000)
+    usage_unit_settle(pool_key="job-1", unit="c1:1", outcome="finished")
+    assert usage_hold(pool_key="job-1", unit="c1:1", need=1_000) is Hold.EXHAUSTED
+    assert usage_hold(pool_key="nope", unit="c1:1", need=1) is Hold.EXHAUSTED
+
+
+@pytest.mark.django_db
+def test_settling_a_job_settles_its_units_still_held(teacher):
+    usage_reserve(user=teacher, key="job-1", tokens=30_000)
+    for n in range(3):
+        usage_hold(pool_key="job-1", unit=f"c{n}:1", need=1_000)
+    usage_unit_settle(pool_key="job-1", unit="c0:1")
+    assert usage_units_settle(pool_key="job-1", outcome="finished") == 2
+    assert usage_summary(user=teacher).reserved == 27_000  # the job's own reservation, not settled here
+
+
+@pytest.mark.django_db(transaction=True)
+def test_units_holding_at_once_on_many_threads_never_exceed_the_allowance(teacher, spend):
+    spend(teacher, TIER_LIMITS[Tier.FREE] - 50_000)
+    usage_reserve(user=teacher, key="job-1", tokens=0)
+    barrier = threading.Barrier(12)
+    outcomes: list[Hold] = []
+    lock = threading.Lock()
+
+    def hold(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            outcome = usage_hold(pool_key="job-1", unit=f"c{index}:1", need=9_000)
+            with lock:
+                outcomes.append(outcome)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=hold, args=(index,)) for index in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert outcomes.count(Hold.GRANTED) == 5  # 5 × 9 000 ≤ 50 000 < 6 × 9 000
+    summary = usage_summary(user=teacher)
+    assert summary.committed == TIER_LIMITS[Tier.FREE] - 50_000 + 45_000
 
 
 @pytest.mark.django_db
