@@ -98,7 +98,7 @@ def _in_language(language: str | None, **kwargs) -> LLMResult:
         return llm_complete(**kwargs)
 
 
-def _run(copy: Copy, job: GradingJob) -> PhaseRun:
+def _run(copy: Copy, job: GradingJob, lease_owner: str) -> PhaseRun:
     def run(phase: str, requests: dict[str, Request], repair: bool) -> dict[str, Reply]:
         """Replays the calls of this round already stored; makes the others in parallel and stores each."""
         stored = ModelAnswer.objects.filter(
@@ -114,6 +114,10 @@ def _run(copy: Copy, job: GradingJob) -> PhaseRun:
         to_call = {slot: request for slot, request in pending.items() if slot not in results}
         futures = {}
         if to_call:
+            # Still ours? A worker stalled past its lease may find the copy given to another
+            # execution: it stops here rather than pay for the round a second time.
+            if not copy_lease_take(copy_id=copy.pk, owner=lease_owner):
+                raise _LeaseLost
             # The round's worst case is held before any call: what it spends cannot exceed it.
             need = sum(request_worst_tokens(request) for request in to_call.values())
             hold = usage_hold(pool_key=job.reservation_key, unit=copy_unit(copy), need=need)
@@ -201,13 +205,13 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str) -> 
 
     lease_keeper.hold(copy_id=copy.pk, owner=lease_owner)
     try:
-        return _copy_grade_leased(copy, job, configs=configs, ctx=ctx)
+        return _copy_grade_leased(copy, job, configs=configs, ctx=ctx, lease_owner=lease_owner)
     finally:
         lease_keeper.release(owner=lease_owner)
 
 
 def _copy_grade_leased(
-    copy: Copy, job: GradingJob, *, configs: dict[str, RoleConfig] | None, ctx: ExamContext | None
+    copy: Copy, job: GradingJob, *, configs: dict[str, RoleConfig] | None, ctx: ExamContext | None, lease_owner: str
 ) -> str:
     exam = copy.exam
     try:
@@ -217,7 +221,7 @@ def _copy_grade_leased(
             pages=copy_pages_for_grading(copy=copy),
             step=exam.rounding_step,
             configs=configs,
-            run=_run(copy, job),
+            run=_run(copy, job, lease_owner),
             on_verification=lambda: _verifying(copy),
         )
     except TransientLLMError:
@@ -229,6 +233,8 @@ def _copy_grade_leased(
         return DELETED
     except _NoRoom as exc:
         return _no_room(copy, job, exc.hold)
+    except _LeaseLost:
+        return "taken"
     questions = {f"q{number}": question for number, question in enumerate(exam.questions.all(), start=1)}
     flagged, reason = copy_manipulation(copy=copy, outcome=outcome)
     with transaction.atomic():
@@ -281,6 +287,10 @@ def _grades_write(copy: Copy, questions: dict[str, Question], outcome: CopyOutco
 def _verifying(copy: Copy) -> None:
     if copy.transition(source=[Copy.Status.GRADING], target=Copy.Status.VERIFYING):
         progress_push(copy.exam)
+
+
+class _LeaseLost(Exception):
+    """Another execution took the copy (this one's lease lapsed while it was stalled)."""
 
 
 class _NoRoom(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -83,3 +84,38 @@ def test_demo_mode_grades_a_whole_exam_with_simulated_answers(
     assert {r.model for r in llm_server.requests} >= {"gpt-4o-mini", "gpt-4.1-mini"}
     for grade in Grade.objects.filter(copy__exam=exam):
         assert 0 <= grade.points <= grade.max_points
+
+
+def _post(server, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        server.url + "/chat/completions", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (local server)
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_nan_fault_answers_json_with_a_nan_number_and_bills_it(llm_server):
+    body = {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "[TASK:grade_copy] <bareme_json>[]</bareme_json>"}],
+    }
+    llm_server.script(json.dumps({"questions": [{"id": "q1", "points": 2.5}]}), fault="nan")
+    status, answer = _post(llm_server, body)
+    assert status == 200
+    assert '"points": NaN' in answer["choices"][0]["message"]["content"]
+    assert llm_server.requests[0].usage["completion_tokens"] > 0 and llm_server.requests[0].delivered
+
+
+def test_a_fault_plan_injects_faults_into_unscripted_requests_only(llm_server):
+    llm_server.fault_plan = lambda request: "500" if "panne" in request["text"] else None
+    try:
+        assert _post(llm_server, {"model": "m", "messages": [{"role": "user", "content": "panne"}]})[0] == 500
+        assert _post(llm_server, {"model": "m", "messages": [{"role": "user", "content": "ok"}]})[0] == 200
+        llm_server.script("{}", match="panne")
+        assert _post(llm_server, {"model": "m", "messages": [{"role": "user", "content": "panne"}]})[0] == 200
+    finally:
+        llm_server.fault_plan = None
+    assert [r.delivered for r in llm_server.requests] == [False, True, True]

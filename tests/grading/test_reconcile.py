@@ -257,3 +257,20 @@ def test_the_beat_reconciles_every_minute(settings):
     assert "grading.copies_reconcile" in app.tasks
     # A lost copy waits at most a lease plus a beat period: under the five minutes promised.
     assert settings.CORRIGO_COPY_LEASE_S + entry["schedule"] < 5 * 60
+
+
+def test_an_execution_that_lost_its_lease_mid_copy_stops_before_paying_the_next_round(
+    llm_server, exam, teacher, django_capture_on_commit_callbacks, monkeypatch
+):
+    from grading.services import copy_grading
+
+    _job, [copy] = _started(exam, teacher, django_capture_on_commit_callbacks)
+    _lapse(copy)
+    llm_server.script(fault="truncated")  # the first answer needs a repair round
+    takes = iter([True, True, False])  # taken at start, for round 1; another execution has it by round 2
+    monkeypatch.setattr(copy_grading, "copy_lease_take", lambda **kwargs: next(takes))
+
+    outcome = services.copy_grade(copy_id=copy.pk, job_id=copy.job_id, attempt=copy.attempt, lease_owner="stalled")
+
+    assert outcome == "taken" and len(llm_server.requests) == 1
+    assert Copy.objects.get(pk=copy.pk).status == Copy.Status.GRADING  # left to its new holder

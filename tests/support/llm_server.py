@@ -17,7 +17,11 @@ talks to it exactly as to a real provider, so the gateway is exercised end to en
   answers; each request takes the first entry whose `match` (a substring of the request's
   text, or a callable) fits. Faults: "429", "500", "timeout" (no answer before the client
   gives up), "malformed" (content that is not JSON), "truncated" (half of the content and
-  finish_reason "length"). Unscripted requests get the demo answer: plausible grades
+  finish_reason "length"), "nan" (a JSON answer whose first number is NaN, as Python's json
+  writes it). `server.fault_plan = f(request) -> fault | None` injects faults into requests
+  no script entry took (the chaos run). A 200 answer is `delivered` only if the client's
+  connection was still open when it was written (a killed worker's call is not).
+  Unscripted requests get the demo answer: plausible grades
   derived from the barème in the prompt (see `demo_content`).
 
 CLI: `python tests/support/llm_server.py --port 8765 --latency 0.5 --demo`.
@@ -32,6 +36,8 @@ import hashlib
 import json
 import random
 import re
+import select
+import socket
 import threading
 import time
 import uuid
@@ -47,7 +53,7 @@ CACHE_MIN = 1024
 # Share of questions a model grades a quarter of the points off (the two graders disagree
 # on about one copy in four, as two different real models do).
 DEMO_SHIFT_SHARE = 0.05
-FAULTS = ("400", "429", "500", "timeout", "malformed", "truncated")
+FAULTS = ("400", "429", "500", "timeout", "malformed", "truncated", "nan")
 
 
 # --- Token counting and caching ---------------------------------------------------------
@@ -307,6 +313,7 @@ class Recorded:
     content: str = ""
     started: float = 0.0
     ended: float = 0.0
+    delivered: bool = False  # a 200 answer written to a client still connected
 
 
 class LLMServer:
@@ -323,6 +330,7 @@ class LLMServer:
         self._stop = threading.Event()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.fault_plan: Callable[[dict], str | None] | None = None
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -390,6 +398,7 @@ class LLMServer:
         with self._lock:
             self._script.clear()
             self.requests.clear()
+        self.fault_plan = None
         self.cache = PrefixCache()
 
     def _take(self, request: dict) -> ScriptEntry | None:
@@ -414,6 +423,8 @@ class LLMServer:
         text = request_text(text_messages)
         request = {"path": path, "model": model, "text": text, "body": body}
         entry = self._take(request)
+        if entry is None and self.fault_plan is not None and (planned := self.fault_plan(request)):
+            entry = ScriptEntry(fault=planned)
         record = Recorded(path=path, model=model, text=text, body=body, started=time.monotonic())
         with self._lock:
             self.requests.append(record)
@@ -449,6 +460,8 @@ class LLMServer:
             elif fault == "truncated":
                 content = content[: max(len(content) // 2, 1)]
                 finish = "length"
+            elif fault == "nan":
+                content = re.sub(r'("points":\s*)-?[0-9.]+', r"\1NaN", content, count=1)
             completion_tokens = (entry.completion_tokens if entry else None) or max(len(content) // 4, 1)
             if completion_tokens == "max":  # the answer billed at the request's cap
                 completion_tokens = int(body.get("max_tokens") or 4096)
@@ -554,7 +567,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": {"message": f"unknown route {path}", "type": "not_found"}})
             return
         status, payload, headers = self.owner.answer(path, body)
+        alive = self._client_connected()
         self._send(status, payload, headers)
+        with self.owner._lock:
+            record = next((r for r in reversed(self.owner.requests) if r.body is body), None)
+        if record is not None:
+            record.delivered = status == 200 and alive
+
+    def _client_connected(self) -> bool:
+        """False once the client closed its end (its process died): nothing is waiting to read."""
+        try:
+            readable, _w, _x = select.select([self.connection], [], [], 0)
+            return not readable or self.connection.recv(1, socket.MSG_PEEK) != b""
+        except OSError:
+            return False
 
 
 def image_data_url(jpeg: bytes) -> str:
