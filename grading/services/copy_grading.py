@@ -15,9 +15,8 @@ from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
-from django.utils.translation import gettext_lazy
 
-from usage.services import Hold, unit_key, usage_hold, usage_unit_settle
+from usage.services import Hold, unit_key, usage_hold
 
 from ..engine.asking import Reply, Request, reply_parse
 from ..engine.config import RoleConfig
@@ -27,10 +26,10 @@ from ..engine.llm import LLMResult, llm_complete
 from ..engine.prompts import ExamContext, exam_context
 from ..engine.schema import parse_copy_grades
 from ..models import Copy, Grade, GradingJob, ModelAnswer, Question
-from ..tasks import copy_grade_task
 from .answers import answer_forget, answer_keep, answer_kept, ledger_write
 from .estimate import copy_first_round_worst, request_worst_tokens, slot_configs
 from .events import progress_push
+from .holds import NoRoom, copy_no_room, copy_unit, copy_unit_settle
 from .jobs import job_maybe_finish
 from .leases import IN_FLIGHT, copy_lease_take, lease_keeper, lease_length
 from .manipulation import copy_manipulation
@@ -46,15 +45,6 @@ class CopyGone(Exception):
 
 def _call_key(copy: Copy, *, phase: str, slot: str, repair: bool) -> str:
     return f"copy:{copy.pk}:{copy.attempt}:{phase}:{slot}" + (":repair" if repair else "")
-
-
-# Seconds a copy that found no room waits before asking again (copies in flight settle).
-QUOTA_WAIT_S = 5
-QUOTA = gettext_lazy("Allocation de jetons épuisée : relancez la copie après avoir changé d'offre.")
-
-
-def _quota_message() -> str:
-    return str(QUOTA)  # in the language active now (the teacher's, in the copy task)
 
 
 def _store(
@@ -122,7 +112,7 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str) -> PhaseRun:
             need = sum(request_worst_tokens(request) for request in to_call.values())
             hold = usage_hold(pool_key=job.reservation_key, unit=copy_unit(copy), need=need)
             if hold is not Hold.GRANTED:
-                raise _NoRoom(hold)
+                raise NoRoom(hold)
             with ThreadPoolExecutor(max_workers=len(to_call), thread_name_prefix="llm") as pool:
                 language = translation.get_language()
                 futures = {
@@ -189,7 +179,7 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str) -> 
             need=copy_first_round_worst(copy, configs=configs, ctx=ctx),
         )
         if hold is not Hold.GRANTED:
-            return _no_room(copy, job, hold)
+            return copy_no_room(copy, job, hold)
         if not copy.transition(
             source=[Copy.Status.QUEUED],
             target=Copy.Status.GRADING,
@@ -231,8 +221,8 @@ def _copy_grade_leased(
         return Copy.Status.FAILED
     except CopyGone:
         return DELETED
-    except _NoRoom as exc:
-        return _no_room(copy, job, exc.hold)
+    except NoRoom as exc:
+        return copy_no_room(copy, job, exc.hold)
     except _LeaseLost:
         return "taken"
     questions = {f"q{number}": question for number, question in enumerate(exam.questions.all(), start=1)}
@@ -247,7 +237,7 @@ def _copy_grade_leased(
         ):
             return Copy.objects.filter(pk=copy.pk).values_list("status", flat=True).first() or DELETED
         _grades_write(copy, questions, outcome)
-    _unit_settle(copy, "finished")
+    copy_unit_settle(copy, "finished")
     progress_push(exam)
     job_maybe_finish(job_id=job.pk)
     return Copy.Status.DONE
@@ -293,52 +283,6 @@ class _LeaseLost(Exception):
     """Another execution took the copy (this one's lease lapsed while it was stalled)."""
 
 
-class _NoRoom(Exception):
-    """The allowance cannot hold the next round of calls now (WAIT) or at all (EXHAUSTED)."""
-
-    def __init__(self, hold: Hold):
-        super().__init__(hold)
-        self.hold = hold
-
-
-def copy_unit(copy: Copy) -> str:
-    """The copy's attempt as a unit of its job's reservation (usage.services.usage_hold)."""
-    return f"c{copy.pk}:{copy.attempt}"
-
-
-def _unit_settle(copy: Copy, outcome: str) -> None:
-    if copy.job is not None:
-        usage_unit_settle(pool_key=copy.job.reservation_key, unit=copy_unit(copy), outcome=outcome)
-
-
-def _no_room(copy: Copy, job: GradingJob, hold: Hold) -> str:
-    """WAIT: the copy goes back to the queue (its stored calls are replayed when it resumes)
-    and tries again in QUOTA_WAIT_S, once copies in flight settled. EXHAUSTED: it and every
-    queued copy of the job stop as "quota reached", resumable."""
-    if hold is Hold.WAIT:
-        copy.transition(
-            source=(Copy.Status.QUEUED, *IN_FLIGHT), target=Copy.Status.QUEUED, lease_owner="", lease_until=None
-        )
-        progress_push(copy.exam)
-        copy_grade_task.apply_async((copy.pk, job.pk, copy.attempt), countdown=QUOTA_WAIT_S)
-        return "waiting"
-    copy.transition(
-        source=(Copy.Status.QUEUED, *IN_FLIGHT), target=Copy.Status.QUOTA_REACHED, failure_reason=_quota_message()
-    )
-    _unit_settle(copy, "failed")
-    _quota_reached(job)
-    return Copy.Status.QUOTA_REACHED
-
-
-def _quota_reached(job: GradingJob) -> None:
-    """The allowance cannot cover another copy: every copy still queued waits, resumable."""
-    job.copies.filter(status=Copy.Status.QUEUED).update(
-        status=Copy.Status.QUOTA_REACHED, failure_reason=_quota_message()
-    )
-    progress_push(job.exam)
-    job_maybe_finish(job_id=job.pk)
-
-
 def copy_fail(*, copy: Copy, reason: str) -> bool:
     """Fails a copy not settled yet with a reason for the teacher (it can be re-run)."""
     failed = copy.transition(
@@ -347,7 +291,7 @@ def copy_fail(*, copy: Copy, reason: str) -> bool:
         failure_reason=reason[:2000],
     )
     if failed:
-        _unit_settle(copy, "failed")
+        copy_unit_settle(copy, "failed")
         progress_push(copy.exam)
         if copy.job_id:
             job_maybe_finish(job_id=copy.job_id)

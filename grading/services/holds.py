@@ -1,0 +1,70 @@
+"""A copy's tokens as a unit of its job's reservation (usage.services.usage_hold): what a copy
+that finds no room does (waits while other copies are in flight, else stops as quota reached),
+and its settlement when it ends."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy
+
+from usage.services import Hold, usage_unit_settle
+
+from ..models import Copy, GradingJob
+from ..tasks import copy_grade_task
+from .events import progress_push
+from .jobs import job_maybe_finish
+from .leases import IN_FLIGHT
+
+# Seconds a copy that found no room waits before asking again (copies in flight settle).
+QUOTA_WAIT_S = 5
+QUOTA = gettext_lazy("Allocation de jetons épuisée : relancez la copie après avoir changé d'offre.")
+
+
+def quota_message() -> str:
+    return str(QUOTA)  # in the language active now (the teacher's, in the copy task)
+
+
+class NoRoom(Exception):
+    """The allowance cannot hold the next round of calls now (WAIT) or at all (EXHAUSTED)."""
+
+    def __init__(self, hold: Hold):
+        super().__init__(hold)
+        self.hold = hold
+
+
+def copy_unit(copy: Copy) -> str:
+    """The copy's attempt as a unit of its job's reservation (usage.services.usage_hold)."""
+    return f"c{copy.pk}:{copy.attempt}"
+
+
+def copy_unit_settle(copy: Copy, outcome: str) -> None:
+    """Settles the copy's hold to what it spent (the copy ended)."""
+    if copy.job is not None:
+        usage_unit_settle(pool_key=copy.job.reservation_key, unit=copy_unit(copy), outcome=outcome)
+
+
+def copy_no_room(copy: Copy, job: GradingJob, hold: Hold) -> str:
+    """WAIT: the copy goes back to the queue (its stored calls are replayed when it resumes)
+    and tries again in QUOTA_WAIT_S, once copies in flight settled. EXHAUSTED: it and every
+    queued copy of the job stop as "quota reached", resumable."""
+    if hold is Hold.WAIT:
+        copy.transition(
+            source=(Copy.Status.QUEUED, *IN_FLIGHT), target=Copy.Status.QUEUED, lease_owner="", lease_until=None
+        )
+        progress_push(copy.exam)
+        copy_grade_task.apply_async((copy.pk, job.pk, copy.attempt), countdown=QUOTA_WAIT_S)
+        return "waiting"
+    copy.transition(
+        source=(Copy.Status.QUEUED, *IN_FLIGHT), target=Copy.Status.QUOTA_REACHED, failure_reason=quota_message()
+    )
+    copy_unit_settle(copy, "failed")
+    job_quota_reached(job)
+    return Copy.Status.QUOTA_REACHED
+
+
+def job_quota_reached(job: GradingJob) -> None:
+    """The allowance cannot cover another copy: every copy still queued waits, resumable."""
+    job.copies.filter(status=Copy.Status.QUEUED).update(
+        status=Copy.Status.QUOTA_REACHED, failure_reason=quota_message()
+    )
+    progress_push(job.exam)
+    job_maybe_finish(job_id=job.pk)
