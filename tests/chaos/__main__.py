@@ -222,7 +222,7 @@ def _books(pro, free, exams, tight, server) -> tuple[dict, dict]:
             for r in Reservation.objects.filter(user=free).order_by("key")
         ],
         "free_calls": sorted(
-            (r.copy_id, r.total_tokens, r.idempotency_key[-20:]) for r in UsageRecord.objects.filter(user=free)
+            (r.copy_id or 0, r.total_tokens, r.idempotency_key[-20:]) for r in UsageRecord.objects.filter(user=free)
         ),
         "statuses": statuses,
     }
