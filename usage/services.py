@@ -83,8 +83,11 @@ def usage_reserve(*, user: User, key: str, tokens: int, exam: Model | None = Non
                 raise ValueError(f"reservation {key!r} belongs to another user")
             return existing
         start, end = usage_period(allowance)
+        # Held before used: a call recorded between the two reads (ledger rows are written
+        # without this lock) then counts twice, never zero times (READ COMMITTED).
+        held = usage_held(user=user)
         used, _cost = usage_in_period(user=user, start=start, end=end)
-        remaining = TIER_LIMITS[allowance.tier] - used - usage_held(user=user)
+        remaining = TIER_LIMITS[allowance.tier] - used - held
         if tokens > remaining:
             raise QuotaExceeded(needed=tokens, remaining=remaining)
         return Reservation.objects.create(user=user, key=key, tokens=tokens, exam_id=exam.pk if exam else None)
@@ -144,8 +147,9 @@ def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
             pooled = min(missing, max(pool.tokens - reservation_spent(pool), 0))
         if missing > pooled:
             start, end = usage_period(allowance)
+            held_now = usage_held(user=user)  # before used: see usage_reserve
             used, _cost = usage_in_period(user=user, start=start, end=end)
-            if missing - pooled > TIER_LIMITS[allowance.tier] - used - usage_held(user=user):
+            if missing - pooled > TIER_LIMITS[allowance.tier] - used - held_now:
                 Reservation.objects.filter(pk=held.pk).update(tokens=spent)
                 return Hold.WAIT if _in_flight(user, exclude_key=key) else Hold.EXHAUSTED
         if pooled:
