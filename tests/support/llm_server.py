@@ -567,12 +567,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": {"message": f"unknown route {path}", "type": "not_found"}})
             return
         status, payload, headers = self.owner.answer(path, body)
-        alive = self._client_connected()
-        self._send(status, payload, headers)
+        # Marked before the answer is written: the client may read it and look at once.
         with self.owner._lock:
             record = next((r for r in reversed(self.owner.requests) if r.body is body), None)
         if record is not None:
-            record.delivered = status == 200 and alive
+            record.delivered = status == 200 and self._client_connected()
+        self._send(status, payload, headers)
 
     def _client_connected(self) -> bool:
         """False once the client closed its end (its process died): nothing is waiting to read."""
