@@ -20,6 +20,7 @@ from openpyxl.styles import Font
 from ..models import Exam
 from ..selectors.review import Review, review_get
 from ..selectors.roster import exam_sheet
+from .tables import cell_text, fr_number, xlsx_append
 
 SCALES = ("20", "bareme")
 # Pronote's appréciation of a mark ("commentaire" of a devoir) holds 250 characters.
@@ -38,12 +39,6 @@ def mark_round(value: Decimal, *, step: Decimal) -> Decimal:
     if step <= 0:
         return value
     return (value / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
-
-
-def mark_format(value: Decimal) -> str:
-    """French decimal comma, no trailing zero: 14 → "14", 12.50 → "12,5", 13.75 → "13,75"."""
-    text = f"{value.normalize():f}"
-    return text.replace(".", ",")
 
 
 def appreciation_cut(text: str, *, limit: int = APPRECIATION_MAX) -> str:
@@ -76,12 +71,12 @@ def pronote_lines(*, exam: Exam, scale: str = "20", review: Review | None = None
             continue
         mark = mark_round(row.total * maximum / review.bareme_total, step=exam.rounding_step)
         feedback = " ".join(grade.feedback for grade in row.cells if grade is not None and grade.feedback)
-        lines.append(PronoteLine(line.name, mark_format(min(mark, maximum)), appreciation_cut(feedback)))
+        lines.append(PronoteLine(line.name, fr_number(min(mark, maximum)), appreciation_cut(feedback)))
     return lines, maximum
 
 
 def _headers(maximum: Decimal) -> list[str]:
-    return [_("Élève"), _("Note /%(max)s") % {"max": mark_format(maximum)}, _("Appréciation")]
+    return [_("Élève"), _("Note /%(max)s") % {"max": fr_number(maximum)}, _("Appréciation")]
 
 
 def pronote_csv(*, exam: Exam, scale: str = "20") -> bytes:
@@ -91,7 +86,7 @@ def pronote_csv(*, exam: Exam, scale: str = "20") -> bytes:
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(_headers(maximum))
     for line in lines:
-        writer.writerow([line.name, line.mark, line.appreciation])
+        writer.writerow([cell_text(line.name), line.mark, cell_text(line.appreciation)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -101,12 +96,11 @@ def pronote_xlsx(*, exam: Exam, scale: str = "20") -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "Pronote"
-    sheet.append(_headers(maximum))
+    xlsx_append(sheet, _headers(maximum))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for line in lines:
-        sheet.append([line.name, line.mark, line.appreciation])
-        sheet.cell(row=sheet.max_row, column=2).data_type = "s"
+        xlsx_append(sheet, [line.name, line.mark, line.appreciation])
     sheet.column_dimensions["A"].width = 30
     sheet.column_dimensions["C"].width = 60
     buffer = io.BytesIO()

@@ -40,7 +40,7 @@ def cell_text(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
 
 
-def _xlsx_append(sheet: Worksheet, values: list[Any]) -> None:
+def xlsx_append(sheet: Worksheet, values: list[Any]) -> None:
     """Appends a row; text is neutralised and typed as a string (openpyxl would otherwise
     store a value starting with '=' as a formula)."""
     sheet.append([cell_text(value) if isinstance(value, str) else value for value in values])
@@ -114,11 +114,11 @@ def exam_xlsx(*, exam: Exam) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = _("Notes")[:31]
-    _xlsx_append(sheet, _headers(review))
+    xlsx_append(sheet, _headers(review))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for line in exam_sheet(exam=exam, review=review):
-        _xlsx_append(sheet, _line_values(line, review, _float))
+        xlsx_append(sheet, _line_values(line, review, _float))
         sheet.cell(row=sheet.max_row, column=sheet.max_column).alignment = Alignment(wrap_text=True, vertical="top")
     sheet.column_dimensions["A"].width = 28
     sheet.freeze_panes = "B2"

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from grading.exports.pronote import APPRECIATION_MAX, appreciation_cut, mark_format, mark_round
+from grading.exports.pronote import APPRECIATION_MAX, appreciation_cut, mark_round
+from grading.exports.tables import fr_number
 
 
 @pytest.mark.parametrize(
@@ -31,7 +32,7 @@ def test_a_mark_is_rounded_half_up_to_the_exams_step(value, step, expected):
     ("value", "text"), [("14", "14"), ("14.00", "14"), ("12.50", "12,5"), ("13.75", "13,75"), ("0", "0"), ("20", "20")]
 )
 def test_a_mark_has_a_decimal_comma_and_no_trailing_zero(value, text):
-    assert mark_format(Decimal(value)) == text
+    assert fr_number(Decimal(value)) == text
 
 
 def test_an_appreciation_of_exactly_the_fields_length_is_kept_whole():

@@ -128,10 +128,10 @@ def test_a_cell_starting_with_a_formula_character_is_neutralised_and_a_negative_
 def _xlsx_row(values):
     from openpyxl import Workbook
 
-    from grading.exports.tables import _xlsx_append
+    from grading.exports.tables import xlsx_append
 
     sheet = Workbook().active
-    _xlsx_append(sheet, values)
+    xlsx_append(sheet, values)
     return [(cell.value, cell.data_type) for cell in sheet[1]]
 
 
@@ -182,3 +182,19 @@ def test_the_zip_has_one_annotated_pdf_per_copy(owner_client, exam):
 
 def test_an_unknown_format_is_a_404(owner_client, exam):
     assert owner_client.get(reverse("exam_export", args=[exam.pk, "docx"])).status_code == 404
+
+
+def test_the_pronote_files_neutralise_formulas_too(owner_client, hostile_exam):
+    csv_raw = owner_client.get(reverse("exam_export_pronote", args=[hostile_exam.pk, "csv"])).content
+    rows = list(csv.reader(io.StringIO(csv_raw.decode("utf-8-sig")), delimiter=";"))
+    assert sorted(row[0] for row in rows[1:]) == sorted(["Hugo Müller", "Léa Dupré", *NEUTRALISED])
+    assert not [cell for row in rows for cell in row if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+    xlsx_raw = owner_client.get(reverse("exam_export_pronote", args=[hostile_exam.pk, "xlsx"])).content
+    sheet = load_workbook(io.BytesIO(xlsx_raw)).active
+    assert b"<f>" not in _sheet_xml(xlsx_raw)
+    names = {row[0].value: row[0].data_type for row in sheet.iter_rows(min_row=2)}
+    assert names == {name: "s" for name in ["Hugo Müller", "Léa Dupré", *NEUTRALISED]}
+    # The marks stay text typed as Pronote reads them.
+    marks = {row[0].value: (row[1].value, row[1].data_type) for row in sheet.iter_rows(min_row=2) if row[1].value}
+    assert marks == {"Hugo Müller": ("14", "s"), "Léa Dupré": ("15", "s")}
