@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -175,15 +174,14 @@ class Copy(StatusTransitions, models.Model):
     def __str__(self) -> str:
         return self.student_label
 
-    def transition(
-        self, *, source: Iterable[str], target: str, updated_before: datetime | None = None, **fields: Any
-    ) -> bool:
-        """StatusTransitions.transition; with `updated_before`, only if the copy has not changed since."""
+    def transition(self, *, source: Iterable[str], target: str, where: models.Q | None = None, **fields: Any) -> bool:
+        """StatusTransitions.transition; with `where`, only if the row still matches it too (the
+        state a caller such as the reconciliation read, so a copy that moved since is left alone)."""
         # update() skips auto_now: the reconciliation dates a queued copy from its last change.
         fields.setdefault("updated_at", timezone.now())
         rows = Copy.objects.filter(pk=self.pk)
-        if updated_before is not None:
-            rows = rows.filter(updated_at__lt=updated_before)
+        if where is not None:
+            rows = rows.filter(where)
         return self._transition(rows, source, target, fields)
 
 

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 
 from usage.services import Hold, unit_key, usage_hold
@@ -283,12 +284,19 @@ class _LeaseLost(Exception):
     """Another execution took the copy (this one's lease lapsed while it was stalled)."""
 
 
-def copy_fail(*, copy: Copy, reason: str) -> bool:
-    """Fails a copy not settled yet with a reason for the teacher (it can be re-run)."""
+def copy_fail(*, copy: Copy, reason: str, where: Q | None = None) -> bool:
+    """Fails a copy not settled yet with a reason for the teacher (it can be re-run).
+
+    Every way a copy fails goes through here: its hold is settled to what it spent (the rest
+    goes back to the allowance at once, not at the reservation's expiry) and its lease is
+    cleared. `where`: only if the row still matches it (the state the caller read)."""
     failed = copy.transition(
         source=(Copy.Status.GRADING, Copy.Status.VERIFYING, Copy.Status.QUEUED),
         target=Copy.Status.FAILED,
+        where=where,
         failure_reason=reason[:2000],
+        lease_owner="",
+        lease_until=None,
     )
     if failed:
         copy_unit_settle(copy, "failed")

@@ -30,8 +30,8 @@ from accounts.services import user_language_override
 from ..models import Copy, GradingJob
 from ..tasks import copy_grade_task
 from .broker import broker_copy_ids
-from .events import progress_push
-from .jobs import ACTIVE, job_finalize, job_maybe_finish
+from .copy_grading import copy_fail
+from .jobs import ACTIVE, job_finalize
 from .leases import IN_FLIGHT, lease_length
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ class Reconciled:
 
 
 def _fail(copy: Copy, rows: Q) -> bool:
+    """Fails the copy as any failed copy is (copy_fail: its hold settled, its lease cleared),
+    only if it is still in the state read (`rows`)."""
     with user_language_override(copy.exam.owner):
         if copy.requeues:
             reason = _(
@@ -56,20 +58,9 @@ def _fail(copy: Copy, rows: Q) -> bool:
                 "La correction de cette copie a été interrompue (le traitement ne répond plus) ; "
                 "vous pouvez la relancer."
             )
-    failed = bool(
-        Copy.objects.filter(rows, pk=copy.pk).update(
-            status=Copy.Status.FAILED,
-            failure_reason=reason,
-            lease_owner="",
-            lease_until=None,
-            updated_at=timezone.now(),
-        )
-    )
+    failed = copy_fail(copy=copy, reason=reason, where=rows)
     if failed:
         logger.warning("copy %s lost its task: failed", copy.pk, extra={"copy": copy.pk})
-        progress_push(copy.exam)
-        if copy.job_id:
-            job_maybe_finish(job_id=copy.job_id)
     return failed
 
 

@@ -12,11 +12,15 @@ from django.core import mail
 from django.utils import timezone
 
 from grading import services
+from grading.engine.errors import TransientLLMError
 from grading.models import Copy, Exam, GradingJob, ModelAnswer
 from grading.services.broker import broker_copy_ids
+from grading.services.holds import copy_unit
 from grading.services.leases import copy_lease_take, lease_keeper
 from tests.factories import copy_with_pages, exam_with_bareme
-from usage.models import Reservation
+from usage.models import Reservation, UsageRecord
+from usage.selectors import usage_held
+from usage.services import unit_key
 
 from .helpers import grades_json
 
@@ -274,3 +278,38 @@ def test_an_execution_that_lost_its_lease_mid_copy_stops_before_paying_the_next_
 
     assert outcome == "taken" and len(llm_server.requests) == 1
     assert Copy.objects.get(pk=copy.pk).status == Copy.Status.GRADING  # left to its new holder
+
+
+def test_a_copy_failed_by_the_reconciliation_while_its_job_runs_on_gives_back_what_it_held(
+    llm_server, exam, teacher, django_capture_on_commit_callbacks, settings
+):
+    settings.CORRIGO_COPY_REQUEUES_MAX = 0
+    made = [copy_with_pages(exam, pages=1) for _ in range(2)]
+    with django_capture_on_commit_callbacks(execute=False):
+        job = services.job_start(exam=exam, user=teacher)
+    lost, other = (Copy.objects.get(pk=copy.pk) for copy in made)
+    # Its task holds the round's worst case, pays a truncated answer, and its repair meets a
+    # provider error: the task would retry later, holding the copy's tokens meanwhile. Its
+    # worker dies before the retry.
+    llm_server.script(fault="truncated")
+    llm_server.script(fault="500")
+    with pytest.raises(TransientLLMError):
+        services.copy_grade(copy_id=lost.pk, job_id=job.pk, attempt=lost.attempt, lease_owner="dead-task")
+    unit = Reservation.objects.get(key=unit_key(pool_key=job.reservation_key, unit=copy_unit(lost)))
+    spent = sum(UsageRecord.objects.filter(copy=lost).values_list("total_tokens", flat=True))
+    assert unit.state == Reservation.State.HELD and unit.tokens > spent > 0
+    held_before = usage_held(user=teacher)
+    _lapse(lost)
+
+    assert services.copies_reconcile() == services.Reconciled(requeued=0, failed=1, jobs_finalized=0)
+
+    lost.refresh_from_db()
+    assert lost.status == Copy.Status.FAILED and lost.lease_owner == "" and lost.lease_until is None
+    unit.refresh_from_db()
+    assert unit.state == Reservation.State.SETTLED and unit.tokens_used == spent
+    assert unit.outcome == Reservation.Outcome.FAILED
+    # What it held beyond its spending is back: the other copy of the allowance does not wait.
+    assert usage_held(user=teacher) == held_before - (unit.tokens - spent)
+    assert GradingJob.objects.get(pk=job.pk).status == GradingJob.Status.RUNNING
+    assert Copy.objects.get(pk=other.pk).status == Copy.Status.QUEUED
+    assert Reservation.objects.get(key=job.reservation_key).state == Reservation.State.HELD
