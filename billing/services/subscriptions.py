@@ -22,6 +22,9 @@ from .customers import customer_link, user_of_customer
 
 logger = logging.getLogger(__name__)
 
+# Stripe's final statuses: a subscription in one of them never changes again.
+ENDED = ("canceled", "incomplete_expired")
+
 
 def _user_from_metadata(metadata: dict[str, Any] | None) -> User | None:
     user_id = (metadata or {}).get(USER_ID_KEY)
@@ -69,10 +72,12 @@ def billing_customer_deleted(*, customer_id: str) -> User | None:
     """customer.deleted: Stripe ended the customer's subscriptions with it; the teacher's tier
     follows at once, whichever of this event and `customer.subscription.deleted` comes first.
 
-    Each subscription we hold for the customer is retrieved again (Stripe's state, not the
-    payload's), then the tier is applied to the teacher the customer belonged to.
+    Each subscription we hold for the customer that has not already ended is retrieved again
+    (Stripe's state, not the payload's; an ended one cannot change), then the tier is applied
+    to the teacher the customer belonged to.
     """
-    for subscription_id in Subscription.objects.filter(customer_id=customer_id).values_list("id", flat=True):
+    live = Subscription.objects.filter(customer_id=customer_id).exclude(stripe_data__status__in=ENDED)
+    for subscription_id in live.values_list("id", flat=True):
         billing_subscription_sync(subscription_id=subscription_id)
     user = user_of_customer(customer_id)
     if user is not None:

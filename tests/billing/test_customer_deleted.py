@@ -86,10 +86,24 @@ def test_the_teacher_subscribes_again_after_their_customer_was_deleted(
     }
 
 
-def test_a_deleted_customer_of_nobody_we_know_changes_no_one(teacher, fake_stripe, prices, webhooks):
+def test_a_deleted_customer_of_nobody_we_know_changes_no_one(teacher, fake_stripe, prices, webhooks, customer_id):
+    _subscribed(fake_stripe, prices, webhooks, teacher, customer_id, metadata=False)
     stranger = fake_stripe.customer_create(email="stranger@else.example")
     fake_stripe.subscription_create(customer_id=stranger["id"], price=prices["max"])
     for event in fake_stripe.customer_delete(stranger["id"]):
         webhooks.deliver(event)
-    assert usage_summary(user=teacher).tier == Tier.FREE
-    assert not CustomerOwner.objects.exists()
+    assert usage_summary(user=teacher).tier == Tier.PRO
+    assert list(CustomerOwner.objects.values_list("customer_id", flat=True)) == [customer_id]
+
+
+def test_a_deleted_customer_does_not_retrieve_the_subscriptions_that_already_ended(
+    teacher, fake_stripe, prices, webhooks, customer_id
+):
+    sub = _subscribed(fake_stripe, prices, webhooks, teacher, customer_id, metadata=True)
+    customer_deleted, subscription_deleted = fake_stripe.customer_delete(customer_id)
+    webhooks.deliver(subscription_deleted)
+    path = f"/v1/subscriptions/{sub['id']}"
+    retrieved = len(fake_stripe.calls("GET", path))
+    webhooks.deliver(customer_deleted)
+    assert len(fake_stripe.calls("GET", path)) == retrieved
+    _assert_free(teacher)
