@@ -24,7 +24,7 @@ SPLIT_CACHE_S = 3600  # a teacher reopening the split page does not pay for the 
 
 
 def detection_record(
-    *, user: User, exam: Exam, label: str, copy: Copy | None = None
+    *, user: User, exam: Exam, label: str, copy: Copy | None = None, reservation_key: str | None = None
 ) -> Callable[[LLMResult, bool], None]:
     """Writes each detection call (and its repair) to the ledger, under a key of its own."""
     base = f"detect:{label}:{exam.pk}:{uuid.uuid4().hex[:12]}"
@@ -38,6 +38,7 @@ def detection_record(
             model=result.model,
             **result.ledger_tokens,
             idempotency_key=f"{base}:repair" if repair else base,
+            reservation_key=reservation_key,
         )
 
     return record

@@ -5,13 +5,14 @@ rapidfuzz, and kept away from the grading providers (masked in text and image)."
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import replace
 
 from django.db import transaction
 from django.db.models import Q
 
 from rosters.models import Student
-from usage.selectors import usage_summary
+from usage.services import QuotaExceeded, usage_reserve, usage_settle
 
 from ..engine.detection import name_read
 from ..engine.name_band import band_mask
@@ -25,7 +26,9 @@ from .uploads import SplitRow
 logger = logging.getLogger(__name__)
 
 # Tokens of one name-reading call, at most (a band image, a short prompt, a short answer):
-# the call is skipped when the allowance left is below it, so it never goes over.
+# held before the call (under the allowance lock, like a job's estimate) and settled to what
+# it spent after; the call is skipped when the allowance cannot hold it, so it never goes over
+# however many copies are read at once.
 NAME_READ_TOKENS = 2500
 
 
@@ -85,17 +88,27 @@ def copy_name_read(*, copy: Copy) -> str:
     page = copy.pages.filter(index=1).first()
     if page is None:
         return "skipped"
-    if usage_summary(user=exam.owner).remaining < NAME_READ_TOKENS:
-        return "skipped"
     config = role_ready("detection")
-    with page.image.open("rb") as image:
-        jpeg = image.read()
-    read = name_read(
-        page_jpeg=jpeg,
-        text=page.text,
-        config=config,
-        record=detection_record(user=exam.owner, exam=exam, label=f"name:{copy.pk}", copy=copy),
-    )
+    key = f"name:{copy.pk}:{uuid.uuid4().hex[:12]}"
+    try:
+        usage_reserve(user=exam.owner, key=key, tokens=NAME_READ_TOKENS, exam=exam)
+    except QuotaExceeded:
+        return "skipped"
+    outcome = "failed"
+    try:
+        with page.image.open("rb") as image:
+            jpeg = image.read()
+        read = name_read(
+            page_jpeg=jpeg,
+            text=page.text,
+            config=config,
+            record=detection_record(
+                user=exam.owner, exam=exam, label=f"name:{copy.pk}", copy=copy, reservation_key=key
+            ),
+        )
+        outcome = "finished"
+    finally:
+        usage_settle(key=key, outcome=outcome)
     copy_name_match(copy=copy, read=read)
     return "read"
 

@@ -139,6 +139,36 @@ def test_no_name_is_read_when_the_allowance_left_cannot_pay_for_it(
     assert llm_server.requests == [] and copy.read_name == "" and copy.student_label == "scan1"
 
 
+def test_a_name_is_read_with_exactly_its_worst_case_left_and_gives_back_what_it_did_not_spend(
+    owner_client, class_exam, llm_server, eager_tasks, teacher
+):
+    from grading.services.names import NAME_READ_TOKENS
+    from usage.models import Reservation, UsageRecord
+    from usage.selectors import usage_summary
+    from usage.services import usage_record
+
+    used = usage_summary(user=teacher).remaining - NAME_READ_TOKENS
+    usage_record(
+        user=teacher,
+        phase="grading",
+        model="openai/gpt-4o",
+        prompt_tokens=used,
+        completion_tokens=0,
+        idempotency_key="k",
+    )
+    assert usage_summary(user=teacher).remaining == NAME_READ_TOKENS
+
+    copy = _upload(owner_client, class_exam, {"scan1.pdf": ("Chloé Dubois", "C1")})["scan1.pdf"]
+
+    copy.refresh_from_db()
+    assert len(llm_server.requests) == 1 and copy.read_name == "Chloé Dubois"
+    (held,) = Reservation.objects.filter(user=teacher, key__startswith=f"name:{copy.pk}:")
+    (call,) = UsageRecord.objects.filter(user=teacher, phase="detection")
+    assert (held.state, held.outcome, held.tokens_used) == ("settled", "finished", call.total_tokens)
+    assert call.reservation == held and 0 < call.total_tokens <= NAME_READ_TOKENS
+    assert usage_summary(user=teacher).remaining == NAME_READ_TOKENS - call.total_tokens
+
+
 def test_a_class_pdf_split_carries_the_names_and_the_matched_students(owner_client, class_exam, llm_server):
     pages = ["Nom : Léa Abadie   Classe : 3e B", "suite", "Nom : L. Martin   Classe : 3e B", "Nom : Martin"]
     upload = SimpleUploadedFile("classe.pdf", text_pdf(pages))
