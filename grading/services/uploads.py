@@ -10,11 +10,13 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from rosters.models import Student
@@ -145,7 +147,7 @@ def split_fixed(*, page_count: int, pages_per_student: int) -> list[SplitRow]:
     rows = []
     for n, first in enumerate(range(1, page_count + 1, pages_per_student), start=1):
         last = min(first + pages_per_student - 1, page_count)
-        rows.append(SplitRow(student_label=_("Élève %(n)s") % {"n": n}, first_page=first, last_page=last))
+        rows.append(SplitRow(student_label=placeholder_label(n), first_page=first, last_page=last))
     return rows
 
 
@@ -193,9 +195,7 @@ def split_apply(*, source: SourceFile, rows: list[SplitRow]) -> list[Copy]:
                     :200
                 ],
                 # A name on the split row was read or typed: the copy needs no name-reading call.
-                read_name=""
-                if _PLACEHOLDER_RE.fullmatch(row.student_label.strip())
-                else row.student_label.strip()[:200],
+                read_name="" if placeholder_is(row.student_label) else row.student_label.strip()[:200],
                 student_id=row.student_id,
                 first_page=row.first_page,
                 last_page=row.last_page,
@@ -207,8 +207,23 @@ def split_apply(*, source: SourceFile, rows: list[SplitRow]) -> list[Copy]:
     return copies
 
 
-# "Élève 3" / "Student 3": a split row without a name (fixed pages, or none legible).
-_PLACEHOLDER_RE = re.compile(r"(?:Élève|Eleve|Student) \d+", re.I)
+def placeholder_label(n: int) -> str:
+    """The label of a split row without a name (fixed pages, or none legible): "Élève 3"."""
+    return _("Élève %(n)s") % {"n": n}
+
+
+def placeholder_is(label: str) -> bool:
+    """Whether a label is still a placeholder, in whichever of the site's languages the split
+    page was shown (the teacher may have switched language between proposal and confirmation)."""
+    label = label.strip()
+    number = label.rsplit(" ", 1)[-1]
+    if not number.isdigit():
+        return False
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            if label == placeholder_label(int(number)):
+                return True
+    return False
 
 
 def _split_students(*, exam: Exam, rows: list[SplitRow]) -> dict[int, Student]:

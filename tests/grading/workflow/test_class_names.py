@@ -210,3 +210,21 @@ def test_a_split_giving_one_student_two_copies_is_refused(owner_client, class_ex
 
     assert "Un même élève est choisi pour deux copies." in response.content.decode()
     assert not class_exam.copies.exists()
+
+
+@pytest.mark.parametrize(
+    ("label", "placeholder"),
+    [
+        ("Élève 3", True),
+        (" Student 12 ", True),  # the split page shown in English
+        ("Élève Martin", False),
+        ("Élève 3 Martin", False),
+        ("Martin 3", False),
+        ("Élèves 3", False),
+        ("Élève", False),
+    ],
+)
+def test_only_the_split_pages_own_placeholder_counts_as_no_name(label, placeholder):
+    from grading.services.uploads import placeholder_is
+
+    assert placeholder_is(label) is placeholder
