@@ -79,6 +79,7 @@ class GradeFactory(factory.django.DjangoModelFactory):
     reading = "x = 3"
     reasoning = "La méthode est juste, le calcul final aussi."
     feedback = "Bien, mais justifiez l'étape 2."
+    ai_feedback = factory.SelfAttribute("feedback")
     confidence = 0.9
 
 

@@ -52,6 +52,7 @@ class UsageRecord(models.Model):
         GRADING = "grading", _("Correction")
         VERIFICATION = "verification", _("Vérification")
         REPAIR = "repair", _("Réparation")
+        APPRECIATION = "appreciation", _("Appréciation")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="usage_records")
     exam = models.ForeignKey("grading.Exam", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

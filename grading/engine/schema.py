@@ -68,6 +68,12 @@ class CopySplit(BaseModel):
     last_page: int = Field(ge=1)
 
 
+class AppreciationDraft(BaseModel):
+    """The general appréciation of a copy, written for the student (a few sentences)."""
+
+    appreciation: str = Field(min_length=1, max_length=2000)
+
+
 class NameReading(BaseModel):
     """The student's name as written in the header of a copy's first page ("" when illegible)."""
 

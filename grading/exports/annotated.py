@@ -72,6 +72,9 @@ def copy_margin_lines(copy: Copy, review: Review, row: ReviewRow) -> list[tuple[
                 True,
             )
         )
+    if copy.appreciation:
+        lines.append(("", False))
+        lines.append((copy.appreciation, False))
     lines.append(("", False))
     for n, (question, grade) in enumerate(zip(review.questions, row.cells, strict=True), start=1):
         if grade is None:

@@ -70,7 +70,10 @@ def pronote_lines(*, exam: Exam, scale: str = "20", review: Review | None = None
             lines.append(PronoteLine(line.name, "", ""))
             continue
         mark = mark_round(row.total * maximum / review.bareme_total, step=exam.rounding_step)
-        feedback = " ".join(grade.feedback for grade in row.cells if grade is not None and grade.feedback)
+        # The teacher's general appréciation; without one, the questions' feedback.
+        feedback = row.copy.appreciation or " ".join(
+            grade.feedback for grade in row.cells if grade is not None and grade.feedback
+        )
         lines.append(PronoteLine(line.name, fr_number(min(mark, maximum)), appreciation_cut(feedback)))
     return lines, maximum
 

@@ -73,7 +73,8 @@ def _headers(review: Review) -> list[str]:
 
 
 def _feedback(row: ReviewRow) -> str:
-    parts = []
+    """The teacher's text: the general appréciation, then each question's feedback."""
+    parts = [row.copy.appreciation] if row.copy.appreciation else []
     for n, grade in enumerate(row.cells, start=1):
         if grade is not None and grade.feedback:
             parts.append(f"Q{n} : {grade.feedback}")
@@ -175,6 +176,7 @@ def exam_json(*, exam: Exam) -> dict[str, Any]:
                     "reading": grade.reading,
                     "reasoning": grade.reasoning,
                     "feedback": grade.feedback,
+                    "ai_feedback": grade.ai_feedback,
                     "confidence": grade.confidence,
                     "disagreement": grade.disagreement,
                     "resolution": grade.resolution,
@@ -190,6 +192,9 @@ def exam_json(*, exam: Exam) -> dict[str, Any]:
                 "reviewed": row.copy.reviewed,
                 "flagged_manipulation": row.copy.flagged_manipulation,
                 "manipulation_reason": row.copy.manipulation_reason,
+                "appreciation": row.copy.appreciation,
+                "appreciation_ai": row.copy.appreciation_ai,
+                "appreciation_stale": row.copy.appreciation_stale,
                 "total": str(row.total) if row.total is not None else None,
                 "on_twenty": str(on_twenty(row.total, review.bareme_total) or "") or None,
                 "grades": grades,

@@ -146,6 +146,11 @@ class Copy(StatusTransitions, models.Model):
     flagged_manipulation = models.BooleanField(default=False)
     manipulation_reason = models.TextField(blank=True)
     reviewed = models.BooleanField(default=False)
+    # The general appréciation: the teacher's text (what exports show), the grading model's draft
+    # (restorable), and whether points changed since the draft was written ("possibly stale").
+    appreciation = models.TextField(_("appréciation"), blank=True)
+    appreciation_ai = models.TextField(blank=True)
+    appreciation_stale = models.BooleanField(default=False)
     # The roster student the name read on the copy was matched to (or the teacher chose), with
     # the name as read and the match's score (0-100, rapidfuzz; None when nobody chose).
     student = models.ForeignKey("rosters.Student", models.SET_NULL, null=True, blank=True, related_name="copies")

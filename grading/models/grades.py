@@ -25,7 +25,8 @@ class Grade(models.Model):
     max_points = models.DecimalField(max_digits=6, decimal_places=2)
     reading = models.TextField(blank=True)
     reasoning = models.TextField(blank=True)
-    feedback = models.TextField(blank=True)
+    feedback = models.TextField(blank=True)  # to the student: the teacher's text when edited
+    ai_feedback = models.TextField(blank=True)  # as the engine wrote it (restorable)
     confidence = models.FloatField(default=0.0)
     disagreement = models.BooleanField(default=False)
     resolution = models.CharField(max_length=10, choices=Resolution.choices, default=Resolution.SINGLE)
@@ -53,6 +54,10 @@ class Grade(models.Model):
 
     def __str__(self) -> str:
         return f"{self.copy} · {self.question} : {self.points}/{self.max_points}"
+
+    @property
+    def feedback_edited(self) -> bool:
+        return self.feedback != self.ai_feedback
 
 
 class ModelAnswer(models.Model):
@@ -114,7 +119,7 @@ class GradeEdit(models.Model):
 
     grade = models.ForeignKey(Grade, on_delete=models.CASCADE, related_name="edits")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    field = models.CharField(max_length=20, default="points")  # points, max_points
+    field = models.CharField(max_length=20, default="points")  # points, max_points, feedback
     action = models.CharField(max_length=12, choices=Action.choices, default=Action.EDIT)
     before = models.TextField(blank=True)
     after = models.TextField(blank=True)

@@ -223,6 +223,7 @@ def copy_page_get(*, copy: Copy) -> dict[str, Any]:
         "previous_pk": siblings[index - 1] if index > 0 else None,
         "next_pk": siblings[index + 1] if index + 1 < len(siblings) else None,
         "double": exam.mode == Exam.Mode.DOUBLE,
+        "has_grades": bool(grades),
     }
 
 

@@ -4,7 +4,8 @@
 - bareme: the questions, and what a change after grading does to the grades given.
 - uploads: students' PDFs in, split into copies, pages rendered.
 - detection: the detection model's barème and split proposals (ledger recorded).
-- review: grade edits, restore, reviewed flag, renaming.
+- review: grade and feedback edits, restore, the copy's appréciation, reviewed flag, renaming.
+- appreciation: the copy's appréciation drafted by the grading model (metered).
 - estimate: what a job will cost, each slot's checked model.
 - jobs: start, re-run, cancel, finalize.
 - reconcile, leases, broker: copies whose task is gone (dead worker, lost message) graded again.
@@ -15,6 +16,7 @@
 
 from __future__ import annotations
 
+from .appreciation import copy_appreciation_draft
 from .bareme import (
     GradesChoice,
     GradesChoiceNeeded,
@@ -33,7 +35,18 @@ from .jobs import copy_rerun, job_cancel, job_finalize, job_start
 from .names import copy_name_match, copy_name_read, copy_pages_for_grading, split_rows_match
 from .reconcile import Reconciled, copies_reconcile
 from .retention import PurgeResult, exam_files_purge, exam_files_purge_expired, retention_days
-from .review import copy_rename, copy_reviewed_set, grade_edit, grade_restore, points_check
+from .review import (
+    appreciation_mark_stale,
+    copy_appreciation_edit,
+    copy_appreciation_restore,
+    copy_rename,
+    copy_reviewed_set,
+    grade_edit,
+    grade_feedback_edit,
+    grade_feedback_restore,
+    grade_restore,
+    points_check,
+)
 from .roster import copy_student_set, exam_student_mark
 from .uploads import (
     SplitRow,
@@ -57,9 +70,13 @@ __all__ = [
     "PurgeResult",
     "Reconciled",
     "SplitRow",
+    "appreciation_mark_stale",
     "bareme_propose",
     "bareme_replace",
     "copies_reconcile",
+    "copy_appreciation_draft",
+    "copy_appreciation_edit",
+    "copy_appreciation_restore",
     "copy_delete",
     "copy_fail",
     "copy_grade",
@@ -79,6 +96,8 @@ __all__ = [
     "exam_update",
     "exam_student_mark",
     "grade_edit",
+    "grade_feedback_edit",
+    "grade_feedback_restore",
     "grade_restore",
     "job_cancel",
     "job_estimate",

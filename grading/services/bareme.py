@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from ..engine.schema import normalise_points
 from ..errors import WorkflowError
 from ..models import Copy, Exam, Grade, GradeEdit, Question
+from .review import appreciation_mark_stale
 
 
 class GradesChoice(models.TextChoices):
@@ -83,6 +84,7 @@ def question_add(*, exam: Exam, label: str, max_points: Decimal, criteria: str =
             for copy in graded
         )
         Copy.objects.filter(pk__in=[copy.pk for copy in graded]).update(reviewed=False)
+        appreciation_mark_stale(copy_ids=[copy.pk for copy in graded])
         return question
 
 
@@ -126,6 +128,7 @@ def _grades_remax(grades: list[Grade], *, maximum: Decimal, step: Decimal, keep:
             edits.append(GradeEdit(**audit, field="points", before=str(before_points), after=str(grade.points)))
     Grade.objects.bulk_update(grades, ["points", "ai_points", "max_points", "edited", "needs_review"])
     GradeEdit.objects.bulk_create(edits)
+    appreciation_mark_stale(copy_ids=[grade.copy_id for grade in grades])
     if keep:
         Copy.objects.filter(grades__in=grades).update(reviewed=False)
 
@@ -147,6 +150,8 @@ def question_delete(*, question: Question, on_grades: str = "") -> None:
         graded = Grade.objects.filter(question=question).count()
         if graded and on_grades != GradesChoice.DELETE:
             raise GradesChoiceNeeded(graded=graded, choices=[GradesChoice.DELETE])
+        graded_copies = Grade.objects.filter(question=question).values_list("copy_id", flat=True)
+        appreciation_mark_stale(copy_ids=list(graded_copies))
         question.delete()
 
 

@@ -247,7 +247,7 @@ def _copy_grade_leased(
 def _grades_write(copy: Copy, questions: dict[str, Question], outcome: CopyOutcome) -> None:
     """One row per question: created, or replaced on a re-run (teacher edits are re-run too)."""
     existing = {grade.question_id: grade for grade in Grade.objects.filter(copy=copy)}
-    fields = ["points", "ai_points", "max_points", "reading", "reasoning", "feedback", "confidence"]
+    fields = ["points", "ai_points", "max_points", "reading", "reasoning", "feedback", "ai_feedback", "confidence"]
     fields += ["disagreement", "resolution", "edited", "audit"]
     created, updated = [], []
     for item in outcome.questions:
@@ -260,6 +260,7 @@ def _grades_write(copy: Copy, questions: dict[str, Question], outcome: CopyOutco
             "reading": item.reading,
             "reasoning": item.reasoning,
             "feedback": item.feedback,
+            "ai_feedback": item.feedback,
             "confidence": item.confidence,
             "disagreement": item.disagreement,
             "resolution": item.resolution,

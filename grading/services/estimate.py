@@ -113,9 +113,9 @@ BOUND_CHARS_PER_TOKEN = 3
 BOUND_TOKENS_PER_MESSAGE = 8
 
 
-def request_worst_tokens(request: Request) -> int:
+def request_worst_tokens(request: Request, *, max_tokens: int | None = None) -> int:
     """A call's most tokens: its prompt's bound (text, each image at its provider's count,
-    per-message overhead) + the answer's cap (CORRIGO_LLM_MAX_TOKENS, passed as max_tokens)."""
+    per-message overhead) + the answer's cap (`max_tokens`, else CORRIGO_LLM_MAX_TOKENS)."""
     chars, images = 0, 0
     for message in request.messages:
         content = message.get("content")
@@ -128,7 +128,8 @@ def request_worst_tokens(request: Request) -> int:
                 images += 1
     image_tokens = IMAGE_TOKENS.get(request.config.provider, IMAGE_TOKENS_DEFAULT)
     prompt = -(-chars // BOUND_CHARS_PER_TOKEN) + images * image_tokens
-    return prompt + BOUND_TOKENS_PER_MESSAGE * len(request.messages) + settings.CORRIGO_LLM_MAX_TOKENS
+    cap = max_tokens or settings.CORRIGO_LLM_MAX_TOKENS
+    return prompt + BOUND_TOKENS_PER_MESSAGE * len(request.messages) + cap
 
 
 def copy_first_round_worst(copy: Copy, *, configs: dict[str, RoleConfig], ctx: ExamContext) -> int:

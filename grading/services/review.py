@@ -1,4 +1,5 @@
-"""The teacher's review: grade edits (audited), restore, reviewed flag, renaming, re-grading."""
+"""The teacher's review: grade and feedback edits (audited), restore, the copy's appréciation,
+reviewed flag, renaming."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ def _grade_set(*, grade: Grade, user, points: Decimal, action: str) -> Grade:
             GradeEdit.objects.create(
                 grade=locked, user=user, field="points", action=action, before=str(before), after=str(points)
             )
+            appreciation_mark_stale(copy_ids=[locked.copy_id])
     grade.points, grade.edited, grade.needs_review = locked.points, locked.edited, locked.needs_review
     return grade
 
@@ -63,4 +65,56 @@ def copy_reviewed_set(*, copy: Copy, reviewed: bool) -> Copy:
 def copy_rename(*, copy: Copy, student_label: str) -> Copy:
     copy.student_label = student_label.strip()[:200]
     copy.save(update_fields=["student_label", "updated_at"])
+    return copy
+
+
+def appreciation_mark_stale(*, copy_ids: list[int]) -> int:
+    """Points changed after the appréciation was drafted: it may no longer agree with them."""
+    return Copy.objects.filter(pk__in=copy_ids).exclude(appreciation_ai="").update(appreciation_stale=True)
+
+
+FEEDBACK_MAX = 2000
+
+
+def _feedback_set(*, grade: Grade, user, feedback: str, action: str) -> Grade:
+    with transaction.atomic():
+        locked = Grade.objects.select_for_update().get(pk=grade.pk)
+        before = locked.feedback
+        if before != feedback:
+            locked.feedback = feedback
+            locked.save(update_fields=["feedback", "updated_at"])
+            GradeEdit.objects.create(
+                grade=locked, user=user, field="feedback", action=action, before=before, after=feedback
+            )
+    grade.feedback = locked.feedback
+    return grade
+
+
+def grade_feedback_edit(*, grade: Grade, user, feedback: str) -> Grade:
+    """The teacher's feedback to the student on one answer, audited like points."""
+    feedback = feedback.strip()
+    if len(feedback) > FEEDBACK_MAX:
+        raise WorkflowError(_("L'appréciation dépasse %(max)s caractères.") % {"max": FEEDBACK_MAX})
+    return _feedback_set(grade=grade, user=user, feedback=feedback, action=GradeEdit.Action.EDIT)
+
+
+def grade_feedback_restore(*, grade: Grade, user) -> Grade:
+    """Back to the engine's feedback; audited."""
+    return _feedback_set(grade=grade, user=user, feedback=grade.ai_feedback, action=GradeEdit.Action.RESTORE)
+
+
+def copy_appreciation_edit(*, copy: Copy, appreciation: str) -> Copy:
+    """The teacher's general appréciation (what exports and annotated PDFs show)."""
+    appreciation = appreciation.strip()
+    if len(appreciation) > FEEDBACK_MAX:
+        raise WorkflowError(_("L'appréciation dépasse %(max)s caractères.") % {"max": FEEDBACK_MAX})
+    copy.appreciation = appreciation
+    copy.save(update_fields=["appreciation", "updated_at"])
+    return copy
+
+
+def copy_appreciation_restore(*, copy: Copy) -> Copy:
+    """Back to the model's draft."""
+    copy.appreciation = copy.appreciation_ai
+    copy.save(update_fields=["appreciation", "updated_at"])
     return copy

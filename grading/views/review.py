@@ -1,4 +1,5 @@
-"""The review: the grid, one copy's page, grade edits and restores, reviewed, rename, re-grade."""
+"""The review: the grid, one copy's page, grade and feedback edits and restores, the copy's
+appréciation, reviewed, rename, re-grade."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from core.errors import ApplicationError
 from .. import exports, selectors, services
 from ..errors import WorkflowError
 from ..forms import CopyRenameForm, points_parse
-from ..models import ExamStudent, Grade
+from ..models import Copy, ExamStudent, Grade
 from .responses import back_to, wants_json
 from .roster import pronote_scale
 
@@ -58,6 +59,8 @@ def _grade_payload(grade: Grade) -> dict[str, object]:
         "ai_points": formats.number_format(grade.ai_points.normalize(), use_l10n=True),
         "edited": grade.edited,
         "total": formats.number_format(total.normalize(), use_l10n=True) if total is not None else "",
+        # The copy page shows at once that its appréciation may no longer agree with the points.
+        "appreciation_stale": Copy.objects.filter(pk=grade.copy_id, appreciation_stale=True).exists(),
     }
 
 
@@ -125,3 +128,41 @@ def copy_regrade(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("La copie est renvoyée à la correction."))
     return redirect("copy_detail", pk=copy.pk)
+
+
+@login_required
+@require_POST
+def grade_feedback(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The teacher's feedback on one answer (« restore »: back to the engine's text)."""
+    grade = selectors.grade_get(user=request.user, pk=pk)
+    try:
+        if "restore" in request.POST:
+            services.grade_feedback_restore(grade=grade, user=request.user)
+            messages.success(request, _("Appréciation de l'IA rétablie."))
+        else:
+            services.grade_feedback_edit(grade=grade, user=request.user, feedback=request.POST.get("feedback", ""))
+            messages.success(request, _("Appréciation enregistrée."))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    return redirect(reverse("copy_detail", args=[grade.copy_id]) + f"#question-{grade.question_id}")
+
+
+@login_required
+@require_POST
+def copy_appreciation(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The copy's general appréciation: saved, restored to the model's draft, or (re)drafted."""
+    copy = selectors.copy_get(user=request.user, pk=pk)
+    action = request.POST.get("action", "save")
+    try:
+        if action == "draft":
+            services.copy_appreciation_draft(copy=copy, user=request.user)
+            messages.success(request, _("Appréciation rédigée par le modèle : relisez-la."))
+        elif action == "restore":
+            services.copy_appreciation_restore(copy=copy)
+            messages.success(request, _("Appréciation de l'IA rétablie."))
+        else:
+            services.copy_appreciation_edit(copy=copy, appreciation=request.POST.get("appreciation", ""))
+            messages.success(request, _("Appréciation enregistrée."))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    return redirect(reverse("copy_detail", args=[copy.pk]) + "#appreciation")

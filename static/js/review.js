@@ -37,6 +37,8 @@
     var row = input.closest("tr");
     var total = row && row.querySelector("td.total");
     if (total && body.total !== undefined) { total.textContent = body.total; }
+    var stale = document.querySelector("[data-appreciation-stale]");
+    if (stale && body.appreciation_stale) { stale.hidden = false; }
     statsRefresh();
   }
 

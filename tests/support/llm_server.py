@@ -22,7 +22,8 @@ talks to it exactly as to a real provider, so the gateway is exercised end to en
   no script entry took (the chaos run). A 200 answer is `delivered` only if the client's
   connection was still open when it was written (a killed worker's call is not).
   Unscripted requests get the demo answer: plausible grades
-  derived from the barème in the prompt (see `demo_content`).
+  derived from the barème in the prompt (see `demo_content`), and for an appréciation a text
+  that follows the grades in the prompt (`demo_appreciation`).
 
 CLI: `python tests/support/llm_server.py --port 8765 --latency 0.5 --demo`.
 """
@@ -181,6 +182,7 @@ _BAREME_RE = re.compile(r"<bareme_json>(.*?)</bareme_json>", re.S)
 _TASK_RE = re.compile(r"\[TASK:([a-z_]+)\]")
 _DISPUTED_RE = re.compile(r"<disputed_json>(.*?)</disputed_json>", re.S)
 _PAGES_RE = re.compile(r"<page_count>(\d+)</page_count>")
+_GRADES_RE = re.compile(r"<grades_json>(.*?)</grades_json>", re.S)
 # A name in a copy's header, as students write it: "Nom : Léa Abadie" (demo mode reads it).
 _NAME_RE = re.compile(r"\b(?:Nom|NOM|Name|Élève)\s*:\s*(\S+(?: \S+)*?)(?=\s{2,}|\s+Classe\b|\s*$)", re.M)
 _SPLIT_PAGE_RE = re.compile(r"^Page (\d+)\. Text layer:\n(.*)$", re.M)
@@ -219,6 +221,27 @@ def _rng(*seed: Any) -> random.Random:
     return random.Random(hashlib.sha1(repr(seed).encode(), usedforsecurity=False).hexdigest())  # noqa: S311
 
 
+def demo_appreciation(text: str) -> str:
+    """A general appréciation that follows the grades in the prompt: its opening from the
+    share of the points, its strength and weakness from the questions' shares."""
+    grades = json.loads((_GRADES_RE.search(text) or [None, "{}"])[1])
+    questions = grades.get("questions") or []
+    maximum = float(grades.get("max") or 0)
+    share = float(grades.get("total") or 0) / maximum if maximum else 0.0
+    if share >= 0.75:
+        opening = "Très bon travail d'ensemble."
+    elif share >= 0.5:
+        opening = "Travail correct dans l'ensemble."
+    elif share >= 0.25:
+        opening = "Travail inégal."
+    else:
+        opening = "Travail insuffisant."
+    if not questions:
+        return opening
+    ranked = sorted(questions, key=lambda q: float(q["points"]) / float(q["max"]) if float(q["max"]) else 0.0)
+    return f"{opening} Point fort : {ranked[-1]['label']}. À retravailler en priorité : {ranked[0]['label']}."
+
+
 def demo_content(text: str, model: str, key: str = "") -> str:
     """A plausible answer to any request the engine sends, derived from its prompt.
 
@@ -237,6 +260,8 @@ def demo_content(text: str, model: str, key: str = "") -> str:
                 ]
             }
         )
+    if task == "appreciation":
+        return json.dumps({"appreciation": demo_appreciation(text)}, ensure_ascii=False)
     if task == "read_name":
         found = _NAME_RE.search(text)
         return json.dumps({"name": found.group(1) if found else ""}, ensure_ascii=False)

@@ -49,7 +49,14 @@ def test_an_edit_is_saved_and_audited(owner_client, teacher):
     response = owner_client.post(
         reverse("grade_update", args=[grade.pk]), {"points": "2,5"}, headers={"Accept": "application/json"}
     )
-    assert response.json() == {"ok": True, "points": "2,5", "ai_points": "0", "edited": True, "total": "2,5"}
+    assert response.json() == {
+        "ok": True,
+        "points": "2,5",
+        "ai_points": "0",
+        "edited": True,
+        "total": "2,5",
+        "appreciation_stale": False,
+    }
     grade.refresh_from_db()
     assert (grade.points, grade.ai_points, grade.edited) == (Decimal("2.5"), Decimal("0"), True)
     edit = GradeEdit.objects.get()

@@ -1,0 +1,99 @@
+"""A copy's general appréciation drafted by the grading model from its grades (one small call,
+metered like every call: a reservation of its worst case first, each call's ledger row written
+the moment it returns, phase "appreciation", before anything else)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from usage.services import usage_record, usage_reserve, usage_settle
+
+from ..engine.appreciation import APPRECIATION_MAX_TOKENS, appreciation_request, appreciation_write
+from ..engine.llm import LLMResult
+from ..errors import WorkflowError
+from ..models import Copy
+from .estimate import request_worst_tokens, role_ready
+
+# The role whose model drafts it: the grading model (grader A in double correction).
+APPRECIATION_ROLE = "grader_a"
+
+
+def _number(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def _items(copy: Copy) -> tuple[list[dict], Decimal, Decimal]:
+    """The copy's grades as the teacher left them (points and feedback), in barème order."""
+    grades = list(copy.grades.select_related("question").order_by("question__order", "question_id"))
+    if not grades:
+        raise WorkflowError(_("La copie n'a pas encore de notes : rien à apprécier."))
+    items = [
+        {
+            "label": grade.question.label,
+            "points": _number(grade.points),
+            "max": _number(grade.max_points),
+            "reading": grade.reading,
+            "feedback": grade.feedback,
+        }
+        for grade in grades
+    ]
+    total = sum((grade.points for grade in grades), Decimal(0))
+    maximum = sum((grade.max_points for grade in grades), Decimal(0))
+    return items, total, maximum
+
+
+def copy_appreciation_draft(*, copy: Copy, user: User) -> Copy:
+    """Asks the grading model for the copy's appréciation; it becomes the draft and the text.
+
+    Raises ApplicationError: no grades yet, allowance too small (QuotaExceeded), model
+    misconfigured, provider down or unusable answer (EngineError)."""
+    items, total, maximum = _items(copy)
+    config = role_ready(APPRECIATION_ROLE)
+    request = appreciation_request(
+        config=config,
+        title=copy.exam.title,
+        language=copy.exam.language,
+        items=items,
+        total=_number(total),
+        maximum=_number(maximum),
+    )
+    key = f"appreciation:{copy.pk}:{uuid.uuid4().hex[:12]}"
+    # The call and its possible repair, each at its worst case.
+    usage_reserve(
+        user=user,
+        key=key,
+        tokens=2 * request_worst_tokens(request, max_tokens=APPRECIATION_MAX_TOKENS),
+        exam=copy.exam,
+    )
+
+    def record(result: LLMResult, repair: bool) -> None:
+        usage_record(
+            user=user,
+            exam=copy.exam,
+            copy=copy,
+            phase="repair" if repair else "appreciation",
+            model=result.model,
+            **result.ledger_tokens,
+            idempotency_key=f"{key}:repair" if repair else key,
+            reservation_key=key,
+        )
+
+    outcome = "failed"
+    try:
+        draft = appreciation_write(request=request, record=record)
+        outcome = "finished"
+    finally:
+        usage_settle(key=key, outcome=outcome)
+    with transaction.atomic():
+        locked = Copy.objects.select_for_update().get(pk=copy.pk)
+        locked.appreciation_ai = draft
+        locked.appreciation = draft
+        locked.appreciation_stale = False
+        locked.save(update_fields=["appreciation_ai", "appreciation", "appreciation_stale", "updated_at"])
+    copy.appreciation_ai, copy.appreciation, copy.appreciation_stale = draft, draft, False
+    return copy
