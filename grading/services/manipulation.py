@@ -15,8 +15,10 @@ def copy_manipulation(*, copy: Copy, outcome: CopyOutcome) -> tuple[bool, str]:
     found locally in the copy's text layer or in what any model read on its pages."""
     texts = list(copy.pages.order_by("index").values_list("text", flat=True))
     answers = ModelAnswer.objects.filter(copy=copy, attempt=copy.attempt, parsed__isnull=False)
-    for parsed in answers.order_by("id").values_list("parsed", flat=True):
-        texts += [str(question.get("reading", "")) for question in parsed.get("questions", [])]
+    for answer in answers.order_by("id"):
+        grades = answer.get_grades()
+        if grades is not None:
+            texts += [question.reading for question in grades.questions]
     texts += [item.reading for item in outcome.questions]
     quote = injection_find(texts)
     reasons = []
