@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.http import api_user
 from usage.selectors import usage_exam_cost_json
 
 from . import exports, selectors
 
+if TYPE_CHECKING:
+    from .selectors.lookups import DashboardExam
 
-def _exam_summary(exam, average) -> dict:
+
+def _exam_summary(exam: DashboardExam, average: Decimal | None) -> dict[str, Any]:
     return {
         "id": exam.pk,
         "title": exam.title,
@@ -45,5 +50,6 @@ def exam_grades(request: Request, pk: int) -> Response:
 @api_view(["GET"])
 def exam_cost(request: Request, pk: int) -> Response:
     """What the teacher spent on their exam, per phase (their own ledger rows)."""
-    exam = selectors.exam_get(user=request.user, pk=pk)
-    return Response({"exam": exam.pk, **usage_exam_cost_json(exam_id=exam.pk, user=request.user)})
+    user = api_user(request)
+    exam = selectors.exam_get(user=user, pk=pk)
+    return Response({"exam": exam.pk, **usage_exam_cost_json(exam_id=exam.pk, user=user)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import cast
 
 from django import forms
 from django.utils import formats
@@ -43,8 +44,9 @@ class ExamForm(forms.ModelForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         # Only the teacher's own classes: another teacher's id is refused as an invalid choice.
-        self.fields["school_class"].queryset = school_classes_for(user=user)
-        self.fields["school_class"].empty_label = _("Aucune (correction ponctuelle)")
+        school_class = cast("forms.ModelChoiceField", self.fields["school_class"])  # a ForeignKey's field
+        school_class.queryset = school_classes_for(user=user)
+        school_class.empty_label = _("Aucune (correction ponctuelle)")
 
 
 class PointsField(forms.DecimalField):

@@ -95,7 +95,9 @@ def _bytes_check(data: bytes) -> None:
     if not data.startswith(_HEADER):
         raise _not_a_pdf(data)
     # A `%PDF-` line put in front of an image (or of anything else) makes no PDF of it.
-    image = _image_format(data[_HEADER_LINES.match(data).end() :].lstrip(_WHITESPACE))
+    # The pattern always matches here: data starts with %PDF-.
+    header_end = header.end() if (header := _HEADER_LINES.match(data)) else len(_HEADER)
+    image = _image_format(data[header_end:].lstrip(_WHITESPACE))
     if image:
         raise PdfInvalid(_image_message(image))
     # A complete PDF ends with %%EOF; pdfium would silently "repair" a cut file.
@@ -137,11 +139,14 @@ def _sandbox_inspect(data: bytes, *, max_pages: int) -> int:
 def _upload_replace(upload: UploadedFile, data: bytes) -> None:
     """Rewrites the upload's own file (in memory or temporary alike), so that whatever stores
     the upload afterwards stores `data`."""
-    upload.file.seek(0)
-    upload.file.write(data)
-    upload.file.truncate()
-    upload.file.flush()
-    upload.file.seek(0)
+    handle = upload.file
+    if handle is None:  # typed optional by django-stubs; an upload being validated has its file
+        raise ValueError("upload without a file")
+    handle.seek(0)
+    handle.write(data)
+    handle.truncate()
+    handle.flush()
+    handle.seek(0)
     upload.size = len(data)
 
 

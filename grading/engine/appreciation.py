@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import cast
 
 from .asking import Reply, Request, ask_with_repair, reply_parse
 from .config import RoleConfig
@@ -41,5 +42,6 @@ def appreciation_write(*, request: Request, record: Record) -> str:
             replies[key] = reply_parse(result, partial(parse_model, model=AppreciationDraft))
         return replies
 
-    draft = ask_with_repair({"appreciation": request}, run)["appreciation"].value
+    # ask_with_repair raises InvalidAnswer unless every reply is usable: the value is there.
+    draft = cast(AppreciationDraft, ask_with_repair({"appreciation": request}, run)["appreciation"].value)
     return " ".join(draft.appreciation.split())

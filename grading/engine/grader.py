@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from .asking import Reply, Request, ask_with_repair
 from .config import RoleConfig
@@ -162,7 +163,7 @@ def grade_copy(
     questions = []
     for qid in ids:
         maximum = maxima[qid]
-        audit = {
+        audit: dict[str, Any] = {
             "a": {"grading": _view(a[qid])},
             "b": {"grading": _view(b[qid])},
             "threshold": str(DISAGREEMENT_SHARE * maximum),

@@ -13,13 +13,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
 from .config import RoleConfig
 from .errors import PermanentLLMError, TransientLLMError
+
+
+class LedgerTokens(TypedDict):
+    """A call's token counts, as usage_record takes them."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    cached_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,7 @@ class LLMResult:
         return self.finish_reason in ("length", "max_tokens")
 
     @property
-    def ledger_tokens(self) -> dict[str, int]:
+    def ledger_tokens(self) -> LedgerTokens:
         """The token counts as usage_record takes them (one mapping for every caller)."""
         return {
             "prompt_tokens": self.prompt_tokens,
@@ -56,7 +66,7 @@ def _field(obj, name: str) -> int:
     return int(value) if isinstance(value, int | float) and value > 0 else 0
 
 
-def tokens_from_usage(usage) -> dict[str, int]:
+def tokens_from_usage(usage) -> LedgerTokens:
     """The token counts of a litellm `response.usage` (object or dict), as usage_record takes them.
 
     Duck-typed (litellm's Usage object, or a plain dict). Reads litellm's normalised fields, the

@@ -21,6 +21,7 @@ import resource
 import struct
 import sys
 import warnings
+from typing import Any
 
 _OUT = sys.stdout.buffer
 
@@ -76,16 +77,21 @@ def _tree_count(path: str, *, max_pages: int, max_depth: int) -> int:
     """
     # pypdf imports a crypto provider (110 ms) that is never used: encrypted files are
     # refused before the walk.
-    sys.modules.setdefault("cryptography", None)
+    # A None entry in sys.modules makes `import cryptography` raise ImportError (importlib's
+    # documented way to block a module); typeshed only allows modules there.
+    sys.modules.setdefault("cryptography", None)  # type: ignore[arg-type]
     from pypdf import PdfReader
     from pypdf.generic import DictionaryObject, IndirectObject
 
     try:
-        top = PdfReader(path, strict=False).trailer["/Root"].raw_get("/Pages")
+        root = PdfReader(path, strict=False).trailer["/Root"]
+        if not isinstance(root, DictionaryObject):
+            raise Refused("unreadable")
+        top = root.raw_get("/Pages")
     except Exception as error:
         raise Refused("unreadable") from error
     count = 0
-    stack = [(top, 0, frozenset())]
+    stack: list[tuple[Any, int, frozenset[object]]] = [(top, 0, frozenset())]
     while stack:
         node, depth, path_ids = stack.pop()
         key = (node.idnum, node.generation) if isinstance(node, IndirectObject) else id(node)

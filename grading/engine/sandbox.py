@@ -24,9 +24,10 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 from django.utils.formats import number_format
@@ -152,6 +153,13 @@ def _refuse(code: str, details: dict, limits: SandboxLimits) -> PdfRefused:
     return PdfRefused(refusal_message(code, details, limits), code=code)
 
 
+def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
+    """A pipe Popen was asked for (typeshed types Popen's pipes as optional)."""
+    if stream is None:
+        raise RuntimeError("the sandbox child was started without its pipe")
+    return stream
+
+
 class _Child:
     """One child process and the frames it sends; always reaped, killed if still running."""
 
@@ -171,16 +179,21 @@ class _Child:
             close_fds=True,
             start_new_session=True,
         )
+        self.pipe_in, self.pipe_out, self.pipe_err = (
+            _pipe(self.process.stdin),
+            _pipe(self.process.stdout),
+            _pipe(self.process.stderr),
+        )
         try:
-            self.process.stdin.write(json.dumps(request).encode() + b"\n")
-            self.process.stdin.close()
+            self.pipe_in.write(json.dumps(request).encode() + b"\n")
+            self.pipe_in.close()
         except BrokenPipeError:
             pass  # the child died at start: reported by frames() from its exit status
 
     def frames(self) -> Iterator[tuple[dict, bytes]]:
         selector = selectors.DefaultSelector()
-        selector.register(self.process.stdout, selectors.EVENT_READ)
-        selector.register(self.process.stderr, selectors.EVENT_READ)
+        selector.register(self.pipe_out, selectors.EVENT_READ)
+        selector.register(self.pipe_err, selectors.EVENT_READ)
         buffer = bytearray()
         deadline = time.monotonic() + self.limits.wall_s
         try:
@@ -201,7 +214,7 @@ class _Child:
                     chunk = os.read(key.fd, 1024 * 1024)
                     if not chunk:
                         selector.unregister(key.fileobj)
-                    elif key.fileobj is self.process.stdout:
+                    elif key.fileobj is self.pipe_out:
                         buffer += chunk
                     else:
                         self.stderr = (self.stderr + chunk)[-8192:]
@@ -247,14 +260,14 @@ class _Child:
         self.process.returncode = os.waitstatus_to_exitcode(status)
         self.cpu_s = usage.ru_utime + usage.ru_stime
         self.maxrss_kb = usage.ru_maxrss
-        self.process.stdout.close()
-        self.process.stderr.close()
+        self.pipe_out.close()
+        self.pipe_err.close()
         return self.process.returncode
 
 
 def sandbox_run(
     op: str, *, limits: SandboxLimits | None = None, stats: dict | None = None, **request
-) -> Iterator[tuple[dict, bytes]]:
+) -> Generator[tuple[dict, bytes], None, None]:
     """Runs `op` of pdf_child.py on request; yields its frames up to and including the last.
 
     Raises PdfRefused when the child refuses the file, hits a limit, dies or misbehaves.

@@ -20,7 +20,9 @@ def _upload_name(prefix: str, extension: str) -> str:
     return f"{prefix}/{uuid.uuid4().hex}{extension}"
 
 
-def source_upload_to(instance: models.Model, filename: str) -> str:
+def source_upload_to(instance: models.Model | None, filename: str | None) -> str:
+    """A random name: neither the row nor the teacher's file name is used (services call it
+    with neither when they store a file themselves)."""
     return _upload_name("sources", ".pdf")
 
 

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from collections import Counter
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Count, QuerySet
 
 from ..models import Copy, Exam, GradingJob, SourceFile
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
-def gradable_copies(exam: Exam) -> QuerySet[Copy]:
+    class PageTotal(TypedDict):
+        page_total: int
+
+    GradableCopy = WithAnnotations[Copy, PageTotal]
+
+
+def gradable_copies(exam: Exam) -> QuerySet[GradableCopy]:
     """Copies a job would grade: not graded yet (or re-runnable), with their pages rendered."""
     return exam.copies.filter(status__in=Copy.STARTABLE).annotate(page_total=Count("pages")).filter(page_total__gt=0)
 

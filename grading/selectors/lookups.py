@@ -5,6 +5,7 @@ dashboard's list of exams with their figures."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Count, DecimalField, F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -14,7 +15,19 @@ from usage.selectors import usage_exam_total_cost_subquery
 
 from ..models import Copy, Exam, Grade, Page, Question, SourceFile
 
-_POINTS = DecimalField(max_digits=10, decimal_places=2)
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class DashboardFigures(TypedDict):
+        copies_count: int
+        graded_copies: int
+        points_sum: Decimal | None
+        bareme_total: Decimal
+        cost: Decimal | None
+
+    DashboardExam = WithAnnotations[Exam, DashboardFigures]
+
+_POINTS: DecimalField = DecimalField(max_digits=10, decimal_places=2)
 
 
 def exam_get(*, user, pk: int) -> Exam:
@@ -50,7 +63,7 @@ def _per_exam(queryset: QuerySet, expression, output_field) -> Subquery:
     )
 
 
-def exams_for_dashboard(*, user, status: str = "") -> QuerySet[Exam]:
+def exams_for_dashboard(*, user, status: str = "") -> QuerySet[DashboardExam]:
     """The teacher's exams, newest first, with copies count, average total, barème total and cost."""
     graded = Grade.objects.annotate(exam_id=F("copy__exam_id"))
     exams = Exam.objects.filter(owner=user)
@@ -65,8 +78,8 @@ def exams_for_dashboard(*, user, status: str = "") -> QuerySet[Exam]:
     )
 
 
-def exam_average(exam: Exam) -> Decimal | None:
+def exam_average(exam: DashboardExam) -> Decimal | None:
     """The class average of totals, from the dashboard annotations."""
-    if not getattr(exam, "graded_copies", 0) or exam.points_sum is None:
+    if not exam.graded_copies or exam.points_sum is None:
         return None
     return exam.points_sum / exam.graded_copies

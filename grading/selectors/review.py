@@ -144,7 +144,7 @@ def review_get(*, exam: Exam) -> Review:
         rows.append(ReviewRow(copy=copy, cells=cells, total=total, reasons=reasons))
     bareme_total = sum((q.max_points for q in questions), Decimal(0))
     stats = [
-        _stat(q.label, q.max_points, [row.cells[i].points for row in rows if row.cells[i] is not None])
+        _stat(q.label, q.max_points, [cell.points for row in rows if (cell := row.cells[i]) is not None])
         for i, q in enumerate(questions)
     ]
     totals = [row.total for row in rows if row.total is not None]

@@ -11,7 +11,7 @@ from ..models import Exam, ExamStudent
 from .review import Review, ReviewRow
 
 # Pronote's codes for a mark that is not a number, whatever the page's language.
-PRONOTE_CODES = {
+PRONOTE_CODES: dict[str, str] = {
     ExamStudent.Status.ABSENT: "Abs",
     ExamStudent.Status.EXCUSED: "Disp",
     ExamStudent.Status.NOT_GRADED: "N.Not",

@@ -13,6 +13,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from typing import cast
 
 import redis
 from django.conf import settings
@@ -40,7 +41,7 @@ def _copy_id(raw: bytes | str) -> int | None:
         return None
 
 
-def _messages(client: redis.Redis, prefix: str, *, fresh_since: float) -> Iterator[bytes]:
+def _messages(client: redis.Redis, prefix: str, *, fresh_since: float) -> Iterator[bytes | str]:
     queue = prefix + settings.CELERY_TASK_DEFAULT_QUEUE
     for key in [queue, *(f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS)]:
         start = 0
@@ -48,7 +49,8 @@ def _messages(client: redis.Redis, prefix: str, *, fresh_since: float) -> Iterat
             yield from chunk
             start += CHUNK
     # Unacknowledged messages delivered since `fresh_since` (the index scores delivery times).
-    tags = client.zrangebyscore(prefix + "unacked_index", fresh_since, "+inf")
+    # Members only (no withscores): a list of delivery tags.
+    tags = cast("list[bytes]", client.zrangebyscore(prefix + "unacked_index", fresh_since, "+inf"))
     for start in range(0, len(tags), CHUNK):
         yield from (entry for entry in client.hmget(prefix + "unacked", tags[start : start + CHUNK]) if entry)
 
@@ -59,7 +61,7 @@ def broker_copy_ids(*, delivered_within: float) -> set[int]:
 
     An older delivery of a copy still queued belongs to a worker that died before taking it:
     Redis would give it to another worker only after the visibility timeout (an hour)."""
-    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    prefix = str(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", ""))
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=10, socket_connect_timeout=5)
     try:
         messages = _messages(client, prefix, fresh_since=time.time() - delivered_within)

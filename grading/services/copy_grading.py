@@ -249,7 +249,8 @@ def _grades_write(copy: Copy, questions: dict[str, Question], outcome: CopyOutco
     existing = {grade.question_id: grade for grade in Grade.objects.filter(copy=copy)}
     fields = ["points", "ai_points", "max_points", "reading", "reasoning", "feedback", "ai_feedback", "confidence"]
     fields += ["disagreement", "resolution", "edited", "audit"]
-    created, updated = [], []
+    created: list[Grade] = []
+    updated: list[Grade] = []
     for item in outcome.questions:
         question = questions[item.qid]
         grade = existing.get(question.pk) or Grade(copy=copy, question=question)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 ACTIVE = (Copy.Status.QUEUED, Copy.Status.GRADING, Copy.Status.VERIFYING)
 
 
-def _job_create(*, exam: Exam, user: User, copies: list[Copy], estimate_tokens: int) -> GradingJob:
+def _job_create(*, exam: Exam, user: User, copies: Sequence[Copy], estimate_tokens: int) -> GradingJob:
     key = f"job-{exam.pk}-{uuid.uuid4().hex[:16]}"
     try:
         with transaction.atomic():

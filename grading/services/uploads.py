@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 from pathlib import PurePath
 
 from django.conf import settings
@@ -71,7 +72,7 @@ def source_thumbnails_enqueue(*, source: SourceFile) -> None:
 
 def _pages_render_enqueue(copy_ids: list[int]) -> None:
     for pk in copy_ids:
-        transaction.on_commit(lambda pk=pk: copy_pages_render_task.delay(pk))
+        transaction.on_commit(partial(copy_pages_render_task.delay, pk))
 
 
 def _file_store(upload: UploadedFile) -> str:
@@ -102,6 +103,7 @@ def _source_upload(*, exam: Exam, upload: UploadedFile, whole_file_copy: bool) -
         raise WorkflowError(_("Les fichiers de cette correction ont été supprimés : créez une nouvelle correction."))
     info = pdf_validate(upload)
     _duplicate_refuse(exam=exam, sha256=info.sha256)
+    filename = upload.name or ""  # typed optional; a file posted by a form always has one
     name = _file_store(upload)
     try:
         with transaction.atomic():
@@ -111,7 +113,7 @@ def _source_upload(*, exam: Exam, upload: UploadedFile, whole_file_copy: bool) -
             source = SourceFile.objects.create(
                 exam=exam,
                 file=name,
-                original_name=upload.name[:255],
+                original_name=filename[:255],
                 page_count=info.page_count,
                 size_bytes=info.size_bytes,
                 sha256=info.sha256,
@@ -120,7 +122,7 @@ def _source_upload(*, exam: Exam, upload: UploadedFile, whole_file_copy: bool) -
                 copy = Copy.objects.create(
                     exam=exam,
                     source=source,
-                    student_label=student_label_from_filename(upload.name),
+                    student_label=student_label_from_filename(filename),
                     first_page=1,
                     last_page=info.page_count,
                 )
@@ -202,7 +204,7 @@ def split_apply(*, source: SourceFile, rows: list[SplitRow]) -> list[Copy]:
             )
             for row in rows
         )
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in old_pages])
+        transaction.on_commit(partial(_stored_delete, old_pages))
         _pages_render_enqueue([c.pk for c in copies])
     return copies
 
@@ -237,6 +239,12 @@ def _split_students(*, exam: Exam, rows: list[SplitRow]) -> dict[int, Student]:
     return students
 
 
+def _stored_delete(names: list[str]) -> None:
+    for name in names:
+        if name:
+            default_storage.delete(name)
+
+
 def copy_delete(*, copy: Copy) -> None:
     """Removes a copy; its source file goes too when no other copy uses it."""
     if copy.exam.status == Exam.Status.GRADING:
@@ -248,7 +256,7 @@ def copy_delete(*, copy: Copy) -> None:
         if source is not None and not source.copies.exists():
             names.append(source.file.name)
             source.delete()
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in names if name])
+        transaction.on_commit(partial(_stored_delete, names))
 
 
 def copy_pages_render(*, copy: Copy) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.forms import BaseForm
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -147,7 +148,7 @@ def source_split(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _row_pages(form, page_count: int) -> list[int]:
+def _row_pages(form: BaseForm, page_count: int) -> list[int]:
     """The pages a split row covers as typed (bound) or proposed, for its thumbnails."""
 
     def number(name: str) -> int | None:

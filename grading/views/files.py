@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -23,7 +23,7 @@ from .responses import file_response
 
 @login_required
 @require_GET
-def source_file(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+def source_file(request: AuthenticatedHttpRequest, pk: int) -> FileResponse:
     source = selectors.source_get(user=request.user, pk=pk)
     if not source.file:
         raise Http404
@@ -32,7 +32,7 @@ def source_file(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def page_image(request: AuthenticatedHttpRequest, pk: int, index: int) -> HttpResponse:
+def page_image(request: AuthenticatedHttpRequest, pk: int, index: int) -> FileResponse:
     page = selectors.page_get(user=request.user, copy_pk=pk, index=index)
     if not page.image:
         raise Http404
@@ -41,7 +41,7 @@ def page_image(request: AuthenticatedHttpRequest, pk: int, index: int) -> HttpRe
 
 @login_required
 @require_GET
-def exam_subject(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+def exam_subject(request: AuthenticatedHttpRequest, pk: int) -> FileResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
     if not exam.subject_file:
         raise Http404

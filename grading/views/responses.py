@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -21,7 +21,7 @@ def back_to(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
     return redirect(fallback)
 
 
-def file_response(field_file: FieldFile, *, content_type: str, filename: str = "") -> HttpResponse:
+def file_response(field_file: FieldFile, *, content_type: str, filename: str = "") -> FileResponse:
     """A stored file for its owner (the caller checked who asks), cached privately."""
     try:
         handle = field_file.open("rb")
