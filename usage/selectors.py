@@ -91,11 +91,9 @@ def usage_in_period(*, user: User, start: datetime | None, end: datetime | None)
     return totals["tokens"] or 0, totals["cost"] or ZERO
 
 
-def usage_held(*, user: User, exclude_key: str | None = None) -> int:
+def usage_held(*, user: User) -> int:
     """Tokens still held by running jobs: each reservation minus what its job already spent."""
     held = Reservation.objects.filter(user=user, state=Reservation.State.HELD)
-    if exclude_key:
-        held = held.exclude(key=exclude_key)
     held = held.annotate(spent=Sum("records__total_tokens"))
     return sum(max(r.tokens - (r.spent or 0), 0) for r in held)
 
@@ -131,9 +129,9 @@ class UsageSummary:
         return str(Tier(self.tier).label)
 
 
-def usage_summary(*, user: User, now: datetime | None = None) -> UsageSummary:
+def usage_summary(*, user: User) -> UsageSummary:
     allowance = Allowance.objects.filter(user=user).first() or Allowance(user=user)
-    start, end = usage_period(allowance, now=now)
+    start, end = usage_period(allowance)
     used, cost = usage_in_period(user=user, start=start, end=end)
     reserved = usage_held(user=user)
     limit = TIER_LIMITS[allowance.tier]
@@ -236,15 +234,15 @@ def usage_exam_cost_json(*, exam_id: int, user: User | None = None) -> dict[str,
     }
 
 
-def usage_exam_total_cost_subquery(*, exam_ref: str = "pk") -> Coalesce:
+def usage_exam_total_cost_subquery() -> Coalesce:
     """An annotation for an exam queryset: the exam's total cost (Decimal USD, 0 without calls).
 
-    `exam_ref` names the exam's primary key in the outer query. A correlated subquery rather
-    than a join, so other per-exam sums in the same query are not multiplied by ledger rows.
+    A correlated subquery on the outer exam's pk rather than a join, so other per-exam sums in
+    the same query are not multiplied by ledger rows.
     """
     money: DecimalField[Decimal, Decimal] = DecimalField(max_digits=16, decimal_places=10)
     per_exam = (
-        UsageRecord.objects.filter(exam_id=OuterRef(exam_ref))
+        UsageRecord.objects.filter(exam_id=OuterRef("pk"))
         .order_by()
         .values("exam_id")
         .annotate(v=Sum("total_cost"))

@@ -188,10 +188,16 @@ def usage_settle(*, key: str, outcome: str = "") -> bool:
     return bool(updated)
 
 
-def usage_reservations_expire(*, older_than: timedelta = timedelta(hours=12)) -> int:
+# Longer than any job runs: a reservation held past it belongs to a job whose worker was lost.
+RESERVATION_MAX_AGE = timedelta(hours=12)
+
+
+def usage_reservations_expire() -> int:
     """Settles reservations held longer than any job runs (a worker lost mid-job), so they stop
     blocking the allowance. Returns how many were settled."""
-    stale = Reservation.objects.filter(state=Reservation.State.HELD, created_at__lt=timezone.now() - older_than)
+    stale = Reservation.objects.filter(
+        state=Reservation.State.HELD, created_at__lt=timezone.now() - RESERVATION_MAX_AGE
+    )
     count = 0
     for key in stale.values_list("key", flat=True):
         if usage_settle(key=key, outcome=Reservation.Outcome.EXPIRED):

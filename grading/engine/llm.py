@@ -125,16 +125,14 @@ def _classify(exc: Exception) -> Exception:
     )
 
 
-def llm_complete(
-    *, config: RoleConfig, messages: list[dict], max_tokens: int | None = None, timeout: float | None = None
-) -> LLMResult:
+def llm_complete(*, config: RoleConfig, messages: list[dict], max_tokens: int | None = None) -> LLMResult:
     """One chat completion on the role's model. Raises TransientLLMError / PermanentLLMError."""
     litellm = _litellm()
     kwargs: dict[str, Any] = {
         "model": config.model,
         "messages": messages,
         "max_tokens": max_tokens or settings.CORRIGO_LLM_MAX_TOKENS,
-        "timeout": timeout or settings.CORRIGO_LLM_TIMEOUT,
+        "timeout": settings.CORRIGO_LLM_TIMEOUT,
         "temperature": 0,
         "num_retries": 0,
         "max_retries": 0,

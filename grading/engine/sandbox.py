@@ -265,9 +265,7 @@ class _Child:
         return self.process.returncode
 
 
-def sandbox_run(
-    op: str, *, limits: SandboxLimits | None = None, stats: dict | None = None, **request
-) -> Generator[tuple[dict, bytes], None, None]:
+def sandbox_run(op: str, *, stats: dict | None = None, **request) -> Generator[tuple[dict, bytes], None, None]:
     """Runs `op` of pdf_child.py on request; yields its frames up to and including the last.
 
     Raises PdfRefused when the child refuses the file, hits a limit, dies or misbehaves.
@@ -276,7 +274,7 @@ def sandbox_run(
     from wait4, known even for a killed child but never below this process's RSS when it
     was spawned (Linux carries ru_maxrss over execve).
     """
-    limits = limits or SandboxLimits.current()
+    limits = SandboxLimits.current()
     started = time.monotonic()
     child = _Child({"op": op, "page_cpu": limits.page_cpu_s, **request}, limits)
     page = None

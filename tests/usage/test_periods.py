@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
 from usage.models import Allowance, UsageRecord
-from usage.selectors import TIER_LIMITS, Tier, usage_period, usage_summary
+from usage.selectors import TIER_LIMITS, Tier, month_start, usage_period, usage_summary
 from usage.services import usage_plan_set
 
 pytestmark = pytest.mark.django_db
@@ -37,12 +37,13 @@ def test_free_usage_never_resets(teacher, spend):
 
 def test_a_paid_tier_without_billing_period_counts_the_calendar_month(teacher, spend):
     usage_plan_set(user=teacher, tier=Tier.ESSENTIEL)
-    now = paris(2026, 3, 15, 12)
-    at(teacher, paris(2026, 2, 28, 23, 59), 500_000, spend)  # last month, Paris time
-    at(teacher, paris(2026, 3, 1, 0, 0), 100_000, spend)  # first instant of the month
-    at(teacher, paris(2026, 4, 1, 0, 0), 7_000, spend)  # next month
-    summary = usage_summary(user=teacher, now=now)
-    assert (summary.period_start, summary.period_end) == (paris(2026, 3, 1), paris(2026, 4, 1))
+    first, following = month_start(timezone.now()), month_start(timezone.now(), 1)
+    assert (first.day, first.hour, first.minute) == (1, 0, 0)  # local midnight (Paris), not UTC
+    at(teacher, first - timedelta(minutes=1), 500_000, spend)  # last month, Paris time
+    at(teacher, first, 100_000, spend)  # first instant of the month
+    at(teacher, following, 7_000, spend)  # next month
+    summary = usage_summary(user=teacher)
+    assert (summary.period_start, summary.period_end) == (first, following)
     assert summary.tokens_used == 100_000
     assert summary.has_monthly_reset is True
 
@@ -54,11 +55,12 @@ def test_the_december_period_ends_on_new_year(teacher):
 
 
 def test_a_paid_tier_resets_at_the_start_of_its_billing_period(teacher, spend):
-    start, end = datetime(2026, 3, 10, 8, tzinfo=UTC), datetime(2026, 4, 10, 8, tzinfo=UTC)
+    start = timezone.now().replace(microsecond=0) - timedelta(days=10)
+    end = start + timedelta(days=30)
     usage_plan_set(user=teacher, tier=Tier.ESSENTIEL, period_start=start, period_end=end)
-    at(teacher, datetime(2026, 3, 10, 7, 59, tzinfo=UTC), 900_000, spend)  # previous period
+    at(teacher, start - timedelta(minutes=1), 900_000, spend)  # previous period
     at(teacher, start, 200_000, spend)
-    summary = usage_summary(user=teacher, now=datetime(2026, 3, 20, tzinfo=UTC))
+    summary = usage_summary(user=teacher)
     assert (summary.period_start, summary.period_end) == (start, end)
     assert summary.tokens_used == 200_000
     assert summary.remaining == 1_000_000

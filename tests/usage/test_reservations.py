@@ -240,11 +240,13 @@ def test_an_upgrade_lets_a_refused_start_through(teacher, spend):
 @pytest.mark.django_db
 def test_stale_reservations_of_lost_jobs_expire(teacher):
     usage_reserve(user=teacher, key="lost", tokens=60_000)
+    usage_reserve(user=teacher, key="long", tokens=5_000)
     usage_reserve(user=teacher, key="fresh", tokens=10_000)
-    Reservation.objects.filter(key="lost").update(created_at=timezone.now() - timedelta(days=1))
-    assert usage_reservations_expire(older_than=timedelta(hours=12)) == 1
+    Reservation.objects.filter(key="lost").update(created_at=timezone.now() - timedelta(hours=12, minutes=1))
+    Reservation.objects.filter(key="long").update(created_at=timezone.now() - timedelta(hours=11, minutes=59))
+    assert usage_reservations_expire() == 1
     assert Reservation.objects.get(key="lost").outcome == "expired"
-    assert usage_summary(user=teacher).reserved == 10_000
+    assert usage_summary(user=teacher).reserved == 15_000
 
 
 @pytest.mark.django_db
