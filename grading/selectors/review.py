@@ -114,13 +114,19 @@ def copies_in_order(*, exam: Exam) -> QuerySet[Copy]:
     return exam.copies.order_by("student_label", "id")
 
 
-def review_get(*, exam: Exam) -> Review:
-    """The grid, statistics, histogram and review queue of an exam, in four queries."""
+# What the grid page never reads of a grade (the copy page and the exports do).
+GRID_DEFERRED = ("reading", "reasoning", "ai_feedback", "audit", "created_at", "updated_at")
+
+
+def review_get(*, exam: Exam, for_grid: bool = False) -> Review:
+    """The grid, statistics, histogram and review queue of an exam, in three queries whatever
+    its size. `for_grid`: without the grades' texts and audit the grid page never shows."""
     questions = list(exam.questions.all())
     copies = list(copies_in_order(exam=exam))
-    grades: dict[tuple[int, int], Grade] = {
-        (g.copy_id, g.question_id): g for g in Grade.objects.filter(copy__exam=exam).order_by()
-    }
+    grade_rows = Grade.objects.filter(copy__exam=exam).order_by()
+    if for_grid:
+        grade_rows = grade_rows.defer(*GRID_DEFERRED)
+    grades: dict[tuple[int, int], Grade] = {(g.copy_id, g.question_id): g for g in grade_rows}
     rows = []
     for copy in copies:
         cells = [grades.get((copy.pk, q.pk)) for q in questions]

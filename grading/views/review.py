@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats
@@ -19,6 +20,7 @@ from .. import exports, selectors, services
 from ..errors import WorkflowError
 from ..forms import CopyRenameForm, points_parse
 from ..models import Copy, ExamStudent, Grade
+from .grid import grid_cells
 from .responses import back_to, wants_json
 from .roster import pronote_scale
 
@@ -27,13 +29,15 @@ from .roster import pronote_scale
 @require_GET
 def exam_review(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
-    review = selectors.review_get(exam=exam)
+    review = selectors.review_get(exam=exam, for_grid=True)
+    cells = grid_cells(review, csrf_token=get_token(request), next_url=request.get_full_path())
     # The class list's students without a copy (absent unless the teacher says otherwise).
     missing = [line for line in selectors.exam_sheet(exam=exam, review=review) if line.row is None]
     scale = pronote_scale(request)
     context = {
         "exam": exam,
         "review": review,
+        "grid_rows": list(zip(review.rows, cells, strict=True)),
         "missing": missing,
         "statuses": ExamStudent.Status.choices,
         "pronote_scale": scale,

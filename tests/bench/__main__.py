@@ -25,6 +25,8 @@ Lines printed:
   fresh process, through the PDF sandbox (a child process under limits) and, for comparison,
   the way it ran before it (in-process): overhead_ms, spawn_ms, the child's and the parent's
   peaks (tests/bench/render.py). The hostile corpus has its own target: `make bench-pdf`.
+- review_grid_ms: the review page's server time for 35 × 10 and 300 × 20 grids graded through
+  the engine (median of 5, with its query count; tests/bench/grid.py). `--only grid` runs it alone.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+from tests.bench.grid import bench_review_grid  # noqa: E402
 
 
 def _env_setup(tmp: Path) -> None:
@@ -103,7 +107,6 @@ def _class_create(*, copies: int, pages: int):
         level="3e",
         mode=Exam.Mode.DOUBLE,
         rounding_step=Decimal("0.5"),
-        status=Exam.Status.READY,
         instructions=(
             "Accepter toute méthode correcte. Pénaliser l'absence d'unité de 0,5 point. "
             "Valoriser la rédaction et les justifications. "
@@ -317,6 +320,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--only", choices=["grid"], help="run only this part (grid: the review grid's server time)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="corrigo-bench-") as tmp_name:
@@ -337,14 +341,18 @@ def main() -> None:
         connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         server = LLMServer().start()
         try:
-            for line in bench_grading(args, tmp, server):
+            if args.only is None:
+                for line in bench_grading(args, tmp, server):
+                    print(line, flush=True)
+                print(bench_progress(args, tmp), flush=True)
+            for line in bench_review_grid(server):
                 print(line, flush=True)
-            print(bench_progress(args, tmp), flush=True)
         finally:
             server.stop()
             _sessions_close(connection)
             connection.creation.destroy_test_db(old_name, verbosity=0)
-        print(bench_render(tmp), flush=True)
+        if args.only is None:
+            print(bench_render(tmp), flush=True)
 
 
 def _sessions_close(connection) -> None:

@@ -5,6 +5,8 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from grading import selectors
@@ -41,6 +43,40 @@ def test_the_review_of_35_copies_and_10_questions_takes_a_constant_number_of_que
     with django_assert_max_num_queries(10):
         response = owner_client.get(reverse("exam_review", args=[exam.pk]))
     assert response.text.count('class="grade-input"') == 350
+
+
+def test_the_grid_asks_the_same_number_of_queries_whatever_its_size(owner_client, teacher, grade_exam):
+    counts = []
+    for copies, questions in ((2, 2), (9, 6)):
+        exam = exam_with_bareme(owner=teacher, questions=questions)
+        grade_exam(exam, {f"Élève {n} sur {questions}": [1] * questions for n in range(copies)})
+        with CaptureQueriesContext(connection) as queries:
+            response = owner_client.get(reverse("exam_review", args=[exam.pk]))
+        assert response.text.count('class="grade-input"') == copies * questions
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+def test_the_grids_cells_say_what_was_edited_and_restore_the_ais_points(owner_client, teacher, grade_exam):
+    exam = grade_exam(exam_with_bareme(owner=teacher, questions=2), {"Léa": [1, 2.5]})
+    grade = exam.copies.get().grades.get(question__order=1)
+    owner_client.post(reverse("grade_update", args=[grade.pk]), {"points": "3"})
+
+    page = owner_client.get(reverse("exam_review", args=[exam.pk])).text
+
+    cells = re.findall(r'<td class="(cell[^"]*)">(.*?)</td>', page, re.S)
+    assert [classes for classes, _html in cells] == ["cell", "cell edited"]
+    first, second = (cell_html for _classes, cell_html in cells)
+    assert 'value="1" data-saved="1"' in first and 'class="ai-points hidden"' in first
+    assert 'value="3" data-saved="3"' in second and '<span class="ai-points">' in second
+    assert "IA 2,5" in second
+    assert f'action="{reverse("grade_restore", args=[grade.pk])}"' in second
+    assert 'aria-label="Léa, question 2"' in html.unescape(second)
+    assert 'name="csrfmiddlewaretoken"' in second
+    # The cell's restore form puts the AI's points back, as on the copy page.
+    owner_client.post(reverse("grade_restore", args=[grade.pk]))
+    grade.refresh_from_db()
+    assert grade.points == Decimal("2.5")
 
 
 def test_an_edit_is_saved_and_audited(owner_client, teacher):
