@@ -19,7 +19,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from .config import RoleConfig
-from .errors import PermanentLLMError, TransientLLMError
+from .errors import EngineError, PermanentLLMError, TransientLLMError
 
 
 class LedgerTokens(TypedDict):
@@ -106,7 +106,7 @@ def _litellm():
     return litellm
 
 
-def _classify(exc: Exception) -> Exception:
+def _classify(exc: Exception) -> EngineError:
     litellm = _litellm()
     transient = (
         litellm.RateLimitError,
@@ -148,7 +148,9 @@ def llm_complete(*, config: RoleConfig, messages: list[dict], max_tokens: int | 
     started = time.monotonic()
     try:
         response = litellm.completion(**kwargs)
-    except Exception as exc:  # litellm maps every provider's errors to its own classes
+    except tuple(litellm.LITELLM_EXCEPTION_TYPES) as exc:
+        # litellm maps every provider's errors to these classes. Anything else is a bug (ours
+        # or litellm's): it reaches the task's error policy, the log and Sentry as itself.
         raise _classify(exc) from exc
     seconds = time.monotonic() - started
     choice = response.choices[0]
