@@ -42,10 +42,6 @@ _BY_LOOKUP_KEY = {plan.lookup_key: plan for plan in PLANS.values()}
 TIER_RANK: dict[str, int] = {Tier.FREE: 0, Tier.ESSENTIEL: 1, Tier.PRO: 2, Tier.MAX: 3}
 
 
-def plan_for_tier(tier: str) -> Plan | None:
-    return PLANS.get(tier)
-
-
 def tier_for_price(price: dict | None) -> str | None:
     """The tier a Stripe Price stands for: its lookup_key, else the tier in its metadata."""
     if not price:
