@@ -4,6 +4,7 @@
 - exams: the exam page (barème, copies, grading state), the copies a job would grade.
 - review: the review grid with statistics, one copy's page.
 - progress: the live progress fragment.
+- roster: the grades in the class list's order (exports, Pronote).
 """
 
 from __future__ import annotations

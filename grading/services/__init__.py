@@ -4,12 +4,17 @@
 - bareme: the questions, and what a change after grading does to the grades given.
 - uploads: students' PDFs in, split into copies, pages rendered.
 - detection: the detection model's barème and split proposals (ledger recorded).
+- names: students' names read on the copies, matched to the class list, masked from graders.
+- roster: the exam's class list: absent / excused / not graded, which student a copy is.
 - review: grade and feedback edits, restore, the copy's appréciation, reviewed flag, renaming.
 - appreciation: the copy's appréciation drafted by the grading model (metered).
 - estimate: what a job will cost, each slot's checked model.
 - jobs: start, re-run, cancel, finalize.
 - reconcile, leases, broker: copies whose task is gone (dead worker, lost message) graded again.
 - copy_grading: one copy through the engine (the copy task's service).
+- answers: each provider answer kept, then its ledger row, then its ModelAnswer (ledger first).
+- holds: a copy's worst case held on the allowance before each round, settled when it ends.
+- manipulation: whether a copy tried to manipulate its grader, and the sentence quoted.
 - retention: students' files purged, grades kept.
 - events: progress pushed live, the job-finished email.
 """

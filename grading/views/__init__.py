@@ -9,5 +9,7 @@ every URL pattern to prove it). Refusals are ApplicationErrors, shown with their
 - copies: uploads, the class split, removing a copy.
 - grading: start, cancel, live progress.
 - review: the grid, a copy's page, grade edits, re-grading.
+- grid: the review grid's cells, rendered in Python (6 000 cells through templates took seconds).
+- roster: a student's status (Abs, Disp., Non noté), a copy's student.
 - files: uploaded files and page images, exports, the purge of students' files.
 """
