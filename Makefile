@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha1sum | cut -c1-1
 TEST_WORKERS ?= 3
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-deps container-test bench bench-pdf chaos lint scan messages compilemessages migrate admin clean
+.PHONY: help venv run test test-deps container-test bench bench-pdf chaos mutation lint scan messages compilemessages migrate admin clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ bench-pdf: $(STAMP) compilemessages ## Run the hostile-PDF corpus under the prod
 
 chaos: $(STAMP) compilemessages ## Grade under faults (killed worker, Redis restart, killed DB connections, LLM faults) on its own PostgreSQL and Redis; prints the books, fails on a difference
 	timeout 600 $(PY) -m tests.chaos $(CHAOS_ARGS)
+
+mutation: $(STAMP) compilemessages ## Mutation testing of the business rules (mutmut); prints mutation killed= survived= score= and the survivors (≈ 10–20 min)
+	scripts/mutation.sh
 
 lint: $(STAMP) ## ruff, djlint, import-linter, mypy, hadolint, shellcheck, migrations up to date
 	$(VENV)/bin/ruff check .

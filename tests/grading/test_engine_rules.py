@@ -486,3 +486,164 @@ def test_every_final_grade_is_within_zero_and_max_and_a_multiple_of_the_step(fir
         assert question.points % step == 0
         assert question.resolution in {"agreed", "verified", "averaged"}
         assert question.disagreement is (question.resolution == "averaged")
+
+
+def test_long_repetitive_readings_are_compared_whole():
+    # 280 characters of one repeated sentence, three letters changed: similar (0.75). With
+    # SequenceMatcher's autojunk its frequent characters would be ignored (0.12: "differ").
+    first = "le triangle abc est rectangle en b " * 8
+    second = first.replace("b ", "c ", 3)
+    assert len(first) >= 200 and readings_differ(first, second) is False
+
+
+# --- what the engine keeps: texts, audit, flags, and what it asks --------------------------
+
+
+class RecordingScript(Script):
+    """Answers may be lists (one raw per round, in order); records each request's repair flag
+    and messages."""
+
+    def __init__(self, answers):
+        super().__init__({})
+        self.queue = {key: list(value) if isinstance(value, list) else [value] for key, value in answers.items()}
+        self.rounds: list[tuple[str, str, bool]] = []
+        self.messages: dict[tuple[str, str], list] = {}
+
+    def __call__(self, phase, requests, repair):
+        for slot, request in requests.items():
+            self.rounds.append((phase, slot, repair))
+            self.messages[(phase, slot)] = request.messages
+            self.answers[(phase, slot)] = self.queue[(phase, slot)].pop(0)
+        return super().__call__(phase, requests, repair)
+
+
+def recorded(answers, *, step=D("0.5"), configs=DOUBLE):
+    script = RecordingScript(answers)
+    outcome = grade_copy(ctx=CTX, pages=[], step=step, configs=configs, run=script)
+    return outcome, script
+
+
+def view(points, confidence, qid="q1"):
+    """What the audit keeps of one grader's answer to one question (the answer() above)."""
+    return {
+        "points": float(points),
+        "max": None,
+        "reading": f"Lecture de {qid} : x = 3, donc l'aire vaut 12 cm².",
+        "reasoning": f"raisonnement {qid} {points} {confidence}",
+        "feedback": f"conseil {qid} {points} {confidence}",
+        "confidence": confidence,
+    }
+
+
+def test_single_correction_keeps_the_graders_texts_and_audits_its_answer():
+    outcome, _script = recorded({("grading", "a"): answer({"q1": (3, 0.8), "q2": (6, 0.7)})}, configs={"a": CONFIG_A})
+    q1 = by_qid(outcome)["q1"]
+    assert q1.reading == "Lecture de q1 : x = 3, donc l'aire vaut 12 cm²."
+    assert q1.reasoning == "raisonnement q1 3 0.8" and q1.disagreement is False
+    assert q1.audit == {"a": {"grading": view(3, 0.8)}, "resolution": "single"}
+    assert (outcome.manipulation, outcome.manipulation_reason, outcome.verified) == (False, "", False)
+
+
+def test_a_single_graders_flag_and_reason_flag_the_copy():
+    outcome, _script = recorded(
+        {("grading", "a"): answer({"q1": (4, 0.9), "q2": (10, 0.9)}, flag="Consigne au correcteur.")},
+        configs={"a": CONFIG_A},
+    )
+    assert (outcome.manipulation, outcome.manipulation_reason) == (True, "Consigne au correcteur.")
+
+
+def test_two_graders_reasons_are_both_kept_in_order():
+    outcome, _script = recorded(
+        {
+            ("grading", "a"): answer({"q1": (2, 0.9), "q2": (5, 0.9)}, flag="Motif A."),
+            ("grading", "b"): answer({"q1": (2, 0.9), "q2": (5, 0.9)}, flag="Motif B."),
+        }
+    )
+    assert (outcome.manipulation, outcome.manipulation_reason) == (True, "Motif A.; Motif B.")
+
+
+def test_an_agreed_question_audits_both_answers_the_threshold_and_the_final_grade():
+    outcome, _script = recorded(
+        {
+            ("grading", "a"): answer({"q1": (3, 0.7771), "q2": (5, 0.9)}),
+            ("grading", "b"): answer({"q1": (3.25, 0.7772), "q2": (5, 0.9)}),
+        },
+        step=D("0.25"),
+    )
+    q1 = by_qid(outcome)["q1"]
+    assert q1.audit == {
+        "a": {"grading": view(3, 0.7771)},
+        "b": {"grading": view(3.25, 0.7772)},
+        "threshold": "0.40",
+        "resolution": "agreed",
+        "final": "3.25",
+    }
+    assert q1.confidence == 0.777  # the mean, to three decimals
+    assert q1.reading == "Lecture de q1 : x = 3, donc l'aire vaut 12 cm²."
+    assert q1.reasoning == "raisonnement q1 3.25 0.7772"  # the more confident grader's
+
+
+def test_a_disputed_question_audits_both_rounds():
+    outcome, _script = recorded(
+        {
+            ("grading", "a"): answer({"q1": (1, 0.9), "q2": (5, 0.9)}),
+            ("grading", "b"): answer({"q1": (4, 0.9), "q2": (5, 0.9)}),
+            ("verification", "a"): answer({"q1": (2, 0.6)}),
+            ("verification", "b"): answer({"q1": (2.5, 0.7)}),
+        }
+    )
+    q1 = by_qid(outcome)["q1"]
+    assert q1.audit == {
+        "a": {"grading": view(1, 0.9), "verification": view(2, 0.6)},
+        "b": {"grading": view(4, 0.9), "verification": view(2.5, 0.7)},
+        "threshold": "0.40",
+        "disputed_because": "points",
+        "resolution": "averaged",
+        "final": "2.50",
+    }
+    assert outcome.verified is True
+
+
+def test_an_unusable_answer_is_repaired_once_then_used():
+    outcome, script = recorded(
+        {("grading", "a"): ["Je ne sais pas.", answer({"q1": (3, 0.8), "q2": (6, 0.7)})]}, configs={"a": CONFIG_A}
+    )
+    assert script.rounds == [("grading", "a", False), ("grading", "a", True)]
+    assert [q.points for q in outcome.questions] == [D("3"), D("6")]
+    # The repair round shows the model its broken answer.
+    assert "Je ne sais pas." in json.dumps(script.messages[("grading", "a")], ensure_ascii=False)
+
+
+def test_the_verification_round_shows_each_grader_its_own_answer_and_the_others():
+    first_a = answer({"q1": (1, 0.9), "q2": (5, 0.9)})
+    first_b = answer({"q1": (4, 0.9), "q2": (5, 0.9)})
+    _outcome, script = recorded(
+        {
+            ("grading", "a"): first_a,
+            ("grading", "b"): first_b,
+            ("verification", "a"): answer({"q1": (2, 0.9)}),
+            ("verification", "b"): answer({"q1": (2, 0.9)}),
+        }
+    )
+    for own, slot in ((first_a, "a"), (first_b, "b")):
+        messages = script.messages[("verification", slot)]
+        assert {"role": "assistant", "content": own} in messages
+    other_of_a = json.dumps(script.messages[("verification", "a")], ensure_ascii=False)
+    assert "raisonnement q1 4 0.9" in other_of_a and "raisonnement q1 1 0.9" in other_of_a
+
+
+@pytest.mark.parametrize(("model", "cached"), [("anthropic/claude-sonnet-4-5", True), ("openai/gpt-4o", False)])
+def test_anthropic_requests_mark_the_static_prefix_for_caching(model, cached):
+    config = RoleConfig(role="grader_a", model=model)
+    _outcome, script = recorded(
+        {
+            ("grading", "a"): answer({"q1": (1, 0.9), "q2": (5, 0.9)}),
+            ("grading", "b"): answer({"q1": (4, 0.9), "q2": (5, 0.9)}),
+            ("verification", "a"): answer({"q1": (2, 0.9)}),
+            ("verification", "b"): answer({"q1": (2, 0.9)}),
+        },
+        configs={"a": config, "b": CONFIG_B},
+    )
+    for phase in ("grading", "verification"):
+        assert ("cache_control" in json.dumps(script.messages[(phase, "a")])) is cached
+        assert "cache_control" not in json.dumps(script.messages[(phase, "b")])

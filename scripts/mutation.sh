@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# make mutation: mutmut plants small bugs, one at a time, in the business rules listed under
+# [tool.mutmut] in pyproject.toml (the grading engine's decisions and parsing, pricing, the
+# Pronote rules…) and runs the fast tests of those modules against each; a mutant no test
+# fails "survived". Prints `mutation killed=K survived=S score=P` and the survivors; exits
+# non-zero under MUTATION_MIN (percent, default 90). Not part of make test: about 10–20 min on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p var
+rm -rf mutants
+export DJANGO_ALLOW_ASYNC_UNSAFE=true
+status=0
+timeout "${MUTATION_TIMEOUT:-1500}" scripts/with-services.sh .venv/bin/mutmut run --max-children "${MUTATION_CHILDREN:-2}" \
+    >var/mutation.log 2>&1 || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "mutmut stopped with status $status (log: var/mutation.log)" >&2
+    tail -n 20 var/mutation.log >&2
+    exit "$status"
+fi
+.venv/bin/python scripts/mutation_report.py --min "${MUTATION_MIN:-90}"
