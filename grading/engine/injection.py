@@ -57,16 +57,21 @@ def fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.translate(_INVISIBLE))
     text = "".join(char for char in text if not unicodedata.combining(char))
     text = text.replace("\u2019", "'").replace("\u02bc", "'").lower()
-    return re.sub(r"\s+", " ", text)
+    return _spaces(text)
+
+
+def _spaces(text: str) -> str:
+    """Runs of spaces as one space, runs of line breaks as one: a line ends a sentence."""
+    return re.sub(r" ?\n\s*", "\n", re.sub(r"[^\S\n]+", " ", text))
 
 
 def _sentence(folded: str, original: str, start: int, end: int) -> str:
     """The sentence around a hit, in the original text when it lines up, at most QUOTE_MAX chars."""
     source = original if len(original) == len(folded) else folded
     left = max(source.rfind(mark, 0, start) for mark in ".!?\n") + 1
-    rights = [i for i in (source.find(mark, end) for mark in ".!?\n") if i >= 0]
+    rights = [i for i in (source.find(mark, end) for mark in ".!?\n") if i >= end]
     right = min(rights) + 1 if rights else len(source)
-    quote = re.sub(r"\s+", " ", source[left:right]).strip()
+    quote = source[left:right].strip()
     return quote if len(quote) <= QUOTE_MAX else quote[: QUOTE_MAX - 1] + "…"
 
 
@@ -77,7 +82,7 @@ def injection_find(texts: Iterable[str]) -> str | None:
             continue
         # Whitespace is collapsed for matching; the quote keeps the original characters when
         # folding did not change the text's length (the common case), else the folded form.
-        original = re.sub(r"\s+", " ", unicodedata.normalize("NFC", text))
+        original = _spaces(unicodedata.normalize("NFC", text))
         folded = fold(text)
         for pattern in _COMPILED:
             match = pattern.search(folded)

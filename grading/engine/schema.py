@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.translation import gettext as _
@@ -114,17 +113,17 @@ def _finite_float(text: str) -> float:
     return value
 
 
-_FENCE_RE = re.compile(r"^```(?:json)?\s*|\s*```$", re.S)
-
-
 def extract_json(raw: str) -> dict:
-    """The JSON object in a model's answer (tolerates code fences and text around it)."""
-    text = _FENCE_RE.sub("", raw.strip())
+    """The JSON object in a model's answer: from its first "{" to its last "}", so code fences
+    and text around it are left out."""
+    text = raw.strip()
+    # `end <= start` only excludes "}" before "{": they can never be equal (an equivalent mutant).
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end <= start:
         raise InvalidAnswer(_("La réponse du modèle ne contient pas d'objet JSON."), raw=raw)
     try:
-        value = json.loads(text[start : end + 1], parse_constant=_non_finite, parse_float=_finite_float)
+        # From "{" to "}", json.loads gives a dict or raises.
+        return json.loads(text[start : end + 1], parse_constant=_non_finite, parse_float=_finite_float)
     except NonFiniteNumber as exc:
         message = _(
             "La réponse du modèle contient un nombre non fini (%(value)s) : seuls des nombres réels sont acceptés."
@@ -133,9 +132,6 @@ def extract_json(raw: str) -> dict:
     except ValueError as exc:
         message = _("La réponse du modèle n'est pas du JSON valide (%(error)s).") % {"error": exc}
         raise InvalidAnswer(message, raw=raw) from exc
-    if not isinstance(value, dict):
-        raise InvalidAnswer(_("La réponse du modèle n'est pas un objet JSON."), raw=raw)
-    return value
 
 
 def parse_model(raw: str, model: type[BaseModel], *, truncated: bool = False):
@@ -146,10 +142,10 @@ def parse_model(raw: str, model: type[BaseModel], *, truncated: bool = False):
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ()))
+        where = ".".join(str(part) for part in first["loc"])
         raise InvalidAnswer(
             _("La réponse du modèle ne suit pas le format attendu (%(where)s : %(error)s).")
-            % {"where": where, "error": first.get("msg", "")},
+            % {"where": where, "error": first["msg"]},
             raw=raw,
         ) from exc
 
@@ -168,8 +164,8 @@ def parse_copy_grades(raw: str, *, expected_ids: list[str], truncated: bool = Fa
 def normalise_points(points: float | Decimal, *, maximum: Decimal, step: Decimal) -> Decimal:
     """Clamped to [0, max], then rounded to the exam's step (half up), never above max."""
     value = min(max(Decimal(str(points)), Decimal(0)), maximum)
-    if step and step > 0:
-        value = (value / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
+    if step > 0:
+        value = (value / step).to_integral_value(rounding=ROUND_HALF_UP) * step
         while value > maximum:
             value -= step
     return value.quantize(Decimal("0.01"))

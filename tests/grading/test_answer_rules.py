@@ -48,6 +48,8 @@ def _refusal(call, *args, **kwargs) -> InvalidAnswer:
         ('Voici la note : {"a": {"b": 2}} Bonne journée.', {"a": {"b": 2}}),
         ('{"a": 1.5, "b": -2, "c": 1e3}', {"a": 1.5, "b": -2, "c": 1000.0}),
         ('{"t": "un } dans le texte"}', {"t": "un } dans le texte"}),
+        ('{"a": 1}.', {"a": 1}),  # text right after the object
+        ("{}", {}),
     ],
 )
 def test_the_json_object_is_found_inside_the_answer(raw, value):
@@ -108,6 +110,12 @@ def test_a_truncated_answer_is_refused_before_it_is_read():
     assert str(refusal) == "La réponse du modèle a été tronquée (limite de longueur atteinte)."
     assert refusal.raw == raw
     assert parse_model(raw, CopyGrades, truncated=False).questions == []
+
+
+def test_a_truncated_copy_answer_is_refused_too():
+    raw = '{"questions": [{"id": "q1", "points": 1}]}'
+    refusal = _refusal(parse_copy_grades, raw, expected_ids=["q1"], truncated=True)
+    assert str(refusal) == "La réponse du modèle a été tronquée (limite de longueur atteinte)."
 
 
 def test_a_schema_error_names_the_first_field_and_pydantics_reason():
