@@ -167,7 +167,7 @@ def table_from_text(text: str) -> list[tuple[int, list[str]]]:
 
 
 def table_from_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
-    from openpyxl import load_workbook  # type: ignore[import-untyped]
+    from openpyxl import load_workbook
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
