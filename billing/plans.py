@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from usage.selectors import TIER_LIMITS, Tier
+from usage.selectors import TIER_LIMITS, TIER_RESETS, Tier, tier_label
 
 
 @dataclass(frozen=True)
@@ -51,3 +51,25 @@ def tier_for_price(price: dict | None) -> str | None:
         return plan.tier
     tier = (price.get("metadata") or {}).get("corrigo_tier")
     return tier if tier in PLANS else None
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One card of the plans as the pricing page and the front page show them."""
+
+    tier: str
+    label: str
+    tokens: int
+    resets: bool  # renewed each period; the free allowance is given once
+    plan: Plan | None  # None for the free tier
+
+
+def plan_rows() -> list[PlanRow]:
+    """Every tier, free first, with its allowance (usage.tiers) and its price (PLANS)."""
+    tiers = [Tier.FREE, *PLANS]
+    return [
+        PlanRow(
+            tier=tier, label=tier_label(tier), tokens=TIER_LIMITS[tier], resets=TIER_RESETS[tier], plan=PLANS.get(tier)
+        )
+        for tier in tiers
+    ]

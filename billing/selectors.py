@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from djstripe.models import Invoice, Subscription
 
 from accounts.models import User
-from usage.selectors import Tier
+from usage.selectors import Tier, tier_label
 
 from .plans import TIER_RANK, tier_for_price
 
@@ -79,6 +79,10 @@ class BillingStatus:
     period_start: datetime | None
     period_end: datetime | None
     cancel_at_period_end: bool
+
+    @property
+    def tier_label(self) -> str:
+        return tier_label(self.tier)
 
     @property
     def payment_problem(self) -> bool:

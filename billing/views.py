@@ -10,10 +10,10 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.http import AuthenticatedHttpRequest
 from core.errors import ApplicationError
 from core.http import HtmxHttpRequest
-from usage.selectors import TIER_LIMITS, Tier, usage_summary
+from usage.selectors import usage_summary
 
 from . import selectors, services
-from .plans import PLANS
+from .plans import PLANS, plan_rows
 
 
 def _disabled(request: HtmxHttpRequest) -> HttpResponse:
@@ -28,12 +28,10 @@ def _refused(request: HtmxHttpRequest, error: ApplicationError) -> HttpResponse:
 @require_GET
 def pricing(request: HtmxHttpRequest) -> HttpResponse:
     current = usage_summary(user=request.user).tier if request.user.is_authenticated else None
-    rows = [{"tier": Tier.FREE, "label": Tier.FREE.label, "tokens": TIER_LIMITS[Tier.FREE], "plan": None}]
-    rows += [{"tier": p.tier, "label": Tier(p.tier).label, "tokens": p.tokens, "plan": p} for p in PLANS.values()]
     return render(
         request,
         "billing/pricing.html",
-        {"rows": rows, "current_tier": current, "billing_enabled": settings.BILLING_ENABLED},
+        {"rows": plan_rows(), "current_tier": current, "billing_enabled": settings.BILLING_ENABLED},
     )
 
 

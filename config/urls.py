@@ -8,6 +8,7 @@ from django.views.generic import RedirectView
 
 from accounts import views as account_views
 from core import views as core_views
+from public import views as public_views
 
 urlpatterns = [
     path("health", core_views.health, name="health"),
@@ -23,5 +24,8 @@ urlpatterns = [
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("api/", include("config.api_urls")),
     path("classes/", include("rosters.urls")),
+    # `/` is the front page for a visitor and the dashboard for a signed-in teacher.
+    path("", public_views.home, name="dashboard"),
+    path("", include("public.urls")),
     path("", include("grading.urls")),
 ]

@@ -3,7 +3,6 @@ from django.urls import path
 from .views import bareme, copies, exams, files, grading, review, roster
 
 urlpatterns = [
-    path("", exams.dashboard, name="dashboard"),
     path("exams/new/", exams.exam_create, name="exam_create"),
     path("exams/<int:pk>/", exams.exam_detail, name="exam_detail"),
     path("exams/<int:pk>/edit/", exams.exam_edit, name="exam_edit"),

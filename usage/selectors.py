@@ -29,7 +29,7 @@ from accounts.services import user_language_override
 
 from .models import Allowance, Reservation, UsageRecord
 from .pricing import PriceCard, PriceMissing, price_card
-from .tiers import TIER_LIMITS, TIER_RESETS, Tier
+from .tiers import TIER_LIMITS, TIER_RESETS, Tier, tier_label
 
 ZERO = Decimal(0)
 COST_FIELDS = ("prompt_cost", "completion_cost", "cached_cost", "total_cost", "savings")
@@ -126,7 +126,7 @@ class UsageSummary:
 
     @property
     def tier_label(self) -> str:
-        return str(Tier(self.tier).label)
+        return tier_label(self.tier)
 
 
 def usage_summary(*, user: User) -> UsageSummary:
@@ -286,6 +286,7 @@ def usage_top_spenders(*, start: datetime | None = None, end: datetime | None = 
 # Plans and prices, for the apps above usage (they import selectors and services only).
 __all__ = [
     "TIER_LIMITS",
+    "TIER_RESETS",
     "PriceCard",
     "PriceMissing",
     "Tier",
@@ -294,6 +295,7 @@ __all__ = [
     "money_str",
     "month_start",
     "price_card",
+    "tier_label",
     "usage_bar_get",
     "usage_bar_html",
     "usage_by_user_month",

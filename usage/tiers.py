@@ -20,5 +20,11 @@ TIER_LIMITS: dict[str, int] = {
     Tier.MAX: 24_000_000,
 }
 
+
+def tier_label(tier: str) -> str:
+    """The tier's name as every page, email and admin column shows it (one source: Tier's labels)."""
+    return str(Tier(tier).label)
+
+
 # FREE is a one-shot trial; paid tiers reset at each billing period (or calendar month).
 TIER_RESETS: dict[str, bool] = {tier: tier != Tier.FREE for tier in Tier}

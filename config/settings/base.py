@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "rosters",
     "grading",
     "billing",
+    "public",
 ]
 
 MIDDLEWARE = [
@@ -187,6 +188,21 @@ CELERY_BEAT_SCHEDULE: dict = {
 # Days without activity after which an exam's uploaded files (personal data of minors) are
 # deleted; grades, feedback and exports from grades stay. 0 keeps the files for ever.
 CORRIGO_RETENTION_DAYS = env.int("CORRIGO_RETENTION_DAYS", default=365)
+
+# --- Who runs this installation (the legal notice and the privacy page) ------------------
+# French law (LCEN art. 6, III) asks a site to name its publisher, its director of publication
+# and its host; the RGPD asks to name the data controller and a contact. Each page shows what
+# is set here, and says which variable to fill where a value is missing.
+CORRIGO_OPERATOR_NAME = env("CORRIGO_OPERATOR_NAME", default="")
+CORRIGO_OPERATOR_ADDRESS = env("CORRIGO_OPERATOR_ADDRESS", default="")
+CORRIGO_OPERATOR_EMAIL = env("CORRIGO_OPERATOR_EMAIL", default="")
+# SIREN / RCS number, or "association loi 1901, RNA W…": whatever identifies the publisher.
+CORRIGO_OPERATOR_REGISTRATION = env("CORRIGO_OPERATOR_REGISTRATION", default="")
+CORRIGO_PUBLICATION_DIRECTOR = env("CORRIGO_PUBLICATION_DIRECTOR", default="")
+CORRIGO_HOST_NAME = env("CORRIGO_HOST_NAME", default="")
+CORRIGO_HOST_ADDRESS = env("CORRIGO_HOST_ADDRESS", default="")
+# Where students' files and the database are kept, in words ("France (Roubaix)").
+CORRIGO_DATA_LOCATION = env("CORRIGO_DATA_LOCATION", default="")
 
 # --- Auth ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

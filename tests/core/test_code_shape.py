@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-APPS = ("core", "accounts", "usage", "grading", "billing")
+APPS = ("core", "accounts", "usage", "grading", "billing", "public")
 MAX_LINES = 350
 GETATTR_SETTINGS = re.compile(r"getattr\(\s*settings\s*,")
 

@@ -40,10 +40,10 @@ def test_tokens_held_by_a_running_job_count_towards_the_colour(teacher, spend):
     assert "45" in html and "réservés" in html
 
 
-def test_the_free_bar_shows_one_shot_and_the_figures(teacher, spend):
+def test_the_free_bar_says_it_is_given_once_and_shows_the_figures(teacher, spend):
     spend(teacher, 12_345)
     html = usage_bar_html(user=teacher)
-    assert "one-shot" in html
+    assert "allocation donnée une seule fois" in html
     assert "100\xa0000" in html  # French grouping
     assert "87\xa0655" in html  # remaining
     assert 'width="12"' in html  # the SVG fill, no style attribute
@@ -53,7 +53,7 @@ def test_the_free_bar_shows_one_shot_and_the_figures(teacher, spend):
 def test_a_paid_bar_shows_the_renewal_date(teacher):
     usage_plan_set(user=teacher, tier=Tier.PRO)
     html = usage_bar_html(user=teacher)
-    assert "one-shot" not in html
+    assert "une seule fois" not in html
     assert "Se renouvelle le 1 " in html
 
 
