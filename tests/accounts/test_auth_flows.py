@@ -28,8 +28,8 @@ def test_signup_then_verification_link_then_login_lands_on_dashboard(client, pas
     assert response.status_code == 302
     user = User.objects.get(email="nouvelle@lycee.example")
     assert not user.emailaddress_set.get().verified
-    # Not verified yet: the dashboard is closed.
-    assert client.get(reverse("dashboard")).status_code == 302
+    # Not verified yet: the pages behind the login are closed.
+    assert client.get(reverse("exam_create")).status_code == 302
 
     confirm_url = _link_in_last_mail(r"http://testserver/accounts/confirm-email/[^/\s]+/")
     assert client.get(confirm_url).status_code == 200
@@ -45,7 +45,7 @@ def test_signup_then_verification_link_then_login_lands_on_dashboard(client, pas
     assert "Mes corrections" in page.content.decode()
 
     client.post(reverse("account_logout"))
-    assert client.get(reverse("dashboard")).status_code == 302
+    assert client.get(reverse("exam_create")).status_code == 302
 
 
 def test_an_unverified_address_cannot_log_in(client, password):
@@ -56,7 +56,7 @@ def test_an_unverified_address_cannot_log_in(client, password):
     # allauth sends the teacher to the "verify your address" page instead of logging in.
     assert response.status_code == 302
     assert "confirm-email" in response.url
-    assert client.get(reverse("dashboard")).status_code == 302
+    assert client.get(reverse("exam_create")).status_code == 302
 
 
 def test_signup_refuses_a_weak_password(client):

@@ -20,10 +20,11 @@ def test_it_leads_a_new_teacher_to_a_new_exam(owner_client):
     assert reverse("exam_create") in response.text
 
 
-def test_it_asks_anonymous_visitors_to_log_in(client):
+def test_anonymous_visitors_get_the_front_page_instead(client):
     response = client.get(reverse("dashboard"))
-    assert response.status_code == 302
-    assert "/accounts/login/" in response["Location"]
+    assert response.status_code == 200
+    assert "Mes corrections" not in response.text
+    assert reverse("account_login") in response.text
 
 
 def test_it_lists_only_the_teachers_exams_newest_first(owner_client, teacher, other_teacher):
