@@ -153,6 +153,9 @@ class Copy(StatusTransitions, models.Model):
     appreciation = models.TextField(_("appréciation"), blank=True)
     appreciation_ai = models.TextField(blank=True)
     appreciation_stale = models.BooleanField(default=False)
+    # « Corriger à nouveau » with "replace my edits" ticked: this attempt's grades replace the
+    # teacher's edited points, feedback and appréciation (else they are kept).
+    regrade_overwrite = models.BooleanField(default=False)
     # The roster student the name read on the copy was matched to (or the teacher chose), with
     # the name as read and the match's score (0-100, rapidfuzz; None when nobody chose).
     student = models.ForeignKey("rosters.Student", models.SET_NULL, null=True, blank=True, related_name="copies")

@@ -33,7 +33,7 @@ from .bareme import (
 )
 from .copy_grading import copy_fail, copy_grade
 from .detection import bareme_propose, split_propose_for
-from .estimate import JobEstimate, job_estimate, role_ready, slot_configs
+from .estimate import JobEstimate, copy_estimate, job_estimate, role_ready, slot_configs
 from .events import job_finished_notify, progress_push, progress_send
 from .exams import exam_create, exam_delete, exam_subject_store, exam_update
 from .jobs import copy_rerun, job_cancel, job_finalize, job_start
@@ -83,6 +83,7 @@ __all__ = [
     "copy_appreciation_edit",
     "copy_appreciation_restore",
     "copy_delete",
+    "copy_estimate",
     "copy_fail",
     "copy_grade",
     "copy_name_match",

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone, translation
 
 from usage.services import Hold, unit_key, usage_hold
@@ -26,7 +26,7 @@ from ..engine.grader import CopyOutcome, PhaseRun, grade_copy
 from ..engine.llm import LLMResult, llm_complete
 from ..engine.prompts import ExamContext, exam_context
 from ..engine.schema import parse_copy_grades
-from ..models import Copy, Grade, GradingJob, ModelAnswer, Question
+from ..models import Copy, Grade, GradeEdit, GradingJob, ModelAnswer, Question
 from .answers import answer_forget, answer_keep, answer_kept, ledger_write
 from .estimate import copy_first_round_worst, request_worst_tokens, slot_configs
 from .events import progress_push
@@ -245,27 +245,43 @@ def _copy_grade_leased(
 
 
 def _grades_write(copy: Copy, questions: dict[str, Question], outcome: CopyOutcome) -> None:
-    """One row per question: created, or replaced on a re-run (teacher edits are re-run too)."""
+    """One row per question: created, or replaced on a re-run. On a re-run the engine's points
+    and feedback are renewed, but the teacher's edited points, feedback and appréciation stay,
+    unless the teacher ticked "replace my edits" (Copy.regrade_overwrite; each replaced edit is
+    audited); a drafted appréciation is marked possibly stale."""
+    overwrite = Copy.objects.filter(pk=copy.pk).values_list("regrade_overwrite", flat=True).first() or False
     existing = {grade.question_id: grade for grade in Grade.objects.filter(copy=copy)}
     fields = ["points", "ai_points", "max_points", "reading", "reasoning", "feedback", "ai_feedback", "confidence"]
-    fields += ["disagreement", "resolution", "edited", "audit"]
+    fields += ["disagreement", "resolution", "edited", "needs_review", "audit"]
     created: list[Grade] = []
     updated: list[Grade] = []
+    replaced: list[GradeEdit] = []
     for item in outcome.questions:
         question = questions[item.qid]
         grade = existing.get(question.pk) or Grade(copy=copy, question=question)
+        points, feedback, needs_review = item.points, item.feedback, False
+        if grade.pk:
+            if grade.edited and not overwrite:
+                points, needs_review = min(grade.points, item.maximum), grade.needs_review
+            elif grade.edited and grade.points != item.points:
+                replaced.append(_regrade_edit(grade, "points", before=str(grade.points), after=str(item.points)))
+            if grade.feedback_edited and not overwrite:
+                feedback = grade.feedback
+            elif grade.feedback_edited and grade.feedback != item.feedback:
+                replaced.append(_regrade_edit(grade, "feedback", before=grade.feedback, after=item.feedback))
         values = {
-            "points": item.points,
+            "points": points,
             "ai_points": item.points,
             "max_points": item.maximum,
             "reading": item.reading,
             "reasoning": item.reasoning,
-            "feedback": item.feedback,
+            "feedback": feedback,
             "ai_feedback": item.feedback,
             "confidence": item.confidence,
             "disagreement": item.disagreement,
             "resolution": item.resolution,
-            "edited": False,
+            "edited": points != item.points,
+            "needs_review": needs_review,
             "audit": item.audit,
         }
         for name, value in values.items():
@@ -275,6 +291,16 @@ def _grades_write(copy: Copy, questions: dict[str, Question], outcome: CopyOutco
     Grade.objects.bulk_create(created)
     if updated:
         Grade.objects.bulk_update(updated, [*fields, "updated_at"])
+        GradeEdit.objects.bulk_create(replaced)
+        drafted = Copy.objects.filter(pk=copy.pk).exclude(appreciation_ai="")
+        if overwrite:
+            drafted.update(appreciation=F("appreciation_ai"), appreciation_stale=True)
+        else:
+            drafted.update(appreciation_stale=True)
+
+
+def _regrade_edit(grade: Grade, field: str, *, before: str, after: str) -> GradeEdit:
+    return GradeEdit(grade=grade, user=None, field=field, action=GradeEdit.Action.REGRADE, before=before, after=after)
 
 
 def _verifying(copy: Copy) -> None:

@@ -98,6 +98,20 @@ def job_estimate(*, exam: Exam) -> JobEstimate:
     )
 
 
+def copy_estimate(*, copy: Copy) -> JobEstimate:
+    """What grading this one copy again should cost (shown before « Corriger à nouveau »);
+    its tokens are what copy_rerun reserves. Raises ModelMisconfigured."""
+    configs = slot_configs(copy.exam)
+    ctx = exam_context(copy.exam, render_subject=False)
+    prefix = prompt_tokens_estimate(ctx, image_tokens=IMAGE_TOKENS_DEFAULT)
+    cards = {config.model: price_card(config.model) for config in configs.values()}
+    tokens, cost = _copy_estimate(
+        configs, pages=copy.pages.count(), prefix=prefix, questions=len(ctx.questions), cards=cards
+    )
+    calls = math.ceil(len(configs) * (1 + (VERIFICATION_SHARE if len(configs) > 1 else 0)))
+    return JobEstimate(tokens=tokens, cost_usd=cost.quantize(Decimal("0.0001")), calls=calls, copies=1)
+
+
 def copy_estimate_tokens(copy: Copy, *, configs: dict[str, RoleConfig], ctx: ExamContext | None = None) -> int:
     """The tokens one copy should need (what a job asks its reservation for, copy by copy)."""
     ctx = ctx or exam_context(copy.exam, render_subject=False)

@@ -34,7 +34,9 @@ logger = logging.getLogger(__name__)
 ACTIVE = (Copy.Status.QUEUED, Copy.Status.GRADING, Copy.Status.VERIFYING)
 
 
-def _job_create(*, exam: Exam, user: User, copies: Sequence[Copy], estimate_tokens: int) -> GradingJob:
+def _job_create(
+    *, exam: Exam, user: User, copies: Sequence[Copy], estimate_tokens: int, overwrite_edits: bool = False
+) -> GradingJob:
     key = f"job-{exam.pk}-{uuid.uuid4().hex[:16]}"
     try:
         with transaction.atomic():
@@ -48,7 +50,12 @@ def _job_create(*, exam: Exam, user: User, copies: Sequence[Copy], estimate_toke
             )
             ids = [copy.pk for copy in copies]
             Copy.objects.filter(pk__in=ids).update(
-                job=job, status=Copy.Status.QUEUED, attempt=F("attempt") + 1, failure_reason="", requeues=0
+                job=job,
+                status=Copy.Status.QUEUED,
+                attempt=F("attempt") + 1,
+                failure_reason="",
+                requeues=0,
+                regrade_overwrite=overwrite_edits,
             )
             exam.transition(
                 source=(Exam.Status.DRAFT, Exam.Status.GRADED, Exam.Status.CANCELLED), target=Exam.Status.GRADING
@@ -93,10 +100,11 @@ def job_start(*, exam: Exam, user: User) -> GradingJob:
     return _job_create(exam=exam, user=user, copies=copies, estimate_tokens=estimate.tokens)
 
 
-def copy_rerun(*, copy: Copy) -> GradingJob:
+def copy_rerun(*, copy: Copy, overwrite_edits: bool = False) -> GradingJob:
     """Grades one copy again (a new attempt), in the running job or a new one: a failed,
-    quota-reached or cancelled copy, or a graded one the teacher sends back (its grades are
-    replaced)."""
+    quota-reached or cancelled copy, or a graded one the teacher sends back. The engine's
+    grades replace its own earlier ones; the teacher's edited points, feedback and
+    appréciation are kept unless `overwrite_edits` (copy_grading._grades_write)."""
     if copy.status not in Copy.REGRADABLE:
         raise WorkflowError(_("Cette copie est en cours de correction : attendez qu'elle soit terminée."))
     exam = copy.exam
@@ -105,7 +113,9 @@ def copy_rerun(*, copy: Copy) -> GradingJob:
     tokens = copy_estimate_tokens(copy, configs=slot_configs(exam))
     running = exam.jobs.filter(status=GradingJob.Status.RUNNING).first()
     if running is None:
-        return _job_create(exam=exam, user=exam.owner, copies=[copy], estimate_tokens=tokens)
+        return _job_create(
+            exam=exam, user=exam.owner, copies=[copy], estimate_tokens=tokens, overwrite_edits=overwrite_edits
+        )
     with transaction.atomic():
         if not copy.transition(
             source=Copy.REGRADABLE,
@@ -114,6 +124,7 @@ def copy_rerun(*, copy: Copy) -> GradingJob:
             failure_reason="",
             attempt=F("attempt") + 1,
             requeues=0,
+            regrade_overwrite=overwrite_edits,
         ):
             raise WorkflowError(_("La copie a changé d'état entre-temps."))
         GradingJob.objects.filter(pk=running.pk).update(total_copies=F("total_copies") + 1)

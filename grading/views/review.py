@@ -51,7 +51,23 @@ def exam_review(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def copy_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     copy = selectors.copy_get(user=request.user, pk=pk)
     context = selectors.copy_page_get(copy=copy) | {"rename_form": CopyRenameForm(instance=copy)}
+    context |= _regrade_context(copy, [item["grade"] for item in context["items"] if item["grade"] is not None])
     return render(request, "grading/copy_detail.html", context)
+
+
+def _regrade_context(copy: Copy, grades: list[Grade]) -> dict[str, object]:
+    """« Corriger à nouveau » only where it can act (a settled copy whose files are kept and
+    whose models are configured), with its estimate and how many of the teacher's edits the
+    new grades would leave in place (or replace, when ticked)."""
+    if copy.status not in Copy.REGRADABLE or copy.exam.files_purged_at is not None:
+        return {"regrade_can": False}
+    try:
+        estimate = services.copy_estimate(copy=copy)
+    except ApplicationError as error:
+        return {"regrade_can": False, "regrade_error": error.message}
+    edits = sum(grade.edited for grade in grades) + sum(grade.feedback_edited for grade in grades)
+    edits += bool(copy.appreciation_ai) and copy.appreciation != copy.appreciation_ai
+    return {"regrade_can": True, "regrade_estimate": estimate, "regrade_edits": edits}
 
 
 def _grade_payload(grade: Grade) -> dict[str, object]:
@@ -125,12 +141,18 @@ def copy_reviewed(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def copy_regrade(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     copy = selectors.copy_get(user=request.user, pk=pk)
+    overwrite = request.POST.get("overwrite_edits") == "1"
     try:
-        services.copy_rerun(copy=copy)
+        services.copy_rerun(copy=copy, overwrite_edits=overwrite)
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("La copie est renvoyée à la correction."))
+        messages.success(
+            request,
+            _("La copie est renvoyée à la correction : vos modifications seront remplacées.")
+            if overwrite
+            else _("La copie est renvoyée à la correction : vos modifications seront gardées."),
+        )
     return redirect("copy_detail", pk=copy.pk)
 
 

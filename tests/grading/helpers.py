@@ -8,6 +8,7 @@ def grades_json(
     *,
     readings: list[str] | None = None,
     reasonings: list[str] | None = None,
+    feedbacks: list[str] | None = None,
     flag: str = "",
     confidence=0.8,
 ) -> str:
@@ -17,7 +18,7 @@ def grades_json(
             "points": value,
             "reading": readings[number - 1] if readings else f"L'élève écrit la réponse {number}.",
             "reasoning": reasonings[number - 1] if reasonings else f"Raisonnement pour q{number}.",
-            "feedback": f"Conseil pour q{number}.",
+            "feedback": feedbacks[number - 1] if feedbacks else f"Conseil pour q{number}.",
             "confidence": confidence,
         }
         for number, value in enumerate(points, start=1)

@@ -256,7 +256,7 @@ def test_grading_a_graded_copy_again_replaces_its_grades(
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(reverse("copy_regrade", args=[copy.pk]), follow=True)
 
-    assert "La copie est renvoyée à la correction." in html.unescape(response.text)
+    assert "La copie est renvoyée à la correction : vos modifications seront gardées." in html.unescape(response.text)
     copy.refresh_from_db()
     assert (copy.status, copy.attempt) == (Copy.Status.DONE, 2)
     assert copy.grades.get().points == Decimal("3")
