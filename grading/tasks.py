@@ -20,6 +20,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils.translation import gettext as _
+from redis.exceptions import RedisError
 
 from accounts.models import User
 from accounts.services import user_language_override
@@ -88,9 +89,11 @@ def _copy_grade_run(task, copy_id: int, job_id: int, attempt: int) -> str:
         # "en cours" and its job unfinished forever: retry database hiccups, then fail the copy
         # with a reason the teacher can act on (re-run it), so the job settles. The exception
         # itself goes to the log (and Sentry), never into the teacher's message.
-        if isinstance(exc, OperationalError | InterfaceError) and task.request.retries < RETRY_MAX:
+        # Redis out of reach (restarting) too: the kept answers (services.answers) live there,
+        # so a round cannot start without reading them; it starts again once Redis is back.
+        if isinstance(exc, OperationalError | InterfaceError | RedisError) and task.request.retries < RETRY_MAX:
             countdown = retry_countdown(task.request.retries)
-            logger.warning("copy %s: database error, retry in %.1fs: %s", copy_id, countdown, exc)
+            logger.warning("copy %s: database or Redis error, retry in %.1fs: %s", copy_id, countdown, exc)
             raise retry(exc, countdown) from exc
         logger.exception("copy %s: unexpected error while grading", copy_id)
         copy = Copy.objects.filter(pk=copy_id).first()

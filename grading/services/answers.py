@@ -1,22 +1,30 @@
 """Every answer a provider gave is paid for, so none is lost and none is bought twice.
 
 The moment a call returns, its answer is kept in Redis under the call's idempotency key
-(`answer_keep`), before any database write can fail. Then its ledger row is written first,
-in its own transaction (`ledger_write`), and only then the copy's ModelAnswer. A task that
-dies anywhere after the answer (a dropped database connection, a killed worker, an exam
-deleted meanwhile) finds the kept answer on its next run (`answer_kept`): it records what is
-missing and never calls the provider again for that call.
+(`answer_keep`, in the call's own thread, before it even reaches the task). Then its ledger
+row is written first, in its own transaction (`ledger_write`), and only then the copy's
+ModelAnswer. A task that dies anywhere after the answer (a dropped database connection, a
+killed worker, an exam deleted meanwhile) finds the kept answer on its next run
+(`answer_kept`): it records what is missing and never calls the provider again for that call.
+
+Neither store may lose the answer because the other is down: a Redis that cannot keep it
+(restarting, unreachable) does not stop the ledger row (`answer_keep` only logs), and a
+ledger write that keeps failing (connections killed one after the other, PostgreSQL
+restarting) is retried with a backoff for a few seconds before the task gives up and leaves
+the answer to Redis and its next run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from decimal import Decimal
 
 from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, InterfaceError, OperationalError, connection
+from redis.exceptions import RedisError
 
 from accounts.models import User
 from usage.services import usage_record
@@ -28,18 +36,28 @@ logger = logging.getLogger(__name__)
 
 # Longer than any retry budget or re-enqueueing of a copy: the answer is there for its next run.
 KEEP_S = 7 * 24 * 3600
-# A dropped connection is reopened this many times before the task's own retry takes over.
-RECONNECTS = 2
+# A dropped connection is reopened this many times, after RECONNECT_WAIT_S · 2^n (capped at
+# RECONNECT_WAIT_MAX_S: about 6 s in all), before the task's own retry takes over.
+RECONNECTS = 5
+RECONNECT_WAIT_S = 0.2
+RECONNECT_WAIT_MAX_S = 2.0
 
 
 def _cache_key(key: str) -> str:
     return f"llm-answer:{key}"
 
 
-def answer_keep(*, key: str, result: LLMResult) -> None:
+def answer_keep(*, key: str, result: LLMResult) -> bool:
+    """Keeps the answer for a later run; False (logged) when Redis cannot take it now: the
+    ledger row is still written, only a replay after a later failure would miss it."""
     data = dataclasses.asdict(result)
     data["litellm_cost"] = str(result.litellm_cost) if result.litellm_cost is not None else None
-    cache.set(_cache_key(key), data, KEEP_S)
+    try:
+        cache.set(_cache_key(key), data, KEEP_S)
+    except RedisError:
+        logger.warning("LLM answer not kept in Redis", exc_info=True, extra={"key": key})
+        return False
+    return True
 
 
 def answer_kept(*, key: str) -> LLMResult | None:
@@ -51,12 +69,16 @@ def answer_kept(*, key: str) -> LLMResult | None:
 
 
 def answer_forget(*, key: str) -> None:
-    cache.delete(_cache_key(key))
+    try:
+        cache.delete(_cache_key(key))
+    except RedisError:  # stored in the database already; the kept copy expires (KEEP_S)
+        logger.warning("kept LLM answer not deleted", exc_info=True, extra={"key": key})
 
 
 def _reconnecting(write):
-    """Runs `write()`; a connection the server dropped is reopened and the write tried again
-    (outside any transaction only: inside one, the task's retry redoes the whole round)."""
+    """Runs `write()`; a connection the server dropped is reopened and the write tried again,
+    after a short backoff (outside any transaction only: inside one, the task's retry redoes
+    the whole round)."""
     for reconnect in range(RECONNECTS + 1):
         try:
             return write()
@@ -65,6 +87,7 @@ def _reconnecting(write):
                 raise
             logger.warning("database connection lost while recording an LLM call: reconnecting")
             connection.close()
+            time.sleep(min(RECONNECT_WAIT_S * 2**reconnect, RECONNECT_WAIT_MAX_S))
     raise AssertionError("unreachable")
 
 

@@ -10,10 +10,11 @@ a conditional UPDATE (Copy.transition), so a copy is graded once.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
 
@@ -35,6 +36,8 @@ from .jobs import job_maybe_finish
 from .leases import IN_FLIGHT, copy_lease_take, lease_keeper, lease_length
 from .manipulation import copy_manipulation
 from .names import copy_pages_for_grading
+
+logger = logging.getLogger(__name__)
 
 # What copy_grade returns for a copy deleted (with its exam) before or while it ran.
 DELETED = "deleted"
@@ -83,10 +86,14 @@ def _replayed(answer: ModelAnswer) -> Reply:
     return Reply(model=answer.model, raw=answer.raw, value=answer.get_grades(), error=answer.error)
 
 
-def _in_language(language: str | None, **kwargs) -> LLMResult:
+def _answered(key: str, language: str | None, **kwargs) -> LLMResult:
+    """One call, its answer kept at once, in the call's thread: a worker killed while the task
+    waits for the round's other calls, or writes the first ones, leaves it for the next run."""
     # Activated languages are per thread: errors raised in the call threads speak the task's.
     with translation.override(language):
-        return llm_complete(**kwargs)
+        result = llm_complete(**kwargs)
+    answer_keep(key=key, result=result)
+    return result
 
 
 def _run(copy: Copy, job: GradingJob, lease_owner: str) -> PhaseRun:
@@ -117,7 +124,7 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str) -> PhaseRun:
             with ThreadPoolExecutor(max_workers=len(to_call), thread_name_prefix="llm") as pool:
                 language = translation.get_language()
                 futures = {
-                    slot: pool.submit(_in_language, language, config=request.config, messages=request.messages)
+                    slot: pool.submit(_answered, keys[slot], language, config=request.config, messages=request.messages)
                     for slot, request in to_call.items()
                 }
         failure: Exception | None = None
@@ -126,19 +133,27 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str) -> PhaseRun:
                 results[slot] = future.result()
             except EngineError as exc:
                 failure = failure or exc
-                continue
-            # Kept before any database write: whatever fails next, the answer is not lost.
-            answer_keep(key=keys[slot], result=results[slot])
-        # Every answered call in the ledger first, each in its own transaction; then the audit.
+        # Every answered call in the ledger first, each in its own transaction, whatever
+        # happens to the others' rows; then the audit.
+        unrecorded: Exception | None = None
         for slot, result in results.items():
-            ledger_write(
-                key=keys[slot],
-                user=job.created_by,
-                copy=copy,
-                phase="repair" if repair else phase,
-                result=result,
-                reservation_key=unit_key(pool_key=job.reservation_key, unit=copy_unit(copy)),
-            )
+            try:
+                ledger_write(
+                    key=keys[slot],
+                    user=job.created_by,
+                    copy=copy,
+                    phase="repair" if repair else phase,
+                    result=result,
+                    reservation_key=unit_key(pool_key=job.reservation_key, unit=copy_unit(copy)),
+                )
+            except (OperationalError, InterfaceError) as exc:
+                # The database stays out of reach: the answer waits in Redis for the task's
+                # retry, which records it before anything else (and does not pay for it again).
+                if not answer_keep(key=keys[slot], result=result):
+                    logger.error("LLM answer neither recorded nor kept", extra={"key": keys[slot]})
+                unrecorded = unrecorded or exc
+        if unrecorded is not None:
+            raise unrecorded
         for slot, result in results.items():
             reply = reply_parse(result, partial(parse_copy_grades, expected_ids=pending[slot].expected))
             replies[slot] = _store(copy, job, phase=phase, slot=slot, repair=repair, result=result, reply=reply)

