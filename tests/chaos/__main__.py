@@ -21,10 +21,11 @@ Then it prints one line and exits non-zero on any difference:
 copies / graded_once: the PRO class's copies, and those graded (done, first attempt, one
 grade per question, one stored answer per call); lost: copies of either class left without
 a final state; ledger_rows: the ledger's rows; provider_calls: the calls the provider
-answered (200) to a client still connected (a killed worker's call in flight is counted
-apart, `undelivered`); overspend: tokens recorded beyond either teacher's allowance. When the
-ledger and the provider differ, a line lists the copies concerned with when each answer left
-the provider (seconds since the start, to set beside the events' times).
+answered (200) to a client that read the answer (a killed worker's call in flight, or an
+answer still unread in its socket when it died, is counted apart, `undelivered`);
+overspend: tokens recorded beyond either teacher's allowance. When the ledger and the
+provider differ, a line lists the copies concerned with when each answer left the provider
+(seconds since the start, to set beside the events' times).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -13,7 +14,7 @@ import pytest
 from grading import services
 from grading.models import Copy, Grade
 from tests.factories import copy_with_pages, exam_with_bareme
-from tests.support.deadlines import scaled
+from tests.support.deadlines import scaled, wait_until
 from tests.support.llm_server import CACHE_BLOCK, PrefixCache, count_tokens
 from tests.support.servers import free_port, wait_for_port
 
@@ -107,6 +108,43 @@ def test_the_nan_fault_answers_json_with_a_nan_number_and_bills_it(llm_server):
     assert status == 200
     assert '"points": NaN' in answer["choices"][0]["message"]["content"]
     assert llm_server.requests[0].usage["completion_tokens"] > 0 and llm_server.requests[0].delivered
+
+
+CLIENT = """
+import json, socket, sys, time
+body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "ok"}]}).encode()
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+sock.sendall(b"POST /v1/chat/completions HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\n"
+             + b"Content-Length: " + str(len(body)).encode() + b"\\r\\n\\r\\n" + body)
+if sys.argv[2] == "read":
+    answer = b""
+    while b'"usage"' not in answer:
+        answer += sock.recv(65536)
+print("sent", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("reads", [True, False])
+def test_an_answer_left_unread_by_a_client_killed_with_it_is_not_delivered(llm_server, reads):
+    """A worker SIGKILLed with the answer still in its socket never had it: the kernel resets
+    the connection. One that read it, then died, had it (what it did with it is its business)."""
+    llm_server.script(json.dumps({"questions": []}))
+    client = subprocess.Popen(
+        [sys.executable, "-c", CLIENT, str(llm_server.port), "read" if reads else "no"], stdout=subprocess.PIPE
+    )
+    try:
+        assert client.stdout.readline() == b"sent\n"
+        # Marked delivered as it is written to a client still connected.
+        wait_until(lambda: llm_server.requests and llm_server.requests[0].delivered, base=10, what="the answer")
+    finally:
+        client.kill()
+        client.wait()
+    if reads:
+        time.sleep(0.5)  # a reset would have arrived by now; nothing changes
+        assert llm_server.requests[0].delivered
+    else:
+        wait_until(lambda: not llm_server.requests[0].delivered, base=10, what="the reset seen")
 
 
 def test_a_fault_plan_injects_faults_into_unscripted_requests_only(llm_server):

@@ -20,7 +20,9 @@ talks to it exactly as to a real provider, so the gateway is exercised end to en
   finish_reason "length"), "nan" (a JSON answer whose first number is NaN, as Python's json
   writes it). `server.fault_plan = f(request) -> fault | None` injects faults into requests
   no script entry took (the chaos run). A 200 answer is `delivered` only if the client's
-  connection was still open when it was written (a killed worker's call is not).
+  connection was still open when it was written and the client read it: a killed worker's call
+  is not, nor an answer its socket still held unread when it died (the kernel resets such a
+  connection instead of closing it).
   Unscripted requests get the demo answer: plausible grades
   derived from the barème in the prompt (see `demo_content`), and for an appréciation a text
   that follows the grades in the prompt (`demo_appreciation`).
@@ -32,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import hashlib
 import json
 import random
@@ -562,16 +563,34 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         return
 
-    def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
+    # The last 200 answer written on this connection, until the client shows it read it.
+    _unconfirmed: Recorded | None = None
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except ConnectionResetError:
+            # The client's end was reset instead of closed: its socket was closed with bytes
+            # still unread (Linux answers a FIN with an RST then), so the last answer never
+            # reached the program (a worker killed with it in its socket buffer).
+            if self._unconfirmed is not None:
+                self._unconfirmed.delivered = False
+            self.close_connection = True
+
+    def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> bool:
         data = json.dumps(payload, ensure_ascii=False).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.end_headers()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        try:
+            self.end_headers()
             self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+            return False
+        return True
 
     def do_GET(self) -> None:  # noqa: N802
         if self.path.rstrip("/").endswith("/models"):
@@ -597,7 +616,10 @@ class _Handler(BaseHTTPRequestHandler):
             record = next((r for r in reversed(self.owner.requests) if r.body is body), None)
         if record is not None:
             record.delivered = status == 200 and self._client_connected()
-        self._send(status, payload, headers)
+        written = self._send(status, payload, headers)
+        if record is not None and record.delivered:
+            record.delivered = written
+            self._unconfirmed = record if written else None
 
     def _client_connected(self) -> bool:
         """False once the client closed its end (its process died): nothing is waiting to read."""
