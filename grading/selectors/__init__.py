@@ -21,13 +21,14 @@ from .lookups import (
     source_get,
 )
 from .progress import progress_context, progress_html
-from .review import Review, ReviewRow, copy_page_get, copy_total, review_get
+from .review import Review, ReviewRow, copy_appreciation_stale, copy_page_get, copy_total, review_get
 from .roster import SheetLine, exam_roster, exam_sheet
 
 __all__ = [
     "Review",
     "ReviewRow",
     "SheetLine",
+    "copy_appreciation_stale",
     "copy_get",
     "copy_page_get",
     "copy_total",

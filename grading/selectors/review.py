@@ -236,3 +236,8 @@ def copy_page_get(*, copy: Copy) -> dict[str, Any]:
 def copy_total(*, copy: Copy) -> Decimal | None:
     """The copy's total after an edit (the grid's and the copy page's live figure)."""
     return copy.grades.aggregate(t=Sum("points"))["t"]
+
+
+def copy_appreciation_stale(*, copy_id: int) -> bool:
+    """Whether the copy's appréciation may no longer agree with its points, as stored now."""
+    return Copy.objects.filter(pk=copy_id, appreciation_stale=True).exists()

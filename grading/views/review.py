@@ -80,7 +80,7 @@ def _grade_payload(grade: Grade) -> dict[str, object]:
         "edited": grade.edited,
         "total": formats.number_format(total.normalize(), use_l10n=True) if total is not None else "",
         # The copy page shows at once that its appréciation may no longer agree with the points.
-        "appreciation_stale": Copy.objects.filter(pk=grade.copy_id, appreciation_stale=True).exists(),
+        "appreciation_stale": selectors.copy_appreciation_stale(copy_id=grade.copy_id),
     }
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-APPS = ("core", "accounts", "usage", "grading", "billing", "public")
+APPS = ("core", "accounts", "usage", "rosters", "grading", "billing", "public")
 MAX_LINES = 350
 GETATTR_SETTINGS = re.compile(r"getattr\(\s*settings\s*,")
 
@@ -74,3 +74,18 @@ def test_tasks_import_the_grading_services_inside_their_body_only():
             imported += [f"{module}.{alias.name}".replace("..", ".") for alias in node.names]
     assert imported, "the parse found no import at all"
     assert [name for name in imported if name.startswith("grading.services")] == []
+
+
+def test_grading_views_read_the_database_through_selectors_only():
+    # Views parse input, call a selector or a service, render: a query in a view is a read
+    # the selectors lack (and one the owner-scoped lookups do not check).
+    base = Path(settings.BASE_DIR) / "grading"
+    paths = [*sorted((base / "views").glob("*.py")), base / "api.py"]
+    offenders = [
+        f"{_name(path)}:{node.lineno}"
+        for path in paths
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr == "objects"
+    ]
+    assert len(paths) > 5
+    assert offenders == [], f"Model.objects in grading views, move the read to grading.selectors: {offenders}"
