@@ -22,7 +22,7 @@ from django.db.models import Count, DecimalField, QuerySet, Subquery, Sum, Value
 from django.db.models.expressions import OuterRef
 from django.db.models.functions import Coalesce, TruncMonth
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import user_language_override
@@ -174,16 +174,10 @@ def usage_bar_get(*, user: User) -> UsageBar:
     return UsageBar(summary=summary, percent=min(int(ratio * 100), 100), level=level)
 
 
-def usage_bar_html(*, user: User, oob: bool = False, language: str | None = None) -> str:
+def usage_bar_html(*, user: User, oob: bool = False) -> str:
     """The bar's HTML (root id="usage-bar") in the user's language, for a swap pushed over the
-    websocket when a job finishes (outside any request). `oob=True` adds hx-swap-oob="true".
-
-    `language` is accepted until grading/progress.py stops passing it (issue 10); the user's
-    own language is the one to use."""
+    websocket when a job finishes (outside any request). `oob=True` adds hx-swap-oob="true"."""
     context = {"bar": usage_bar_get(user=user), "oob": oob}
-    if language:
-        with translation.override(language):
-            return render_to_string("usage/bar.html", context)
     with user_language_override(user):
         return render_to_string("usage/bar.html", context)
 
