@@ -25,11 +25,9 @@ from .pricing import CallCost, PriceMissing, call_cost, price_card
 from .selectors import (
     ZERO,
     reservation_spent,
-    usage_exam_cost,
     usage_held,
     usage_in_period,
     usage_period,
-    usage_summary,
 )
 from .tiers import TIER_LIMITS, Tier
 
@@ -333,7 +331,4 @@ __all__ = [
     "usage_reservations_expire",
     "usage_reserve",
     "usage_settle",
-    # Reads re-exported until grading imports them from usage.selectors (issue 10).
-    "usage_exam_cost",
-    "usage_summary",
 ]

@@ -10,7 +10,7 @@ from djstripe.models import Customer
 
 from billing.models import CustomerOwner
 from usage.models import Allowance
-from usage.services import usage_summary
+from usage.selectors import usage_summary
 from usage.tiers import Tier
 
 

@@ -12,7 +12,7 @@ from djstripe.models import Event
 
 from tests.billing.scenario import SubscriptionStory
 from usage.models import Allowance
-from usage.services import usage_summary
+from usage.selectors import usage_summary
 from usage.tiers import TIER_LIMITS, Tier
 
 

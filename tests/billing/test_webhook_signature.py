@@ -11,7 +11,7 @@ from djstripe.models import Event, Subscription, WebhookEventTrigger
 from tests.billing.conftest import WEBHOOK_SECRET
 from tests.billing.fake_stripe import sign
 from tests.billing.scenario import SubscriptionStory
-from usage.services import usage_summary
+from usage.selectors import usage_summary
 from usage.tiers import Tier
 
 

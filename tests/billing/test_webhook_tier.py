@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from djstripe.models import Customer
 
-from usage.services import usage_summary
+from usage.selectors import usage_summary
 from usage.tiers import TIER_LIMITS, Tier
 
 
