@@ -47,10 +47,12 @@ def copy_no_room(copy: Copy, job: GradingJob, hold: Hold) -> str:
     and tries again in QUOTA_WAIT_S, once copies in flight settled. EXHAUSTED: it and every
     queued copy of the job stop as "quota reached", resumable."""
     if hold is Hold.WAIT:
+        was_queued = copy.status == Copy.Status.QUEUED
         copy.transition(
             source=(Copy.Status.QUEUED, *IN_FLIGHT), target=Copy.Status.QUEUED, lease_owner="", lease_until=None
         )
-        progress_push(copy.exam)
+        if not was_queued:  # a copy waiting again changes nothing the teacher sees
+            progress_push(copy.exam)
         copy_grade_task.apply_async((copy.pk, job.pk, copy.attempt), countdown=QUOTA_WAIT_S)
         return "waiting"
     copy.transition(
