@@ -182,7 +182,11 @@ def usage_settle(*, key: str, outcome: str = "") -> bool:
         )
         if updated:
             reservation = Reservation.objects.get(key=key)
-            Reservation.objects.filter(pk=reservation.pk).update(tokens_used=reservation_spent(reservation))
+            # A job's calls are recorded against its units (its copies' holds): its own line
+            # shows what they all spent.
+            units = UsageRecord.objects.filter(reservation__key__startswith=f"{key}:")
+            spent = reservation_spent(reservation) + (units.aggregate(t=Sum("total_tokens"))["t"] or 0)
+            Reservation.objects.filter(pk=reservation.pk).update(tokens_used=spent)
     return bool(updated)
 
 

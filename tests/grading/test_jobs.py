@@ -51,6 +51,7 @@ def test_a_job_reserves_tokens_grades_every_copy_then_settles_and_emails(
     assert reservation.tokens < estimate.tokens
     spent = sum(UsageRecord.objects.filter(exam=exam).values_list("total_tokens", flat=True))
     assert sum(unit.tokens_used for unit in units) == spent
+    assert reservation.tokens_used == spent  # the job's own line in the admin: what its copies spent
     exam.refresh_from_db()
     assert exam.status == Exam.Status.GRADED
     assert len(mail.outbox) == 1 and exam.title in mail.outbox[0].subject
