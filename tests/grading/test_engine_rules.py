@@ -97,6 +97,11 @@ def test_readings_differ_only_when_both_are_long_enough_and_unlike(first, second
     assert readings_differ(first, second) is differ
 
 
+def test_readings_apart_only_by_their_spacing_do_not_differ():
+    # Uncollapsed, 200 spaces would bring the ratio to 0.23, under the threshold.
+    assert readings_differ("le triangle" + " " * 200 + "est rectangle en b", "le triangle est rectangle en b") is False
+
+
 def test_readings_at_the_similarity_threshold():
     # SequenceMatcher ratio = 2 * matches / (len a + len b): 40 + 40 characters sharing 14 → 0.35.
     shared = "m" * 14
