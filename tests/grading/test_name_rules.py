@@ -31,6 +31,7 @@ from grading.engine.names import (
         ("L. Martin", "Martin", "Lucas", 100.0),  # an initial stands for the first name
         ("A. Martin", "Martin", "Anne Sophie", 100.0),  # …a compound one too
         ("Ndiaye Awa", "N'Diaye", "Awa", 100.0),  # the words glued together
+        ("Awa Ndiaye", "N'Diaye", "Awa", 100.0),  # …first name first
         ("Anne-Sophie Martin-Duval", "MARTIN-DUVAL", "Anne-Sophie", 100.0),
         ("Delafontaine", "De La Fontaine", "Jean", 87.7),
         ("", "Dubois", "Chloé", 0.0),  # nothing read
@@ -92,12 +93,18 @@ def test_two_equal_claims_the_first_copy_keeps_the_student():
 
 
 def test_a_better_claim_later_takes_the_student_and_a_third_weaker_one_gives_way():
-    reads = ["Lucas Martn", "Lucas Martin", "L. Martn", "Chloé Dubois"]
+    reads = ["Lucas Mrtn", "Lucas Martin", "Lucas Martn", "Chloé Dubois"]
     matches = names_assign(reads, ROSTER)
     assert [(m.student_id, m.ambiguous) for m in matches] == [(None, True), (1, False), (None, True), (2, False)]
     assert [m.read for m in matches] == reads
-    assert matches[0].score == name_score("Lucas Martn", last_name="Martin", first_name="Lucas")
+    assert matches[0].score == name_score("Lucas Mrtn", last_name="Martin", first_name="Lucas")
+    assert matches[0].score < matches[2].score < matches[1].score  # the third beats the first, not the second
     assert matches[0].candidates == ((1, matches[0].score),)
+
+
+def test_an_unmatched_read_does_not_stop_the_claims_after_it():
+    matches = names_assign(["Xavier Zorro", "Lucas Martin", "Martin Lucas"], ROSTER)
+    assert [(m.student_id, m.ambiguous) for m in matches] == [(None, False), (1, False), (None, True)]
 
 
 def test_name_parts_keep_two_letter_names_and_drop_initials():
