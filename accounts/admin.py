@@ -13,7 +13,15 @@ admin.site.login_form = AdminLoginForm
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ("email",)
-    list_display = ("email", "first_name", "last_name", "language", "is_staff", "is_active", "date_joined")
+    list_display: tuple[str, ...] = (
+        "email",
+        "first_name",
+        "last_name",
+        "language",
+        "is_staff",
+        "is_active",
+        "date_joined",
+    )
     list_filter = ("is_staff", "is_superuser", "is_active", "language")
     search_fields = ("email", "first_name", "last_name")
     fieldsets = (

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from djstripe.models import Customer, Event, Invoice, Subscription
 
 from accounts.admin import UserAdmin
+from usage.selectors import UsageSummary, usage_summary
 
 from .models import PaymentFailureNotice
 
@@ -33,13 +34,37 @@ def _rows(objects, label) -> str:
     return format_html("<ul>{}</ul>", items)
 
 
+def _grouped(number: int) -> str:
+    return f"{number:,}".replace(",", "\u202f")
+
+
 class BillingUserAdmin(UserAdmin):
+    """The users with their plan and this period's usage (columns), and their Stripe objects."""
+
+    list_display = (*UserAdmin.list_display, "plan_display", "usage_display")
+    list_per_page = 50  # each row reads its usage summary (a few small queries)
     readonly_fields = (*UserAdmin.readonly_fields, "billing_subscriptions", "billing_invoices", "billing_events")
     # The stubs type UserAdmin.fieldsets as its exact four sections: a fifth is still valid.
     fieldsets = (  # type: ignore[assignment]
         *UserAdmin.fieldsets,
         (_("Facturation"), {"fields": ("billing_subscriptions", "billing_invoices", "billing_events")}),
     )
+
+    def _summary(self, user) -> UsageSummary:
+        # Both columns read the same summary: computed once per row.
+        summary = user.__dict__.get("_usage_summary")
+        if summary is None:
+            summary = user.__dict__["_usage_summary"] = usage_summary(user=user)
+        return summary
+
+    @admin.display(description=_("offre"))
+    def plan_display(self, user) -> str:
+        return self._summary(user).tier_label
+
+    @admin.display(description=_("jetons utilisés sur la période"))
+    def usage_display(self, user) -> str:
+        summary = self._summary(user)
+        return f"{_grouped(summary.tokens_used)} / {_grouped(summary.limit)}"
 
     def _customer_ids(self, user) -> list[str]:
         return list(Customer.objects.filter(subscriber=user).values_list("id", flat=True))

@@ -12,6 +12,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -51,7 +52,7 @@ def _tier_limits_text() -> str:
 
 @admin.register(Allowance)
 class AllowanceAdmin(admin.ModelAdmin):
-    list_display = ("user", "tier", "limit_display", "used_display", "remaining_display", "period_start", "period_end")
+    list_display = ("user", "tier", "limit_display", "used_display", "remaining_display", "period_display")
     list_filter = ("tier",)
     list_select_related = ("user",)
     search_fields = ("user__email",)
@@ -73,6 +74,16 @@ class AllowanceAdmin(admin.ModelAdmin):
     @admin.display(description=_("utilisés sur la période"))
     def used_display(self, obj: Allowance) -> int | str:
         return self._summary(obj).tokens_used if obj.pk else "—"
+
+    @admin.display(description=_("période"))
+    def period_display(self, obj: Allowance) -> str:
+        """The period usage is counted over, as the checks compute it: the stored dates are
+        blank until billing sets them (a paid tier then counts by calendar month)."""
+        summary = self._summary(obj)
+        if not summary.has_monthly_reset or summary.period_start is None or summary.period_end is None:
+            return str(_("une seule fois, sans renouvellement"))
+        start, end = (timezone.localtime(d) for d in (summary.period_start, summary.period_end))
+        return f"{date_format(start, 'SHORT_DATE_FORMAT')} → {date_format(end, 'SHORT_DATE_FORMAT')}"
 
     @admin.display(description=_("reste"))
     def remaining_display(self, obj: Allowance) -> int | str:
