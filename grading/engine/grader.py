@@ -52,6 +52,10 @@ class QuestionOutcome:
     disagreement: bool
     resolution: str  # grading.models.Grade.Resolution values
     audit: dict = field(default_factory=dict)
+    # Where the answer was read (QuestionGrade.page/top/bottom), None when no grader said.
+    page: int | None = None
+    top: float | None = None
+    bottom: float | None = None
 
 
 @dataclass
@@ -79,6 +83,16 @@ def points_differ(first: float, second: float, maximum: Decimal) -> bool:
 
 def _view(grade: QuestionGrade) -> dict:
     return grade.model_dump(exclude={"id"})
+
+
+def _placement(page_count: int, *answers: QuestionGrade) -> dict:
+    """The first usable placement among the answers, in order of preference (the verification
+    round often omits it: the first round's is used then)."""
+    for answer in answers:
+        page, top, bottom = answer.placement_clamped(page_count)
+        if page is not None:
+            return {"page": page, "top": top, "bottom": bottom}
+    return {}
 
 
 def grade_copy(
@@ -119,6 +133,7 @@ def grade_copy(
                 disagreement=False,
                 resolution="single",
                 audit={"a": {"grading": _view(a[qid])}, "resolution": "single"},
+                **_placement(len(pages), a[qid]),
             )
             for qid in ids
         ]
@@ -181,6 +196,8 @@ def grade_copy(
         mean = (Decimal(str(final_a.points)) + Decimal(str(final_b.points))) / 2
         points = normalise_points(mean, maximum=maximum, step=step)
         text_from = final_a if final_a.confidence >= final_b.confidence else final_b
+        first_from = a[qid] if text_from is final_a else b[qid]
+        first_other = b[qid] if text_from is final_a else a[qid]
         audit["resolution"] = resolution
         audit["final"] = str(points)
         questions.append(
@@ -195,6 +212,7 @@ def grade_copy(
                 disagreement=disagreement,
                 resolution=resolution,
                 audit=audit,
+                **_placement(len(pages), text_from, first_from, first_other),
             )
         )
     return CopyOutcome(

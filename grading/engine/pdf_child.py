@@ -7,7 +7,8 @@ header length, a JSON header, then `header["size"]` bytes of payload (a page's J
 parent trusts none of it (JSON, sizes checked): a pdfium exploit gets this process, whose
 limits it cannot raise, and no pickle into the parent.
 
-Only the standard library, pypdfium2, Pillow and pypdf: no Django, no project import (the
+Only the standard library, pypdfium2, Pillow and pypdf (which also merges the annotated PDF's
+overlay onto the pages): no Django, no project import (the
 script runs by path, with `-I`). Errors are codes with numbers; the parent words them.
 """
 
@@ -222,6 +223,96 @@ def render(request: dict) -> None:
     _send({"end": True, "pages": last - first + 1, "peak_rss_kb": _peak_rss_kb()})
 
 
+def _pypdf_reader(source):
+    sys.modules.setdefault("cryptography", None)  # type: ignore[arg-type]  # see _tree_count
+    from pypdf import PdfReader
+
+    try:
+        return PdfReader(source, strict=False)
+    except Exception as error:
+        raise Refused("unreadable") from error
+
+
+def _range(request: dict, count: int) -> tuple[int, int]:
+    first, last = request["first"], min(request["last"] or count, count)
+    if not 1 <= first <= last <= count:
+        raise Refused("range", first=first, last=last, count=count)
+    return first, last
+
+
+def _rotation(page) -> int:
+    """/Rotate as a viewer applies it: a multiple of 90 in 0..270 (anything else counts as 0)."""
+    value = page.get("/Rotate", 0)
+    value = value.get_object() if hasattr(value, "get_object") else value
+    if not isinstance(value, int) or isinstance(value, bool) or value % 90:
+        return 0
+    return value % 360
+
+
+def _visible_box(page, *, max_side_pt: float, number: int) -> list[float]:
+    """The crop box within the media box: what a viewer shows, in the page's own space."""
+    media, crop = page.mediabox, page.cropbox
+    box = [
+        max(float(media.left), float(crop.left)),
+        max(float(media.bottom), float(crop.bottom)),
+        min(float(media.right), float(crop.right)),
+        min(float(media.top), float(crop.top)),
+    ]
+    width, height = box[2] - box[0], box[3] - box[1]
+    if not (all(math.isfinite(v) for v in box) and 0 < width <= max_side_pt and 0 < height <= max_side_pt):
+        raise Refused("page_size", page=number, width=round(width, 2), height=round(height, 2))
+    return box
+
+
+def geometry(request: dict) -> None:
+    """Pages first..last: their visible box and rotation, as pypdf reads them (the overlay op
+    merges with pypdf too, so both agree on where a point of the page is)."""
+    _page_budget(request["page_cpu"])
+    reader = _pypdf_reader(request["path"])
+    first, last = _range(request, len(reader.pages))
+    for number in range(first, last + 1):
+        _page_budget(request["page_cpu"])
+        page = reader.pages[number - 1]
+        box = _visible_box(page, max_side_pt=request["max_side_pt"], number=number)
+        _send({"page": number, "box": box, "rotate": _rotation(page)})
+    _send({"end": True, "pages": last - first + 1})
+
+
+def overlay(request: dict) -> None:
+    """Pages first..last with the overlay's pages drawn over them, after the overlay's first
+    `prefix` pages (the summary); sent in chunks. Each original page keeps its boxes, its
+    rotation and its content streams, byte for byte, wrapped in q … Q (pypdf merge_page)."""
+    import base64
+
+    from pypdf import PdfWriter, Transformation
+
+    _page_budget(request["page_cpu"])
+    reader = _pypdf_reader(request["path"])
+    drawn = _pypdf_reader(io.BytesIO(base64.b64decode(request["overlay"])))
+    first, last = _range(request, len(reader.pages))
+    prefix = request["prefix"]
+    if len(drawn.pages) != prefix + last - first + 1:
+        raise Refused("unreadable")
+    writer = PdfWriter()
+    for index in range(prefix):
+        writer.add_page(drawn.pages[index])
+    for offset, number in enumerate(range(first, last + 1)):
+        _page_budget(request["page_cpu"])
+        page = writer.add_page(reader.pages[number - 1])
+        box = _visible_box(page, max_side_pt=request["max_side_pt"], number=number)
+        page.merge_transformed_page(drawn.pages[prefix + offset], Transformation().translate(box[0], box[1]))
+        page.compress_content_streams()
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    data = buffer.getvalue()
+    for start in range(0, len(data), _CHUNK):
+        _send({"chunk": start // _CHUNK}, data[start : start + _CHUNK])
+    _send({"end": True, "pages": len(writer.pages), "bytes": len(data), "peak_rss_kb": _peak_rss_kb()})
+
+
+_CHUNK = 8 * 1024 * 1024
+
+
 def count(request: dict) -> None:
     document = _open(request["path"])
     _send({"end": True, "pages": len(document)})
@@ -235,7 +326,8 @@ def main() -> None:
     warnings.simplefilter("ignore")
     request = json.loads(sys.stdin.readline())
     try:
-        {"inspect": inspect, "render": render, "count": count}[request["op"]](request)
+        ops = {"inspect": inspect, "render": render, "count": count, "geometry": geometry, "overlay": overlay}
+        ops[request["op"]](request)
     except Refused as refusal:
         _send({"end": True, "error": refusal.code, "peak_rss_kb": _peak_rss_kb(), **refusal.details})
     except MemoryError:

@@ -20,6 +20,7 @@ one page bitmap exists at a time, so a 200-page scan renders in a few tens of MB
 
 from __future__ import annotations
 
+import base64
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -86,6 +87,78 @@ def pdf_pages(
                 page = _page(header, payload, expected=expected)
                 expected += 1
                 yield page
+
+
+@dataclass(frozen=True)
+class PageGeometry:
+    index: int  # 1-based in the document
+    box: tuple[float, float, float, float]  # visible box (crop ∩ media) in the page's space, pt
+    rotate: int  # 0, 90, 180 or 270: clockwise, as a viewer shows the page
+
+    @property
+    def shown_size(self) -> tuple[float, float]:
+        """Width and height as the page is shown (after its rotation)."""
+        width, height = self.box[2] - self.box[0], self.box[3] - self.box[1]
+        return (height, width) if self.rotate in (90, 270) else (width, height)
+
+
+def pdf_geometry(path: str | Path, *, first: int = 1, last: int | None = None) -> list[PageGeometry]:
+    """Pages `first`..`last`: visible box and rotation, read in the sandbox."""
+    pages: list[PageGeometry] = []
+    for header, _payload in sandbox_run(
+        "geometry", path=str(path), first=first, last=last, max_side_pt=PAGE_MAX_SIDE_PT
+    ):
+        if "page" in header:
+            box = header.get("box")
+            if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box)):
+                raise PdfRefused.unreadable("page geometry without a box")
+            if not (0 < box[2] - box[0] <= PAGE_MAX_SIDE_PT and 0 < box[3] - box[1] <= PAGE_MAX_SIDE_PT):
+                raise PdfRefused.unreadable("page box out of range")
+            rotate = header.get("rotate")
+            if rotate not in (0, 90, 180, 270):
+                raise PdfRefused.unreadable(f"rotation {rotate!r}")
+            pages.append(
+                PageGeometry(
+                    index=_checked_int(header.get("page"), first + len(pages), first + len(pages)),
+                    box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+                    rotate=rotate,
+                )
+            )
+    return pages
+
+
+# The annotated PDF of one copy: its scanned pages, as uploaded, and a few pages of overlay.
+OVERLAY_MAX_BYTES = 512 * 1024 * 1024
+
+
+def pdf_overlay(path: str | Path, *, first: int, last: int, overlay: bytes, prefix: int) -> bytes:
+    """Pages `first`..`last` with `overlay`'s pages drawn over them (one per page, after its
+    first `prefix` pages, which lead the result): merged in the sandbox with pypdf."""
+    chunks: list[bytes] = []
+    size = 0
+    frames = sandbox_run(
+        "overlay",
+        path=str(path),
+        first=first,
+        last=last,
+        prefix=prefix,
+        overlay=base64.b64encode(overlay).decode(),
+        max_side_pt=PAGE_MAX_SIDE_PT,
+    )
+    with closing(frames):
+        for header, payload in frames:
+            if "chunk" in header:
+                _checked_int(header.get("chunk"), len(chunks), len(chunks))
+                size += len(payload)
+                if size > OVERLAY_MAX_BYTES:
+                    raise PdfRefused.unreadable("annotated PDF too large")
+                chunks.append(payload)
+            elif header.get("end") and header.get("bytes") != size:
+                raise PdfRefused.unreadable("annotated PDF cut short")
+    data = b"".join(chunks)
+    if not data.startswith(b"%PDF-"):
+        raise PdfRefused.unreadable("annotated PDF without its header")
+    return data
 
 
 def _checked_int(value, low: int, high: int) -> int:

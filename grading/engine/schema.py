@@ -7,7 +7,7 @@ import math
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.translation import gettext as _
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from .errors import InvalidAnswer
 
@@ -20,6 +20,12 @@ class QuestionGrade(BaseModel):
     reasoning: str = ""
     feedback: str = ""
     confidence: float = 0.5
+    # Where the answer was read: the copy's page (1-based) and its vertical span on that page,
+    # 0 at the top, 1 at the bottom. Only used to print the comment next to the answer, so a
+    # placement that cannot be used is dropped (None), never a reason to refuse the grades.
+    page: int | None = None
+    top: float | None = None
+    bottom: float | None = None
 
     @field_validator("id", mode="before")
     @classmethod
@@ -30,6 +36,52 @@ class QuestionGrade(BaseModel):
     @classmethod
     def _confidence_in_range(cls, value: float) -> float:
         return min(max(value, 0.0), 1.0)
+
+    @field_validator("page", mode="before")
+    @classmethod
+    def _page_or_none(cls, value):
+        number = _number_or_none(value)
+        if number is None or number != int(number) or not 1 <= number <= PLACEMENT_MAX_PAGE:
+            return None
+        return int(number)
+
+    @field_validator("top", "bottom", mode="before")
+    @classmethod
+    def _fraction_or_none(cls, value):
+        number = _number_or_none(value)
+        return None if number is None else min(max(number, 0.0), 1.0)
+
+    @model_validator(mode="after")
+    def _span_ordered(self) -> QuestionGrade:
+        if self.page is None or self.top is None:
+            self.top = self.bottom = None
+        elif self.bottom is None:
+            self.bottom = self.top
+        elif self.bottom < self.top:
+            self.top, self.bottom = self.bottom, self.top
+        return self
+
+    def placement_clamped(self, page_count: int) -> tuple[int | None, float | None, float | None]:
+        """(page, top, bottom) on a copy of `page_count` pages: a page it does not have is no page."""
+        if self.page is None or self.page > page_count:
+            return None, None, None
+        return self.page, self.top, self.bottom
+
+
+PLACEMENT_MAX_PAGE = 10_000
+
+
+def _number_or_none(value) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip().replace(",", "."))
+        except ValueError:
+            return None
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 class Manipulation(BaseModel):

@@ -1,132 +1,171 @@
-"""Annotated PDFs: each copy's pages with the points and a short feedback per question in a
-right margin, one copy or the whole class in a ZIP. They need the page images: once the
-students' files are purged (services.retention), FilesPurged says so."""
+"""Annotated PDFs, to hand back to the students: the copy's pages exactly as uploaded (same
+size, orientation and content), with each question's points and comment printed next to the
+answer, after a summary page (name, total, /20, points per question, the appréciation).
+
+How: reportlab draws a vector overlay (one page per copy page, in the page's own coordinates,
+rotation included) and pypdf merges it onto the original pages in the PDF sandbox
+(grading.engine.render.pdf_overlay). pypdf keeps each page's content streams byte for byte
+(wrapped in q … Q) with its boxes and rotation, so a scan stays the scan it was, at its
+resolution; pypdfium2 remains the renderer (page images for the models, thumbnails).
+
+Where a comment goes: the page and vertical span the engine read the answer at (Grade.page,
+span_top, span_bottom), in the right margin at the top of the span; without a span, in the
+margin of that page where there is room; without a page (or no room), on the summary page.
+What is printed is what the teacher sees: the final points and the feedback, never the
+engine's first draft. Once the students' files are purged (services.retention), FilesPurged.
+"""
 
 from __future__ import annotations
 
 import io
-import textwrap
+import logging
 import zipfile
+from decimal import Decimal
 
+from django.utils import translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
+from pypdf import PdfReader, PdfWriter
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfgen.canvas import Canvas
 
-from ..engine.render import local_copy, pdf_pages
+from ..engine.render import local_copy, pdf_geometry, pdf_overlay
 from ..engine.sandbox import PdfRefused
 from ..errors import FilesPurged
 from ..models import Copy, Exam
 from ..selectors.review import Review, ReviewRow, review_get
+from .overlay import A4, Note, Summary, overlay_pdf
 from .tables import fr_number, on_twenty
 
-ANNOTATION_MARGIN = 0.42  # of the page width, added on the right
-FEEDBACK_CHARS = 140
-FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+logger = logging.getLogger(__name__)
+
+COMMENT_CHARS = 220
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    try:
-        return ImageFont.truetype(FONT_PATH, size)
-    except OSError:  # DejaVu missing (a slim image): Pillow's own font
-        return ImageFont.load_default(size=size)
+def _number(value: Decimal, language: str) -> str:
+    text = fr_number(value)
+    return text.replace(",", ".") if language == "en" else text
 
 
-def _page_images(copy: Copy) -> list[Image.Image]:
-    """The copy's pages as images: the rendered ones, or rendered now from the source PDF."""
-    if copy.exam.files_purged_at is not None:
-        raise FilesPurged(copy.exam.files_purged_at)
-    pages = list(copy.pages.all())
-    try:
-        if pages:
-            images = []
-            for page in pages:
-                with page.image.open("rb") as handle:
-                    images.append(Image.open(io.BytesIO(handle.read())).convert("RGB"))
-            return images
-        if copy.source is None or not copy.source.file:
-            return []
-        # Rendered in the PDF sandbox like every other page; a file it refuses gives no image.
-        with local_copy(copy.source.file.name, storage=copy.source.file.storage) as path:
-            rendered = pdf_pages(path, first=copy.first_page, last=copy.last_page)
-            return [Image.open(io.BytesIO(page.jpeg)).convert("RGB") for page in rendered]
-    except FileNotFoundError:
-        # Deleted by a purge that has not cleared its references yet (services.retention).
-        raise FilesPurged(copy.exam.files_purged_at) from None
-    except PdfRefused:
-        return []
+def _short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def copy_margin_lines(copy: Copy, review: Review, row: ReviewRow) -> list[tuple[str, bool]]:
-    """What the margin says (text, bold): the name, the total, each question's points and feedback."""
-    total = row.total
-    lines: list[tuple[str, bool]] = [(copy.student_label, True)]
-    if total is not None:
-        lines.append(
-            (
-                _("Total : %(total)s / %(max)s (%(twenty)s / 20)")
-                % {
-                    "total": fr_number(total),
-                    "max": fr_number(review.bareme_total),
-                    "twenty": fr_number(on_twenty(total, review.bareme_total)),
-                },
-                True,
+def copy_appreciation(copy: Copy) -> str:
+    """The copy's general appréciation as the teacher left it (Copy.appreciation: the model's
+    draft once accepted or edited, never appreciation_ai by itself): the one place the
+    annotated PDF reads it from."""
+    return copy.appreciation.strip()
+
+
+def copy_notes(copy: Copy, review: Review, row: ReviewRow) -> list[Note]:
+    language = copy.exam.language
+    notes = []
+    for number, (question, grade) in enumerate(zip(review.questions, row.cells, strict=True), start=1):
+        if grade is None:
+            notes.append(Note(number=number, label=question.label, mark="—", comment=""))
+            continue
+        notes.append(
+            Note(
+                number=number,
+                label=question.label,
+                mark=f"{_number(grade.points, language)} / {_number(question.max_points, language)}",
+                comment=_short(grade.feedback, COMMENT_CHARS),
+                page=grade.page,
+                top=grade.span_top,
+                bottom=grade.span_bottom,
             )
         )
-    if copy.appreciation:
-        lines.append(("", False))
-        lines.append((copy.appreciation, False))
-    lines.append(("", False))
-    for n, (question, grade) in enumerate(zip(review.questions, row.cells, strict=True), start=1):
-        if grade is None:
-            lines.append((f"Q{n} : —", True))
-            continue
-        lines.append((f"Q{n} : {fr_number(grade.points)} / {fr_number(question.max_points)}", True))
-        feedback = grade.feedback.strip()
-        if len(feedback) > FEEDBACK_CHARS:
-            feedback = feedback[: FEEDBACK_CHARS - 1].rstrip() + "…"
-        if feedback:
-            lines.append((feedback, False))
-    return lines
+    return notes
+
+
+def copy_summary(copy: Copy, review: Review, row: ReviewRow) -> Summary:
+    language = copy.exam.language
+    total, maximum = row.total, review.bareme_total
+    twenty = ""
+    if total is None:
+        total_text = _("Total : — / %(max)s") % {"max": _number(maximum, language)}
+    else:
+        total_text = _("Total : %(total)s / %(max)s") % {
+            "total": _number(total, language),
+            "max": _number(maximum, language),
+        }
+        on_20 = on_twenty(total, maximum)
+        if on_20 is not None and maximum != 20:
+            twenty = _("Note : %(twenty)s / 20") % {"twenty": _number(on_20, language)}
+    return Summary(
+        title=copy.exam.title,
+        student=copy.student_label,
+        total=total_text,
+        twenty=twenty,
+        appreciation=copy_appreciation(copy),
+    )
+
+
+# --- The copy's pages ---------------------------------------------------------------------
+
+
+def _with_images(copy: Copy, summary: Summary, notes: list[Note]) -> bytes:
+    """Without the source PDF: the rendered page images, each on a page of their proportions
+    (long side as A4's), under the same overlay. Without images either: the summary alone."""
+    images = []
+    for page in copy.pages.all():
+        with page.image.open("rb") as handle:
+            images.append(Image.open(io.BytesIO(handle.read())).convert("RGB"))
+    shown = []
+    for image in images:
+        scale = A4[1] / max(image.width, image.height, 1)
+        shown.append((max(image.width * scale, 1.0), max(image.height * scale, 1.0)))
+    overlay, prefix = overlay_pdf(summary, notes, shown, None)
+    if not images:
+        return overlay
+    base = io.BytesIO()
+    canvas = Canvas(base, pageCompression=1)
+    for image, size in zip(images, shown, strict=True):
+        canvas.setPageSize(size)
+        canvas.drawImage(ImageReader(image), 0, 0, width=size[0], height=size[1])
+        canvas.showPage()
+    canvas.save()
+    drawn = PdfReader(io.BytesIO(overlay))
+    writer = PdfWriter()
+    for index in range(prefix):
+        writer.add_page(drawn.pages[index])
+    for index, scan in enumerate(PdfReader(io.BytesIO(base.getvalue())).pages):
+        added = writer.add_page(scan)
+        added.merge_page(drawn.pages[prefix + index])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def copy_annotated_pdf(*, copy: Copy, review: Review | None = None) -> bytes:
-    """The copy's pages with the points and a short feedback per question in a right margin."""
+    """The copy to hand back: summary page, then its pages as uploaded with the notes drawn over."""
+    if copy.exam.files_purged_at is not None:
+        raise FilesPurged(copy.exam.files_purged_at)
     review = review or review_get(exam=copy.exam)
     row = next(r for r in review.rows if r.copy.pk == copy.pk)
-    images = _page_images(copy)
-    if not images:
-        images = [Image.new("RGB", (1240, 1754), "white")]
-    lines = copy_margin_lines(copy, review, row)
-    annotated = []
-    pending = list(lines)
-    for number, image in enumerate(images, start=1):
-        width, height = image.size
-        margin = int(width * ANNOTATION_MARGIN)
-        canvas = Image.new("RGB", (width + margin, height), "white")
-        canvas.paste(image, (0, 0))
-        draw = ImageDraw.Draw(canvas)
-        draw.line([(width, 0), (width, height)], fill=(109, 40, 217), width=3)
-        size = max(12, width // 60)
-        regular, bold = _font(size), _font(size + 2)
-        chars = max(20, int(margin / (size * 0.55)))
-        x, y = width + size, size
-        page_lines = pending if pending else [(copy.student_label, True), (_("Page %(n)s") % {"n": number}, False)]
-        remaining: list[tuple[str, bool]] = []
-        for index, (text, strong) in enumerate(page_lines):
-            wrapped = textwrap.wrap(text, chars) or [""]
-            needed = len(wrapped) * int(size * 1.4)
-            if y + needed > height - size:
-                remaining = page_lines[index:]
-                break
-            for part in wrapped:
-                draw.text((x, y), part, fill=(31, 41, 55) if strong else (75, 85, 99), font=bold if strong else regular)
-                y += int(size * 1.4)
-            y += int(size * 0.3)
-        pending = remaining
-        annotated.append(canvas)
-    buffer = io.BytesIO()
-    annotated[0].save(buffer, "PDF", save_all=True, append_images=annotated[1:], resolution=150.0)
-    return buffer.getvalue()
+    with translation.override(copy.exam.language):
+        notes = copy_notes(copy, review, row)
+        summary = copy_summary(copy, review, row)
+        try:
+            if copy.source is not None and copy.source.file:
+                try:
+                    with local_copy(copy.source.file.name, storage=copy.source.file.storage) as path:
+                        geometry = pdf_geometry(path, first=copy.first_page, last=copy.last_page)
+                        shown = [page.shown_size for page in geometry]
+                        overlay, prefix = overlay_pdf(summary, notes, shown, geometry)
+                        return pdf_overlay(
+                            path, first=copy.first_page, last=copy.last_page, overlay=overlay, prefix=prefix
+                        )
+                except PdfRefused as refused:
+                    # Validated at upload, refused now (a lowered limit): the rendered images will do.
+                    logger.warning("annotated PDF of copy %s from its images: %s", copy.pk, refused.message)
+            return _with_images(copy, summary, notes)
+        except FileNotFoundError:
+            # Deleted by a purge that has not cleared its references yet (services.retention).
+            raise FilesPurged(copy.exam.files_purged_at) from None
 
 
 def copy_annotated_filename(copy: Copy) -> str:

@@ -35,6 +35,11 @@ class Grade(models.Model):
     needs_review = models.BooleanField(default=False)
     # How the engine reached `ai_points`: each model's answer per phase and the resolution.
     audit = models.JSONField(default=dict, blank=True)
+    # Where the engine read the answer: the copy's page (1-based) and the vertical span on it
+    # (0 top … 1 bottom); the annotated PDF prints the comment there. None: not said.
+    page = models.PositiveSmallIntegerField(null=True, blank=True)
+    span_top = models.FloatField(null=True, blank=True)
+    span_bottom = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -47,6 +52,11 @@ class Grade(models.Model):
                 condition=models.Q(points__gte=0, points__lte=models.F("max_points"))
                 & models.Q(ai_points__gte=0, ai_points__lte=models.F("max_points")),
                 name="grade_points_within_max",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(span_top__isnull=True, span_bottom__isnull=True)
+                | models.Q(page__gte=1, span_top__gte=0, span_top__lte=models.F("span_bottom"), span_bottom__lte=1),
+                name="grade_span_within_page",
             ),
         ]
         verbose_name = _("note")

@@ -266,8 +266,6 @@ def _grades_write(copy: Copy, questions: dict[str, Question], outcome: CopyOutco
     audited); a drafted appréciation is marked possibly stale."""
     overwrite = Copy.objects.filter(pk=copy.pk).values_list("regrade_overwrite", flat=True).first() or False
     existing = {grade.question_id: grade for grade in Grade.objects.filter(copy=copy)}
-    fields = ["points", "ai_points", "max_points", "reading", "reasoning", "feedback", "ai_feedback", "confidence"]
-    fields += ["disagreement", "resolution", "edited", "needs_review", "audit"]
     created: list[Grade] = []
     updated: list[Grade] = []
     replaced: list[GradeEdit] = []
@@ -298,6 +296,9 @@ def _grades_write(copy: Copy, questions: dict[str, Question], outcome: CopyOutco
             "edited": points != item.points,
             "needs_review": needs_review,
             "audit": item.audit,
+            "page": item.page,
+            "span_top": item.top,
+            "span_bottom": item.bottom,
         }
         for name, value in values.items():
             setattr(grade, name, value)
@@ -305,7 +306,7 @@ def _grades_write(copy: Copy, questions: dict[str, Question], outcome: CopyOutco
         (updated if grade.pk else created).append(grade)
     Grade.objects.bulk_create(created)
     if updated:
-        Grade.objects.bulk_update(updated, [*fields, "updated_at"])
+        Grade.objects.bulk_update(updated, [*values, "updated_at"])  # each item writes the same fields
         GradeEdit.objects.bulk_create(replaced)
         drafted = Copy.objects.filter(pk=copy.pk).exclude(appreciation_ai="")
         if overwrite:

@@ -14,11 +14,10 @@ import json
 import re
 from decimal import Decimal
 
+import pypdfium2 as pdfium
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from grading import selectors
-from grading.exports.annotated import copy_margin_lines
 from grading.models import Exam
 
 Table = dict[str, tuple[list[Decimal | None], Decimal | None]]
@@ -88,22 +87,24 @@ def _json(body: dict, maxima: list[Decimal], where: str) -> Table:
 
 
 def _annotated(client, exam: Exam, table: Table, maxima: list[Decimal]) -> None:
-    """Each annotated PDF's margin (drawn as an image: its lines are read where they are made)
-    says each question's points out of its current maximum, and the total."""
-    review = selectors.review_get(exam=exam)
-    for row in review.rows:
-        cells, total = table[row.copy.student_label]
-        lines = [text for text, _strong in copy_margin_lines(row.copy, review, row)]
-        for n, (points, maximum) in enumerate(zip(cells, maxima, strict=True), start=1):
-            expected = f"Q{n} : {_fr_text(points)} / {_fr_text(maximum)}" if points is not None else f"Q{n} : —"
-            assert expected in lines, (row.copy.student_label, expected, lines)
-        if total is not None:
-            heading = f"Total : {_fr_text(total)} / {_fr_text(sum(maxima, Decimal(0)))} ("
-            assert any(line.startswith(heading) for line in lines), (row.copy.student_label, heading, lines)
-    copy = exam.copies.filter(pages__isnull=False).first()
-    if copy is not None:
+    """Each annotated PDF's summary page, read back as text, says each question's points out of
+    its current maximum, and the total."""
+    bareme_total = sum(maxima, Decimal(0))
+    for copy in exam.copies.all():
         response = client.get(reverse("copy_annotated", args=[copy.pk]))
         assert response["Content-Type"] == "application/pdf"
+        summary = pdfium.PdfDocument(response.content)[0].get_textpage().get_text_bounded()
+        lines = [line.strip() for line in summary.splitlines()]
+        cells, total = table[copy.student_label]
+        for n, (points, maximum) in enumerate(zip(cells, maxima, strict=True), start=1):
+            row = next(line for line in lines if line.startswith(f"Q{n}. "))
+            expected = f"{_fr_text(points)} / {_fr_text(maximum)}" if points is not None else f"— / {_fr_text(maximum)}"
+            if points is None:
+                assert row.endswith("—"), (copy.student_label, row)
+            else:
+                assert row.endswith(expected), (copy.student_label, expected, row)
+        heading = f"Total : {_fr_text(total) if total is not None else '—'} / {_fr_text(bareme_total)}"
+        assert heading in lines, (copy.student_label, heading, lines)
 
 
 def _fr_text(value: Decimal) -> str:

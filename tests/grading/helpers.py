@@ -11,6 +11,7 @@ def grades_json(
     feedbacks: list[str] | None = None,
     flag: str = "",
     confidence=0.8,
+    places: list[dict] | None = None,
 ) -> str:
     questions = [
         {
@@ -20,6 +21,8 @@ def grades_json(
             "reasoning": reasonings[number - 1] if reasonings else f"Raisonnement pour q{number}.",
             "feedback": feedbacks[number - 1] if feedbacks else f"Conseil pour q{number}.",
             "confidence": confidence,
+            # Where the answer was read ({"page", "top", "bottom"}, as the model says it).
+            **(places[number - 1] if places else {}),
         }
         for number, value in enumerate(points, start=1)
     ]

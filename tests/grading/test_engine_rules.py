@@ -537,6 +537,10 @@ def view(points, confidence, qid="q1"):
         "reasoning": f"raisonnement {qid} {points} {confidence}",
         "feedback": f"conseil {qid} {points} {confidence}",
         "confidence": confidence,
+        # Where the answer was read: this grader did not say.
+        "page": None,
+        "top": None,
+        "bottom": None,
     }
 
 

@@ -243,6 +243,20 @@ def demo_appreciation(text: str) -> str:
     return f"{opening} Point fort : {ranked[-1]['label']}. À retravailler en priorité : {ranked[0]['label']}."
 
 
+def demo_placements(questions: int, pages: int) -> list[dict]:
+    """Where each answer is read, as a model says it: the questions spread over the pages in
+    order, those of one page sharing its height from top to bottom."""
+    pages = max(pages, 1)
+    on_page = [1 + index * pages // questions for index in range(questions)] if questions else []
+    places = []
+    for index, page in enumerate(on_page):
+        share = 0.84 / on_page.count(page)
+        rank = on_page[:index].count(page)
+        top = 0.08 + rank * share
+        places.append({"page": page, "top": round(top, 3), "bottom": round(top + share - 0.02, 3)})
+    return places
+
+
 def demo_content(text: str, model: str, key: str = "") -> str:
     """A plausible answer to any request the engine sends, derived from its prompt.
 
@@ -283,8 +297,10 @@ def demo_content(text: str, model: str, key: str = "") -> str:
         wanted = {item["id"] for item in disputed}
         bareme = [question for question in bareme if question["id"] in wanted]
     rng = _rng(copy_key)
+    pages = int((_PAGES_RE.search(text) or [None, "1"])[1])
+    places = demo_placements(len(bareme), pages)
     questions = []
-    for question in bareme:
+    for question, place in zip(bareme, places, strict=True):
         maximum = float(question["max"])
         share = rng.choice([0.0, 0.25, 0.5, 0.5, 0.75, 0.75, 1.0, 1.0])
         # The second grader sometimes sees it differently, as real models do.
@@ -303,6 +319,7 @@ def demo_content(text: str, model: str, key: str = "") -> str:
                     ["Bon travail, détaille davantage.", "Revois la méthode.", "Très bien.", "Attention aux unités."]
                 ),
                 "confidence": round(rng.uniform(0.6, 0.95), 2),
+                **place,
             }
         )
     return json.dumps({"questions": questions, "manipulation": {"flag": False, "reason": ""}}, ensure_ascii=False)

@@ -154,9 +154,8 @@ def test_the_annotated_pdf_has_the_copys_pages(owner_client, exam):
     response = owner_client.get(reverse("copy_annotated", args=[copy.pk]))
     assert response["Content-Type"] == "application/pdf"
     document = pdfium.PdfDocument(response.content)
-    assert len(document) == 2
-    width, _height = document[0].get_size()
-    assert width > 595  # the margin was added beside the page
+    assert len(document) == 1 + 2  # the summary, then pages 2 and 3 of the file
+    assert [document[i].get_size() for i in range(3)] == [(595, 842)] * 3  # A4 stays A4
 
 
 def test_the_annotated_pdf_uses_rendered_pages(owner_client, exam):
@@ -167,7 +166,10 @@ def test_the_annotated_pdf_uses_rendered_pages(owner_client, exam):
         page = Page(copy=copy, index=index, width=200, height=280)
         page.image.save("p.jpg", ContentFile(jpeg_bytes(f"page {index}")), save=True)
     document = pdfium.PdfDocument(owner_client.get(reverse("copy_annotated", args=[copy.pk])).content)
-    assert len(document) == 2
+    assert len(document) == 1 + 2
+    # Without the source file, each image on a page of its proportions, the long side A4's.
+    width, height = document[1].get_size()
+    assert height == pytest.approx(841.89, abs=0.01) and width / height == pytest.approx(200 / 280, abs=0.01)
 
 
 def test_the_zip_has_one_annotated_pdf_per_copy(owner_client, exam):
