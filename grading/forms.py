@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from rosters.selectors import school_classes_for
 
-from .models import Copy, Exam, Question
+from .models import Copy, Exam, Question, StudentLink
 
 
 class ExamForm(forms.ModelForm):
@@ -159,3 +159,14 @@ class BaremeRowForm(forms.Form):
 
 
 BaremeRowFormSet = forms.formset_factory(BaremeRowForm, extra=0, can_delete=True)
+
+
+class LinkDaysForm(forms.Form):
+    """How long the students' links stay open, in days."""
+
+    days = forms.IntegerField(
+        label=_("Durée de validité des liens (jours)"),
+        min_value=1,
+        max_value=StudentLink.DAYS_MAX,
+        initial=StudentLink.DAYS_DEFAULT,
+    )

@@ -26,7 +26,7 @@ from accounts.models import User
 from accounts.services import user_language_override
 
 from .engine.errors import EngineError, TransientLLMError
-from .models import Copy, SourceFile
+from .models import Copy, Exam, SourceFile
 
 logger = logging.getLogger(__name__)
 
@@ -166,3 +166,16 @@ def copies_reconcile_task() -> int:
 
     done = copies_reconcile()
     return done.requeued + done.failed
+
+
+@shared_task(ignore_result=True)
+def exam_links_send_task(exam_id: int, user_id: int, days: int) -> str:
+    """The students' emails with their links. Never retried: a second run would send twice."""
+    from .services.links import exam_links_send
+
+    exam = Exam.objects.filter(pk=exam_id).first()
+    user = User.objects.filter(pk=user_id).first()
+    if exam is None or user is None:
+        return "deleted"
+    result = exam_links_send(exam=exam, user=user, days=days)
+    return f"sent {result.sent}, failed {result.failed}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import bareme, copies, exams, files, grading, review, roster
+from .views import bareme, copies, exams, files, grading, links, review, roster
 
 urlpatterns = [
     path("exams/new/", exams.exam_create, name="exam_create"),
@@ -45,4 +45,12 @@ urlpatterns = [
     path("exams/<int:pk>/export/<str:fmt>/", files.exam_export, name="exam_export"),
     path("copies/<int:pk>/annotated.pdf", files.copy_annotated, name="copy_annotated"),
     path("exams/<int:pk>/files/purge/", files.exam_files_purge, name="exam_files_purge"),
+    # Handing the copies back: the teacher's side, then the student's private link.
+    path("exams/<int:pk>/links/", links.exam_links, name="exam_links"),
+    path("exams/<int:pk>/links/print/", links.exam_links_print, name="exam_links_print"),
+    path("exams/<int:pk>/links/send/", links.exam_links_send, name="exam_links_send"),
+    path("exams/<int:pk>/links/revoke/", links.exam_links_revoke, name="exam_links_revoke"),
+    path("copies/<int:pk>/links/revoke/", links.copy_links_revoke, name="copy_links_revoke"),
+    path("r/<str:token>/", links.student_copy, name="student_copy"),
+    path("r/<str:token>/copie.pdf", links.student_copy_pdf, name="student_copy_pdf"),
 ]

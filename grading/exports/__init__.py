@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .annotated import copy_annotated_filename, copy_annotated_pdf, exam_annotated_zip
+from .annotated import copy_annotated_filename, copy_annotated_pdf, copy_notes, copy_summary, exam_annotated_zip
 from .pronote import SCALES as PRONOTE_SCALES
 from .pronote import pronote_column, pronote_csv, pronote_xlsx
 from .tables import exam_csv, exam_json, exam_json_bytes, exam_xlsx
@@ -11,6 +11,8 @@ __all__ = [
     "PRONOTE_SCALES",
     "copy_annotated_filename",
     "copy_annotated_pdf",
+    "copy_notes",
+    "copy_summary",
     "exam_annotated_zip",
     "exam_csv",
     "exam_json",

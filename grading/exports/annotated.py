@@ -60,7 +60,7 @@ def copy_appreciation(copy: Copy) -> str:
     return copy.appreciation.strip()
 
 
-def copy_notes(copy: Copy, review: Review, row: ReviewRow) -> list[Note]:
+def copy_notes(copy: Copy, review: Review, row: ReviewRow, *, comment_chars: int | None = COMMENT_CHARS) -> list[Note]:
     language = copy.exam.language
     notes = []
     for number, (question, grade) in enumerate(zip(review.questions, row.cells, strict=True), start=1):
@@ -72,7 +72,7 @@ def copy_notes(copy: Copy, review: Review, row: ReviewRow) -> list[Note]:
                 number=number,
                 label=question.label,
                 mark=f"{_number(grade.points, language)} / {_number(question.max_points, language)}",
-                comment=_short(grade.feedback, COMMENT_CHARS),
+                comment=_short(grade.feedback, comment_chars) if comment_chars else grade.feedback.strip(),
                 page=grade.page,
                 top=grade.span_top,
                 bottom=grade.span_bottom,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..roster_models import ExamStudent
 from .exams import Copy, Exam, GradingJob, Page, Question, SourceFile, page_upload_to, source_upload_to
 from .grades import Grade, GradeEdit, ModelAnswer
+from .links import StudentLink, StudentLinkAccess
 
 __all__ = [
     "Copy",
@@ -23,6 +24,8 @@ __all__ = [
     "Page",
     "Question",
     "SourceFile",
+    "StudentLink",
+    "StudentLinkAccess",
     "page_upload_to",
     "source_upload_to",
 ]

@@ -4,12 +4,14 @@
 - exams: the exam page (barème, copies, grading state), the copies a job would grade.
 - review: the review grid with statistics, one copy's page.
 - progress: the live progress fragment.
+- links: the copies handed back and their private links' state.
 - roster: the grades in the class list's order (exports, Pronote).
 """
 
 from __future__ import annotations
 
 from .exams import exam_page_get, exam_pages_pending, exam_running_job, gradable_copies, source_copies
+from .links import LinkRow, exam_link_recipients, exam_links_overview, returnable_copies
 from .lookups import (
     copy_get,
     exam_average,
@@ -25,6 +27,10 @@ from .review import Review, ReviewRow, copy_appreciation_stale, copy_page_get, c
 from .roster import SheetLine, exam_roster, exam_sheet
 
 __all__ = [
+    "LinkRow",
+    "exam_link_recipients",
+    "exam_links_overview",
+    "returnable_copies",
     "Review",
     "ReviewRow",
     "SheetLine",

@@ -17,6 +17,7 @@
 - manipulation: whether a copy tried to manipulate its grader, and the sentence quoted.
 - retention: students' files purged, grades kept.
 - events: progress pushed live, the job-finished email.
+- links: the copies handed back by private link (issued, revoked, opened, emailed).
 """
 
 from __future__ import annotations
@@ -37,6 +38,20 @@ from .estimate import JobEstimate, copy_estimate, job_estimate, role_ready, slot
 from .events import job_finished_notify, progress_push, progress_send
 from .exams import exam_create, exam_delete, exam_subject_store, exam_update
 from .jobs import copy_rerun, job_cancel, job_finalize, job_start
+from .links import (
+    LINK_DAYS_DEFAULT,
+    LINK_DAYS_MAX,
+    IssuedLink,
+    LinksSent,
+    copy_link_issue,
+    copy_links_revoke,
+    exam_links_issue,
+    exam_links_revoke,
+    exam_links_send,
+    exam_links_send_start,
+    link_open,
+    link_url,
+)
 from .names import copy_name_match, copy_name_read, copy_pages_for_grading, split_rows_match
 from .reconcile import Reconciled, copies_reconcile
 from .retention import PurgeResult, exam_files_purge, exam_files_purge_expired, retention_days
@@ -69,6 +84,18 @@ from .uploads import (
 )
 
 __all__ = [
+    "LINK_DAYS_DEFAULT",
+    "LINK_DAYS_MAX",
+    "IssuedLink",
+    "LinksSent",
+    "copy_link_issue",
+    "copy_links_revoke",
+    "exam_links_issue",
+    "exam_links_revoke",
+    "exam_links_send",
+    "exam_links_send_start",
+    "link_open",
+    "link_url",
     "GradesChoice",
     "GradesChoiceNeeded",
     "JobEstimate",

@@ -6,14 +6,18 @@ websocket routing, so a new URL under grading that forgets the ownership check f
 
 from __future__ import annotations
 
+import re
+import secrets
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from core.realtime import realtime_user_owns_group
-from grading.models import Page, SourceFile
+from grading import services
+from grading.models import Copy, Page, SourceFile
 from rosters.models import SchoolClass, Student
 from tests.factories import CopyFactory, ExamFactory, GradeFactory, QuestionFactory, jpeg_bytes
 from tests.grading.workflow.pdfs import pdf_bytes
@@ -53,9 +57,19 @@ def _grading_patterns():
         # usage's and answered another teacher with 200).
         head = route.removeprefix("api/").split("/", 1)[0]
         owned_head = head in {"exams", "copies", "grades", "sources"}
+        if "token" in pattern.pattern.converters:
+            continue  # a student's private link: no account, the token is the key (walked below)
         if (module.startswith("grading") or owned_head) and pattern.pattern.converters:
             found.append(pytest.param(route, pattern, id=route))
     return found
+
+
+def _token_patterns():
+    return [
+        pytest.param(route, pattern, id=route)
+        for route, pattern in _walk(get_resolver().url_patterns)
+        if "token" in pattern.pattern.converters
+    ]
 
 
 @pytest.fixture
@@ -129,3 +143,42 @@ def test_another_teacher_cannot_listen_to_an_exams_progress(teacher, other_teach
     assert any("group" in p.pattern.regex.groupindex for p in websocket_urlpatterns)
     assert realtime_user_owns_group(user=teacher, group=f"exam-{exam.pk}")
     assert not realtime_user_owns_group(user=other_teacher, group=f"exam-{exam.pk}")
+
+
+def _graded_link(copy, teacher) -> str:
+    """A link to `copy` as the teacher issues it, once the copy is graded; its token."""
+    copy.transition(source=[copy.status], target=Copy.Status.DONE)
+    return services.copy_link_issue(copy=copy, user=teacher).url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def test_the_walk_finds_the_student_link_urls():
+    assert {p.id for p in _token_patterns()} == {"r/<str:token>/", "r/<str:token>/copie.pdf"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "pattern"), _token_patterns())
+def test_a_student_link_opens_its_own_copy_only(route, pattern, client, teacher, other_teacher, owned):
+    """Anyone holding a token opens that copy, and nothing else: not another token's copy, not
+    a guessed or another exam's token, and no page of the teacher's from there."""
+    token = _graded_link(owned["copy"], teacher)
+    other_exam = ExamFactory(owner=other_teacher)
+    other_token = _graded_link(CopyFactory(exam=other_exam, student_label="Élève d'une autre classe"), other_teacher)
+    assert set(pattern.pattern.converters) == {"token"}, f"{route}: a student link takes its token only"
+
+    for who in (None, other_teacher, teacher):
+        client.logout()
+        if who is not None:
+            client.force_login(who)
+        assert client.get(reverse(pattern.name, kwargs={"token": secrets.token_urlsafe(32)})).status_code == 404
+        assert client.get(reverse(pattern.name, kwargs={"token": token})).status_code == 200
+    other_page = client.get(reverse("student_copy", kwargs={"token": other_token})).content.decode()
+    assert owned["copy"].student_label not in other_page
+
+    # Every address on the student's page is its own link's or a static file: nothing of the
+    # teacher's account (grid, copy pages, exports, other copies) is reachable from it.
+    client.logout()
+    page = client.get(reverse("student_copy", kwargs={"token": token})).content.decode()
+    addresses = re.findall(r'(?:href|src|action)="([^"]*)"', page)
+    assert addresses
+    for address in addresses:
+        assert address.startswith((f"/r/{token}/", settings.STATIC_URL)), address
