@@ -23,10 +23,20 @@ from .lookups import (
     source_get,
 )
 from .progress import progress_context, progress_html
-from .review import Review, ReviewRow, copy_appreciation_stale, copy_page_get, copy_total, review_get
+from .review import (
+    GRID_SORTS,
+    Review,
+    ReviewRow,
+    copy_appreciation_stale,
+    copy_page_get,
+    copy_total,
+    review_get,
+    review_rows_select,
+)
 from .roster import SheetLine, exam_roster, exam_sheet
 
 __all__ = [
+    "GRID_SORTS",
     "LinkRow",
     "exam_link_recipients",
     "exam_links_overview",
@@ -53,6 +63,7 @@ __all__ = [
     "progress_html",
     "question_get",
     "review_get",
+    "review_rows_select",
     "source_copies",
     "source_get",
 ]

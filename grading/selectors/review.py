@@ -4,16 +4,24 @@ exam, and one copy's page (its grades, each grader's answers, its history)."""
 from __future__ import annotations
 
 import statistics
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models.functions import Lower, Trim
+from django.utils import formats
 from django.utils.translation import gettext as _
 
 from ..models import Copy, Exam, Grade, GradeEdit, ModelAnswer, Question
 
 LOW_CONFIDENCE = 0.6
+# A total this many standard deviations from the class mean is queued (with enough totals).
+OUTLIER_SIGMAS = 2.0
+OUTLIER_MIN_TOTALS = 5
+# What the grading prompt asks for a blank answer ("(no answer)"), in either language.
+BLANK_READINGS = ("", "(no answer)", "(pas de réponse)", "(aucune réponse)")
 HISTOGRAM_BINS = 10
 HISTOGRAM_HEIGHT = 120.0
 HISTOGRAM_BAR_WIDTH = 30.0
@@ -29,6 +37,16 @@ class ReviewRow:
     @property
     def priority(self) -> int:
         return len(self.reasons)
+
+    @property
+    def confidence(self) -> float | None:
+        """The lowest confidence of its grades (the grid's "confidence" sort)."""
+        present = [cell.confidence for cell in self.cells if cell is not None]
+        return min(present) if present else None
+
+    @property
+    def to_review(self) -> bool:
+        return bool(self.reasons) and not self.copy.reviewed
 
 
 @dataclass
@@ -123,7 +141,12 @@ def review_get(*, exam: Exam, for_grid: bool = False) -> Review:
     its size. `for_grid`: without the grades' texts and audit the grid page never shows."""
     questions = list(exam.questions.all())
     copies = list(copies_in_order(exam=exam))
-    grade_rows = Grade.objects.filter(copy__exam=exam).order_by()
+    grade_rows = (
+        Grade.objects.filter(copy__exam=exam)
+        .order_by()
+        .alias(reading_key=Lower(Trim("reading")))
+        .annotate(blank=ExpressionWrapper(Q(reading_key__in=BLANK_READINGS), output_field=BooleanField()))
+    )
     if for_grid:
         grade_rows = grade_rows.defer(*GRID_DEFERRED)
     grades: dict[tuple[int, int], Grade] = {(g.copy_id, g.question_id): g for g in grade_rows}
@@ -145,9 +168,21 @@ def review_get(*, exam: Exam, for_grid: bool = False) -> Review:
             reasons.append(_("Barème modifié : note à revoir"))
         if any(c.confidence < LOW_CONFIDENCE and c.resolution != Grade.Resolution.PENDING for c in present):
             reasons.append(_("Confiance faible"))
+        blank = [
+            f"Q{n}"
+            for n, c in enumerate(cells, start=1)
+            if c is not None and getattr(c, "blank", False) and c.resolution != Grade.Resolution.PENDING
+        ]
+        if blank:
+            reasons.append(_("Réponse blanche : %(questions)s") % {"questions": ", ".join(blank)})
         if copy.status in (Copy.Status.FAILED, Copy.Status.QUOTA_REACHED):
-            reasons.append(_("Correction incomplète"))
+            reasons.append(
+                _("Correction incomplète : %(reason)s") % {"reason": copy.failure_reason}
+                if copy.failure_reason
+                else _("Correction incomplète")
+            )
         rows.append(ReviewRow(copy=copy, cells=cells, total=total, reasons=reasons))
+    _outliers_flag(rows)
     bareme_total = sum((q.max_points for q in questions), Decimal(0))
     stats = [
         _stat(q.label, q.max_points, [cell.points for row in rows if (cell := row.cells[i]) is not None])
@@ -156,7 +191,7 @@ def review_get(*, exam: Exam, for_grid: bool = False) -> Review:
     totals = [row.total for row in rows if row.total is not None]
     stats.append(_stat(str(_("Total")), bareme_total, totals))
     queue = sorted(
-        (row for row in rows if row.reasons and not row.copy.reviewed),
+        (row for row in rows if row.to_review),
         key=lambda row: (not row.copy.flagged_manipulation, -row.priority, row.copy.student_label),
     )
     return Review(
@@ -168,6 +203,61 @@ def review_get(*, exam: Exam, for_grid: bool = False) -> Review:
         histogram=_histogram(totals, bareme_total),
         queue=queue,
     )
+
+
+def _outliers_flag(rows: list[ReviewRow]) -> None:
+    """Totals more than OUTLIER_SIGMAS standard deviations from the mean of the graded copies."""
+    graded = [row for row in rows if row.total is not None and row.copy.status == Copy.Status.DONE]
+    if len(graded) < OUTLIER_MIN_TOTALS:
+        return
+    totals = [float(row.total) for row in graded if row.total is not None]
+    mean, stdev = statistics.fmean(totals), statistics.pstdev(totals)
+    if not stdev:
+        return
+    for row, total in zip(graded, totals, strict=True):
+        if abs(total - mean) > OUTLIER_SIGMAS * stdev:
+            row.reasons.append(
+                _("Total éloigné de la classe : %(total)s pour une moyenne de %(mean)s")
+                % {"total": _number(total), "mean": _number(round(mean, 2))}
+            )
+
+
+def _number(value: float) -> str:
+    return formats.number_format(Decimal(str(value)).normalize(), use_l10n=True)
+
+
+GRID_SORTS = ("name", "total", "-total", "confidence")
+
+
+def _name_key(name: str) -> str:
+    """Names sorted as a class list is: accents and case ignored (« Élise » between D and F)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)).casefold()
+
+
+def review_rows_select(
+    review: Review, *, show: str = "", status: str = "", question: int | None = None, sort: str = ""
+) -> tuple[list[ReviewRow], list[int]]:
+    """The grid's rows and question columns (0-based) for its filters: `show="review"` the
+    copies to review (the queue's), `status` one copy status, `question` one column (1-based);
+    `sort` by name, total (ascending or "-total") or lowest confidence first; else the
+    class list's order."""
+    rows = review.rows
+    if show == "review":
+        rows = [row for row in rows if row.to_review]
+    if status:
+        rows = [row for row in rows if row.copy.status == status]
+    if sort == "name":
+        rows = sorted(rows, key=lambda row: (_name_key(row.copy.student_label), row.copy.pk))
+    elif sort in ("total", "-total"):
+        graded = [row for row in rows if row.total is not None]
+        ungraded = [row for row in rows if row.total is None]
+        rows = sorted(graded, key=lambda row: row.total or 0, reverse=sort == "-total") + ungraded
+    elif sort == "confidence":
+        rows = sorted(rows, key=lambda row: (row.confidence is None, row.confidence or 0.0))
+    columns = list(range(len(review.questions)))
+    if question is not None and 1 <= question <= len(columns):
+        columns = [question - 1]
+    return list(rows), columns
 
 
 # --- One copy ------------------------------------------------------------------------------

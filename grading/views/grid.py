@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from ..models import Grade
-from ..selectors.review import LOW_CONFIDENCE, Review
+from ..selectors.review import LOW_CONFIDENCE, ReviewRow
 
 _PK = 987654321  # reversed once, replaced by each grade's id
 
@@ -36,8 +36,8 @@ class _Numbers:
         return text
 
 
-def grid_cells(review: Review, *, csrf_token: str, next_url: str) -> list[SafeString]:
-    """Each row's question cells (`<td>`…), in the grid's order."""
+def grid_cells(rows: list[ReviewRow], columns: list[int], *, csrf_token: str, next_url: str) -> list[SafeString]:
+    """Each row's cells (`<td>`…) for the shown questions (`columns`, 0-based), in order."""
     number = _Numbers()
     update_url = reverse("grade_update", args=[_PK])
     restore_url = reverse("grade_restore", args=[_PK])
@@ -48,11 +48,12 @@ def grid_cells(review: Review, *, csrf_token: str, next_url: str) -> list[SafeSt
     label_pattern = _("%(student)s, question %(n)s")
     restore_pattern = _("Rétablir la note de l'IA : %(label)s")
     ai = escape(_("IA"))
-    rows = []
-    for row_index, row in enumerate(review.rows):
+    html_rows = []
+    for row_index, row in enumerate(rows):
         student = row.copy.student_label
         parts = []
-        for col_index, grade in enumerate(row.cells):
+        for col_index, column in enumerate(columns):
+            grade = row.cells[column]
             if grade is None:
                 parts.append('<td class="cell"><span class="muted">—</span></td>')
                 continue
@@ -61,7 +62,7 @@ def grid_cells(review: Review, *, csrf_token: str, next_url: str) -> list[SafeSt
                     grade,
                     row_index=row_index,
                     col_index=col_index,
-                    label=label_pattern % {"student": student, "n": col_index + 1},
+                    label=label_pattern % {"student": student, "n": column + 1},
                     restore_pattern=restore_pattern,
                     update_url=update_url.replace(str(_PK), str(grade.pk)),
                     restore_url=restore_url.replace(str(_PK), str(grade.pk)),
@@ -70,8 +71,8 @@ def grid_cells(review: Review, *, csrf_token: str, next_url: str) -> list[SafeSt
                     ai=ai,
                 )
             )
-        rows.append(mark_safe("".join(parts)))  # noqa: S308 (every value above is escaped)
-    return rows
+        html_rows.append(mark_safe("".join(parts)))  # noqa: S308 (every value above is escaped)
+    return html_rows
 
 
 def _cell(

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
@@ -30,20 +31,49 @@ from .roster import pronote_scale
 def exam_review(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
     review = selectors.review_get(exam=exam, for_grid=True)
-    cells = grid_cells(review, csrf_token=get_token(request), next_url=request.get_full_path())
+    filters = _grid_filters(request, review)
+    rows, columns = selectors.review_rows_select(review, **filters)
+    cells = grid_cells(rows, columns, csrf_token=get_token(request), next_url=request.get_full_path())
     # The class list's students without a copy (absent unless the teacher says otherwise).
     missing = [line for line in selectors.exam_sheet(exam=exam, review=review) if line.row is None]
     scale = pronote_scale(request)
     context = {
         "exam": exam,
         "review": review,
-        "grid_rows": list(zip(review.rows, cells, strict=True)),
-        "missing": missing,
+        "grid_rows": list(zip(rows, cells, strict=True)),
+        "grid_questions": [(column + 1, review.questions[column]) for column in columns],
+        "filters": filters,
+        "filtered": any(filters.values()),
+        "copy_statuses": Copy.Status.choices,
+        "sorts": GRID_SORT_LABELS,
+        # The class list's students without a copy, under the whole grid only.
+        "missing": [] if any(filters.values()) else missing,
         "statuses": ExamStudent.Status.choices,
         "pronote_scale": scale,
         "pronote_column": exports.pronote_column(exam=exam, scale=scale, review=review),
     }
     return render(request, "grading/exam_review.html", context)
+
+
+def _grid_filters(request: AuthenticatedHttpRequest, review: selectors.Review) -> dict:
+    """The grid's filters and sort from the query string; anything unknown is ignored."""
+    question = request.GET.get("question", "")
+    status = request.GET.get("status", "")
+    sort = request.GET.get("sort", "")
+    return {
+        "show": "review" if request.GET.get("show") == "review" else "",
+        "status": status if status in Copy.Status.values else "",
+        "question": int(question) if question.isdigit() and 1 <= int(question) <= len(review.questions) else None,
+        "sort": sort if sort in selectors.GRID_SORTS else "",
+    }
+
+
+GRID_SORT_LABELS = [
+    ("name", gettext_lazy("Nom")),
+    ("total", gettext_lazy("Total croissant")),
+    ("-total", gettext_lazy("Total décroissant")),
+    ("confidence", gettext_lazy("Confiance la plus faible d'abord")),
+]
 
 
 @login_required
