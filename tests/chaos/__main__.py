@@ -355,8 +355,10 @@ def run(args, tmp: Path) -> int:  # noqa: PLR0915 (one scenario, read top to bot
                 for log in tmp.glob("*.log"):
                     shutil.copy(log, args.keep_logs)
         print("chaos " + " ".join(f"{key}={value}" for key, value in line.items()), flush=True)
-        equal = line["graded_once"] == line["copies"] and line["ledger_rows"] == line["provider_calls"]
-        return 0 if equal and line["lost"] == 0 and line["overspend"] == 0 and not events else 1
+        sound = line["graded_once"] == line["copies"] and line["lost"] == 0 and line["overspend"] == 0 and not events
+        if not sound:
+            return 1
+        return 0 if line["ledger_rows"] == line["provider_calls"] else BOOKS_DIFFER
     finally:
         for service in [*workers, beat]:
             if service is not None:
@@ -365,6 +367,12 @@ def run(args, tmp: Path) -> int:  # noqa: PLR0915 (one scenario, read top to bot
             server.stop()
         services_.redis_stop()
         services_.postgres_stop()
+
+
+# Every copy graded once, nothing lost or overspent, but the ledger and the provider's count
+# differ: a known residual window (a worker killed between reading an answer and keeping it;
+# a Redis restart losing a kept answer whose stored model answer was not yet written).
+BOOKS_DIFFER = 3
 
 
 def main() -> None:
