@@ -79,3 +79,13 @@ def test_confirming_in_another_browser_verifies_the_address_and_asks_to_log_in(c
     assert response.url == reverse("account_login")
     assert not _signed_in(other_browser)
     assert User.objects.get(email=EMAIL).emailaddress_set.get().verified
+
+
+def test_the_confirmation_page_gives_the_address_once(client, password):
+    confirm_url = _sign_up(client, password)
+    client.get(reverse("account_email_verification_sent"))  # where sign-up leads (its message shown)
+
+    main = re.search(r"<main.*?</main>", client.get(confirm_url).content.decode(), re.S).group(0)
+
+    assert main.count(EMAIL) == 1
+    assert "est bien votre adresse e-mail" in main
