@@ -46,15 +46,6 @@ class DataPolicy:
     retention_days: int  # 0: files kept until the teacher deletes them
     storage: str  # "s3" | "disk"
 
-    @property
-    def providers(self) -> list[str]:
-        """Each outside provider once, in role order."""
-        seen: list[str] = []
-        for role in self.roles:
-            if not role.self_hosted and role.provider not in seen:
-                seen.append(role.provider)
-        return seen
-
     def role(self, name: str) -> RoleProvider:
         return next(role for role in self.roles if role.role == name)
 
