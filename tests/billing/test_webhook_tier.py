@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from djstripe.models import Customer
 
 from usage.selectors import usage_summary
@@ -64,3 +65,28 @@ def test_a_subscription_nobody_owns_changes_no_one(teacher, fake_stripe, prices,
     webhooks.deliver(fake_stripe.event("customer.subscription.created", sub))
 
     assert usage_summary(user=teacher).tier == Tier.FREE
+
+
+@pytest.mark.parametrize(
+    ("status", "tier"),
+    [
+        ("trialing", Tier.PRO),  # a trial is paid access
+        ("active", Tier.PRO),
+        ("past_due", Tier.PRO),  # Stripe retries the payment: access stays meanwhile
+        ("incomplete", Tier.FREE),  # the first payment never went through
+        ("incomplete_expired", Tier.FREE),
+        ("unpaid", Tier.FREE),
+        ("canceled", Tier.FREE),
+        ("paused", Tier.FREE),
+    ],
+)
+def test_the_tier_follows_the_subscriptions_status(teacher, fake_stripe, prices, webhooks, status, tier):
+    customer = fake_stripe.customer_create(email="t@example.fr", metadata={"corrigo_user_id": str(teacher.pk)})
+    sub = fake_stripe.subscription_create(
+        customer_id=customer["id"], price=prices["pro"], metadata={"corrigo_user_id": str(teacher.pk)}
+    )
+    fake_stripe.subscription_status(sub["id"], status)
+
+    webhooks.deliver(fake_stripe.event("customer.subscription.updated", sub))
+
+    assert usage_summary(user=teacher).tier == tier
