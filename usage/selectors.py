@@ -63,7 +63,7 @@ def usage_period(allowance: Allowance, *, now: datetime | None = None) -> tuple[
 
     Paid tiers use the billing period set by billing (usage_plan_set). When that period has
     ended and billing has not yet told the next one (a late webhook), it rolls forward by whole
-    months from the same anchor, as Stripe renews monthly plans, so usage from the previous
+    months from the period's start (its anchor), as Stripe renews monthly plans, so usage from the previous
     period never leaks into the new one. Without a billing period: the calendar month
     (settings.TIME_ZONE).
     """
@@ -72,10 +72,16 @@ def usage_period(allowance: Allowance, *, now: datetime | None = None) -> tuple[
     now = now or timezone.now()
     start, end = allowance.period_start, allowance.period_end
     if start and end and start < end and start <= now:
-        months = 0
-        while now >= _shift_months(end, months):
+        if now < end:
+            return start, end
+        # Renewals keep the anchor's day where the month has it (Stripe: from Jan 31, Feb 28 →
+        # Mar 31 → Apr 30), however many renewals billing has not told yet.
+        months = 1
+        while _shift_months(start, months) < end:
             months += 1
-        return _shift_months(start, months), _shift_months(end, months)
+        while now >= _shift_months(start, months + 1):
+            months += 1
+        return _shift_months(start, months), _shift_months(start, months + 1)
     return month_start(now), month_start(now, 1)
 
 

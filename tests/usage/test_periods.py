@@ -74,7 +74,27 @@ def test_an_ended_billing_period_rolls_forward_until_billing_tells_the_next_one(
         period_end=datetime(2026, 2, 28, tzinfo=UTC),
     )
     start, end = usage_period(teacher.allowance, now=datetime(2026, 3, 1, tzinfo=UTC))
-    assert (start, end) == (datetime(2026, 2, 28, tzinfo=UTC), datetime(2026, 3, 28, tzinfo=UTC))
+    # Stripe keeps the anchor's day: after Jan 31 → Feb 28 comes Feb 28 → Mar 31.
+    assert (start, end) == (datetime(2026, 2, 28, tzinfo=UTC), datetime(2026, 3, 31, tzinfo=UTC))
+
+
+def day(month, d, *rest):
+    return datetime(2026, month, d, *rest, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("now", "period"),
+    [
+        (day(2, 27, 23, 59, 59), (day(1, 31), day(2, 28))),  # just before the end: the period billing set
+        (day(2, 28), (day(2, 28), day(3, 31))),  # exactly at its end: the next one
+        (day(3, 30, 23, 59, 59), (day(2, 28), day(3, 31))),
+        (day(3, 31), (day(3, 31), day(4, 30))),  # exactly at a renewal billing has not told
+        (day(5, 15), (day(4, 30), day(5, 31))),  # three months late
+    ],
+)
+def test_a_period_rolls_forward_renewal_by_renewal_on_its_anchor_day(teacher, now, period):
+    usage_plan_set(user=teacher, tier=Tier.PRO, period_start=day(1, 31), period_end=day(2, 28))
+    assert usage_period(teacher.allowance, now=now) == period
 
 
 def test_a_change_of_tier_mid_period_takes_effect_at_once(teacher, spend):
