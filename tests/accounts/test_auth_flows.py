@@ -96,6 +96,32 @@ def test_login_is_rate_limited_after_repeated_failures(client, teacher, password
     assert "Trop de tentatives" in response.content.decode()
 
 
+def _fail_from(client, address: str, count: int) -> None:
+    """`count` wrong passwords from one address, each on another account (under the per-account limit)."""
+    for n in range(count):
+        client.post(
+            reverse("account_login"), {"login": f"inconnu{n}@exemple.fr", "password": "mauvais"}, REMOTE_ADDR=address
+        )
+
+
+@pytest.mark.parametrize(("failures", "allowed"), [(9, True), (10, False)])
+def test_one_address_failing_on_many_accounts_is_limited_at_ten_a_minute(client, teacher, password, failures, allowed):
+    _fail_from(client, "203.0.113.7", failures)
+    response = client.post(
+        reverse("account_login"), {"login": teacher.email, "password": password}, REMOTE_ADDR="203.0.113.7"
+    )
+    assert ("_auth_user_id" in client.session) is allowed
+    assert ("Trop de tentatives" in response.content.decode()) is not allowed
+
+
+def test_another_address_is_not_held_back_by_the_first(client, teacher, password):
+    _fail_from(client, "203.0.113.7", 10)
+    response = client.post(
+        reverse("account_login"), {"login": teacher.email, "password": password}, REMOTE_ADDR="198.51.100.4"
+    )
+    assert response.status_code == 302 and "_auth_user_id" in client.session
+
+
 def test_the_login_page_is_french_by_default_and_english_on_request(client):
     assert "Connexion" in client.get(reverse("account_login")).content.decode()
     english = client.get(reverse("account_login"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
