@@ -31,6 +31,16 @@ def test_health_is_503_when_redis_is_down(client, settings):
     assert body["database"] == "up"
 
 
+def test_health_is_503_when_redis_is_down_even_with_a_worker_answering(client, settings, celery_worker_process):
+    # The worker answers through the broker it was started with: only the Redis check can fail.
+    from tests.support.servers import free_port
+
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert response.json() == {"status": "degraded", "database": "up", "redis": "down", "celery": "down"}
+
+
 def test_the_browsers_default_favicon_address_leads_to_the_icon(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301
