@@ -6,9 +6,11 @@ import pytest
 from django.urls import reverse
 
 from grading.models import Copy, GradingJob
+from grading.services.estimate import copy_estimate, job_estimate
 from tests.factories import CopyFactory, copy_with_pages, exam_with_bareme
 from tests.grading.helpers import grades_json
-from usage.models import UsageRecord
+from usage.services import usage_record
+from usage.tiers import TIER_LIMITS, Tier
 
 pytestmark = pytest.mark.django_db
 
@@ -24,9 +26,10 @@ def exam(teacher):
 def test_the_exam_page_shows_the_estimate_and_the_remaining_allowance(owner_client, exam, llm_server):
     response = owner_client.get(reverse("exam_detail", args=[exam.pk]))
     estimate = response.context["estimate"]
-    assert estimate.copies == 2
-    assert estimate.tokens > 0
-    assert response.context["remaining"] > 0
+    léa, hugo = (copy_estimate(copy=exam.copies.get(student_label=name)).tokens for name in ("Léa", "Hugo"))
+    assert estimate.copies == 2 and estimate.tokens == léa + hugo
+    assert 0 < léa < hugo  # a page more, more tokens
+    assert response.context["remaining"] == TIER_LIMITS[Tier.FREE]
     assert "Lancer la correction" in response.text
     assert f'ws-connect="/ws/events/exam-{exam.pk}/"' in response.text
     assert 'id="grading-progress"' in response.text
@@ -50,16 +53,34 @@ def test_starting_grades_every_copy(owner_client, exam, llm_server, eager_celery
     assert exam.copies.get(student_label="Léa").grades.count() == 2
 
 
-def test_it_says_how_many_tokens_are_missing(owner_client, teacher, exam, llm_server):
-    UsageRecord.objects.create(
-        user=teacher, phase="grading", model="openai/gpt-4o", total_tokens=10**9, idempotency_key="spent"
+def _leave(teacher, tokens: int) -> None:
+    """Spends the allowance, through the ledger, down to `tokens` left."""
+    usage_record(
+        user=teacher,
+        phase="grading",
+        model="openai/gpt-4o",
+        prompt_tokens=TIER_LIMITS[Tier.FREE] - tokens,
+        completion_tokens=0,
+        idempotency_key="earlier-exam",
     )
+
+
+def test_it_says_how_many_tokens_are_missing_one_token_short(owner_client, teacher, exam, llm_server):
+    needed = job_estimate(exam=exam).tokens
+    _leave(teacher, needed - 1)
     response = owner_client.post(reverse("exam_start", args=[exam.pk]))
     assert response.status_code == 200
     error = response.context["quota_error"]
-    assert error.missing > 0
-    assert "Allocation insuffisante : il manque" in html.unescape(response.text)
+    assert (error.missing, error.remaining) == (1, needed - 1)
+    assert "Allocation insuffisante : il manque 1 " in html.unescape(response.text)
     assert not GradingJob.objects.exists()
+
+
+def test_a_job_that_needs_exactly_what_is_left_starts(owner_client, teacher, exam, llm_server):
+    _leave(teacher, job_estimate(exam=exam).tokens)
+    response = owner_client.post(reverse("exam_start", args=[exam.pk]))
+    assert response.status_code == 302
+    assert GradingJob.objects.filter(exam=exam).count() == 1
 
 
 def test_a_running_job_can_be_cancelled(owner_client, teacher, exam, llm_server):
