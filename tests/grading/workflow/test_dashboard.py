@@ -5,9 +5,12 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from grading.models import Exam
+from grading.models import Copy, Exam
+from grading.services.jobs import _job_create
+from grading.tasks import copy_grade_task
 from grading.views import exams as exam_views
-from tests.factories import CopyFactory, ExamFactory, GradeFactory, QuestionFactory
+from tests.factories import CopyFactory, ExamFactory, GradeFactory, QuestionFactory, copy_with_pages, exam_with_bareme
+from tests.grading.helpers import grades_json
 from usage.models import UsageRecord
 
 pytestmark = pytest.mark.django_db
@@ -36,28 +39,25 @@ def test_it_lists_only_the_teachers_exams_newest_first(owner_client, teacher, ot
     assert "Pas le mien" not in text
 
 
-def test_it_shows_copies_average_and_cost(owner_client, teacher):
-    exam = ExamFactory(owner=teacher, title="Fractions")
-    q1 = QuestionFactory(exam=exam, max_points=Decimal("10"))
-    q2 = QuestionFactory(exam=exam, max_points=Decimal("10"))
-    a, b = CopyFactory(exam=exam), CopyFactory(exam=exam)
-    CopyFactory(exam=exam, status="queued")
-    GradeFactory(copy=a, question=q1, points=Decimal("8"))
-    GradeFactory(copy=a, question=q2, points=Decimal("6"))
-    GradeFactory(copy=b, question=q1, points=Decimal("4"))
-    GradeFactory(copy=b, question=q2, points=Decimal("2"))
-    for i, cost in enumerate(("0.25", "0.50")):
-        UsageRecord.objects.create(
-            user=teacher, exam=exam, phase="grading", model="m", total_cost=Decimal(cost), idempotency_key=f"k{i}"
-        )
+def test_it_shows_copies_average_and_cost(owner_client, teacher, llm_server):
+    # A barème of 4 + 6 = 10 (not 20): the average is shown on the barème's own total.
+    exam = exam_with_bareme(owner=teacher, questions=2, title="Fractions")
+    graded = [copy_with_pages(exam, pages=1, label=name) for name in ("Léa", "Hugo")]
+    copy_with_pages(exam, pages=1, label="Zoé")  # not graded yet
+    job = _job_create(exam=exam, user=teacher, copies=graded, estimate_tokens=50_000)
+    for copy, points in zip(graded, ([3, 4], [1, 0.5]), strict=True):
+        llm_server.script(grades_json(points))
+        copy.refresh_from_db()
+        assert copy_grade_task.apply(args=[copy.pk, job.pk, copy.attempt]).get() == Copy.Status.DONE
+
     response = owner_client.get(reverse("dashboard"))
-    row = response.context["rows"][0]
-    exam_row, average = row
+    exam_row, average = response.context["rows"][0]
     assert exam_row.copies_count == 3
-    assert average == Decimal("10")
-    assert exam_row.cost == Decimal("0.75")
-    assert "10,00 / 20" in response.text
-    assert "0,75 $" in response.text
+    assert average == Decimal("4.25")  # (7 + 1.5) / 2
+    ledger = UsageRecord.objects.filter(exam=exam)
+    assert ledger.count() == 2 and exam_row.cost == sum(r.total_cost for r in ledger) > 0
+    assert "4,25 / 10" in response.text
+    assert f"{exam_row.cost:.2f}".replace(".", ",") + " $" in response.text
 
 
 def test_it_filters_by_status(owner_client, teacher):
