@@ -134,13 +134,10 @@ def test_a_failed_copy_can_be_rerun_alone(llm_server, eager_celery, exam, teache
 
 def test_a_job_beyond_the_allowance_is_refused_before_anything_runs(llm_server, exam, teacher):
     copy_with_pages(exam, pages=1)
-    from usage.tiers import TIER_LIMITS
-
-    UsageRecord.objects.create(
-        user=teacher, phase="grading", model="m", total_tokens=TIER_LIMITS["free"], idempotency_key="used-up"
-    )
-    with pytest.raises(QuotaExceeded):
+    _leave(teacher, services.job_estimate(exam=exam).tokens - 1)  # one token short
+    with pytest.raises(QuotaExceeded) as refusal:
         services.job_start(exam=exam, user=teacher)
+    assert refusal.value.missing == 1
     assert not GradingJob.objects.exists() and llm_server.requests == []
 
 
