@@ -53,4 +53,6 @@ urlpatterns = [
     path("copies/<int:pk>/links/revoke/", links.copy_links_revoke, name="copy_links_revoke"),
     path("r/<str:token>/", links.student_copy, name="student_copy"),
     path("r/<str:token>/copie.pdf", links.student_copy_pdf, name="student_copy_pdf"),
+    path("r/<str:token>/regrade/", links.student_regrade, name="student_regrade"),
+    path("copies/<int:pk>/regrades/<int:regrade_pk>/answer/", links.regrade_answer, name="regrade_answer"),
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..roster_models import ExamStudent
 from .exams import Copy, Exam, GradingJob, Page, Question, SourceFile, page_upload_to, source_upload_to
 from .grades import Grade, GradeEdit, ModelAnswer
-from .links import StudentLink, StudentLinkAccess
+from .links import RegradeRequest, StudentLink, StudentLinkAccess
 
 __all__ = [
     "Copy",
@@ -23,6 +23,7 @@ __all__ = [
     "ModelAnswer",
     "Page",
     "Question",
+    "RegradeRequest",
     "SourceFile",
     "StudentLink",
     "StudentLinkAccess",

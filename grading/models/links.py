@@ -51,6 +51,7 @@ class StudentLinkAccess(models.Model):
     class What(models.TextChoices):
         PAGE = "page", _("page")
         PDF = "pdf", _("PDF annoté")
+        REGRADE = "regrade", _("demande de relecture")
 
     link = models.ForeignKey(StudentLink, on_delete=models.CASCADE, related_name="accesses")
     what = models.CharField(max_length=8, choices=What.choices)
@@ -64,3 +65,35 @@ class StudentLinkAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.link_id} · {self.what} · {self.at:%Y-%m-%d %H:%M}"
+
+
+class RegradeRequest(models.Model):
+    """A student's request, from their link, for a second look at one question; the teacher's
+    answer. Once per question; who answered and when is kept with it, and a change of points
+    goes through the teacher's usual grade edit (GradeEdit)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("En attente de réponse")
+        ANSWERED = "answered", _("Répondue")
+
+    MESSAGE_MAX = 500
+    ANSWER_MAX = 2000
+
+    copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="regrade_requests")
+    question = models.ForeignKey("grading.Question", on_delete=models.CASCADE, related_name="regrade_requests")
+    link = models.ForeignKey(StudentLink, on_delete=models.SET_NULL, null=True, related_name="regrade_requests")
+    message = models.TextField(_("message de l'élève"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    answer = models.TextField(_("réponse"), blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["copy", "question"], name="regrade_once_per_question")]
+        verbose_name = _("demande de relecture")
+        verbose_name_plural = _("demandes de relecture")
+
+    def __str__(self) -> str:
+        return f"{self.copy} · {self.question} · {self.status}"

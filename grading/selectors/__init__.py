@@ -11,7 +11,15 @@
 from __future__ import annotations
 
 from .exams import exam_page_get, exam_pages_pending, exam_running_job, gradable_copies, source_copies
-from .links import LinkRow, exam_link_recipients, exam_links_overview, returnable_copies
+from .links import (
+    LinkRow,
+    copy_regrade_requests,
+    exam_link_recipients,
+    exam_links_overview,
+    regrade_request_get,
+    regrade_requests_open,
+    returnable_copies,
+)
 from .lookups import (
     copy_get,
     exam_average,
@@ -38,6 +46,9 @@ from .roster import SheetLine, exam_roster, exam_sheet
 __all__ = [
     "GRID_SORTS",
     "LinkRow",
+    "copy_regrade_requests",
+    "regrade_request_get",
+    "regrade_requests_open",
     "exam_link_recipients",
     "exam_links_overview",
     "returnable_copies",

@@ -1,5 +1,5 @@
 """What the teacher's "copies handed back" page reads: each graded copy, its student's address
-and its links' state (open links, latest expiry, openings)."""
+and its links' state (open links, latest expiry, openings); the students' regrade requests."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, Max, Q, QuerySet
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from ..models import Copy, Exam
+from ..models import Copy, Exam, RegradeRequest
 
 
 def returnable_copies(*, exam: Exam) -> QuerySet[Copy]:
@@ -52,3 +53,22 @@ def exam_links_overview(*, exam: Exam) -> list[LinkRow]:
 def exam_link_recipients(*, exam: Exam) -> int:
     """Graded copies whose student has an email address in the class list."""
     return returnable_copies(exam=exam).exclude(student__isnull=True).exclude(student__email="").count()
+
+
+def regrade_requests_open(*, exam: Exam) -> QuerySet[RegradeRequest]:
+    """The requests the teacher has not answered yet (the review's queue lists them first)."""
+    return (
+        RegradeRequest.objects.filter(copy__exam=exam, status=RegradeRequest.Status.OPEN)
+        .select_related("copy", "question")
+        .order_by("created_at")
+    )
+
+
+def copy_regrade_requests(*, copy: Copy) -> list[RegradeRequest]:
+    return list(copy.regrade_requests.select_related("question", "answered_by").order_by("question__order"))
+
+
+def regrade_request_get(*, user, copy_pk: int, pk: int) -> RegradeRequest:
+    return get_object_or_404(
+        RegradeRequest.objects.select_related("copy"), pk=pk, copy_id=copy_pk, copy__exam__owner=user
+    )

@@ -18,6 +18,7 @@
 - retention: students' files purged, grades kept.
 - events: progress pushed live, the job-finished email.
 - links: the copies handed back by private link (issued, revoked, opened, emailed).
+- regrades: a student's request for a second look at a question, the teacher's answer.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from .links import (
 )
 from .names import copy_name_match, copy_name_read, copy_pages_for_grading, split_rows_match
 from .reconcile import Reconciled, copies_reconcile
+from .regrades import regrade_request_answer, regrade_request_file
 from .retention import PurgeResult, exam_files_purge, exam_files_purge_expired, retention_days
 from .review import (
     appreciation_mark_stale,
@@ -96,6 +98,8 @@ __all__ = [
     "exam_links_send_start",
     "link_open",
     "link_url",
+    "regrade_request_answer",
+    "regrade_request_file",
     "GradesChoice",
     "GradesChoiceNeeded",
     "JobEstimate",

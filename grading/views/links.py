@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -17,7 +18,7 @@ from core.errors import ApplicationError
 
 from .. import exports, selectors, services
 from ..forms import LinkDaysForm
-from ..models import StudentLink, StudentLinkAccess
+from ..models import RegradeRequest, StudentLink, StudentLinkAccess
 
 
 @login_required
@@ -111,7 +112,9 @@ def copy_links_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
 
 def _private(response: HttpResponse) -> HttpResponse:
     # The token is in the URL: never sent on to another site, kept by a cache or indexed.
-    response["Referrer-Policy"] = "no-referrer"
+    # (same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on the
+    # page's own form, which the CSRF check refuses.)
+    response["Referrer-Policy"] = "same-origin"
     response["Cache-Control"] = "no-store, private"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
@@ -124,24 +127,63 @@ def _link(request: HttpRequest, token: str, what: str) -> StudentLink:
     return link
 
 
-@require_GET
-def student_copy(request: HttpRequest, token: str) -> HttpResponse:
-    """The student's copy: points, the teacher's comments and appréciation, the annotated PDF."""
-    link = _link(request, token, StudentLinkAccess.What.PAGE)
+def _student_page(
+    request: HttpRequest, link: StudentLink, token: str, *, error: str = "", status: int = 200
+) -> HttpResponse:
     copy, exam = link.copy, link.copy.exam
     review = selectors.review_get(exam=exam)
     row = next(r for r in review.rows if r.copy.pk == copy.pk)
+    requests = {r.question_id: r for r in selectors.copy_regrade_requests(copy=copy)}
     with translation.override(exam.language):
+        notes = exports.copy_notes(copy, review, row, comment_chars=None)
         context = {
             "exam": exam,
             "copy": copy,
             "link": link,
-            "notes": exports.copy_notes(copy, review, row, comment_chars=None),
+            "items": [
+                {"note": note, "question": question, "regrade": requests.get(question.pk)}
+                for note, question in zip(notes, review.questions, strict=True)
+            ],
             "summary": exports.copy_summary(copy, review, row),
             "token": token,
             "files_purged": exam.files_purged_at is not None,
+            "error": error,
+            "message_max": RegradeRequest.MESSAGE_MAX,
         }
-        return _private(render(request, "grading/student_copy.html", context))
+        return _private(render(request, "grading/student_copy.html", context, status=status))
+
+
+@require_GET
+def student_copy(request: HttpRequest, token: str) -> HttpResponse:
+    """The student's copy: points, the teacher's comments and appréciation, the annotated PDF,
+    and per question a request for a second look (and the teacher's answer)."""
+    return _student_page(request, _link(request, token, StudentLinkAccess.What.PAGE), token)
+
+
+@require_POST
+def student_regrade(request: HttpRequest, token: str) -> HttpResponse:
+    link = _link(request, token, StudentLinkAccess.What.REGRADE)
+    question = request.POST.get("question", "")
+    question_id = int(question) if question.isdigit() else 0  # no such question: refused below
+    try:
+        services.regrade_request_file(link=link, question_id=question_id, message=request.POST.get("message", ""))
+    except ApplicationError as error:
+        with translation.override(link.copy.exam.language):
+            return _student_page(request, link, token, error=str(error.message), status=400)
+    return redirect(reverse("student_copy", args=[token]) + "#regrades")
+
+
+@login_required
+@require_POST
+def regrade_answer(request: AuthenticatedHttpRequest, pk: int, regrade_pk: int) -> HttpResponse:
+    regrade = selectors.regrade_request_get(user=request.user, copy_pk=pk, pk=regrade_pk)
+    try:
+        services.regrade_request_answer(request=regrade, user=request.user, answer=request.POST.get("answer", ""))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Réponse enregistrée : l'élève la lit sur son lien."))
+    return redirect(reverse("copy_detail", args=[pk]) + "#regrades")
 
 
 @require_GET

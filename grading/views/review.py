@@ -51,6 +51,7 @@ def exam_review(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "statuses": ExamStudent.Status.choices,
         "pronote_scale": scale,
         "pronote_column": exports.pronote_column(exam=exam, scale=scale, review=review),
+        "regrade_requests": list(selectors.regrade_requests_open(exam=exam)),
     }
     return render(request, "grading/exam_review.html", context)
 
@@ -80,7 +81,10 @@ GRID_SORT_LABELS = [
 @require_GET
 def copy_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     copy = selectors.copy_get(user=request.user, pk=pk)
-    context = selectors.copy_page_get(copy=copy) | {"rename_form": CopyRenameForm(instance=copy)}
+    context = selectors.copy_page_get(copy=copy) | {
+        "rename_form": CopyRenameForm(instance=copy),
+        "regrade_requests": selectors.copy_regrade_requests(copy=copy),
+    }
     context |= _regrade_context(copy, [item["grade"] for item in context["items"] if item["grade"] is not None])
     return render(request, "grading/copy_detail.html", context)
 

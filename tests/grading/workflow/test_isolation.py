@@ -32,6 +32,7 @@ ID_KWARGS = {
     "grade_pk",
     "source_pk",
     "student_pk",
+    "regrade_pk",
     "index",
     "fmt",
 }
@@ -85,7 +86,18 @@ def owned(teacher):
     page = Page(copy=copy, index=1, width=10, height=10)
     page.image.save("p.jpg", ContentFile(jpeg_bytes()), save=True)
     grade = GradeFactory(copy=copy, question=question)
-    return {"exam": exam, "question": question, "source": source, "copy": copy, "grade": grade, "student": student}
+    # A student's regrade request, filed through their link as they would.
+    link = services.copy_link_issue(copy=copy, user=teacher).link
+    regrade = services.regrade_request_file(link=link, question_id=question.pk, message="Relisez la question 1.")
+    return {
+        "regrade": regrade,
+        "exam": exam,
+        "question": question,
+        "source": source,
+        "copy": copy,
+        "grade": grade,
+        "student": student,
+    }
 
 
 def _kwargs(route: str, names, owned) -> dict:
@@ -152,7 +164,7 @@ def _graded_link(copy, teacher) -> str:
 
 
 def test_the_walk_finds_the_student_link_urls():
-    assert {p.id for p in _token_patterns()} == {"r/<str:token>/", "r/<str:token>/copie.pdf"}
+    assert {p.id for p in _token_patterns()} == {"r/<str:token>/", "r/<str:token>/copie.pdf", "r/<str:token>/regrade/"}
 
 
 @pytest.mark.django_db
@@ -169,8 +181,8 @@ def test_a_student_link_opens_its_own_copy_only(route, pattern, client, teacher,
         client.logout()
         if who is not None:
             client.force_login(who)
-        assert client.get(reverse(pattern.name, kwargs={"token": secrets.token_urlsafe(32)})).status_code == 404
-        assert client.get(reverse(pattern.name, kwargs={"token": token})).status_code == 200
+        assert _request(client, reverse(pattern.name, kwargs={"token": secrets.token_urlsafe(32)})).status_code == 404
+        assert _request(client, reverse(pattern.name, kwargs={"token": token})).status_code not in (404, 500)
     other_page = client.get(reverse("student_copy", kwargs={"token": other_token})).content.decode()
     assert owned["copy"].student_label not in other_page
 

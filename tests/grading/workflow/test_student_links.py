@@ -71,7 +71,7 @@ def test_a_link_opens_that_students_copy_and_nothing_else(owner_client, graded):
     text = page.content.decode()
     assert "Calcul juste, rédaction à soigner." in text and "Total : 8,5 / 10" in text
     assert lucas.student_label not in text and "Relis la leçon" not in text
-    assert page["Referrer-Policy"] == "no-referrer" and "no-store" in page["Cache-Control"]
+    assert page["Referrer-Policy"] == "same-origin" and "no-store" in page["Cache-Control"]
     pdf = client.get(reverse("student_copy_pdf", args=[tokens[lea.student_label]]))
     assert pdf["Content-Type"] == "application/pdf"
     summary = pdfium.PdfDocument(pdf.content)[0].get_textpage().get_text_bounded()
