@@ -65,9 +65,11 @@ def test_twenty_copies_on_four_threads_never_spend_past_a_nearly_empty_free_allo
     done, stopped = statuses.count(Copy.Status.DONE), statuses.count(Copy.Status.QUOTA_REACHED)
     assert done + stopped == COPIES and stopped >= 1, statuses
     # The allowance is used up, not merely respected: what is left cannot hold one more copy's
-    # worst case (its prompt's bound + the cap), at most a third above what a copy really spent.
+    # worst case. That worst case (the prompt's bound, at most half again the prompt, plus the
+    # cap the answer reached) is under twice what a copy really spent; a copy refused while
+    # room was left would leave more (30 000 left at the start, ≈ 3 500 a copy).
     per_copy = max(r.usage["prompt_tokens"] + r.usage["completion_tokens"] for r in llm_server.requests if r.usage)
-    assert summary.limit - summary.tokens_used < per_copy * 4 // 3, (summary, per_copy, done)
+    assert summary.limit - summary.tokens_used < 2 * per_copy, (summary, per_copy, done)
     reasons = set(Copy.objects.filter(status=Copy.Status.QUOTA_REACHED).values_list("failure_reason", flat=True))
     assert reasons == {"Allocation de jetons épuisée : relancez la copie après avoir changé d'offre."}
     # Every call the provider answered is in the ledger, each at its cap.
