@@ -133,7 +133,7 @@ def _student_page(
     copy, exam = link.copy, link.copy.exam
     review = selectors.review_get(exam=exam)
     row = next(r for r in review.rows if r.copy.pk == copy.pk)
-    requests = {r.question_id: r for r in selectors.copy_regrade_requests(copy=copy)}
+    regrade_requests = {r.question_id: r for r in selectors.copy_regrade_requests(copy=copy)}
     with translation.override(exam.language):
         notes = exports.copy_notes(copy, review, row, comment_chars=None)
         context = {
@@ -141,7 +141,7 @@ def _student_page(
             "copy": copy,
             "link": link,
             "items": [
-                {"note": note, "question": question, "regrade": requests.get(question.pk)}
+                {"note": note, "question": question, "regrade": regrade_requests.get(question.pk)}
                 for note, question in zip(notes, review.questions, strict=True)
             ],
             "summary": exports.copy_summary(copy, review, row),
