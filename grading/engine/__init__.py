@@ -11,4 +11,5 @@ rows, pass what the engine needs, and store and record what comes back.
 - `asking`: call, parse, repair once.
 - `grader`: single and double correction of one copy, verification round included.
 - `detection`: barème extraction and class-PDF split proposals, on the detection model.
+- `metrics`: agreement between two graders (QWK, MAE, exact and within-one-step agreement).
 """
