@@ -30,12 +30,22 @@ PROVIDER_NAMES = {
 }
 
 
+# Providers whose API terms exclude what is sent through the API from training by default,
+# whatever the operator's plan (each read in the provider's commercial / API data terms:
+# OpenAI's API data usage policy, Anthropic's Commercial Terms, Azure OpenAI's data privacy
+# page, AWS Bedrock's and Google Cloud Vertex AI's service terms). Other providers (Gemini's
+# API, Mistral's platform…) reserve that right on some plans: the page says it depends on the
+# operator's plan instead of promising it.
+NO_TRAINING_BY_TERMS = frozenset({"openai", "azure", "anthropic", "bedrock", "vertex_ai"})
+
+
 @dataclass(frozen=True)
 class RoleProvider:
     role: str  # detection | grader_a | grader_b
     model: str
     provider: str  # the company (or server) that receives what this role sends
     self_hosted: bool  # an API base of the operator's own: nothing leaves for a provider
+    no_training_by_terms: bool = False  # the provider's API terms exclude training on what is sent
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,23 @@ class DataPolicy:
                 names.append(role.provider)
         return ", ".join(names)
 
+    def _providers(self, *, no_training: bool) -> str:
+        names: list[str] = []
+        for role in self.roles:
+            if not role.self_hosted and role.no_training_by_terms == no_training and role.provider not in names:
+                names.append(role.provider)
+        return ", ".join(names)
+
+    @property
+    def providers_excluding_training(self) -> str:
+        """Providers (each once) whose API terms exclude training on what Corrigo sends them."""
+        return self._providers(no_training=True)
+
+    @property
+    def providers_depending_on_plan(self) -> str:
+        """Providers (each once) whose terms leave training to the plan the operator chose."""
+        return self._providers(no_training=False)
+
 
 def _role_provider(role: str) -> RoleProvider:
     config = role_config(role)
@@ -71,7 +98,13 @@ def _role_provider(role: str) -> RoleProvider:
         host = urlsplit(config.api_base).hostname or config.api_base
         return RoleProvider(role=role, model=config.model, provider=host, self_hosted=True)
     name = PROVIDER_NAMES.get(config.provider, config.provider)
-    return RoleProvider(role=role, model=config.model, provider=name, self_hosted=False)
+    return RoleProvider(
+        role=role,
+        model=config.model,
+        provider=name,
+        self_hosted=False,
+        no_training_by_terms=config.provider in NO_TRAINING_BY_TERMS,
+    )
 
 
 def data_policy() -> DataPolicy:

@@ -59,6 +59,9 @@ def test_a_visitor_at_the_root_reads_the_front_page_in_french(client, providers,
     assert "Mistral AI (modèle de lecture)" in text
     assert "OpenAI, Anthropic (modèles de correction)" in text
     assert "[NAME]" in text and "bandeau du nom" in text
+    # Training: promised only for the providers whose API terms exclude it, whatever the plan.
+    assert "Les conditions de l'API de OpenAI, Anthropic excluent par défaut" in text
+    assert "Pour Mistral AI, cela dépend de l'offre choisie par l'exploitant" in text
     assert "après 200 jours sans activité" in text
     # Every tier with its allowance (usage.tiers) and price (billing.plans), free once.
     assert text.count("Gratuit") == 1
@@ -98,6 +101,7 @@ def test_in_demo_mode_the_front_page_names_no_provider(client, settings):
 
     assert "aucun fournisseur de modèle ne reçoit quoi que ce soit" in text
     assert "les notes sont simulées" in text
+    assert "rien ne quitte le serveur" in text
     assert "OpenAI" not in text and "Anthropic" not in text
 
 
@@ -169,6 +173,20 @@ def test_a_self_hosted_model_is_named_by_its_server(client, providers, settings)
 
     assert "gpu.lycee.example (modèles de correction)" in text
     assert "OpenAI" not in text
+    assert "Pour Mistral AI, cela dépend de l'offre" in text  # the reading model still leaves
+    assert "excluent par défaut" not in text
+
+
+def test_with_every_model_self_hosted_no_provider_is_said_to_receive_copies(client, providers, settings):
+    server = {"model": "openai/qwen", "api_base": "http://gpu.lycee.example:8000/v1", "api_key": ""}
+    settings.CORRIGO_LLM = {"detection": server, "grader_a": server, "grader_b": server}
+
+    french = _text(_get(client, "privacy", "fr"))
+    english = _text(_get(client, "privacy", "en"))
+
+    assert "aucun fournisseur de modèle ne reçoit les copies" in french
+    assert "cela dépend de l'offre" not in french and "excluent par défaut" not in french
+    assert "no model provider receives the copies" in english
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])
