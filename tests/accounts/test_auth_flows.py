@@ -132,3 +132,23 @@ def test_the_language_switch_sets_english(client):
     response = client.post(reverse("set_language"), {"language": "en", "next": "/accounts/login/"})
     assert response.status_code == 302
     assert "Sign In" in client.get("/accounts/login/").content.decode()
+
+
+@pytest.mark.parametrize(("language", "expected"), [("fr", "Trop de demandes"), ("en", "Too many requests")])
+def test_one_address_past_thirty_logins_a_minute_gets_a_translated_page(client, teacher, password, language, expected):
+    """The per-address limit (30 a minute) answers with the project's page, in the reader's language."""
+    for _ in range(30):
+        response = client.post(
+            reverse("account_login"), {"login": teacher.email, "password": password}, REMOTE_ADDR="192.0.2.9"
+        )
+        assert response.status_code == 302
+        client.logout()
+    response = client.post(
+        reverse("account_login"),
+        {"login": teacher.email, "password": password},
+        REMOTE_ADDR="192.0.2.9",
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
+    assert response.status_code == 429
+    assert expected in response.content.decode()
+    assert "_auth_user_id" not in client.session
