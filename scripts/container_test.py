@@ -206,7 +206,18 @@ def build(base: str, work: Path) -> int:
         cwd=ROOT, log=work / "build.log",
     )  # fmt: skip
     inspect = json.loads(run(["podman", "image", "inspect", IMAGE]).stdout)[0]
+    prune_old_images(keep_base=base)
     return int(inspect["Size"])
+
+
+def prune_old_images(*, keep_base: str) -> None:
+    """What earlier runs left: base images of other days, and untagged images (earlier builds'
+    results and their layers) older than a day. Today's layers stay: they are the build cache."""
+    listed = run(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}", "localhost/corrigo-base"]).stdout
+    for name in listed.split():
+        if name != keep_base:
+            run(["podman", "rmi", name], check=False)
+    run(["podman", "image", "prune", "--force", "--filter", "until=24h"], check=False)
 
 
 # --- 3. services of its own -------------------------------------------------------------------
