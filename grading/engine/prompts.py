@@ -215,7 +215,7 @@ def copy_delimiters() -> tuple[str, str]:
 
 
 def copy_message(pages: list[tuple[str, str]]) -> dict:
-    """The student's copy, delimited as data: pages as (data URL, text layer)."""
+    """The student's copy, delimited as data: pages as (data URL, text layer), or ("", typed text)."""
     opening, closing = copy_delimiters()
     parts = [
         _text(
@@ -224,8 +224,11 @@ def copy_message(pages: list[tuple[str, str]]) -> dict:
         )
     ]
     for number, (url, text) in enumerate(pages, start=1):
-        parts.append(_text(f"Page {number}." + (f" Text layer:\n{data_escape(text)}" if text else "")))
-        parts.append(_image(url))
+        if url:
+            parts.append(_text(f"Page {number}." + (f" Text layer:\n{data_escape(text)}" if text else "")))
+            parts.append(_image(url))
+        else:
+            parts.append(_text(f"Page {number}. Typed answer (no image):\n{data_escape(text) or '(empty)'}"))
     parts.append(_text(f"{closing}\nGrade the copy now. Answer with the JSON object only."))
     return {"role": "user", "content": parts}
 

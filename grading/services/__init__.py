@@ -19,6 +19,8 @@
 - events: progress pushed live, the job-finished email.
 - links: the copies handed back by private link (issued, revoked, opened, emailed).
 - regrades: a student's request for a second look at a question, the teacher's answer.
+- evaluation, evaluation_file: the operators' evaluation (manage.py grading_eval): teacher-graded
+  text answers graded again by the configured models, agreement figures, every call in the ledger.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from .bareme import (
 from .copy_grading import copy_fail, copy_grade
 from .detection import bareme_propose, split_propose_for
 from .estimate import JobEstimate, copy_estimate, job_estimate, role_ready, slot_configs
+from .evaluation import EvalReport, eval_configs, eval_operator, eval_run
+from .evaluation_file import EvalFileRefused, EvalRow, eval_file_read
 from .events import job_finished_notify, progress_push, progress_send
 from .exams import exam_create, exam_delete, exam_subject_store, exam_update
 from .jobs import copy_rerun, job_cancel, job_finalize, job_start
@@ -100,6 +104,13 @@ __all__ = [
     "link_url",
     "regrade_request_answer",
     "regrade_request_file",
+    "EvalFileRefused",
+    "EvalReport",
+    "EvalRow",
+    "eval_configs",
+    "eval_file_read",
+    "eval_operator",
+    "eval_run",
     "GradesChoice",
     "GradesChoiceNeeded",
     "JobEstimate",

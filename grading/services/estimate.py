@@ -130,6 +130,20 @@ BOUND_TOKENS_PER_MESSAGE = 8
 def request_worst_tokens(request: Request, *, max_tokens: int | None = None) -> int:
     """A call's most tokens: its prompt's bound (text, each image at its provider's count,
     per-message overhead) + the answer's cap (`max_tokens`, else CORRIGO_LLM_MAX_TOKENS)."""
+    return _prompt_bound(request) + (max_tokens or settings.CORRIGO_LLM_MAX_TOKENS)
+
+
+def request_worst_cost(request: Request, *, card: PriceCard) -> Decimal:
+    """A call's most dollars: its prompt's bound at the dearest input rate (a cache write may
+    cost more than plain input), its answer's cap at the dearest output rate, both at the rates
+    of the tier the bound falls in."""
+    prompt = _prompt_bound(request)
+    rates = card.for_prompt(prompt)
+    output = max(rates.output, rates.reasoning or Decimal(0))
+    return prompt * max(rates.input, rates.cache_write, rates.cache_read) + settings.CORRIGO_LLM_MAX_TOKENS * output
+
+
+def _prompt_bound(request: Request) -> int:
     chars, images = 0, 0
     for message in request.messages:
         content = message.get("content")
@@ -142,8 +156,7 @@ def request_worst_tokens(request: Request, *, max_tokens: int | None = None) -> 
                 images += 1
     image_tokens = IMAGE_TOKENS.get(request.config.provider, IMAGE_TOKENS_DEFAULT)
     prompt = -(-chars // BOUND_CHARS_PER_TOKEN) + images * image_tokens
-    cap = max_tokens or settings.CORRIGO_LLM_MAX_TOKENS
-    return prompt + BOUND_TOKENS_PER_MESSAGE * len(request.messages) + cap
+    return prompt + BOUND_TOKENS_PER_MESSAGE * len(request.messages)
 
 
 def copy_first_round_worst(copy: Copy, *, configs: dict[str, RoleConfig], ctx: ExamContext) -> int:
