@@ -108,6 +108,10 @@ class Budget:
                 raise CapReached
             self.reserved += amount
 
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+
     def settle(self, *, reserved: Decimal, spent: Decimal) -> None:
         with self._lock:
             self.spent += spent
@@ -259,11 +263,17 @@ def eval_run(
     done = 0
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="eval-row") as pool:
         futures = [pool.submit(run.grade, result, language) for result in results]
-        for future in as_completed(futures):
-            future.result()  # a bug or a lost database surfaces here, not silently
-            done += 1
-            if progress is not None:
-                progress(done, len(rows), budget.spent)
+        try:
+            for future in as_completed(futures):
+                future.result()  # a bug or a lost database surfaces here, not silently
+                done += 1
+                if progress is not None:
+                    progress(done, len(rows), budget.spent)
+        except BaseException:
+            # Interrupted (Ctrl-C) or broken: no new call starts; the calls in flight end and
+            # are recorded while the pool winds down.
+            budget.stop()
+            raise
     graded = [result for result in results if result.status == "graded"]
     high = max((result.row.max_score for result in graded), default=None)
     slots = [*configs, *([FINAL] if len(configs) > 1 else [])]

@@ -237,3 +237,20 @@ def test_a_spreadsheet_file_with_semicolons_and_decimal_commas_is_read(tmp_path)
     path = _csv(tmp_path, "\ufeffQuestion;Reference_answer;Student_answer;Score;Max_score;id\nQ;ref;rep;1,5;2;7\n")
     (row,) = eval_file_read(path=path)
     assert (row.line, row.score, row.max_score, row.student_answer) == (2, Decimal("1.5"), Decimal(2), "rep")
+
+
+def test_no_more_rows_are_graded_at_once_than_the_concurrency(llm_server, tmp_path):
+    path = _csv(tmp_path, HEADER + "".join(f"Q,ref,rep-{n},1,2\n" for n in range(8)))
+    llm_server.script(grades_json([1]), times=8, latency=0.2)
+    llm_server.max_in_flight = 0
+    _run(path, "--concurrency", "2")
+    assert len(llm_server.requests) == 8
+    assert llm_server.max_in_flight <= 2
+
+
+@pytest.mark.parametrize("concurrency", ["0", "33"])
+def test_a_concurrency_out_of_bounds_is_refused(llm_server, tmp_path, french, concurrency):
+    path = _csv(tmp_path, HEADER + "Q,ref,rep,1,2\n")
+    with pytest.raises(CommandError, match="--concurrency doit être entre 1 et 32."):
+        _run(path, "--concurrency", concurrency)
+    assert llm_server.requests == []
