@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha1sum | cut -c1-1
 TEST_WORKERS ?= 3
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-deps container-test bench bench-pdf chaos mutation lint scan messages compilemessages migrate admin clean
+.PHONY: help venv run test test-deps container-test demo-walk bench bench-pdf chaos mutation lint scan messages compilemessages migrate admin clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -46,6 +46,10 @@ test: test-deps $(STAMP) compilemessages ## Run the test suite on PostgreSQL and
 container-test: $(STAMP) ## Build docker/Dockerfile with podman on a debootstrapped Debian and run it for real behind nginx (≈ 20 min)
 	@scripts/system-deps.sh container
 	$(PY) scripts/container_test.py
+
+demo-walk: $(STAMP) compilemessages ## A teacher's first hour in make run's demo mode, in Chromium: screenshots in test-artifacts/demo-walk/
+	@scripts/system-deps.sh test
+	$(PY) scripts/demo_walk.py $(WALK_ARGS)
 
 bench: $(STAMP) compilemessages ## Run the benchmarks and print their figures
 	scripts/with-services.sh $(PY) -m tests.bench $(BENCH_ARGS)

