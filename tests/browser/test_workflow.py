@@ -133,11 +133,13 @@ def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, sc
     assert sorted(row[0] for row in rows[1:]) == ["Bernard Inès", "Dupont Léa", "Martin Hugo"]
     screenshot(page, "exported")
 
-    # Tablet width: the pages fit (wide grids scroll inside their own box).
-    page.set_viewport_size({"width": 768, "height": 1024})
-    for url in (f"{base}/", f"{base}/exams/{exam.pk}/", page.url):
-        page.goto(url)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 768, url
-    screenshot(page, "review at 768px")
+    # Tablet and phone widths: the pages fit (wide grids scroll inside their own box).
+    review_url = page.url
+    for width, height in ((768, 1024), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        for url in (f"{base}/", f"{base}/exams/{exam.pk}/", review_url):
+            page.goto(url)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (url, width)
+        screenshot(page, f"review at {width}px")
 
     assert page.console_errors == []
