@@ -422,6 +422,10 @@ CORRIGO_RETRY_CAP_S = env.float("CORRIGO_RETRY_CAP_S", default=60.0)
 CORRIGO_COPY_LEASE_S = env.float("CORRIGO_COPY_LEASE_S", default=90.0)
 # How many times one attempt at a copy may lose its task before the copy fails (re-runnable).
 CORRIGO_COPY_REQUEUES_MAX = env.int("CORRIGO_COPY_REQUEUES_MAX", default=3)
+# Pronote export: the appréciation is cut at a word boundary to this many characters. 250 is
+# what we understand Pronote's comment of a mark holds; Index Éducation's documentation could
+# not be checked from where this was written, so an operator who finds otherwise sets it here.
+CORRIGO_PRONOTE_APPRECIATION_MAX = env.int("CORRIGO_PRONOTE_APPRECIATION_MAX", default=250)
 # Demo mode: every role answers from the scripted LLM server (tests/support/llm_server.py)
 # that `make run` starts when no provider is configured; pages say grades are simulated.
 CORRIGO_DEMO_MODE = env.bool("CORRIGO_DEMO_MODE", default=False)

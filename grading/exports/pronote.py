@@ -13,6 +13,7 @@ import io
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -23,7 +24,8 @@ from ..selectors.roster import exam_sheet
 from .tables import cell_text, fr_number, xlsx_append
 
 SCALES = ("20", "bareme")
-# Pronote's appréciation of a mark ("commentaire" of a devoir) holds 250 characters.
+# The length the appréciation is cut to: CORRIGO_PRONOTE_APPRECIATION_MAX (settings, 250 by
+# default — see there why it is a setting).
 APPRECIATION_MAX = 250
 
 
@@ -74,7 +76,8 @@ def pronote_lines(*, exam: Exam, scale: str = "20", review: Review | None = None
         feedback = row.copy.appreciation or " ".join(
             grade.feedback for grade in row.cells if grade is not None and grade.feedback
         )
-        lines.append(PronoteLine(line.name, fr_number(min(mark, maximum)), appreciation_cut(feedback)))
+        cut = appreciation_cut(feedback, limit=settings.CORRIGO_PRONOTE_APPRECIATION_MAX)
+        lines.append(PronoteLine(line.name, fr_number(min(mark, maximum)), cut))
     return lines, maximum
 
 

@@ -252,3 +252,14 @@ def test_an_unknown_pronote_format_is_a_404_and_an_unknown_scale_is_20(owner_cli
     assert owner_client.get(reverse("exam_export_pronote", args=[exam.pk, "pdf"])).status_code == 404
     response = owner_client.get(reverse("exam_export_pronote", args=[exam.pk, "csv"]) + "?scale=100")
     assert response.content.decode("utf-8-sig").startswith("Élève;Note /20;")
+
+
+def test_the_operator_sets_the_appreciation_length(owner_client, graded, settings):
+    exam, _students = graded
+    settings.CORRIGO_PRONOTE_APPRECIATION_MAX = 40
+
+    response = owner_client.get(reverse("exam_export_pronote", args=[exam.pk, "csv"]))
+
+    first = response.content.decode("utf-8-sig").split("\r\n")[1]
+    assert first == "ABADIE Léa;15,5;Très bon travail sur la construction du…"
+    assert len(first.split(";")[2]) <= 40
