@@ -151,6 +151,21 @@ def source_thumbnails_render_task(source_id: int) -> int:
         return 0
 
 
+@shared_task(name="grading.proposal_run", acks_late=True, ignore_result=True)
+def proposal_run_task(proposal_id: int) -> str:
+    """A barème or a class split read from its PDF (pages rendered in the sandbox, then the
+    detection model), never in a web request. Never retried: a failure is told on the page and
+    the teacher starts again; a second delivery finds the proposal claimed and does nothing."""
+    from .services.proposals import proposal_run
+
+    teacher = User.objects.filter(exams__proposals=proposal_id).first()
+    if teacher is None:
+        return "deleted"
+    # The failure reason is stored as text: written in the language the teacher reads.
+    with user_language_override(teacher):
+        return proposal_run(proposal_id=proposal_id)
+
+
 @shared_task(name="grading.exam_files_purge_expired", ignore_result=True)
 def exam_files_purge_expired_task() -> int:
     """Daily (CELERY_BEAT_SCHEDULE): students' files of exams idle past the retention period."""

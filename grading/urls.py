@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import bareme, copies, exams, files, grading, links, review, roster
+from .views import bareme, copies, exams, files, grading, links, proposals, review, roster
 
 urlpatterns = [
     path("exams/new/", exams.exam_create, name="exam_create"),
@@ -13,11 +13,14 @@ urlpatterns = [
     path("exams/<int:pk>/questions/<int:question_pk>/delete/", bareme.question_delete, name="question_delete"),
     path("exams/<int:pk>/questions/<int:question_pk>/move/", bareme.question_move, name="question_move"),
     path("exams/<int:pk>/bareme/extract/", bareme.bareme_extract, name="bareme_extract"),
+    path("exams/<int:pk>/bareme/proposals/<int:proposal_pk>/", bareme.bareme_proposal, name="bareme_proposal"),
+    path("proposals/<int:pk>/status/", proposals.proposal_status, name="proposal_status"),
     path("exams/<int:pk>/bareme/confirm/", bareme.bareme_confirm, name="bareme_confirm"),
     # Copies in
     path("exams/<int:pk>/copies/upload/", copies.copies_upload, name="copies_upload"),
     path("exams/<int:pk>/copies/class/", copies.class_upload, name="class_upload"),
     path("sources/<int:pk>/split/", copies.source_split, name="source_split"),
+    path("sources/<int:pk>/split/propose/", copies.source_split_propose, name="source_split_propose"),
     path("sources/<int:pk>/thumbnails/<int:index>/", files.source_thumbnail, name="source_thumbnail"),
     path("copies/<int:pk>/delete/", copies.copy_delete, name="copy_delete"),
     # Grading

@@ -164,6 +164,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = f"{REDIS_PREFIX}"
+# PDF rendering (a copy's pages, a class PDF's thumbnails, the barème and split proposals; each
+# in the sandbox, CPU- and memory-heavy) may get workers of its own: name their queue in
+# CORRIGO_RENDER_QUEUE (e.g. "render") and start those workers with `-Q <that queue>`. Unset,
+# rendering shares the default queue, which every worker consumes.
+CORRIGO_RENDER_QUEUE = env("CORRIGO_RENDER_QUEUE", default="")
+CELERY_TASK_ROUTES = {
+    task: {"queue": CORRIGO_RENDER_QUEUE}
+    for task in (
+        "grading.tasks.copy_pages_render_task",
+        "grading.tasks.source_thumbnails_render_task",
+        "grading.proposal_run",
+    )
+    if CORRIGO_RENDER_QUEUE
+}
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
     "global_keyprefix": f"{REDIS_PREFIX}:celery:",

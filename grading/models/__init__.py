@@ -3,7 +3,8 @@
 States: a Copy goes queued → grading → verifying → done, or failed (with a reason),
 cancelled, quota_reached, and back to queued on a re-run. A GradingJob is running → finished
 or cancelled; its Exam follows: draft → grading → graded or cancelled, and grading again with
-the next job. Every status change is a conditional UPDATE (StatusTransitions).
+the next job. A Proposal (a barème or a class split read by a task) is pending → running → ready or
+failed. Every status change is a conditional UPDATE (StatusTransitions).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from ..roster_models import ExamStudent
 from .exams import Copy, Exam, GradingJob, Page, Question, SourceFile, page_upload_to, source_upload_to
 from .grades import Grade, GradeEdit, ModelAnswer
 from .links import RegradeRequest, StudentLink, StudentLinkAccess
+from .proposals import Proposal
 
 __all__ = [
     "Copy",
@@ -22,6 +24,7 @@ __all__ = [
     "GradingJob",
     "ModelAnswer",
     "Page",
+    "Proposal",
     "Question",
     "RegradeRequest",
     "SourceFile",

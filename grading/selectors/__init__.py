@@ -27,6 +27,7 @@ from .lookups import (
     exams_for_dashboard,
     grade_get,
     page_get,
+    proposal_get,
     question_get,
     source_get,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "gradable_copies",
     "grade_get",
     "page_get",
+    "proposal_get",
     "progress_context",
     "progress_html",
     "question_get",

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 
 from usage.selectors import usage_exam_total_cost_subquery
 
-from ..models import Copy, Exam, Grade, Page, Question, SourceFile
+from ..models import Copy, Exam, Grade, Page, Proposal, Question, SourceFile
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -48,6 +48,10 @@ def question_get(*, user, exam_pk: int, pk: int) -> Question:
 
 def source_get(*, user, pk: int) -> SourceFile:
     return get_object_or_404(SourceFile.objects.select_related("exam"), pk=pk, exam__owner=user)
+
+
+def proposal_get(*, user, pk: int) -> Proposal:
+    return get_object_or_404(Proposal.objects.select_related("exam", "source"), pk=pk, exam__owner=user)
 
 
 def page_get(*, user, copy_pk: int, index: int) -> Page:

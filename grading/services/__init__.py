@@ -3,7 +3,8 @@
 - exams: the exam, its subject / corrigé.
 - bareme: the questions, and what a change after grading does to the grades given.
 - uploads: students' PDFs in, split into copies, pages rendered.
-- detection: the detection model's barème and split proposals (ledger recorded).
+- detection: the detection model's barème and split readings (ledger recorded).
+- proposals: those readings started from a page and run by a task (never in a request).
 - names: students' names read on the copies, matched to the class list, masked from graders.
 - roster: the exam's class list: absent / excused / not graded, which student a copy is.
 - review: grade and feedback edits, restore, the copy's appréciation, reviewed flag, renaming.
@@ -36,12 +37,11 @@ from .bareme import (
     question_update,
 )
 from .copy_grading import copy_fail, copy_grade
-from .detection import bareme_propose, split_propose_for
 from .estimate import JobEstimate, copy_estimate, job_estimate, role_ready, slot_configs
 from .evaluation import EvalReport, eval_configs, eval_operator, eval_run
 from .evaluation_file import EvalFileRefused, EvalRow, eval_file_read
 from .events import job_finished_notify, progress_push, progress_send
-from .exams import exam_create, exam_delete, exam_subject_store, exam_update
+from .exams import exam_create, exam_delete, exam_update
 from .jobs import copy_rerun, job_cancel, job_finalize, job_start
 from .links import (
     LINK_DAYS_DEFAULT,
@@ -58,6 +58,7 @@ from .links import (
     link_url,
 )
 from .names import copy_name_match, copy_name_read, copy_pages_for_grading, split_rows_match
+from .proposals import bareme_proposal_start, split_proposal_rows, split_proposal_start
 from .reconcile import Reconciled, copies_reconcile
 from .regrades import regrade_request_answer, regrade_request_file
 from .retention import PurgeResult, exam_files_purge, exam_files_purge_expired, retention_days
@@ -118,7 +119,7 @@ __all__ = [
     "Reconciled",
     "SplitRow",
     "appreciation_mark_stale",
-    "bareme_propose",
+    "bareme_proposal_start",
     "bareme_replace",
     "copies_reconcile",
     "copy_appreciation_draft",
@@ -140,7 +141,6 @@ __all__ = [
     "exam_delete",
     "exam_files_purge",
     "exam_files_purge_expired",
-    "exam_subject_store",
     "exam_update",
     "exam_student_mark",
     "grade_edit",
@@ -169,7 +169,8 @@ __all__ = [
     "split_apply",
     "split_check",
     "split_fixed",
-    "split_propose_for",
+    "split_proposal_rows",
+    "split_proposal_start",
     "split_rows_match",
     "student_label_from_filename",
     "thumbnail_key",

@@ -1,26 +1,19 @@
-"""The detection model's proposals, recorded in the ledger: a barème read from the subject,
-and how a whole-class PDF splits into copies."""
+"""The detection model's readings, recorded in the ledger: a barème read from the subject, and
+how a whole-class PDF splits into copies (run by a task: services.proposals), and the ledger
+writer the name reading shares."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 
-from django.core.cache import cache
-from django.utils.translation import gettext as _
-
 from accounts.models import User
 from usage.services import usage_record
 
 from ..engine.detection import bareme_extract, split_propose
-from ..engine.errors import EngineError
 from ..engine.llm import LLMResult
-from ..errors import WorkflowError
 from ..models import Copy, Exam, SourceFile
 from .estimate import role_ready
-from .uploads import SplitRow
-
-SPLIT_CACHE_S = 3600  # a teacher reopening the split page does not pay for the proposal again
 
 
 def detection_record(
@@ -44,37 +37,29 @@ def detection_record(
     return record
 
 
-def bareme_propose(*, exam: Exam, user: User) -> list[dict]:
-    """The detection model's reading of the subject: rows for the teacher to correct.
+def bareme_read(*, exam: Exam, name: str) -> list[dict]:
+    """The detection model's reading of the stored subject / corrigé `name`: rows for the
+    teacher to correct, points as text (stored as JSON). Runs in a task: it renders pages.
 
-    Raises WorkflowError without a subject, EngineError when the model's answer is unusable."""
-    if not exam.subject_file:
-        raise WorkflowError(_("Choisissez le PDF du sujet ou du corrigé."))
+    Raises EngineError: PdfRefused (the file), InvalidAnswer (the model's answer), provider errors."""
     proposal = bareme_extract(
-        name=exam.subject_file.name,
+        name=name,
         language=exam.language,
         config=role_ready("detection"),
-        record=detection_record(user=user, exam=exam, label="bareme"),
+        record=detection_record(user=exam.owner, exam=exam, label="bareme"),
     )
-    return [{"label": q.label, "max_points": q.max_points, "criteria": q.criteria} for q in proposal.questions]
+    return [{"label": q.label, "max_points": str(q.max_points), "criteria": q.criteria} for q in proposal.questions]
 
 
-def split_propose_for(*, source: SourceFile, user: User) -> tuple[list[SplitRow], str]:
-    """The detection model's split proposal (cached: one LLM call per file), or one whole-file row."""
-    whole = [SplitRow(_("Élève 1"), 1, source.page_count)]
-    key = f"grading:split:{source.pk}:{source.sha256}"
-    rows = cache.get(key)
-    if rows is None:
-        try:
-            proposal = split_propose(
-                name=source.file.name,
-                config=role_ready("detection"),
-                record=detection_record(user=user, exam=source.exam, label="split"),
-            )
-        except EngineError as error:
-            return whole, _(
-                "La proposition automatique a échoué (%(reason)s) : indiquez les pages de chaque élève."
-            ) % {"reason": error}
-        rows = [SplitRow(c.student_label, c.first_page, c.last_page) for c in proposal.copies]
-        cache.set(key, rows, SPLIT_CACHE_S)
-    return rows, _("Proposition automatique : vérifiez les noms et les pages avant de confirmer.")
+def split_read(*, source: SourceFile) -> list[dict]:
+    """The detection model's split of the stored class PDF, checked against its pages. Runs in a
+    task: it renders up to 120 pages. Raises EngineError as bareme_read does."""
+    proposal = split_propose(
+        name=source.file.name,
+        config=role_ready("detection"),
+        record=detection_record(user=source.exam.owner, exam=source.exam, label="split"),
+    )
+    return [
+        {"student_label": c.student_label, "first_page": c.first_page, "last_page": c.last_page}
+        for c in proposal.copies
+    ]

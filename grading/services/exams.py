@@ -6,7 +6,6 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from ..models import Exam, Page, source_upload_to
-from ..validation import pdf_validate
 
 
 def exam_create(*, owner, **fields) -> Exam:
@@ -37,9 +36,10 @@ def _files_delete(names) -> None:
         storage.delete(name)
 
 
-def exam_subject_store(*, exam: Exam, upload: UploadedFile) -> Exam:
-    """Validates and stores the subject / corrigé PDF, replacing any previous one. Raises PdfInvalid."""
-    pdf_validate(upload)
+def exam_subject_save(*, exam: Exam, upload: UploadedFile) -> str:
+    """Stores an upload pdf_validate checked as the exam's subject / corrigé, replacing any
+    previous one (deleted once committed). Returns the new name: the caller deletes that file if
+    its transaction fails."""
     previous = exam.subject_file.name if exam.subject_file else ""
     storage = Exam._meta.get_field("subject_file").storage
     upload.seek(0)
@@ -52,4 +52,16 @@ def exam_subject_store(*, exam: Exam, upload: UploadedFile) -> Exam:
     exam.subject_file.name = name
     if previous:
         transaction.on_commit(lambda: storage.delete(previous))
-    return exam
+    return name
+
+
+def exam_subject_drop(*, exam: Exam, name: str) -> bool:
+    """Forgets the subject `name` (one that cannot be read) if it is still the exam's, and
+    deletes its file once committed: a retry must not read it again."""
+    with transaction.atomic():
+        if not Exam.objects.filter(pk=exam.pk, subject_file=name).update(subject_file=""):
+            return False
+        storage = Exam._meta.get_field("subject_file").storage
+        transaction.on_commit(lambda: storage.delete(name))
+    exam.subject_file.name = ""
+    return True

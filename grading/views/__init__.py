@@ -5,7 +5,8 @@ request.user, so another teacher gets a 404 (tests/grading/workflow/test_isolati
 every URL pattern to prove it). Refusals are ApplicationErrors, shown with their message.
 
 - exams: dashboard, exam create / edit / delete, the exam page.
-- bareme: the barème editor, and the barème read from the subject.
+- bareme: the barème editor, and the barème read from the subject (by a worker).
+- proposals: the state of a proposal a worker reads (barème, class split), polled by its page.
 - copies: uploads, the class split, removing a copy.
 - grading: start, cancel, live progress.
 - review: the grid, a copy's page, grade edits, re-grading.

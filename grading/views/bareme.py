@@ -1,4 +1,5 @@
-"""The barème editor: questions one by one (HTMX), or read from the subject and confirmed."""
+"""The barème editor: questions one by one (HTMX), or read from the subject by a worker and
+confirmed."""
 
 from __future__ import annotations
 
@@ -7,19 +8,19 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
 from core.errors import ApplicationError
 
 from .. import selectors, services
 from ..forms import BaremeRowFormSet, QuestionForm, QuestionMoveForm
-from ..models import Exam
+from ..models import Exam, Proposal
 from .exams import exam_page_context, grading_panel_context
 
 FormErrors = dict[str, list[str]]
@@ -139,18 +140,32 @@ def question_move(request: AuthenticatedHttpRequest, pk: int, question_pk: int) 
 @login_required
 @require_POST
 def bareme_extract(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """Stores the subject / corrigé, asks the detection model, shows its proposal to correct."""
+    """Stores the subject / corrigé and has a worker read it: the wait page, then the proposal."""
     exam = selectors.exam_get(user=request.user, pk=pk)
-    upload = request.FILES.get("subject")
     try:
-        if upload is not None:
-            services.exam_subject_store(exam=exam, upload=upload)
-        rows = services.bareme_propose(exam=exam, user=request.user)
+        proposal = services.bareme_proposal_start(exam=exam, upload=request.FILES.get("subject"))
     except ApplicationError as error:
         messages.error(request, error.message)
         return redirect(reverse("exam_detail", args=[exam.pk]) + "#bareme")
-    formset = BaremeRowFormSet(prefix="bareme", initial=rows)
-    return render(request, "grading/bareme_review.html", {"exam": exam, "formset": formset})
+    return redirect("bareme_proposal", pk=exam.pk, proposal_pk=proposal.pk)
+
+
+@login_required
+@require_GET
+def bareme_proposal(request: AuthenticatedHttpRequest, pk: int, proposal_pk: int) -> HttpResponse:
+    """The detection model's proposal to correct once ready; until then a page that polls."""
+    proposal = selectors.proposal_get(user=request.user, pk=proposal_pk)
+    exam = proposal.exam
+    if exam.pk != pk or proposal.kind != Proposal.Kind.BAREME:
+        raise Http404
+    if proposal.status == Proposal.Status.READY:
+        formset = BaremeRowFormSet(prefix="bareme", initial=proposal.bareme_rows())
+        return render(request, "grading/bareme_review.html", {"exam": exam, "formset": formset})
+    if not proposal.waiting:  # failed, or its worker was lost
+        reason = proposal.failure_text()
+        messages.error(request, _("Le barème n'a pas pu être lu dans le sujet : %(reason)s") % {"reason": reason})
+        return redirect(reverse("exam_detail", args=[exam.pk]) + "#bareme")
+    return render(request, "grading/proposal_wait.html", {"exam": exam, "proposal": proposal})
 
 
 @login_required

@@ -17,7 +17,7 @@ from core.errors import ApplicationError
 
 from .. import selectors, services
 from ..forms import SplitForm, SplitRowFormSet
-from ..models import SourceFile
+from ..models import Proposal, SourceFile
 from .responses import wants_json
 
 
@@ -69,16 +69,34 @@ def class_upload(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         return redirect(reverse("exam_detail", args=[exam.pk]) + "#copies")
     url = reverse("source_split", args=[source.pk])
     pages = form.cleaned_data.get("pages_per_student")
-    return redirect(f"{url}?pages={pages}" if pages else url)
+    if pages:
+        return redirect(f"{url}?pages={pages}")
+    services.split_proposal_start(source=source)  # read by a worker while the page loads
+    return redirect(url)
 
 
-def _split_initial(request: AuthenticatedHttpRequest, source: SourceFile) -> tuple[list[services.SplitRow], str]:
-    """The proposal to review: fixed pages per student, or the detection model's proposal."""
+@login_required
+@require_POST
+def source_split_propose(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The automatic proposal again, after it failed."""
+    source = selectors.source_get(user=request.user, pk=pk)
+    services.split_proposal_start(source=source, again=True)
+    return redirect("source_split", pk=source.pk)
+
+
+def _split_initial(
+    request: AuthenticatedHttpRequest, source: SourceFile
+) -> tuple[list[services.SplitRow], str, Proposal | None]:
+    """The proposal to review: fixed pages per student, or the detection model's proposal (read
+    by a worker: no rows while it is in flight, the page then polls its status)."""
     pages = request.GET.get("pages", "")
     if pages.isdigit() and int(pages) > 0:
-        return services.split_fixed(page_count=source.page_count, pages_per_student=int(pages)), ""
-    rows, notice = services.split_propose_for(source=source, user=request.user)
-    return rows, notice
+        return services.split_fixed(page_count=source.page_count, pages_per_student=int(pages)), "", None
+    proposal = services.split_proposal_start(source=source)
+    if proposal.waiting:
+        return [], "", proposal
+    rows, notice = services.split_proposal_rows(proposal=proposal, page_count=source.page_count)
+    return rows, notice, proposal
 
 
 @login_required
@@ -87,6 +105,7 @@ def source_split(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     source = selectors.source_get(user=request.user, pk=pk)
     exam = source.exam
     notice = ""
+    proposal = None
     students = selectors.exam_roster(exam=exam)
     if request.method == "POST":
         formset = SplitRowFormSet(request.POST, prefix="rows", form_kwargs={"students": students})
@@ -118,7 +137,7 @@ def source_split(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         if existing and "pages" not in request.GET:
             rows = [services.SplitRow(c.student_label, c.first_page, c.last_page, c.student_id) for c in existing]
         else:
-            rows, notice = _split_initial(request, source)
+            rows, notice, proposal = _split_initial(request, source)
             rows = services.split_rows_match(exam=exam, rows=rows)
         formset = SplitRowFormSet(
             prefix="rows",
@@ -144,6 +163,7 @@ def source_split(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             "notice": notice,
             "students": students,
             "rows": rows_pages,
+            "proposal": proposal,
         },
     )
 

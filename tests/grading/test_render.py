@@ -9,7 +9,8 @@ from django.core.files.base import ContentFile
 
 from grading import services
 from grading.engine.render import LONG_SIDE, pdf_pages
-from grading.models import Copy, SourceFile
+from grading.models import Copy, Proposal, SourceFile
+from grading.services.proposals import proposal_run
 from tests.factories import CopyFactory, exam_with_bareme
 from tests.support.pdfs import scanned_pdf, text_pdf
 from usage.models import UsageRecord
@@ -22,6 +23,14 @@ def _source(exam, data: bytes, name: str = "copies.pdf", page_count: int = 0) ->
     source.file.save(name, ContentFile(data), save=False)
     source.save()
     return source
+
+
+def _split_proposed(source: SourceFile) -> tuple[list[services.SplitRow], str]:
+    """The split proposal run here as its task would (enqueued on commit, which never comes here)."""
+    proposal = services.split_proposal_start(source=source)
+    proposal_run(proposal_id=proposal.pk)
+    proposal.refresh_from_db()
+    return services.split_proposal_rows(proposal=proposal, page_count=source.page_count)
 
 
 def test_pages_render_to_jpeg_with_their_text_layer(tmp_path):
@@ -71,9 +80,11 @@ def test_the_barème_is_proposed_from_the_subject_by_the_detection_model(llm_ser
         json.dumps({"questions": [{"label": "Exercice 1", "max_points": 4}, {"label": "Exercice 2", "max_points": 6}]})
     )
 
-    rows = services.bareme_propose(exam=exam, user=teacher)
+    proposal = services.bareme_proposal_start(exam=exam)  # the stored subject, read again
 
-    assert [(row["label"], int(row["max_points"])) for row in rows] == [("Exercice 1", 4), ("Exercice 2", 6)]
+    assert proposal_run(proposal_id=proposal.pk) == Proposal.Status.READY
+    rows = Proposal.objects.get(pk=proposal.pk).bareme_rows()
+    assert [(row["label"], row["max_points"]) for row in rows] == [("Exercice 1", 4), ("Exercice 2", 6)]
     assert "Exercice 2 (6 points)" in llm_server.requests[0].text
     assert llm_server.requests[0].model == "gpt-4o-mini"
     row = UsageRecord.objects.get(exam=exam)
@@ -93,10 +104,12 @@ def test_a_class_pdf_split_is_proposed_and_checked_against_its_pages(llm_server,
             }
         )
     )
-    rows, _notice = services.split_propose_for(source=source, user=teacher)
+    rows, _notice = _split_proposed(source)
     assert [(r.student_label, r.first_page, r.last_page) for r in rows] == [("Alice", 1, 2), ("Bob", 3, 4)]
+    assert services.split_proposal_start(source=source).status == Proposal.Status.READY  # reopened: not asked again
+    assert len(llm_server.requests) == 1
 
     other = _source(exam, text_pdf(["Alice", "suite", "Bob", "suite"]), name="autre.pdf", page_count=4)
     llm_server.script(json.dumps({"copies": [{"student_label": "Alice", "first_page": 1, "last_page": 9}]}))
-    rows, notice = services.split_propose_for(source=other, user=teacher)
+    rows, notice = _split_proposed(other)
     assert "incohérent" in notice and [(r.first_page, r.last_page) for r in rows] == [(1, 4)]

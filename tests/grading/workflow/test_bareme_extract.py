@@ -14,11 +14,16 @@ from tests.grading.workflow.pdfs import pdf_bytes
 pytestmark = pytest.mark.django_db
 
 
-def test_the_detection_model_proposes_a_bareme_the_teacher_confirms(owner_client, teacher, llm_server):
+def test_the_detection_model_proposes_a_bareme_the_teacher_confirms(
+    owner_client, teacher, llm_server, eager_celery, django_capture_on_commit_callbacks
+):
     exam = ExamFactory(owner=teacher)
     QuestionFactory(exam=exam, label="Ancienne question")
     subject = SimpleUploadedFile("sujet.pdf", pdf_bytes(2), content_type="application/pdf")
-    response = owner_client.post(reverse("bareme_extract", args=[exam.pk]), {"subject": subject})
+    # The reading is a task (tests/grading/workflow/test_proposals.py runs it on a real worker).
+    with django_capture_on_commit_callbacks(execute=True):
+        posted = owner_client.post(reverse("bareme_extract", args=[exam.pk]), {"subject": subject})
+    response = owner_client.get(posted.url)
     assert response.status_code == 200
     assert "Exercice 1 — calcul" in html.unescape(response.text)
     exam.refresh_from_db()

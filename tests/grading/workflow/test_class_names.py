@@ -164,10 +164,13 @@ def test_a_name_is_read_with_exactly_its_worst_case_left_and_gives_back_what_it_
     assert usage_summary(user=teacher).remaining == NAME_READ_TOKENS - call.total_tokens
 
 
-def test_a_class_pdf_split_carries_the_names_and_the_matched_students(owner_client, class_exam, llm_server):
+def test_a_class_pdf_split_carries_the_names_and_the_matched_students(
+    owner_client, class_exam, llm_server, eager_celery, django_capture_on_commit_callbacks
+):
     pages = ["Nom : Léa Abadie   Classe : 3e B", "suite", "Nom : L. Martin   Classe : 3e B", "Nom : Martin"]
     upload = SimpleUploadedFile("classe.pdf", text_pdf(pages))
-    response = owner_client.post(reverse("class_upload", args=[class_exam.pk]), {"file": upload})
+    with django_capture_on_commit_callbacks(execute=True):  # the split proposal's task, run here
+        response = owner_client.post(reverse("class_upload", args=[class_exam.pk]), {"file": upload})
 
     page = owner_client.get(response.url)
 

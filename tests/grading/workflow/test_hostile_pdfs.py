@@ -156,18 +156,27 @@ def _stored_before_validation(exam, data: bytes) -> SourceFile:
     return source
 
 
-def test_a_stored_subject_with_an_unreadable_page_gets_the_reason_not_an_error_page(owner_client, teacher, llm_server):
+def test_a_stored_subject_with_an_unreadable_page_gets_the_reason_not_an_error_page(
+    owner_client, teacher, llm_server, eager_celery, django_capture_on_commit_callbacks
+):
     exam = ExamFactory(owner=teacher)
     exam.subject_file.save("sujet.pdf", ContentFile(flat_tree(1, count=2)))
-    response = owner_client.post(reverse("bareme_extract", args=[exam.pk]), follow=True)
+    with django_capture_on_commit_callbacks(execute=True):  # the reading task, run here
+        posted = owner_client.post(reverse("bareme_extract", args=[exam.pk]))
+    response = owner_client.get(posted.url, follow=True)
     assert response.status_code == 200
     assert "La page 2 du PDF ne peut pas être lue (elle est endommagée)." in html.unescape(response.text)
     assert llm_server.requests == []
+    assert not Exam.objects.get(pk=exam.pk).subject_file  # not kept: every retry would fail on it
 
 
-def test_a_stored_class_pdf_with_an_unreadable_page_falls_back_to_a_manual_split(owner_client, teacher, llm_server):
+def test_a_stored_class_pdf_with_an_unreadable_page_falls_back_to_a_manual_split(
+    owner_client, teacher, llm_server, eager_celery, django_capture_on_commit_callbacks
+):
     exam = ExamFactory(owner=teacher)
     source = _stored_before_validation(exam, flat_tree(1, count=2))
+    with django_capture_on_commit_callbacks(execute=True):  # the proposal's task, run here
+        owner_client.get(reverse("source_split", args=[source.pk]))
     response = owner_client.get(reverse("source_split", args=[source.pk]))
     assert response.status_code == 200
     assert "La proposition automatique a échoué (La page 2 du PDF ne peut pas être lue" in html.unescape(response.text)

@@ -33,6 +33,7 @@ ID_KWARGS = {
     "source_pk",
     "student_pk",
     "regrade_pk",
+    "proposal_pk",
     "index",
     "fmt",
 }
@@ -89,7 +90,9 @@ def owned(teacher):
     # A student's regrade request, filed through their link as they would.
     link = services.copy_link_issue(copy=copy, user=teacher).link
     regrade = services.regrade_request_file(link=link, question_id=question.pk, message="Relisez la question 1.")
+    proposal = services.bareme_proposal_start(exam=exam)  # its task is never enqueued here (no commit)
     return {
+        "proposal": proposal,
         "regrade": regrade,
         "exam": exam,
         "question": question,
@@ -102,7 +105,7 @@ def owned(teacher):
 
 def _kwargs(route: str, names, owned) -> dict:
     head = route.removeprefix("api/").split("/", 1)[0]
-    by_head = {"exams": "exam", "copies": "copy", "grades": "grade", "sources": "source"}
+    by_head = {"exams": "exam", "copies": "copy", "grades": "grade", "sources": "source", "proposals": "proposal"}
     kwargs = {}
     for name in names:
         assert name in ID_KWARGS, f"{route}: teach test_isolation what {name!r} names"
