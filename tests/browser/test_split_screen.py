@@ -16,7 +16,7 @@ from tests.grading.conftest import roles_env
 from tests.support.deadlines import scaled_ms
 from tests.support.llm_server import LLMServer
 from tests.support.pdfs import text_pdf
-from tests.support.servers import daphne_start
+from tests.support.servers import celery_worker_start, daphne_start
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -31,11 +31,14 @@ PAGES = [
 
 @pytest.fixture
 def web(transactional_db, tmp_path, settings):
-    """daphne pointed at the scripted server (demo answers read the names), sharing this
-    test's cache, where the thumbnails are."""
+    """daphne and a Celery worker (which reads the split proposal) pointed at the scripted
+    server (demo answers read the names), daphne sharing this test's cache, where the
+    thumbnails are."""
     llm = LLMServer().start()
     server = daphne_start(tmp_path, CACHE_KEY_PREFIX=settings.CACHES["default"]["KEY_PREFIX"], **roles_env(llm))
+    worker = celery_worker_start(tmp_path, name="split", concurrency=2, **roles_env(llm))
     yield server
+    worker.stop()
     server.stop()
     llm.stop()
 
@@ -65,10 +68,11 @@ def test_the_teacher_checks_the_thumbnails_moves_a_boundary_and_picks_a_student(
     page.fill("input[name=password]", PASSWORD)
     with page.expect_navigation():
         page.locator("main form button[type=submit]").click()
-    # The proposal (the detection model reading the pages) is made while the page loads.
-    page.goto(f"{web.url}/sources/{source.pk}/split/", timeout=scaled_ms(90))
-
+    # The proposal (the detection model reading the pages) is made by the worker: the page
+    # polls its status and reloads itself once it is ready.
+    page.goto(f"{web.url}/sources/{source.pk}/split/")
     rows = page.get_by_test_id("split-row")
+    rows.first.wait_for(timeout=scaled_ms(90))
     assert rows.count() == 4  # three proposed copies and a blank row to add one
     page.wait_for_function(LOADED, timeout=scaled_ms(10))
     assert [_thumbnails(rows.nth(n)) for n in range(3)] == [[1, 2], [3, 4], [5]]
