@@ -27,11 +27,18 @@ def _refused(request: HtmxHttpRequest, error: ApplicationError) -> HttpResponse:
 
 @require_GET
 def pricing(request: HtmxHttpRequest) -> HttpResponse:
-    current = usage_summary(user=request.user).tier if request.user.is_authenticated else None
+    summary = usage_summary(user=request.user) if request.user.is_authenticated else None
     return render(
         request,
         "billing/pricing.html",
-        {"rows": plan_rows(), "current_tier": current, "billing_enabled": settings.BILLING_ENABLED},
+        {
+            "rows": plan_rows(),
+            "current_tier": summary.tier if summary else None,
+            # A school's teacher is offered no checkout: the school pays (accounts.School).
+            "school": summary.school if summary else "",
+            "school_contact": summary.school_contact if summary else "",
+            "billing_enabled": settings.BILLING_ENABLED,
+        },
     )
 
 
@@ -76,11 +83,13 @@ def portal(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def invoices(request: AuthenticatedHttpRequest) -> HttpResponse:
-    tier = usage_summary(user=request.user).tier
+    summary = usage_summary(user=request.user)
+    tier = summary.tier
     return render(
         request,
         "billing/invoices.html",
         {
+            "school": summary.school,
             "invoices": selectors.billing_invoices(user=request.user),
             "status": selectors.billing_status(user=request.user, tier=tier),
             "billing_enabled": settings.BILLING_ENABLED,

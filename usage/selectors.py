@@ -12,7 +12,6 @@ held by running jobs are what their reservations still hold beyond what they alr
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -22,12 +21,13 @@ from django.db.models import Count, DecimalField, QuerySet, Subquery, Sum, Value
 from django.db.models.expressions import OuterRef
 from django.db.models.functions import Coalesce, TruncMonth
 from django.template.loader import render_to_string
-from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import user_language_override
 
-from .models import Allowance, Reservation, UsageRecord
+from .models import Reservation, UsageRecord
+from .periods import month_start, usage_period
+from .pools import allowance_pool
 from .pricing import PriceCard, PriceMissing, price_card
 from .tiers import TIER_LIMITS, TIER_RESETS, Tier, tier_label
 
@@ -38,51 +38,6 @@ TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "cached_read_tokens", "cac
 # Colour bands of the bar (share of the allowance used or held by running jobs).
 AMBER_FROM = 0.70
 RED_ABOVE = 0.90
-
-
-# --- Periods ---------------------------------------------------------------------------------
-
-
-def month_start(moment: datetime, months: int = 0) -> datetime:
-    """Local midnight on the first day of the month `months` after `moment`'s month."""
-    local = timezone.localtime(moment)
-    index = local.year * 12 + local.month - 1 + months
-    naive = datetime(index // 12, index % 12 + 1, 1)  # noqa: DTZ001 — made aware on the next line
-    return timezone.make_aware(naive)
-
-
-def _shift_months(moment: datetime, months: int) -> datetime:
-    """`moment` moved by whole months, the day clamped to the month's length (Stripe's rule)."""
-    index = moment.year * 12 + moment.month - 1 + months
-    year, month = index // 12, index % 12 + 1
-    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
-
-
-def usage_period(allowance: Allowance, *, now: datetime | None = None) -> tuple[datetime | None, datetime | None]:
-    """(start, end) of the period usage counts in, end exclusive. FREE: the whole account life (None, None).
-
-    Paid tiers use the billing period set by billing (usage_plan_set). When that period has
-    ended and billing has not yet told the next one (a late webhook), it rolls forward by whole
-    months from the period's start (its anchor), as Stripe renews monthly plans, so usage from the previous
-    period never leaks into the new one. Without a billing period: the calendar month
-    (settings.TIME_ZONE).
-    """
-    if not TIER_RESETS[allowance.tier]:
-        return None, None
-    now = now or timezone.now()
-    start, end = allowance.period_start, allowance.period_end
-    if start and end and start < end and start <= now:
-        if now < end:
-            return start, end
-        # Renewals keep the anchor's day where the month has it (Stripe: from Jan 31, Feb 28 →
-        # Mar 31 → Apr 30), however many renewals billing has not told yet.
-        months = 1
-        while _shift_months(start, months) < end:
-            months += 1
-        while now >= _shift_months(start, months + 1):
-            months += 1
-        return _shift_months(start, months), _shift_months(start, months + 1)
-    return month_start(now), month_start(now, 1)
 
 
 # --- What a user used and holds --------------------------------------------------------------
@@ -120,6 +75,9 @@ class UsageSummary:
     period_start: datetime | None
     period_end: datetime | None
     cost: Decimal
+    # When a school pays (usage.pools): its name, and whom its teachers ask for more.
+    school: str = ""
+    school_contact: str = ""
 
     @property
     def committed(self) -> int:
@@ -136,21 +94,24 @@ class UsageSummary:
 
 
 def usage_summary(*, user: User) -> UsageSummary:
-    allowance = Allowance.objects.filter(user=user).first() or Allowance(user=user)
-    start, end = usage_period(allowance)
-    used, cost = usage_in_period(user=user, start=start, end=end)
-    reserved = usage_held(user=user)
-    limit = TIER_LIMITS[allowance.tier]
+    """The allowance the user spends now (their school's pool while a member: usage.pools)."""
+    pool = allowance_pool(user=user)
+    reserved = pool.held()
+    used, cost = pool.used()
+    school = pool.school
+    contact = school.admins.order_by("pk").values_list("email", flat=True).first() if school else None
     return UsageSummary(
-        tier=allowance.tier,
-        limit=limit,
+        tier=pool.tier,
+        limit=pool.limit,
         tokens_used=used,
         reserved=reserved,
-        remaining=max(limit - used - reserved, 0),
-        has_monthly_reset=TIER_RESETS[allowance.tier],
-        period_start=start,
-        period_end=end,
+        remaining=max(pool.limit - used - reserved, 0),
+        has_monthly_reset=pool.resets,
+        period_start=pool.start,
+        period_end=pool.end,
         cost=cost,
+        school=school.name if school else "",
+        school_contact=contact or "",
     )
 
 

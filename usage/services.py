@@ -21,15 +21,13 @@ from accounts.models import User
 from core.errors import ApplicationError
 
 from .models import Allowance, Reservation, UsageRecord
+from .pools import allowance_pool
 from .pricing import CallCost, PriceMissing, call_cost, price_card
 from .selectors import (
     ZERO,
     reservation_spent,
-    usage_held,
-    usage_in_period,
-    usage_period,
 )
-from .tiers import TIER_LIMITS, Tier
+from .tiers import Tier
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -65,8 +63,9 @@ def _allowance(user: User) -> Allowance:
 def usage_reserve(*, user: User, key: str, tokens: int, exam: Model | None = None) -> Reservation:
     """Holds `tokens` for a job, or raises QuotaExceeded. Idempotent on `key`.
 
-    The user's Allowance row is locked (SELECT … FOR UPDATE) for the check-and-insert, so
-    concurrent starts by the same user are serialised and cannot together exceed the allowance.
+    The user's Allowance row (and their school's row when a school pays: usage.pools) is locked
+    (SELECT … FOR UPDATE) for the check-and-insert, so concurrent starts spending the same
+    allowance are serialised and cannot together exceed it.
     Call it inside the caller's transaction or not: the lock lasts until the outermost
     transaction ends, after the reservation is written.
     """
@@ -74,18 +73,13 @@ def usage_reserve(*, user: User, key: str, tokens: int, exam: Model | None = Non
         raise ValueError("tokens must be >= 0")
     _allowance(user)
     with transaction.atomic():
-        allowance = Allowance.objects.select_for_update().get(user=user)
+        pool = allowance_pool(user=user, lock=True)
         existing = Reservation.objects.filter(key=key).first()
         if existing is not None:
             if existing.user_id != user.pk:
                 raise ValueError(f"reservation {key!r} belongs to another user")
             return existing
-        start, end = usage_period(allowance)
-        # Held before used: a call recorded between the two reads (ledger rows are written
-        # without this lock) then counts twice, never zero times (READ COMMITTED).
-        held = usage_held(user=user)
-        used, _cost = usage_in_period(user=user, start=start, end=end)
-        remaining = TIER_LIMITS[allowance.tier] - used - held
+        remaining = pool.remaining()
         if tokens > remaining:
             raise QuotaExceeded(needed=tokens, remaining=remaining)
         return Reservation.objects.create(user=user, key=key, tokens=tokens, exam_id=exam.pk if exam else None)
@@ -129,7 +123,7 @@ def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
         return Hold.EXHAUSTED
     user = pool.user
     with transaction.atomic():
-        allowance = Allowance.objects.select_for_update().get(user=user)
+        budget = allowance_pool(user=user, lock=True)
         pool = Reservation.objects.get(pk=pool.pk)
         held, _created = Reservation.objects.get_or_create(
             key=key, defaults={"user": user, "tokens": 0, "exam_id": pool.exam_id}
@@ -143,13 +137,9 @@ def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
         pooled = 0
         if pool.state == Reservation.State.HELD:
             pooled = min(missing, max(pool.tokens - reservation_spent(pool), 0))
-        if missing > pooled:
-            start, end = usage_period(allowance)
-            held_now = usage_held(user=user)  # before used: see usage_reserve
-            used, _cost = usage_in_period(user=user, start=start, end=end)
-            if missing - pooled > TIER_LIMITS[allowance.tier] - used - held_now:
-                Reservation.objects.filter(pk=held.pk).update(tokens=spent)
-                return Hold.WAIT if _in_flight(user, exclude_key=key) else Hold.EXHAUSTED
+        if missing > pooled and missing - pooled > budget.remaining():
+            Reservation.objects.filter(pk=held.pk).update(tokens=spent)
+            return Hold.WAIT if _in_flight(user, exclude_key=key) else Hold.EXHAUSTED
         if pooled:
             Reservation.objects.filter(pk=pool.pk).update(tokens=F("tokens") - pooled)
         Reservation.objects.filter(pk=held.pk).update(tokens=spent + need)

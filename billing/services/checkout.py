@@ -12,7 +12,7 @@ from djstripe.models import Customer
 
 from accounts.models import User
 from accounts.services import user_language
-from usage.selectors import Tier
+from usage.selectors import Tier, usage_summary
 
 from ..plans import PLANS
 from ..selectors import subscription_governing, subscription_tier_and_period
@@ -32,6 +32,13 @@ def billing_checkout_start(*, user: User, tier: str) -> str:
     subscription; the Customer Portal for a subscriber, who changes plan there (prorated),
     never with a second subscription."""
     _enabled_check()
+    school = usage_summary(user=user).school
+    if school:
+        # A school's teacher spends its pool: a subscription of their own would pay for nothing.
+        raise BillingError(
+            _("Votre allocation est offerte par %(school)s : contactez l'administrateur de votre établissement.")
+            % {"school": school}
+        )
     if subscription_tier_and_period(subscription_governing(user=user))[0] != Tier.FREE:
         return billing_portal_session_create(user=user)
     return billing_checkout_session_create(user=user, tier=tier)

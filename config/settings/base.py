@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "rosters",
     "grading",
     "billing",
+    "schools",
     "public",
 ]
 

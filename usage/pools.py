@@ -1,0 +1,133 @@
+"""Whose allowance a teacher spends: their own, or their school's pool (accounts.School).
+
+A teacher with an open SchoolMembership spends the school's pool: `School.allowance_tokens`
+each calendar month, shared by its teachers. The pool's usage is the sum of its teachers'
+ledger rows written while they were members (each row still belongs to its teacher); what
+the school's current teachers' running jobs hold counts against it too. A teacher's own
+allowance counts their ledger rows outside any membership, so a teacher who leaves falls back
+to their own tier with what they had before they joined.
+
+usage.services takes every reservation and hold under `allowance_pool(lock=True)`: the
+teacher's Allowance row, then their school's row, are locked (in that order, always), so the
+concurrent jobs of a school's teachers are serialised on the school and cannot together exceed
+its pool. schools.services locks the school row before closing a membership, so a teacher
+cannot leave between the pool's check and its reservation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from accounts.models import School, SchoolMembership, User
+
+from .models import Allowance, Reservation, UsageRecord
+from .periods import month_start, usage_period
+from .tiers import TIER_LIMITS, TIER_RESETS
+
+
+@dataclass(frozen=True)
+class Pool:
+    """An allowance in force for one user: `limit` tokens over [start, end) (None: all time)."""
+
+    user: User
+    tier: str  # the teacher's own tier, shown when no school pays
+    limit: int
+    start: datetime | None
+    end: datetime | None
+    school: School | None = None
+
+    @property
+    def resets(self) -> bool:
+        return self.school is not None or TIER_RESETS[self.tier]
+
+    def records(self) -> Q:
+        """The ledger rows that count against this pool in its period."""
+        if self.school is not None:
+            return school_records(school=self.school, start=self.start, end=self.end)
+        rows = Q(user=self.user)
+        if self.start is not None:
+            rows &= Q(created_at__gte=self.start, created_at__lt=self.end)
+        for joined, left in SchoolMembership.objects.filter(user=self.user).values_list("joined_at", "left_at"):
+            rows &= ~_window(joined, left)
+        return rows
+
+    def used(self) -> tuple[int, Decimal]:
+        """(tokens, cost) of the pool's ledger rows in its period."""
+        rows = UsageRecord.objects.filter(self.records())
+        totals = rows.aggregate(tokens=Sum("total_tokens"), cost=Sum("total_cost"))
+        return totals["tokens"] or 0, totals["cost"] or Decimal(0)
+
+    def held(self) -> int:
+        """Tokens held by running jobs of the pool's teachers, beyond what they already spent."""
+        if self.school is not None:
+            holders = Q(user__school_memberships__school=self.school, user__school_memberships__left_at__isnull=True)
+        else:
+            holders = Q(user=self.user)
+        held = Reservation.objects.filter(holders, state=Reservation.State.HELD)
+        held = held.annotate(spent=Sum("records__total_tokens"))
+        return sum(max(r.tokens - (r.spent or 0), 0) for r in held)
+
+    def remaining(self) -> int:
+        """What a new reservation may take (negative when over-committed)."""
+        # Held before used: a call recorded between the two reads (ledger rows are written
+        # without the pool's lock) then counts twice, never zero times (READ COMMITTED).
+        held = self.held()
+        used, _cost = self.used()
+        return self.limit - used - held
+
+
+def _window(joined: datetime, left: datetime | None) -> Q:
+    rows = Q(created_at__gte=joined)
+    return rows & Q(created_at__lt=left) if left is not None else rows
+
+
+def school_records(*, school: School, start: datetime | None, end: datetime | None) -> Q:
+    """The school's ledger rows in [start, end): its teachers' rows while they were members.
+
+    One OR term per membership overlapping the period (a school's teachers, bounded)."""
+    memberships = SchoolMembership.objects.filter(school=school)
+    if start is not None and end is not None:
+        memberships = memberships.filter(Q(left_at__isnull=True) | Q(left_at__gt=start), joined_at__lt=end)
+    rows = Q(pk__in=[])
+    for user_id, joined, left in memberships.values_list("user_id", "joined_at", "left_at"):
+        window = Q(user_id=user_id) & _window(joined, left)
+        if start is not None:
+            window &= Q(created_at__gte=start, created_at__lt=end)
+        rows |= window
+    return rows
+
+
+def school_period(*, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """A school's pool renews each calendar month (settings.TIME_ZONE)."""
+    now = now or timezone.now()
+    return month_start(now), month_start(now, 1)
+
+
+def allowance_pool(*, user: User, lock: bool = False) -> Pool:
+    """The allowance `user` spends now: their school's pool while a member, else their own.
+
+    With `lock=True` (inside a transaction) the user's Allowance row, which must exist, then the
+    school's row are locked until the transaction ends; the membership is read again under the
+    school's lock, as a removal closes it under that lock."""
+    if lock:
+        allowance = Allowance.objects.select_for_update().get(user=user)
+    else:
+        allowance = Allowance.objects.filter(user=user).first() or Allowance(user=user)
+    membership = SchoolMembership.objects.filter(user=user, left_at__isnull=True).select_related("school").first()
+    if membership is not None and lock:
+        School.objects.select_for_update().filter(pk=membership.school_id).first()
+        open_again = SchoolMembership.objects.filter(pk=membership.pk, left_at__isnull=True)
+        membership = open_again.select_related("school").first()
+    if membership is not None:
+        school = membership.school
+        month, following = school_period()
+        return Pool(
+            user=user, tier=allowance.tier, limit=school.allowance_tokens, start=month, end=following, school=school
+        )
+    start, end = usage_period(allowance)
+    return Pool(user=user, tier=allowance.tier, limit=TIER_LIMITS[allowance.tier], start=start, end=end)
