@@ -21,6 +21,7 @@ urlpatterns = [
     path("settings/", include("accounts.urls")),
     path("usage/", include("usage.urls")),
     path("billing/", include("billing.urls")),
+    path("schools/", include("schools.urls")),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("api/", include("config.api_urls")),
     path("classes/", include("rosters.urls")),

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from accounts.models import School, SchoolMembership, User
@@ -131,3 +132,20 @@ def allowance_pool(*, user: User, lock: bool = False) -> Pool:
         )
     start, end = usage_period(allowance)
     return Pool(user=user, tier=allowance.tier, limit=TIER_LIMITS[allowance.tier], start=start, end=end)
+
+
+def usage_school_by_teacher_month(*, school: School, months: int = 12, now: datetime | None = None) -> list[dict]:
+    """The school's ledger per teacher and month, newest month first, for its admin's page:
+    rows {user_id, user__email, month, calls, tokens, cost} over the last `months` calendar
+    months, each teacher's rows only while they were members. One query, at most
+    months × teachers rows."""
+    now = now or timezone.now()
+    rows = UsageRecord.objects.filter(
+        school_records(school=school, start=month_start(now, 1 - months), end=month_start(now, 1))
+    )
+    return list(
+        rows.annotate(month=TruncMonth("created_at"))
+        .values("user_id", "user__email", "month")
+        .annotate(calls=Count("id"), tokens=Sum("total_tokens"), cost=Sum("total_cost"))
+        .order_by("-month", "user__email")
+    )

@@ -27,7 +27,7 @@ from accounts.services import user_language_override
 
 from .models import Reservation, UsageRecord
 from .periods import month_start, usage_period
-from .pools import allowance_pool
+from .pools import allowance_pool, usage_school_by_teacher_month
 from .pricing import PriceCard, PriceMissing, price_card
 from .tiers import TIER_LIMITS, TIER_RESETS, Tier, tier_label
 
@@ -264,6 +264,7 @@ __all__ = [
     "usage_exam_cost_json",
     "usage_exam_total_cost_subquery",
     "usage_period",
+    "usage_school_by_teacher_month",
     "usage_summary",
     "usage_top_spenders",
 ]

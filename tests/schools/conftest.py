@@ -6,6 +6,7 @@ from accounts.models import School
 from schools.services import school_teacher_add
 from tests.billing.conftest import fake_stripe  # noqa: F401  (Stripe faked at its HTTP boundary)
 from tests.factories import UserFactory
+from tests.grading.workflow.test_isolation import owned  # noqa: F401  (a teacher's exam, copy, pages, files)
 from tests.usage.conftest import spend  # noqa: F401  (one ledger writer for both apps' tests)
 
 POOL = 10_000
