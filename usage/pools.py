@@ -46,6 +46,9 @@ class Pool:
     def resets(self) -> bool:
         return self.school is not None or TIER_RESETS[self.tier]
 
+    # The user's past memberships (joined, left): their ledger rows then were the school's.
+    left_schools: tuple[tuple[datetime, datetime], ...] = ()
+
     def records(self) -> Q:
         """The ledger rows that count against this pool in its period."""
         if self.school is not None:
@@ -53,8 +56,8 @@ class Pool:
         rows = Q(user=self.user)
         if self.start is not None:
             rows &= Q(created_at__gte=self.start, created_at__lt=self.end)
-        for joined, left in SchoolMembership.objects.filter(user=self.user).values_list("joined_at", "left_at"):
-            rows &= ~_window(joined, left)
+        for joined, left in self.left_schools:
+            rows &= ~Q(created_at__gte=joined, created_at__lt=left)
         return rows
 
     def used(self) -> tuple[int, Decimal]:
@@ -119,7 +122,9 @@ def allowance_pool(*, user: User, lock: bool = False) -> Pool:
         allowance = Allowance.objects.select_for_update().get(user=user)
     else:
         allowance = Allowance.objects.filter(user=user).first() or Allowance(user=user)
-    membership = SchoolMembership.objects.filter(user=user, left_at__isnull=True).select_related("school").first()
+    # One query for the open membership and the past ones (a teacher has a few at most).
+    memberships = list(SchoolMembership.objects.filter(user=user).select_related("school"))
+    membership = next((m for m in memberships if m.left_at is None), None)
     if membership is not None and lock:
         School.objects.select_for_update().filter(pk=membership.school_id).first()
         open_again = SchoolMembership.objects.filter(pk=membership.pk, left_at__isnull=True)
@@ -131,8 +136,15 @@ def allowance_pool(*, user: User, lock: bool = False) -> Pool:
             user=user, tier=allowance.tier, limit=school.allowance_tokens, start=month, end=following, school=school
         )
     start, end = usage_period(allowance)
-    return Pool(user=user, tier=allowance.tier, limit=TIER_LIMITS[allowance.tier], start=start, end=end)
-
+    left = ((m.joined_at, m.left_at) for m in memberships if m.left_at is not None)
+    return Pool(
+        user=user,
+        tier=allowance.tier,
+        limit=TIER_LIMITS[allowance.tier],
+        start=start,
+        end=end,
+        left_schools=tuple(left),
+    )
 
 def usage_school_by_teacher_month(*, school: School, months: int = 12, now: datetime | None = None) -> list[dict]:
     """The school's ledger per teacher and month, newest month first, for its admin's page:
