@@ -146,6 +146,7 @@ def allowance_pool(*, user: User, lock: bool = False) -> Pool:
         left_schools=tuple(left),
     )
 
+
 def usage_school_by_teacher_month(*, school: School, months: int = 12, now: datetime | None = None) -> list[dict]:
     """The school's ledger per teacher and month, newest month first, for its admin's page:
     rows {user_id, user__email, month, calls, tokens, cost} over the last `months` calendar
