@@ -194,3 +194,24 @@ def exam_links_send_task(exam_id: int, user_id: int, days: int) -> str:
         return "deleted"
     result = exam_links_send(exam=exam, user=user, days=days)
     return f"sent {result.sent}, failed {result.failed}"
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def export_build_task(export_id: int) -> str:
+    """An export file, built in the teacher's language. A second delivery finds it taken."""
+    from .models import ExportFile
+    from .services.exports import export_build
+
+    export = ExportFile.objects.select_related("exam", "exam__owner").filter(pk=export_id).first()
+    if export is None:
+        return "deleted"
+    with user_language_override(export.exam.owner):
+        return export_build(export=export).status
+
+
+@shared_task(name="grading.exports_expire", ignore_result=True)
+def exports_expire_task() -> int:
+    """Hourly (CELERY_BEAT_SCHEDULE): export files past CORRIGO_EXPORT_HOURS."""
+    from .services.exports import exports_expire
+
+    return exports_expire()

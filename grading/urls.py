@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import bareme, copies, exams, files, grading, links, proposals, review, roster
+from .views import bareme, copies, exams, exports, files, grading, links, proposals, review, roster
 
 urlpatterns = [
     path("exams/new/", exams.exam_create, name="exam_create"),
@@ -47,6 +47,10 @@ urlpatterns = [
     path("exams/<int:pk>/subject/", files.exam_subject, name="exam_subject"),
     path("exams/<int:pk>/export/<str:fmt>/", files.exam_export, name="exam_export"),
     path("copies/<int:pk>/annotated.pdf", files.copy_annotated, name="copy_annotated"),
+    path("exams/<int:pk>/exports/", exports.exam_exports, name="exam_exports"),
+    path("exams/<int:pk>/exports/start/", exports.exam_export_start, name="exam_export_start"),
+    path("exports/<int:pk>/", exports.export_status, name="export_status"),
+    path("exports/<int:pk>/download/", exports.export_download, name="export_download"),
     path("exams/<int:pk>/files/purge/", files.exam_files_purge, name="exam_files_purge"),
     # Handing the copies back: the teacher's side, then the student's private link.
     path("exams/<int:pk>/links/", links.exam_links, name="exam_links"),

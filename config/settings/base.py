@@ -199,7 +199,15 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "grading.exam_files_purge_expired",
         "schedule": crontab(hour=2, minute=40),
     },
+    # Export files past CORRIGO_EXPORT_HOURS (they hold students' marks and copies).
+    "grading-exports-expire": {"task": "grading.exports_expire", "schedule": 3600.0},
 }
+# Hours an export file built in the background stays downloadable before beat deletes it.
+CORRIGO_EXPORT_HOURS = env.int("CORRIGO_EXPORT_HOURS", default=24)
+# Up to this many copies, CSV / XLSX / JSON / Pronote exports are built inside the request
+# (measured: see grading.services.exports); above, and always for the annotated PDFs' zip,
+# by a worker, with progress and a download link.
+CORRIGO_EXPORT_SYNC_MAX_COPIES = env.int("CORRIGO_EXPORT_SYNC_MAX_COPIES", default=60)
 # Days without activity after which an exam's uploaded files (personal data of minors) are
 # deleted; grades, feedback and exports from grades stay. 0 keeps the files for ever.
 CORRIGO_RETENTION_DAYS = env.int("CORRIGO_RETENTION_DAYS", default=365)

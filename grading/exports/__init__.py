@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .annotated import copy_annotated_filename, copy_annotated_pdf, copy_notes, copy_summary, exam_annotated_zip
+from .annotated import copy_annotated_filename, copy_annotated_pdf, copy_notes, copy_summary, exam_annotated_zip_write
 from .pronote import SCALES as PRONOTE_SCALES
 from .pronote import pronote_column, pronote_csv, pronote_xlsx
 from .tables import exam_csv, exam_json, exam_json_bytes, exam_xlsx
@@ -13,7 +13,7 @@ __all__ = [
     "copy_annotated_pdf",
     "copy_notes",
     "copy_summary",
-    "exam_annotated_zip",
+    "exam_annotated_zip_write",
     "exam_csv",
     "exam_json",
     "exam_json_bytes",

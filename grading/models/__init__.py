@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..roster_models import ExamStudent
 from .exams import Copy, Exam, GradingJob, Page, Question, SourceFile, page_upload_to, source_upload_to
+from .exports import ExportFile
 from .grades import Grade, GradeEdit, ModelAnswer
 from .links import RegradeRequest, StudentLink, StudentLinkAccess
 from .proposals import Proposal
@@ -19,6 +20,7 @@ __all__ = [
     "Copy",
     "Exam",
     "ExamStudent",
+    "ExportFile",
     "Grade",
     "GradeEdit",
     "GradingJob",

@@ -6,11 +6,13 @@
 - progress: the live progress fragment.
 - links: the copies handed back and their private links' state.
 - roster: the grades in the class list's order (exports, Pronote).
+- exports: an exam's export files (owner only, expired ones gone).
 """
 
 from __future__ import annotations
 
 from .exams import exam_page_get, exam_pages_pending, exam_running_job, gradable_copies, source_copies
+from .exports import ExportRow, exam_exports, export_get, export_progress_key, export_row
 from .links import (
     LinkRow,
     copy_regrade_requests,
@@ -61,6 +63,11 @@ __all__ = [
     "copy_page_get",
     "copy_total",
     "exam_average",
+    "exam_exports",
+    "export_get",
+    "export_progress_key",
+    "export_row",
+    "ExportRow",
     "exam_get",
     "exam_page_get",
     "exam_pages_pending",

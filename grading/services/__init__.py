@@ -22,6 +22,7 @@
 - regrades: a student's request for a second look at a question, the teacher's answer.
 - evaluation, evaluation_file: the operators' evaluation (manage.py grading_eval): teacher-graded
   text answers graded again by the configured models, agreement figures, every call in the ledger.
+- exports: export files built by a worker (the zip, a large class's tables), their expiry.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ from .evaluation import EvalReport, eval_configs, eval_operator, eval_run
 from .evaluation_file import EvalFileRefused, EvalRow, eval_file_read
 from .events import job_finished_notify, progress_push, progress_send
 from .exams import exam_create, exam_delete, exam_update
+from .exports import (
+    export_build,
+    export_filename,
+    export_in_background,
+    export_start,
+    exports_expire,
+)
 from .jobs import copy_rerun, job_cancel, job_finalize, job_start
 from .links import (
     LINK_DAYS_DEFAULT,
@@ -140,6 +148,11 @@ __all__ = [
     "exam_create",
     "exam_delete",
     "exam_files_purge",
+    "export_build",
+    "export_filename",
+    "export_in_background",
+    "export_start",
+    "exports_expire",
     "exam_files_purge_expired",
     "exam_update",
     "exam_student_mark",

@@ -25,6 +25,7 @@ def exam_delete(*, exam: Exam) -> None:
     for source in exam.sources.all():
         files.append(source.file)
     files.extend(page.image for page in Page.objects.filter(copy__exam=exam).only("image"))
+    files.extend(export.file for export in exam.export_files.only("file"))
     names = [(f.storage, f.name) for f in files if f and f.name]
     with transaction.atomic():
         exam.delete()

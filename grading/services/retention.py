@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..errors import PurgeRefused
-from ..models import Copy, Exam, Grade, GradingJob, Page, SourceFile
+from ..models import Copy, Exam, ExportFile, Grade, GradingJob, Page, SourceFile
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,11 @@ def exam_files_purge(*, exam: Exam, reason: str) -> PurgeResult:
     for source in SourceFile.objects.filter(exam=exam).exclude(file=""):
         if _delete(source.file.storage, source.file.name, result):
             sources_deleted.append(source.pk)
+    # The annotated PDFs' zips hold the copies' pages: they go with them.
+    zips_deleted = []
+    for export in ExportFile.objects.filter(exam=exam, fmt=ExportFile.Format.ZIP).exclude(file=""):
+        if _delete(export.file.storage, export.file.name, result):
+            zips_deleted.append(export.pk)
     pages_deleted = []
     for page in Page.objects.filter(copy__exam=exam).only("pk", "image"):
         if not page.image or _delete(page.image.storage, page.image.name, result):
@@ -80,6 +85,7 @@ def exam_files_purge(*, exam: Exam, reason: str) -> PurgeResult:
     now = timezone.now()
     with transaction.atomic():
         Page.objects.filter(pk__in=pages_deleted).delete()
+        ExportFile.objects.filter(pk__in=zips_deleted).delete()
         SourceFile.objects.filter(pk__in=sources_deleted).update(file="")
         # A class PDF never split holds no grades: without its file it is nothing any more.
         SourceFile.objects.filter(pk__in=sources_deleted, copies__isnull=True).delete()

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -18,6 +19,7 @@ from accounts.http import AuthenticatedHttpRequest
 from core.errors import ApplicationError
 
 from .. import exports, selectors, services
+from ..errors import FilesPurged
 from .responses import file_response
 
 
@@ -53,7 +55,6 @@ EXPORTS: dict[str, tuple[Callable[..., bytes], str, str]] = {
     "csv": (exports.exam_csv, "text/csv; charset=utf-8", "csv"),
     "xlsx": (exports.exam_xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
     "json": (exports.exam_json_bytes, "application/json", "json"),
-    "zip": (exports.exam_annotated_zip, "application/zip", "zip"),
 }
 
 
@@ -61,8 +62,14 @@ EXPORTS: dict[str, tuple[Callable[..., bytes], str, str]] = {
 @require_GET
 def exam_export(request: AuthenticatedHttpRequest, pk: int, fmt: str) -> HttpResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
-    if fmt not in EXPORTS:
+    if fmt not in EXPORTS and fmt != "zip":
         raise Http404
+    if fmt == "zip" and exam.files_purged_at is not None:
+        messages.error(request, FilesPurged(exam.files_purged_at).message)
+        return redirect("exam_review", pk=exam.pk)
+    if services.export_in_background(exam=exam, fmt=fmt):
+        # Built by a worker: the exports page asks for it, follows it and offers the file.
+        return redirect(reverse("exam_exports", args=[exam.pk]) + f"?fmt={fmt}")
     build, content_type, extension = EXPORTS[fmt]
     try:
         content = build(exam=exam)

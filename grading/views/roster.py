@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
@@ -67,6 +68,9 @@ def exam_export_pronote(request: AuthenticatedHttpRequest, pk: int, fmt: str) ->
     exam = selectors.exam_get(user=request.user, pk=pk)
     if fmt not in PRONOTE_FORMATS:
         raise Http404
+    if services.export_in_background(exam=exam, fmt=fmt):
+        query = urlencode({"fmt": f"pronote-{fmt}", "scale": pronote_scale(request)})
+        return redirect(reverse("exam_exports", args=[exam.pk]) + f"?{query}")
     build, content_type = PRONOTE_FORMATS[fmt]
     response = HttpResponse(build(exam=exam, scale=pronote_scale(request)), content_type=content_type)
     name = slugify(exam.title) or "correction"

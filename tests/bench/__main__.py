@@ -27,6 +27,9 @@ Lines printed:
   peaks (tests/bench/render.py). The hostile corpus has its own target: `make bench-pdf`.
 - review_grid_ms: the review page's server time for 35 × 10 and 300 × 20 grids graded through
   the engine (median of 5, with its query count; tests/bench/grid.py). `--only grid` runs it alone.
+- export_zip_300 s peak_rss_mb queries: the annotated PDFs' zip of 300 copies built by a Celery
+  worker, and the tables of the same class in this process (tests/bench/export.py).
+  `--only export` runs it alone.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+from tests.bench.export import bench_export  # noqa: E402
 from tests.bench.grid import bench_review_grid  # noqa: E402
 
 
@@ -320,7 +324,11 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--only", choices=["grid"], help="run only this part (grid: the review grid's server time)")
+    parser.add_argument(
+        "--only",
+        choices=["grid", "export"],
+        help="run only this part (grid: the review grid's server time; export: the 300-copy zip)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="corrigo-bench-") as tmp_name:
@@ -345,8 +353,12 @@ def main() -> None:
                 for line in bench_grading(args, tmp, server):
                     print(line, flush=True)
                 print(bench_progress(args, tmp), flush=True)
-            for line in bench_review_grid(server):
-                print(line, flush=True)
+            if args.only in (None, "grid"):
+                for line in bench_review_grid(server):
+                    print(line, flush=True)
+            if args.only in (None, "export"):
+                for line in bench_export(server, tmp):
+                    print(line, flush=True)
         finally:
             server.stop()
             _sessions_close(connection)

@@ -19,7 +19,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from grading import services
-from grading.models import Copy, GradingJob, ModelAnswer, Page, SourceFile
+from grading.models import Copy, ExportFile, GradingJob, ModelAnswer, Page, SourceFile
 from tests.factories import copy_with_pages, exam_with_bareme
 from tests.grading.conftest import roles_env, roles_settings
 from tests.grading.workflow.pdfs import pdf_bytes
@@ -155,6 +155,11 @@ def test_upload_render_grade_download_and_export_go_through_s3(llm, s3, web_on_s
             lambda: GradingJob.objects.get(pk=job.pk).status == GradingJob.Status.FINISHED,
             what=f"the job\n{worker.log()[-3000:]}",
         )
+        # The annotated PDFs' zip is built by the worker, from the scans it reads from S3, and
+        # stored back there.
+        assert client.post(reverse("exam_export_start", args=[exam.pk]), {"fmt": "zip"}).status_code == 302
+        export = ExportFile.objects.get(exam=exam)
+        _wait(lambda: ExportFile.objects.get(pk=export.pk).finished, what=f"the zip\n{worker.log()[-3000:]}")
     finally:
         worker.stop()
 
@@ -175,14 +180,17 @@ def test_upload_render_grade_download_and_export_go_through_s3(llm, s3, web_on_s
     body = b"".join(image.streaming_content) if image.streaming else image.content
     assert body[:3] == b"\xff\xd8\xff"  # a JPEG rendered by the worker
 
-    # Exports are built on request from the grades and the page images read back from S3.
+    # Tables are built on request from the grades.
     students = list(Copy.objects.filter(exam=exam).values_list("student_label", flat=True))
     csv_export = client.get(reverse("exam_export", args=[exam.pk, "csv"]))
     assert csv_export.status_code == 200
     assert all(student in csv_export.content.decode("utf-8-sig") for student in students)
-    zip_export = client.get(reverse("exam_export", args=[exam.pk, "zip"]))
+    export.refresh_from_db()
+    assert export.status == ExportFile.Status.DONE, export.failure_reason
+    assert export.file.name in _keys(s3)
+    zip_export = client.get(reverse("export_download", args=[export.pk]))
     assert zip_export.status_code == 200
-    with zipfile.ZipFile(io.BytesIO(zip_export.content)) as archive:
+    with zipfile.ZipFile(io.BytesIO(b"".join(zip_export.streaming_content))) as archive:
         pdfs = [name for name in archive.namelist() if name.endswith(".pdf")]
         assert len(pdfs) == len(scans)
         assert all(archive.read(name).startswith(b"%PDF") for name in pdfs)

@@ -91,8 +91,11 @@ def owned(teacher):
     link = services.copy_link_issue(copy=copy, user=teacher).link
     regrade = services.regrade_request_file(link=link, question_id=question.pk, message="Relisez la question 1.")
     proposal = services.bareme_proposal_start(exam=exam)  # its task is never enqueued here (no commit)
+    export = services.export_start(exam=exam, user=teacher, fmt="csv")
+    services.export_build(export=export)
     return {
         "proposal": proposal,
+        "export": export,
         "regrade": regrade,
         "exam": exam,
         "question": question,
@@ -105,7 +108,14 @@ def owned(teacher):
 
 def _kwargs(route: str, names, owned) -> dict:
     head = route.removeprefix("api/").split("/", 1)[0]
-    by_head = {"exams": "exam", "copies": "copy", "grades": "grade", "sources": "source", "proposals": "proposal"}
+    by_head = {
+        "exams": "exam",
+        "copies": "copy",
+        "grades": "grade",
+        "sources": "source",
+        "proposals": "proposal",
+        "exports": "export",
+    }
     kwargs = {}
     for name in names:
         assert name in ID_KWARGS, f"{route}: teach test_isolation what {name!r} names"

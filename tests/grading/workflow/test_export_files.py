@@ -1,0 +1,245 @@
+"""Exports built by a worker (issue 14, item 5): the annotated PDFs' zip always, the tables of a
+class above CORRIGO_EXPORT_SYNC_MAX_COPIES; progress, a download for the exam's owner only,
+expiry in beat. Classes are scanned as one PDF, split into copies, graded by the engine
+against the scripted server (its demo answers), as in production."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+from django.core.files.base import ContentFile
+from django.db import connection
+from django.http import Http404
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from grading import selectors, services
+from grading.models import Copy, ExportFile, SourceFile
+from tests.factories import copy_with_pages, exam_with_bareme
+from tests.grading.conftest import roles_env
+from tests.support.deadlines import wait_until
+from tests.support.pdfs import text_pdf
+from tests.support.servers import celery_worker_start
+
+pytestmark = pytest.mark.usefixtures("french")
+
+PAGES = 2
+
+
+def _class(teacher, count: int, *, title: str = "Brevet blanc"):
+    """`count` copies of PAGES pages cut from one class PDF, their pages rendered."""
+    exam = exam_with_bareme(owner=teacher, questions=2, title=title)
+    texts = [f"Nom : Élève {n // PAGES + 1}   page {n % PAGES + 1}" for n in range(count * PAGES)]
+    source = SourceFile.objects.create(exam=exam, original_name="classe.pdf", page_count=len(texts))
+    source.file.save("classe.pdf", ContentFile(text_pdf(texts)), save=True)
+    for number in range(count):
+        copy = copy_with_pages(exam, pages=PAGES, label=f"Élève {number + 1}", text=f"copie {number + 1}")
+        copy.source, copy.first_page, copy.last_page = source, number * PAGES + 1, (number + 1) * PAGES
+        copy.save()
+    return exam
+
+
+def _graded(exam, teacher):
+    """Graded through the engine as the copy task does (the scripted server's demo answers)."""
+    job = services.job_start(exam=exam, user=teacher)
+    for copy in exam.copies.all():
+        services.copy_grade(copy_id=copy.pk, job_id=job.pk, attempt=copy.attempt, lease_owner="test-task")
+    assert set(exam.copies.values_list("status", flat=True)) == {Copy.Status.DONE}
+    return exam
+
+
+def _zip_names(content: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _body(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_builds_the_zip_and_only_the_exams_owner_downloads_it(
+    client, teacher, other_teacher, llm_server, tmp_path, settings
+):
+    exam = _class(teacher, 3)
+    worker = celery_worker_start(tmp_path, name="exports", concurrency=2, **roles_env(llm_server))
+    try:
+        client.force_login(teacher)
+        assert client.post(reverse("exam_start", args=[exam.pk])).status_code == 302
+        wait_until(
+            lambda: set(exam.copies.values_list("status", flat=True)) == {Copy.Status.DONE},
+            base=60,
+            what=f"the copies graded\n{worker.log()[-3000:]}",
+        )
+        # The review page's zip button leads to the exports page, which asks a worker for it.
+        asked = client.get(reverse("exam_export", args=[exam.pk, "zip"]))
+        assert asked.url == reverse("exam_exports", args=[exam.pk]) + "?fmt=zip"
+        started = client.post(reverse("exam_export_start", args=[exam.pk]), {"fmt": "zip"})
+        export = ExportFile.objects.get(exam=exam)
+        assert started.url == reverse("exam_exports", args=[exam.pk]) + f"#export-{export.pk}"
+        wait_until(
+            lambda: ExportFile.objects.get(pk=export.pk).finished,
+            base=60,
+            what=f"the zip built\n{worker.log()[-3000:]}",
+        )
+    finally:
+        worker.stop()
+
+    export.refresh_from_db()
+    assert export.status == ExportFile.Status.DONE, export.failure_reason
+    # Written to storage (MEDIA_ROOT here, S3 in tests/ops/test_scale_out.py) under a random name.
+    stored = Path(settings.MEDIA_ROOT) / export.file.name
+    assert stored.is_file() and export.file.name.startswith("exports/")
+    assert stored.stat().st_size == export.size_bytes
+
+    page = client.get(reverse("exam_exports", args=[exam.pk])).content.decode()
+    download_url = reverse("export_download", args=[export.pk])
+    assert download_url in page
+    # Ready: the line stops polling.
+    line = client.get(reverse("export_status", args=[export.pk]), headers={"HX-Request": "true"}).content.decode()
+    assert download_url in line and "hx-trigger" not in line
+
+    response = client.get(download_url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    assert 'filename="brevet-blanc.zip"' in response["Content-Disposition"]
+    files = _zip_names(_body(response))
+    assert sorted(name.rsplit("-", 1)[0] for name in files) == ["eleve-1", "eleve-2", "eleve-3"]
+    for name, pdf in files.items():
+        document = pdfium.PdfDocument(pdf)
+        # The summary page, then the copy's own two pages of the class PDF.
+        assert len(document) == 1 + PAGES
+        number = name.split("-")[1]
+        assert f"Élève {number}" in document[1].get_textpage().get_text_bounded()
+
+    client.force_login(other_teacher)
+    for url in (download_url, reverse("export_status", args=[export.pk]), reverse("exam_exports", args=[exam.pk])):
+        assert client.get(url).status_code == 404
+    client.logout()
+    assert client.get(download_url).url.startswith(reverse("account_login"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fmt", [choice for choice, _label in ExportFile.Format.choices])
+def test_an_exports_queries_do_not_grow_with_the_class(fmt, teacher, llm_server):
+    counts = []
+    for size in (2, 5):
+        exam = _graded(_class(teacher, size, title=f"Classe de {size}"), teacher)
+        export = services.export_start(exam=exam, user=teacher, fmt=fmt)
+        with CaptureQueriesContext(connection) as queries:
+            services.export_build(export=export)
+        assert export.status == ExportFile.Status.DONE, export.failure_reason
+        counts.append(len(queries))
+        if fmt == ExportFile.Format.ZIP:
+            with export.file.open("rb") as handle:
+                assert len(_zip_names(handle.read())) == size
+    assert counts[0] == counts[1], counts
+
+
+@pytest.mark.django_db
+def test_the_zip_reports_its_progress_copy_by_copy(owner_client, teacher, llm_server, monkeypatch):
+    exam = _graded(_class(teacher, 3), teacher)
+    export = services.export_start(exam=exam, user=teacher, fmt="zip")
+    url = reverse("export_status", args=[export.pk])
+    waiting = owner_client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert 'hx-trigger="every 2s"' in waiting and "En préparation" in waiting
+
+    seen = []
+    original = services.exports.export_progress_set
+
+    def spy(*, export_id, done, total):
+        original(export_id=export_id, done=done, total=total)
+        line = owner_client.get(url, headers={"HX-Request": "true"}).content.decode()
+        seen.append((done, total, f"{done} copies sur {total}" in line and 'hx-trigger="every 2s"' in line))
+
+    monkeypatch.setattr("grading.services.exports.export_progress_set", spy)
+    services.export_build(export=export)
+    assert seen == [(1, 3, True), (2, 3, True), (3, 3, True)]
+
+
+@pytest.mark.django_db
+def test_tables_stay_in_the_request_up_to_the_line_and_go_to_a_worker_above(owner_client, teacher, settings):
+    exam = exam_with_bareme(owner=teacher, questions=1)
+    for _ in range(3):
+        copy_with_pages(exam, pages=1)
+    settings.CORRIGO_EXPORT_SYNC_MAX_COPIES = 3
+    assert owner_client.get(reverse("exam_export", args=[exam.pk, "csv"]))["Content-Type"].startswith("text/csv")
+    pronote = owner_client.get(reverse("exam_export_pronote", args=[exam.pk, "xlsx"]))
+    assert pronote.status_code == 200 and "attachment" in pronote["Content-Disposition"]
+    settings.CORRIGO_EXPORT_SYNC_MAX_COPIES = 2
+    assert owner_client.get(reverse("exam_export", args=[exam.pk, "csv"])).url == (
+        reverse("exam_exports", args=[exam.pk]) + "?fmt=csv"
+    )
+    assert owner_client.get(reverse("exam_export_pronote", args=[exam.pk, "xlsx"]) + "?scale=bareme").url == (
+        reverse("exam_exports", args=[exam.pk]) + "?fmt=pronote-xlsx&scale=bareme"
+    )
+    # Whatever the size, the zip goes to a worker.
+    settings.CORRIGO_EXPORT_SYNC_MAX_COPIES = 100
+    assert owner_client.get(reverse("exam_export", args=[exam.pk, "zip"])).status_code == 302
+
+
+@pytest.mark.django_db
+def test_an_export_is_downloadable_until_it_expires_then_beat_deletes_it(owner_client, teacher, llm_server):
+    exam = _graded(_class(teacher, 1), teacher)
+    export = services.export_start(exam=exam, user=teacher, fmt="csv")
+    services.export_build(export=export)
+    path = Path(export.file.path)
+    assert path.is_file()
+    assert owner_client.get(reverse("export_download", args=[export.pk])).status_code == 200
+
+    at = export.expires_at
+    just_before = at - timedelta(microseconds=1)
+    assert selectors.export_get(user=teacher, pk=export.pk, now=just_before) == export
+    with pytest.raises(Http404):
+        selectors.export_get(user=teacher, pk=export.pk, now=at)
+    assert services.exports_expire(now=just_before) == 0
+    assert path.is_file()
+    assert services.exports_expire(now=at) == 1
+    assert not path.exists() and not ExportFile.objects.filter(pk=export.pk).exists()
+
+    # Past its time and not yet deleted by beat: no longer served.
+    late = services.export_start(exam=exam, user=teacher, fmt="csv")
+    services.export_build(export=late)
+    ExportFile.objects.filter(pk=late.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert owner_client.get(reverse("export_download", args=[late.pk])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_export_whose_worker_was_lost_fails_after_two_hours(teacher):
+    exam = exam_with_bareme(owner=teacher, questions=1)
+    export = services.export_start(exam=exam, user=teacher, fmt="csv")
+    created = ExportFile.objects.get(pk=export.pk).created_at
+    services.exports_expire(now=created + timedelta(hours=2) - timedelta(microseconds=1))
+    assert ExportFile.objects.get(pk=export.pk).status == ExportFile.Status.PENDING
+    services.exports_expire(now=created + timedelta(hours=2))
+    assert ExportFile.objects.get(pk=export.pk).status == ExportFile.Status.FAILED
+    # A late delivery of its task finds it taken and builds nothing.
+    assert services.export_build(export=ExportFile.objects.get(pk=export.pk)).status == ExportFile.Status.FAILED
+    assert not ExportFile.objects.get(pk=export.pk).file
+
+
+@pytest.mark.django_db
+def test_a_pending_export_has_no_download_and_a_purge_takes_the_zips(owner_client, teacher, llm_server):
+    exam = _graded(_class(teacher, 1), teacher)
+    pending = services.export_start(exam=exam, user=teacher, fmt="zip")
+    assert owner_client.get(reverse("export_download", args=[pending.pk])).status_code == 404
+    services.export_build(export=pending)
+    table = services.export_start(exam=exam, user=teacher, fmt="json")
+    services.export_build(export=table)
+    zip_path = Path(ExportFile.objects.get(pk=pending.pk).file.path)
+    assert zip_path.is_file()
+
+    services.exam_files_purge(exam=exam, reason="test")
+    # The zip holds the copies' pages: it goes with them; the grades' tables stay.
+    assert not zip_path.exists() and not ExportFile.objects.filter(pk=pending.pk).exists()
+    assert owner_client.get(reverse("export_download", args=[table.pk])).status_code == 200
+    refused = owner_client.post(reverse("exam_export_start", args=[exam.pk]), {"fmt": "zip"}, follow=True)
+    assert "les PDF annotés ne sont plus disponibles" in refused.content.decode()
+    assert not ExportFile.objects.filter(exam=exam, fmt="zip").exists()
