@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import bareme, copies, exams, exports, files, grading, links, proposals, review, roster
+from .views import bareme, copies, exams, exports, files, grading, links, proposals, review, roster, summary
 
 urlpatterns = [
     path("exams/new/", exams.exam_create, name="exam_create"),
@@ -37,6 +37,10 @@ urlpatterns = [
     path("copies/<int:pk>/rename/", review.copy_rename, name="copy_rename"),
     path("copies/<int:pk>/reviewed/", review.copy_reviewed, name="copy_reviewed"),
     path("copies/<int:pk>/regrade/", review.copy_regrade, name="copy_regrade"),
+    # The class summary
+    path("exams/<int:pk>/summary/", summary.exam_summary, name="exam_summary"),
+    path("exams/<int:pk>/summary/update/", summary.exam_summary_update, name="exam_summary_update"),
+    path("exams/<int:pk>/summary.pdf", summary.exam_summary_pdf, name="exam_summary_pdf"),
     # The class list
     path("exams/<int:pk>/students/<int:student_pk>/status/", roster.exam_student_status, name="exam_student_status"),
     path("copies/<int:pk>/student/", roster.copy_student, name="copy_student"),

@@ -53,6 +53,7 @@ class UsageRecord(models.Model):
         VERIFICATION = "verification", _("Vérification")
         REPAIR = "repair", _("Réparation")
         APPRECIATION = "appreciation", _("Appréciation")
+        CLASS_SUMMARY = "summary", _("Synthèse de classe")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="usage_records")
     exam = models.ForeignKey("grading.Exam", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

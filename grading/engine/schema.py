@@ -125,6 +125,21 @@ class AppreciationDraft(BaseModel):
     appreciation: str = Field(min_length=1, max_length=2000)
 
 
+class ClassSummaryDraft(BaseModel):
+    """What to tell the class: its three strengths and three most shared difficulties."""
+
+    strengths: list[str] = Field(min_length=1, max_length=3)
+    difficulties: list[str] = Field(min_length=1, max_length=3)
+
+    @field_validator("strengths", "difficulties")
+    @classmethod
+    def _sentences(cls, value: list[str]) -> list[str]:
+        sentences = [" ".join(item.split())[:400] for item in value]
+        if not all(sentences):
+            raise ValueError("empty sentence")
+        return sentences
+
+
 class NameReading(BaseModel):
     """The student's name as written in the header of a copy's first page ("" when illegible)."""
 

@@ -15,8 +15,10 @@ from .exports import ExportFile
 from .grades import Grade, GradeEdit, ModelAnswer
 from .links import RegradeRequest, StudentLink, StudentLinkAccess
 from .proposals import Proposal
+from .summary import ClassSummary
 
 __all__ = [
+    "ClassSummary",
     "Copy",
     "Exam",
     "ExamStudent",

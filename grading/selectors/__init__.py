@@ -7,6 +7,7 @@
 - links: the copies handed back and their private links' state.
 - roster: the grades in the class list's order (exports, Pronote).
 - exports: an exam's export files (owner only, expired ones gone).
+- summary: the class's results per question, the questions it failed most, the summary.
 """
 
 from __future__ import annotations
@@ -45,8 +46,13 @@ from .review import (
     review_rows_select,
 )
 from .roster import SheetLine, exam_roster, exam_sheet
+from .summary import ClassResults, QuestionResult, class_results, class_summary_inputs
 
 __all__ = [
+    "ClassResults",
+    "QuestionResult",
+    "class_results",
+    "class_summary_inputs",
     "GRID_SORTS",
     "LinkRow",
     "copy_regrade_requests",

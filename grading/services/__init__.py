@@ -23,6 +23,7 @@
 - evaluation, evaluation_file: the operators' evaluation (manage.py grading_eval): teacher-graded
   text answers graded again by the configured models, agreement figures, every call in the ledger.
 - exports: export files built by a worker (the zip, a large class's tables), their expiry.
+- summary: the class summary drafted by the grading model (metered), edited, restored.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ from .review import (
     points_check,
 )
 from .roster import copy_student_set, exam_student_mark
+from .summary import class_summary_text, exam_summary_draft, exam_summary_edit, exam_summary_restore
 from .uploads import (
     SplitRow,
     copy_delete,
@@ -99,6 +101,10 @@ from .uploads import (
 )
 
 __all__ = [
+    "class_summary_text",
+    "exam_summary_draft",
+    "exam_summary_edit",
+    "exam_summary_restore",
     "LINK_DAYS_DEFAULT",
     "LINK_DAYS_MAX",
     "IssuedLink",

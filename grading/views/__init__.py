@@ -14,6 +14,7 @@ every URL pattern to prove it). Refusals are ApplicationErrors, shown with their
 - roster: a student's status (Abs, Disp., Non noté), a copy's student.
 - files: uploaded files and page images, exports, the purge of students' files.
 - exports: exports built by a worker (the zip, a large class's tables): ask, follow, download.
+- summary: the class summary (questions failed most, strengths and difficulties, one-page PDF).
 - links: handing the copies back (links issued, printed, emailed, revoked) and the student's page
   behind a private link (no account: the token is the credential, an unknown one a 404).
 """

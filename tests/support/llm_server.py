@@ -184,6 +184,7 @@ _TASK_RE = re.compile(r"\[TASK:([a-z_]+)\]")
 _DISPUTED_RE = re.compile(r"<disputed_json>(.*?)</disputed_json>", re.S)
 _PAGES_RE = re.compile(r"<page_count>(\d+)</page_count>")
 _GRADES_RE = re.compile(r"<grades_json>(.*?)</grades_json>", re.S)
+_CLASS_RE = re.compile(r"<class_json>(.*?)</class_json>", re.S)
 # A name in a copy's header, as students write it: "Nom : Léa Abadie" (demo mode reads it).
 _NAME_RE = re.compile(r"\b(?:Nom|NOM|Name|Élève)\s*:\s*(\S+(?: \S+)*?)(?=\s{2,}|\s+Classe\b|\s*$)", re.M)
 _SPLIT_PAGE_RE = re.compile(r"^Page (\d+)\. Text layer:\n(.*)$", re.M)
@@ -243,6 +244,24 @@ def demo_appreciation(text: str) -> str:
     return f"{opening} Point fort : {ranked[-1]['label']}. À retravailler en priorité : {ranked[0]['label']}."
 
 
+def demo_class_summary(text: str) -> dict:
+    """Strengths and difficulties that follow the class's figures in the prompt: the questions
+    with the best average share first, then those with the worst."""
+    questions = json.loads((_CLASS_RE.search(text) or [None, "{}"])[1]).get("questions") or []
+
+    def share(question: dict) -> float:
+        maximum = float(question.get("max") or 0)
+        return float(question.get("average") or 0) / maximum if maximum else 0.0
+
+    ranked = sorted(questions, key=share)
+    strengths = [f"{q['label']} : bien réussi par la plupart de la classe." for q in reversed(ranked[-3:])]
+    difficulties = [f"{q['label']} : à retravailler, beaucoup de réponses incomplètes." for q in ranked[:3]]
+    return {
+        "strengths": strengths or ["Copies rendues complètes."],
+        "difficulties": difficulties or ["Rédaction à soigner."],
+    }
+
+
 def demo_placements(questions: int, pages: int) -> list[dict]:
     """Where each answer is read, as a model says it: the questions spread over the pages in
     order, those of one page sharing its height from top to bottom."""
@@ -277,6 +296,8 @@ def demo_content(text: str, model: str, key: str = "") -> str:
         )
     if task == "appreciation":
         return json.dumps({"appreciation": demo_appreciation(text)}, ensure_ascii=False)
+    if task == "class_summary":
+        return json.dumps(demo_class_summary(text), ensure_ascii=False)
     if task == "read_name":
         found = _NAME_RE.search(text)
         return json.dumps({"name": found.group(1) if found else ""}, ensure_ascii=False)
