@@ -87,7 +87,7 @@ def copy_notes(copy: Copy, review: Review, row: ReviewRow, *, comment_chars: int
     return notes
 
 
-def copy_summary(copy: Copy, review: Review, row: ReviewRow) -> Summary:
+def copy_summary(copy: Copy, review: Review, row: ReviewRow, *, link: str = "") -> Summary:
     language = copy.exam.language
     total, maximum = row.total, review.bareme_total
     twenty = ""
@@ -107,6 +107,7 @@ def copy_summary(copy: Copy, review: Review, row: ReviewRow) -> Summary:
         total=total_text,
         twenty=twenty,
         appreciation=copy_appreciation(copy),
+        link=link,
     )
 
 
@@ -168,15 +169,19 @@ class SourcePaths:
         self._stack.close()
 
 
-def copy_annotated_pdf(*, copy: Copy, review: Review | None = None, sources: SourcePaths | None = None) -> bytes:
-    """The copy to hand back: summary page, then its pages as uploaded with the notes drawn over."""
+def copy_annotated_pdf(
+    *, copy: Copy, review: Review | None = None, sources: SourcePaths | None = None, link: str = ""
+) -> bytes:
+    """The copy to hand back: summary page, then its pages as uploaded with the notes drawn over.
+    `link`: the student's private link (known only when it is issued, or opened), printed on
+    the summary page as a QR code."""
     if copy.exam.files_purged_at is not None:
         raise FilesPurged(copy.exam.files_purged_at)
     review = review or review_get(exam=copy.exam)
     row = next(r for r in review.rows if r.copy.pk == copy.pk)
     with translation.override(copy.exam.language):
         notes = copy_notes(copy, review, row)
-        summary = copy_summary(copy, review, row)
+        summary = copy_summary(copy, review, row, link=link)
         try:
             if copy.source is not None and copy.source.file:
                 source = copy.source.file
@@ -202,12 +207,17 @@ def copy_annotated_filename(copy: Copy) -> str:
 
 
 def exam_annotated_zip_write(
-    *, exam: Exam, handle: IO[bytes], progress: Callable[[int, int], None] | None = None
+    *,
+    exam: Exam,
+    handle: IO[bytes],
+    progress: Callable[[int, int], None] | None = None,
+    links: dict[int, str] | None = None,
 ) -> int:
     """Writes the zip of the class's annotated PDFs to `handle` (a file), one copy at a time:
     the archive is never held in memory, only the copy being drawn. Reads the same whatever
     the class's size: the grid's three queries, then the copies' sources and pages in two.
-    `progress(done, total)` after each copy. Returns the number of PDFs written."""
+    `progress(done, total)` after each copy; `links`: copy id → its private link, printed as a
+    QR code on its summary page. Returns the number of PDFs written."""
     if exam.files_purged_at is not None:
         raise FilesPurged(exam.files_purged_at)
     review = review_get(exam=exam)
@@ -218,7 +228,8 @@ def exam_annotated_zip_write(
     with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         try:
             for done, row in enumerate(review.rows, start=1):
-                pdf = copy_annotated_pdf(copy=row.copy, review=review, sources=sources)
+                link = (links or {}).get(row.copy.pk, "")
+                pdf = copy_annotated_pdf(copy=row.copy, review=review, sources=sources, link=link)
                 archive.writestr(copy_annotated_filename(row.copy), pdf)
                 del pdf
                 if progress is not None:

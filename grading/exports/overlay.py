@@ -14,6 +14,9 @@ from pathlib import Path
 
 from django.utils.translation import gettext as _
 from pypdf import PdfReader, PdfWriter
+from reportlab.graphics import renderPDF
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
@@ -76,6 +79,7 @@ class Summary:
     total: str  # "Total : 11,5 / 15"
     twenty: str  # "Note : 15,33 / 20" ("" when the barème is out of 20 or nothing is graded)
     appreciation: str
+    link: str = ""  # the student's private link, printed as a QR code when there is one
 
 
 def _note_lines(note: Note, width: float) -> list[str]:
@@ -187,11 +191,13 @@ class _Flow:
         self.margin = 50.0
         self.y = size[1] - self.margin
         self.pages = 1
+        self.right = 0.0  # kept free on the right while the first lines run beside the QR code
         canvas.setPageSize(size)
 
     @property
     def width(self) -> float:
-        return self.size[0] - 2 * self.margin
+        beside = self.right if self.pages == 1 and self.y > self.size[1] - self.margin - QR_SIZE - 20 else 0.0
+        return self.size[0] - 2 * self.margin - beside
 
     def room(self, height: float) -> None:
         if self.y - height < self.margin:
@@ -228,9 +234,30 @@ class _Flow:
         self.y -= height
 
 
+QR_SIZE = 86.0  # pt (3 cm): a phone reads it from a printed page at arm's length
+
+
+def _draw_link_qr(canvas: Canvas, size: tuple[float, float], link: str) -> float:
+    """The student's private link as a QR code in the summary page's top right corner, with a
+    caption; returns the width it takes from the text beside it."""
+    widget = QrCodeWidget(link, barLevel="M", barBorder=0)
+    x0, y0, x1, y1 = widget.getBounds()
+    drawing = Drawing(QR_SIZE, QR_SIZE, transform=[QR_SIZE / (x1 - x0), 0, 0, QR_SIZE / (y1 - y0), 0, 0])
+    drawing.add(widget)
+    margin = 50.0
+    left, bottom = size[0] - margin - QR_SIZE, size[1] - margin - QR_SIZE
+    renderPDF.draw(drawing, canvas, left, bottom)
+    canvas.setFont(REGULAR, TEXT_SIZE)
+    canvas.setFillColorRGB(*INK)
+    canvas.drawCentredString(left + QR_SIZE / 2, bottom - TEXT_SIZE * 1.4, _("Ta copie en ligne"))
+    return QR_SIZE + 12
+
+
 def _draw_summary(canvas: Canvas, size: tuple[float, float], summary: Summary, notes: list[Note], unplaced) -> int:
     """The summary page(s); returns how many."""
     flow = _Flow(canvas, size)
+    if summary.link:
+        flow.right = _draw_link_qr(canvas, size, summary.link)
     flow.text(summary.title, font=REGULAR, size=12)
     flow.space(4)
     flow.text(summary.student, font=BOLD, size=18)

@@ -42,6 +42,8 @@ class ExportFile(StatusTransitions, models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     fmt = models.CharField(_("format"), max_length=16, choices=Format.choices)
     scale = models.CharField(max_length=8, blank=True)  # Pronote's: "20" or "bareme"
+    # The zip with each student's private link as a QR code: new links, open this many days.
+    link_days = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(_("statut"), max_length=8, choices=Status.choices, default=Status.PENDING)
     file = models.FileField(upload_to=export_upload_to, blank=True)
     size_bytes = models.PositiveBigIntegerField(default=0)

@@ -40,6 +40,7 @@ from ..errors import FilesPurged, WorkflowError
 from ..models import Exam, ExportFile
 from ..selectors.exports import export_progress_key
 from ..tasks import export_build_task
+from .links import LINK_DAYS_MAX, exam_links_issue
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +75,15 @@ def export_filename(export: ExportFile) -> str:
     return f"{name}{suffix}.{EXTENSIONS[ExportFile.Format(export.fmt)]}"
 
 
-def export_start(*, exam: Exam, user, fmt: str, scale: str = "") -> ExportFile:
-    """Records the export and enqueues its build once committed."""
+def export_start(*, exam: Exam, user, fmt: str, scale: str = "", link_days: int | None = None) -> ExportFile:
+    """Records the export and enqueues its build once committed. `link_days` (the zip only):
+    each copy's summary page carries a QR code to a new private link open that many days."""
     if fmt not in ExportFile.Format.values:
         raise WorkflowError(_("Format d'export inconnu."))
+    if link_days is not None and fmt != ExportFile.Format.ZIP:
+        link_days = None
+    if link_days is not None and not 1 <= link_days <= LINK_DAYS_MAX:
+        raise WorkflowError(_("La durée d'un lien va de 1 à %(max)s jours.") % {"max": LINK_DAYS_MAX})
     if fmt == ExportFile.Format.ZIP and exam.files_purged_at is not None:
         raise FilesPurged(exam.files_purged_at)
     scale = (scale if scale in exports.PRONOTE_SCALES else "20") if fmt.startswith("pronote") else ""
@@ -86,6 +92,7 @@ def export_start(*, exam: Exam, user, fmt: str, scale: str = "") -> ExportFile:
         created_by=user,
         fmt=fmt,
         scale=scale,
+        link_days=link_days,
         expires_at=timezone.now() + timedelta(hours=settings.CORRIGO_EXPORT_HOURS),
     )
     transaction.on_commit(lambda: export_build_task.delay(export.pk))
@@ -108,11 +115,17 @@ def export_build(*, export: ExportFile) -> ExportFile:
     try:
         if export.fmt == ExportFile.Format.ZIP:
             # On disk, then to storage in chunks (S3: a multipart upload): never in memory.
+            links = None
+            if export.link_days:
+                # Issued here, by the build, so the links exist only inside the file (and as hashes).
+                issued = exam_links_issue(exam=exam, user=export.created_by or exam.owner, days=export.link_days)
+                links = {item.copy.pk: item.url for item in issued}
             with tempfile.TemporaryFile(prefix="corrigo-export-") as handle:
                 exports.exam_annotated_zip_write(
                     exam=exam,
                     handle=handle,
                     progress=lambda done, total: export_progress_set(export_id=export.pk, done=done, total=total),
+                    links=links,
                 )
                 size = handle.tell()
                 handle.seek(0)

@@ -40,6 +40,8 @@ def exam_exports(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "formats": ExportFile.Format.choices,
         "fmt": fmt if fmt in ExportFile.Format.values else ExportFile.Format.ZIP,
         "scale": scale if scale in exports.PRONOTE_SCALES else "20",
+        "link_days": services.LINK_DAYS_DEFAULT,
+        "link_days_max": services.LINK_DAYS_MAX,
     }
     return render(request, "grading/exam_exports.html", context)
 
@@ -48,9 +50,17 @@ def exam_exports(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def exam_export_start(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
+    link_days = None
+    if request.POST.get("qr"):
+        days = request.POST.get("days", "")
+        link_days = int(days) if days.isdigit() and len(days) < 6 else 0  # 0: refused with the reason
     try:
         export = services.export_start(
-            exam=exam, user=request.user, fmt=request.POST.get("fmt", ""), scale=request.POST.get("scale", "")
+            exam=exam,
+            user=request.user,
+            fmt=request.POST.get("fmt", ""),
+            scale=request.POST.get("scale", ""),
+            link_days=link_days,
         )
     except ApplicationError as error:
         messages.error(request, error.message)

@@ -190,7 +190,8 @@ def regrade_answer(request: AuthenticatedHttpRequest, pk: int, regrade_pk: int) 
 def student_copy_pdf(request: HttpRequest, token: str) -> HttpResponse:
     link = _link(request, token, StudentLinkAccess.What.PDF)
     try:
-        content = exports.copy_annotated_pdf(copy=link.copy)
+        # The token is in hand: the summary page's QR code leads back to this page.
+        content = exports.copy_annotated_pdf(copy=link.copy, link=services.link_url(token))
     except ApplicationError:
         raise Http404 from None  # the files were purged: the page says so
     response = HttpResponse(content, content_type="application/pdf")
