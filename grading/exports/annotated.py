@@ -36,7 +36,7 @@ from pypdf import PdfReader, PdfWriter
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
-from ..engine.render import local_copy, pdf_geometry, pdf_overlay
+from ..engine.render import PageGeometry, local_copy, pdf_geometry, pdf_overlay
 from ..engine.sandbox import PdfRefused
 from ..errors import FilesPurged
 from ..models import Copy, Exam
@@ -149,12 +149,15 @@ def _with_images(copy: Copy, summary: Summary, notes: list[Note]) -> bytes:
 
 class SourcePaths:
     """Local copies of the copies' source PDFs while a zip is written: a class scanned as one
-    PDF is copied out of storage once for its 30 (or 300) copies, not once per copy. Only the
-    last source is kept (the copies of one PDF come together), so the disk holds one at a time."""
+    PDF is copied out of storage once for its 30 (or 300) copies, not once per copy, and its
+    pages' geometry read once (one sandbox for the whole file, not one per copy: it parses
+    the whole PDF each time). Only the last source is kept (the copies of one PDF come
+    together), so the disk holds one at a time."""
 
     def __init__(self) -> None:
         self._name = ""
         self._path: Path | None = None
+        self._geometry: list[PageGeometry] | None = None
         self._stack = ExitStack()
 
     def path(self, field: FieldFile):
@@ -163,7 +166,17 @@ class SourcePaths:
             self._stack.close()
             self._path = self._stack.enter_context(local_copy(name, storage=field.storage))
             self._name = name
+            self._geometry = None
         return nullcontext(self._path)
+
+    def geometry(self, path: Path, *, first: int, last: int | None) -> list[PageGeometry]:
+        """Pages `first`..`last` of the current source (`path`, from path())."""
+        if self._geometry is None:
+            self._geometry = pdf_geometry(path)
+        pages = [page for page in self._geometry if page.index >= first and (last is None or page.index <= last)]
+        if not pages:
+            raise PdfRefused.unreadable(f"pages {first}-{last} not in the source")
+        return pages
 
     def close(self) -> None:
         self._stack.close()
@@ -187,7 +200,10 @@ def copy_annotated_pdf(
                 source = copy.source.file
                 try:
                     with sources.path(source) if sources else local_copy(source.name, storage=source.storage) as path:
-                        geometry = pdf_geometry(path, first=copy.first_page, last=copy.last_page)
+                        if sources is not None:
+                            geometry = sources.geometry(path, first=copy.first_page, last=copy.last_page)
+                        else:
+                            geometry = pdf_geometry(path, first=copy.first_page, last=copy.last_page)
                         shown = [page.shown_size for page in geometry]
                         overlay, prefix = overlay_pdf(summary, notes, shown, geometry)
                         return pdf_overlay(
