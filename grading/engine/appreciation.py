@@ -10,9 +10,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import cast
 
-from .asking import Reply, Request, ask_with_repair, reply_parse
+from .asking import Request, ask_one
 from .config import RoleConfig
-from .llm import LLMResult, llm_complete
+from .llm import LLMResult
 from .prompts import appreciation_messages
 from .schema import AppreciationDraft, parse_model
 
@@ -33,15 +33,8 @@ def appreciation_write(*, request: Request, record: Record) -> str:
     """The model's appréciation for the request's grades, after at most one repair.
 
     Raises EngineError (InvalidAnswer, TransientLLMError, PermanentLLMError…) with a readable reason."""
-
-    def run(requests: dict[str, Request], repair: bool) -> dict[str, Reply]:
-        replies = {}
-        for key, each in requests.items():
-            result = llm_complete(config=each.config, messages=each.messages, max_tokens=APPRECIATION_MAX_TOKENS)
-            record(result, repair)
-            replies[key] = reply_parse(result, partial(parse_model, model=AppreciationDraft))
-        return replies
-
-    # ask_with_repair raises InvalidAnswer unless every reply is usable: the value is there.
-    draft = cast(AppreciationDraft, ask_with_repair({"appreciation": request}, run)["appreciation"].value)
+    parse = partial(parse_model, model=AppreciationDraft)
+    draft = cast(
+        AppreciationDraft, ask_one(request=request, record=record, parse=parse, max_tokens=APPRECIATION_MAX_TOKENS)
+    )
     return " ".join(draft.appreciation.split())

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from django.utils.translation import gettext as _
 
 from .config import RoleConfig
 from .errors import InvalidAnswer
-from .llm import LLMResult
+from .llm import LLMResult, llm_complete
 from .prompts import repair_messages
 
 K = TypeVar("K")
@@ -72,3 +72,22 @@ def ask_with_repair(requests: dict[K, Request], run: Run[K, T]) -> dict[K, Reply
                 raw=reply.raw,
             )
     return replies
+
+
+def ask_one(
+    *, request: Request, record: Callable[[LLMResult, bool], None], parse: Callable[..., T], max_tokens: int
+) -> T:
+    """One request called directly (nothing stored to replay), each call passed to
+    `record(result, repair)` before its answer is read: the usable value after at most one
+    repair. Raises EngineError (InvalidAnswer, TransientLLMError, PermanentLLMError…)."""
+
+    def run(requests: dict[str, Request], repair: bool) -> dict[str, Reply[T]]:
+        replies = {}
+        for key, each in requests.items():
+            result = llm_complete(config=each.config, messages=each.messages, max_tokens=max_tokens)
+            record(result, repair)
+            replies[key] = reply_parse(result, parse)
+        return replies
+
+    # ask_with_repair raises InvalidAnswer unless the reply is usable: the value is there.
+    return cast(T, ask_with_repair({"answer": request}, run)["answer"].value)

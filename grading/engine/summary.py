@@ -11,9 +11,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import cast
 
-from .asking import Reply, Request, ask_with_repair, reply_parse
+from .asking import Request, ask_one
 from .config import RoleConfig
-from .llm import LLMResult, llm_complete
+from .llm import LLMResult
 from .prompts import LANGUAGE_NAMES, data_escape, json_for_prompt
 from .schema import ClassSummaryDraft, parse_model
 
@@ -71,13 +71,7 @@ def class_summary_write(*, request: Request, record: Record) -> ClassSummaryDraf
     """The model's strengths and difficulties, after at most one repair.
 
     Raises EngineError (InvalidAnswer, TransientLLMError, PermanentLLMError…) with a readable reason."""
-
-    def run(requests: dict[str, Request], repair: bool) -> dict[str, Reply]:
-        replies = {}
-        for key, each in requests.items():
-            result = llm_complete(config=each.config, messages=each.messages, max_tokens=CLASS_SUMMARY_MAX_TOKENS)
-            record(result, repair)
-            replies[key] = reply_parse(result, partial(parse_model, model=ClassSummaryDraft))
-        return replies
-
-    return cast(ClassSummaryDraft, ask_with_repair({"summary": request}, run)["summary"].value)
+    parse = partial(parse_model, model=ClassSummaryDraft)
+    return cast(
+        ClassSummaryDraft, ask_one(request=request, record=record, parse=parse, max_tokens=CLASS_SUMMARY_MAX_TOKENS)
+    )

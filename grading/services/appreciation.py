@@ -1,11 +1,15 @@
 """A copy's general appréciation drafted by the grading model from its grades (one small call,
 metered like every call: a reservation of its worst case first, each call's ledger row written
-the moment it returns, phase "appreciation", before anything else)."""
+the moment it returns, phase "appreciation", before anything else: metered_ask, which the class
+summary uses too)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Generic, TypeVar
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -14,13 +18,63 @@ from accounts.models import User
 from usage.services import usage_record, usage_reserve, usage_settle
 
 from ..engine.appreciation import APPRECIATION_MAX_TOKENS, appreciation_request, appreciation_write
+from ..engine.asking import Request
 from ..engine.llm import LLMResult
 from ..errors import WorkflowError
-from ..models import Copy
+from ..models import Copy, Exam
 from .estimate import request_worst_tokens, role_ready
+
+T = TypeVar("T")
 
 # The role whose model drafts it: the grading model (grader A in double correction).
 APPRECIATION_ROLE = "grader_a"
+
+
+@dataclass(frozen=True)
+class Metered(Generic[T]):
+    value: T
+    model: str  # the model that gave it (the repair's when there was one)
+
+
+def metered_ask(
+    *,
+    user: User,
+    exam: Exam,
+    copy: Copy | None = None,
+    phase: str,
+    key: str,
+    request: Request,
+    max_tokens: int,
+    write: Callable[..., T],
+) -> Metered[T]:
+    """One small call outside grading (an appréciation, the class summary), metered: its worst
+    case and its repair's reserved under `key`, each call's ledger row written the moment it
+    returns (`phase`, or "repair"), the reservation settled whatever happens.
+    `write(request=…, record=…)` is the engine's function that asks."""
+    # The call and its possible repair, each at its worst case.
+    usage_reserve(user=user, key=key, tokens=2 * request_worst_tokens(request, max_tokens=max_tokens), exam=exam)
+    models: list[str] = []
+
+    def record(result: LLMResult, repair: bool) -> None:
+        models.append(result.model)
+        usage_record(
+            user=user,
+            exam=exam,
+            copy=copy,
+            phase="repair" if repair else phase,
+            model=result.model,
+            **result.ledger_tokens,
+            idempotency_key=f"{key}:repair" if repair else key,
+            reservation_key=key,
+        )
+
+    outcome = "failed"
+    try:
+        value = write(request=request, record=record)
+        outcome = "finished"
+    finally:
+        usage_settle(key=key, outcome=outcome)
+    return Metered(value=value, model=models[-1] if models else "")
 
 
 def _number(value: Decimal) -> str:
@@ -62,33 +116,16 @@ def copy_appreciation_draft(*, copy: Copy, user: User) -> Copy:
         total=_number(total),
         maximum=_number(maximum),
     )
-    key = f"appreciation:{copy.pk}:{uuid.uuid4().hex[:12]}"
-    # The call and its possible repair, each at its worst case.
-    usage_reserve(
+    draft = metered_ask(
         user=user,
-        key=key,
-        tokens=2 * request_worst_tokens(request, max_tokens=APPRECIATION_MAX_TOKENS),
         exam=copy.exam,
-    )
-
-    def record(result: LLMResult, repair: bool) -> None:
-        usage_record(
-            user=user,
-            exam=copy.exam,
-            copy=copy,
-            phase="repair" if repair else "appreciation",
-            model=result.model,
-            **result.ledger_tokens,
-            idempotency_key=f"{key}:repair" if repair else key,
-            reservation_key=key,
-        )
-
-    outcome = "failed"
-    try:
-        draft = appreciation_write(request=request, record=record)
-        outcome = "finished"
-    finally:
-        usage_settle(key=key, outcome=outcome)
+        copy=copy,
+        phase="appreciation",
+        key=f"appreciation:{copy.pk}:{uuid.uuid4().hex[:12]}",
+        request=request,
+        max_tokens=APPRECIATION_MAX_TOKENS,
+        write=appreciation_write,
+    ).value
     with transaction.atomic():
         locked = Copy.objects.select_for_update().get(pk=copy.pk)
         locked.appreciation_ai = draft

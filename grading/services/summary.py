@@ -12,15 +12,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from usage.services import usage_record, usage_reserve, usage_settle
 
-from ..engine.llm import LLMResult
 from ..engine.schema import ClassSummaryDraft
 from ..engine.summary import CLASS_SUMMARY_MAX_TOKENS, class_summary_request, class_summary_write
 from ..errors import WorkflowError
 from ..models import ClassSummary, Exam
 from ..selectors.summary import class_summary_inputs
-from .estimate import request_worst_tokens, role_ready
+from .appreciation import metered_ask
+from .estimate import role_ready
 
 # The role whose model drafts it: the grading model (grader A in double correction).
 SUMMARY_ROLE = "grader_a"
@@ -48,36 +47,21 @@ def exam_summary_draft(*, exam: Exam, user: User) -> ClassSummary:
         raise WorkflowError(_("Aucune copie corrigée : rien à résumer pour la classe."))
     config = role_ready(SUMMARY_ROLE)
     request = class_summary_request(config=config, title=exam.title, language=exam.language, questions=questions)
-    key = f"summary:{exam.pk}:{uuid.uuid4().hex[:12]}"
-    # The call and its possible repair, each at its worst case.
-    usage_reserve(
-        user=user, key=key, tokens=2 * request_worst_tokens(request, max_tokens=CLASS_SUMMARY_MAX_TOKENS), exam=exam
+    answer = metered_ask(
+        user=user,
+        exam=exam,
+        phase="summary",
+        key=f"summary:{exam.pk}:{uuid.uuid4().hex[:12]}",
+        request=request,
+        max_tokens=CLASS_SUMMARY_MAX_TOKENS,
+        write=class_summary_write,
     )
-    models_used: list[str] = []
-
-    def record(result: LLMResult, repair: bool) -> None:
-        models_used.append(result.model)
-        usage_record(
-            user=user,
-            exam=exam,
-            phase="repair" if repair else "summary",
-            model=result.model,
-            **result.ledger_tokens,
-            idempotency_key=f"{key}:repair" if repair else key,
-            reservation_key=key,
-        )
-
-    outcome = "failed"
-    try:
-        draft = class_summary_write(request=request, record=record)
-        outcome = "finished"
-    finally:
-        usage_settle(key=key, outcome=outcome)
+    draft = answer.value
     text = class_summary_text(draft, language=exam.language)
     with transaction.atomic():
         summary, _created = ClassSummary.objects.select_for_update().get_or_create(exam=exam)
         summary.text = summary.text_ai = text
-        summary.model = models_used[-1] if models_used else ""
+        summary.model = answer.model
         summary.drafted_at = timezone.now()
         summary.edited_by, summary.edited_at = None, None
         summary.save()
