@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('grading', '0016_class_summary'),
+        ('grading', '0017_class_summary'),
     ]
 
     operations = [

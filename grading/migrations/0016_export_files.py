@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('grading', '0014_regrade_requests'),
+        ('grading', '0015_proposals'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

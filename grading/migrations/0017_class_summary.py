@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('grading', '0015_export_files'),
+        ('grading', '0016_export_files'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
