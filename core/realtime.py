@@ -7,11 +7,23 @@ consumer lets a user join a group only when the check says the user owns it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import heapq
+import itertools
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django import db
+
+from .redis_client import redis_client, redis_key
+
+logger = logging.getLogger(__name__)
 
 OwnerCheck = Callable[[Any, int], bool]
 _owner_checks: dict[str, OwnerCheck] = {
@@ -47,3 +59,115 @@ def realtime_send(group: str, *, html: str = "", data: dict | None = None) -> No
     """
     layer = get_channel_layer()
     async_to_sync(layer.group_send)(group, {"type": EVENT_TYPE, "html": html, "data": data or {}})
+
+
+# --- Coalesced events ---------------------------------------------------------------------
+# A busy group (an exam whose 300 copies change state in parallel) gets at most one event per
+# window: the first change opens a window and is sent at once (a lone change is never delayed);
+# changes inside the window gather in a Redis set, and when the window closes the process that
+# opened it sends them together. The state sent is read when it is sent, so the last state
+# always arrives: a change made after a send is pending in the set, and whoever sends next (the
+# window's closing, or the next change's new window) takes it.
+#
+# Redis holds the window and the pending set, so processes on several machines share them; a
+# process that dies with a window open leaves its pending items to the next change (or the
+# page's full reload when it reconnects).
+
+_OPEN = """
+for i = 3, #ARGV do redis.call('SADD', KEYS[1], ARGV[i]) end
+if #ARGV >= 3 then redis.call('PEXPIRE', KEYS[1], 3600000) end
+if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[1]) then return false end
+local items = redis.call('SMEMBERS', KEYS[1])
+redis.call('DEL', KEYS[1])
+return {1, items}
+"""
+_CLOSE = """
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+if redis.call('SCARD', KEYS[1]) == 0 then return false end
+if not redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[2]) then return false end
+local items = redis.call('SMEMBERS', KEYS[1])
+redis.call('DEL', KEYS[1])
+return {1, items}
+"""
+_TAKE = """
+local items = redis.call('SMEMBERS', KEYS[1])
+redis.call('DEL', KEYS[1])
+return items
+"""
+
+Flush = Callable[[list[str]], None]
+
+
+def _keys(key: str) -> list[str]:
+    return [redis_key("coalesce", key, "pending"), redis_key("coalesce", key, "window")]
+
+
+def _items(reply: Any) -> list[str]:
+    return sorted(item.decode() if isinstance(item, bytes) else str(item) for item in reply)
+
+
+def realtime_coalesce(key: str, *, items: Iterable[str], window_s: float, flush: Flush) -> bool:
+    """Marks `items` changed under `key`; `flush(items)` sends the pending ones, at most once
+    per `window_s` per key across every process (see above). True when this call sent now."""
+    window_ms = max(1, int(window_s * 1000))
+    token = uuid.uuid4().hex
+    reply = redis_client().eval(_OPEN, 2, *_keys(key), window_ms, token, *items)
+    if not reply:
+        return False
+    flush(_items(reply[1]))
+    _trailing.schedule(time.monotonic() + window_s, lambda: _close(key, token, window_s, flush))
+    return True
+
+
+def realtime_coalesced_take(key: str) -> list[str]:
+    """The items pending under `key`, taken (for a final event sent at once, outside the window)."""
+    return _items(redis_client().eval(_TAKE, 1, _keys(key)[0]))
+
+
+def _close(key: str, token: str, window_s: float, flush: Flush) -> None:
+    next_token = uuid.uuid4().hex
+    window_ms = max(1, int(window_s * 1000))
+    reply = redis_client().eval(_CLOSE, 2, *_keys(key), token, window_ms, next_token)
+    if reply:
+        flush(_items(reply[1]))
+        _trailing.schedule(time.monotonic() + window_s, lambda: _close(key, next_token, window_s, flush))
+
+
+class _Trailing:
+    """One daemon thread per process runs the windows' closings when they are due."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._count = itertools.count()
+
+    def schedule(self, when: float, action: Callable[[], None]) -> None:
+        with self._ready:
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                # First use, or a forked child (threads do not survive a fork).
+                self._due = []
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="realtime-trailing", daemon=True)
+                self._thread.start()
+            heapq.heappush(self._due, (when, next(self._count), action))
+            self._ready.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._ready.wait(timeout=self._due[0][0] - time.monotonic() if self._due else None)
+                _when, _n, action = heapq.heappop(self._due)
+            try:
+                action()
+            except Exception:
+                logger.exception("coalesced realtime event failed")
+            finally:
+                # The flush may have read the database: this thread keeps no connection open
+                # (a test database could not be dropped, a pooler slot would stay taken).
+                db.connections.close_all()
+
+
+_trailing = _Trailing()

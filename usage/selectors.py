@@ -175,6 +175,11 @@ def usage_exam_cost(*, exam_id: int, user: User | None = None) -> dict[str, Any]
     return {"phases": phases, "total": total}
 
 
+def usage_exam_total_cost(*, exam_id: int) -> Decimal:
+    """The exam's total cost (Decimal USD, 0 without calls): one aggregate, for live counters."""
+    return UsageRecord.objects.filter(exam_id=exam_id).aggregate(total=Sum("total_cost"))["total"] or ZERO
+
+
 def money_str(value: Decimal) -> str:
     """A Decimal USD amount as a JSON string: every decimal kept, no exponent, "0" for zero."""
     return format(value.normalize(), "f") if value else "0"

@@ -104,7 +104,11 @@ TEMPLATES = [
 # --- Data stores -----------------------------------------------------------------------
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+# Web requests open a connection each (0: daphne runs views on changing threads); Celery
+# workers keep theirs (config.workers sets CONN_MAX_AGE for them), checked before each task's
+# first query so one the server or a pooler dropped is replaced instead of failing the task.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file: wait for the write lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
@@ -141,6 +145,10 @@ CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
         },
     }
 }
+
+# At most one progress event per exam per window (grading.services.events): a class of 300
+# copies graded in parallel changes state hundreds of times a minute; the page needs a few a second.
+CORRIGO_PROGRESS_WINDOW_S = env.float("CORRIGO_PROGRESS_WINDOW_S", default=0.5)
 
 # --- Celery ----------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
@@ -438,6 +446,9 @@ CORRIGO_LLM = {
 }
 CORRIGO_LLM_TIMEOUT = env.float("CORRIGO_LLM_TIMEOUT", default=120.0)
 CORRIGO_LLM_MAX_TOKENS = env.int("CORRIGO_LLM_MAX_TOKENS", default=4000)
+# Threads per worker process making provider calls (kept between copies): a copy's graders
+# are asked at once, so at least twice the worker's threads.
+CORRIGO_LLM_THREADS = env.int("CORRIGO_LLM_THREADS", default=32)
 CORRIGO_RETRY_BASE_S = env.float("CORRIGO_RETRY_BASE_S", default=2.0)
 CORRIGO_RETRY_CAP_S = env.float("CORRIGO_RETRY_CAP_S", default=60.0)
 # A copy task's lease (grading.services.leases), renewed every third of it while the task

@@ -8,8 +8,11 @@ task owns the retry policy (backoff + jitter, bounded under the broker visibilit
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -96,6 +99,22 @@ def tokens_from_usage(usage) -> LedgerTokens:
     }
 
 
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def llm_pool() -> ThreadPoolExecutor:
+    """The process's threads for provider calls, kept from one copy to the next: a pool per
+    round started new threads, each opening its own connections (Redis, the provider's HTTP
+    client) for a single call. One per process: a forked child starts its own."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            pool = ThreadPoolExecutor(max_workers=settings.CORRIGO_LLM_THREADS, thread_name_prefix="llm")
+            _pool = (os.getpid(), pool)
+        return _pool[1]
+
+
 @lru_cache(maxsize=1)
 def _litellm():
     import litellm
@@ -103,6 +122,13 @@ def _litellm():
     litellm.suppress_debug_info = True
     litellm.drop_params = True
     litellm.telemetry = False
+    # No logging callbacks: the ledger records every call (services.answers). Each callback
+    # costs the worker CPU on a logging thread for every call.
+    for name in ("callbacks", "input_callback", "success_callback", "failure_callback", "service_callback"):
+        setattr(litellm, name, [])
+    litellm._async_success_callback = []
+    litellm._async_failure_callback = []
+    litellm.turn_off_message_logging = True
     return litellm
 
 

@@ -34,7 +34,7 @@ from .lookups import (
     question_get,
     source_get,
 )
-from .progress import progress_context, progress_html
+from .progress import progress_context, progress_delta_context, progress_delta_html, progress_html
 from .review import (
     GRID_SORTS,
     Review,
@@ -86,6 +86,8 @@ __all__ = [
     "page_get",
     "proposal_get",
     "progress_context",
+    "progress_delta_context",
+    "progress_delta_html",
     "progress_html",
     "question_get",
     "review_get",

@@ -11,7 +11,7 @@ a conditional UPDATE (Copy.transition), so a copy is graded once.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
 from functools import partial
 
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
@@ -24,7 +24,7 @@ from ..engine.asking import Reply, Request, reply_parse
 from ..engine.config import RoleConfig
 from ..engine.errors import EngineError, TransientLLMError
 from ..engine.grader import CopyOutcome, PhaseRun, grade_copy
-from ..engine.llm import LLMResult, llm_complete
+from ..engine.llm import LLMResult, llm_complete, llm_pool
 from ..engine.prompts import ExamContext, exam_context
 from ..engine.schema import parse_copy_grades
 from ..models import Copy, Grade, GradeEdit, GradingJob, ModelAnswer, Question
@@ -121,12 +121,12 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str) -> PhaseRun:
             hold = usage_hold(pool_key=job.reservation_key, unit=copy_unit(copy), need=need)
             if hold is not Hold.GRANTED:
                 raise NoRoom(hold)
-            with ThreadPoolExecutor(max_workers=len(to_call), thread_name_prefix="llm") as pool:
-                language = translation.get_language()
-                futures = {
-                    slot: pool.submit(_answered, keys[slot], language, config=request.config, messages=request.messages)
-                    for slot, request in to_call.items()
-                }
+            pool, language = llm_pool(), translation.get_language()
+            futures = {
+                slot: pool.submit(_answered, keys[slot], language, config=request.config, messages=request.messages)
+                for slot, request in to_call.items()
+            }
+            wait(futures.values())
         failure: Exception | None = None
         for slot, future in futures.items():
             try:
@@ -203,7 +203,7 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str) -> 
             lease_until=timezone.now() + lease_length(),
         ):
             return "taken"
-        progress_push(exam)
+        progress_push(exam, copies=[copy.pk])
     elif copy.status not in IN_FLIGHT:
         return copy.status  # settled already: a redelivery changes nothing
     elif not copy_lease_take(copy_id=copy.pk, owner=lease_owner):
@@ -254,7 +254,7 @@ def _copy_grade_leased(
             return Copy.objects.filter(pk=copy.pk).values_list("status", flat=True).first() or DELETED
         _grades_write(copy, questions, outcome)
     copy_unit_settle(copy, "finished")
-    progress_push(exam)
+    progress_push(exam, copies=[copy.pk])
     job_maybe_finish(job_id=job.pk)
     return Copy.Status.DONE
 
@@ -321,7 +321,7 @@ def _regrade_edit(grade: Grade, field: str, *, before: str, after: str) -> Grade
 
 def _verifying(copy: Copy) -> None:
     if copy.transition(source=[Copy.Status.GRADING], target=Copy.Status.VERIFYING):
-        progress_push(copy.exam)
+        progress_push(copy.exam, copies=[copy.pk])
 
 
 class _LeaseLost(Exception):
@@ -344,7 +344,7 @@ def copy_fail(*, copy: Copy, reason: str, where: Q | None = None) -> bool:
     )
     if failed:
         copy_unit_settle(copy, "failed")
-        progress_push(copy.exam)
+        progress_push(copy.exam, copies=[copy.pk])
         if copy.job_id:
             job_maybe_finish(job_id=copy.job_id)
     return failed

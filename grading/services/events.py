@@ -1,5 +1,11 @@
-"""What the teacher is told while and after a job runs: the live progress fragment pushed to
-the exam page, and the job-finished email.
+"""What the teacher is told while and after a job runs: the live progress pushed to the exam
+page, and the job-finished email.
+
+An event costs the same whatever the size of the class: it sends the summary (counters counted
+by the database) and the rows of the copies that changed, coalesced to at most one event per
+CORRIGO_PROGRESS_WINDOW_S per exam (core.realtime.realtime_coalesce); the full block is rendered
+only for a page that (re)connects (views.grading.exam_progress). The final event of a job is sent
+at once, with the usage bar.
 
 Both are courtesies: a Redis or mail server outage is logged, never fails grading; the exam
 page reloaded shows the state from the database.
@@ -8,32 +14,59 @@ page reloaded shows the state from the database.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.urls import reverse
 
 from accounts.services import user_email_send
-from core.realtime import realtime_group_name, realtime_send
+from core.realtime import realtime_coalesce, realtime_coalesced_take, realtime_group_name, realtime_send
 from usage.selectors import usage_bar_html
 
 from ..models import Copy, Exam, GradingJob
-from ..selectors.progress import progress_html
+from ..selectors.progress import progress_delta_html
 
 logger = logging.getLogger(__name__)
 
 
-def progress_send(*, exam: Exam, final: bool = False) -> None:
-    """Pushes the progress fragment (and, when the job ends, the usage bar) to the exam's group."""
-    html = progress_html(exam=exam)
+def progress_send(*, exam: Exam, copy_ids: Iterable[int] = (), final: bool = False) -> None:
+    """Sends the summary and the rows of `copy_ids` (and, when the job ends, the usage bar) to
+    the exam's group now."""
+    html = progress_delta_html(exam=exam, copy_ids=copy_ids)
     if final:
         html += usage_bar_html(user=exam.owner, oob=True)
     realtime_send(realtime_group_name("exam", exam.pk), html=html, data={"final": final})
 
 
-def progress_push(exam: Exam, *, final: bool = False) -> None:
-    """progress_send, best effort (see the module's docstring)."""
+def _coalesce_key(exam_id: int) -> str:
+    return f"progress:exam-{exam_id}"
+
+
+def _flush(exam_id: int):
+    def flush(items: list[str]) -> None:
+        exam = Exam.objects.select_related("owner").filter(pk=exam_id).first()
+        if exam is not None:  # deleted meanwhile: nobody is watching it
+            progress_send(exam=exam, copy_ids=[int(item) for item in items])
+
+    return flush
+
+
+def progress_push(exam: Exam, *, copies: Iterable[int] = (), final: bool = False) -> None:
+    """Tells the exam's page that `copies` (ids) changed, and the counters with them: at once
+    when no event left for this exam in the last window, else with the window's closing.
+    `final` (the job ended) is sent at once with everything pending. Best effort (see above)."""
     try:
-        progress_send(exam=exam, final=final)
+        key = _coalesce_key(exam.pk)
+        if final:
+            pending = {int(item) for item in realtime_coalesced_take(key)}
+            progress_send(exam=exam, copy_ids=pending | set(copies), final=True)
+        else:
+            realtime_coalesce(
+                key,
+                items=[str(pk) for pk in copies],
+                window_s=settings.CORRIGO_PROGRESS_WINDOW_S,
+                flush=_flush(exam.pk),
+            )
     except Exception:
         logger.exception("progress event failed", extra={"exam": exam.pk})
 

@@ -52,7 +52,7 @@ def copy_no_room(copy: Copy, job: GradingJob, hold: Hold) -> str:
             source=(Copy.Status.QUEUED, *IN_FLIGHT), target=Copy.Status.QUEUED, lease_owner="", lease_until=None
         )
         if not was_queued:  # a copy waiting again changes nothing the teacher sees
-            progress_push(copy.exam)
+            progress_push(copy.exam, copies=[copy.pk])
         copy_grade_task.apply_async((copy.pk, job.pk, copy.attempt), countdown=QUOTA_WAIT_S)
         return "waiting"
     copy.transition(
@@ -65,8 +65,8 @@ def copy_no_room(copy: Copy, job: GradingJob, hold: Hold) -> str:
 
 def job_quota_reached(job: GradingJob) -> None:
     """The allowance cannot cover another copy: every copy still queued waits, resumable."""
-    job.copies.filter(status=Copy.Status.QUEUED).update(
-        status=Copy.Status.QUOTA_REACHED, failure_reason=quota_message()
-    )
-    progress_push(job.exam)
+    queued = job.copies.filter(status=Copy.Status.QUEUED)
+    stopped = list(queued.values_list("pk", flat=True))
+    queued.filter(pk__in=stopped).update(status=Copy.Status.QUOTA_REACHED, failure_reason=quota_message())
+    progress_push(job.exam, copies=stopped)
     job_maybe_finish(job_id=job.pk)

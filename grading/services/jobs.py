@@ -131,7 +131,7 @@ def copy_rerun(*, copy: Copy, overwrite_edits: bool = False) -> GradingJob:
         copy.refresh_from_db(fields=["attempt"])
         attempt = copy.attempt
         transaction.on_commit(lambda: copy_grade_task.delay(copy.pk, running.pk, attempt))
-    transaction.on_commit(lambda: progress_push(exam))
+    transaction.on_commit(lambda: progress_push(exam, copies=[copy.pk]))
     return running
 
 

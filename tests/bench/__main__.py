@@ -147,7 +147,7 @@ def _class_create(*, copies: int, pages: int):
     return teacher, exam
 
 
-def _wait_finished(exam, timeout: float = 600) -> float:
+def _wait_finished(exam, timeout: float = 1800) -> float:
     from grading.models import GradingJob
 
     deadline = time.monotonic() + timeout
@@ -158,12 +158,34 @@ def _wait_finished(exam, timeout: float = 600) -> float:
     raise TimeoutError("the grading job did not finish")
 
 
-def bench_grading(args, tmp: Path, server) -> tuple[str, str, str]:
+def _load() -> str:
+    one, five, _fifteen = os.getloadavg()
+    return f"load={one:.2f},{five:.2f}"
+
+
+def _sampled(directory: Path) -> dict[str, float]:
+    """The workers' CPU seconds by phase so far (tests/bench/sampler.py), summed over processes."""
+    import json
+
+    totals: dict[str, float] = {}
+    for path in directory.glob("*.json"):
+        try:
+            data = json.loads(path.read_text())
+        except ValueError:  # being rewritten: the next read has it
+            time.sleep(0.05)
+            data = json.loads(path.read_text())
+        for phase, seconds in data.items():
+            totals[phase] = totals.get(phase, 0.0) + seconds
+    return totals
+
+
+def bench_grading(args, tmp: Path, server) -> list[str]:
     from tests.support.servers import celery_worker_start
 
     env = {
         "CORRIGO_DEMO_MODE": "false",
         "CORRIGO_LLM_TIMEOUT": "60",
+        "CONN_MAX_AGE": "600",
         **{
             f"CORRIGO_LLM_{role}_{key}": value
             for role, model in (
@@ -181,60 +203,113 @@ def bench_grading(args, tmp: Path, server) -> tuple[str, str, str]:
         role.lower(): {"model": os.environ[f"CORRIGO_LLM_{role}_MODEL"], "api_base": server.url, "api_key": "sk-bench"}
         for role in ("DETECTION", "GRADER_A", "GRADER_B")
     }
-    worker = celery_worker_start(tmp, name="bench", concurrency=args.threads, pool="threads", **env)
+    sampler_dir = tmp / "sampler"
+    sampler_dir.mkdir()
+    workers = [
+        celery_worker_start(
+            tmp,
+            name=f"bench{n}",
+            concurrency=args.threads,
+            pool="threads",
+            extra_args=["-I", "tests.bench.sampler"],
+            BENCH_SAMPLER_DIR=str(sampler_dir),
+            **env,
+        )
+        for n in range(args.workers)
+    ]
+    lines: list[str] = []
     try:
-        return _graded(args, server, worker)
+        _warm_up(workers)
+        for copies in args.copies:
+            result = _graded(args, copies, server, workers, sampler_dir)
+            for line in result:
+                print(line, flush=True)
+            lines += result
     except Exception:
-        print(worker.log()[-4000:], file=sys.stderr)
+        for worker in workers:
+            print(worker.log()[-4000:], file=sys.stderr)
         raise
     finally:
-        worker.stop()
+        for worker in workers:
+            worker.stop()
+    return lines
 
 
-def _graded(args, server, worker) -> tuple[str, str, str]:
+def _warm_up(workers) -> None:
+    """Every worker imports litellm (seconds) and opens its connections before the timed runs."""
+    from django.db import transaction
+
+    from grading import services
+
+    teacher, exam = _class_create(copies=len(workers) * 4, pages=1)
+    with transaction.atomic():
+        services.job_start(exam=exam, user=teacher)
+    _wait_finished(exam, timeout=300)
+
+
+def _graded(args, copies: int, server, workers, sampler_dir: Path) -> list[str]:
     from django.db import transaction
 
     from grading import services
     from grading.models import Copy, ModelAnswer
     from tests.support.llm_server import openai_units
 
-    # Warm-up on another exam: the worker imports litellm (seconds) before the timed run.
-    warm_teacher, warm_exam = _class_create(copies=2, pages=1)
-    with transaction.atomic():
-        services.job_start(exam=warm_exam, user=warm_teacher)
-    _wait_finished(warm_exam, timeout=120)
-
-    teacher, exam = _class_create(copies=args.copies, pages=args.pages)
+    teacher, exam = _class_create(copies=copies, pages=args.pages)
     server.latency = args.latency
     server.requests.clear()
     server.max_in_flight = 0
-    cpu_before = _cpu_seconds(worker.process.pid)
+    load_before = _load()
+    cpu_before = sum(_cpu_seconds(worker.process.pid) for worker in workers)
+    phases_before = _sampled(sampler_dir)
     started = time.perf_counter()
     t0 = time.monotonic()
     with transaction.atomic():
         services.job_start(exam=exam, user=teacher)
     ended = _wait_finished(exam)
-    cpu = _cpu_seconds(worker.process.pid) - cpu_before
-    log = worker.log()
+    time.sleep(0.6)  # the samplers' next write covers the end of the run
+    cpu = sum(_cpu_seconds(worker.process.pid) for worker in workers) - cpu_before
+    phases_after = _sampled(sampler_dir)
+    phases = {name: phases_after.get(name, 0.0) - phases_before.get(name, 0.0) for name in phases_after}
+    sampler = phases.pop("sampler", 0.0)
+    if os.environ.get("BENCH_SAMPLER_DETAIL"):
+        for name, seconds in sorted(phases.items(), key=lambda item: -item[1])[:40]:
+            print(f"#   {seconds * 1000 / copies:6.1f} ms/copy  {name}", file=sys.stderr)
+        merged: dict[str, float] = {}
+        for name, seconds in phases.items():
+            merged[name.split("|")[0]] = merged.get(name.split("|")[0], 0.0) + seconds
+        phases = merged
 
     done = Copy.objects.filter(exam=exam, status=Copy.Status.DONE).count()
-    if done != args.copies:
-        print(f"warning: {done}/{args.copies} copies done; worker log tail:\n{log[-2000:]}", file=sys.stderr)
+    if done != copies:
+        log = workers[0].log()
+        print(f"warning: {done}/{copies} copies done; worker log tail:\n{log[-2000:]}", file=sys.stderr)
     calls = len(server.requests)
-    concurrency = args.threads * 2
+    concurrency = args.workers * args.threads * 2
     verified = ModelAnswer.objects.filter(copy__exam=exam, phase="verification").exists()
     chain = 2 if verified else 1
     ideal = max(math.ceil(calls / concurrency), chain) * args.latency
     wall = ended - started
     grading_line = (
-        f"grading wall_s={wall:.2f} ideal_s={ideal:.2f} ratio={wall / ideal:.2f}"
-        f" calls={calls} concurrency={concurrency}"
+        f"grading copies={copies} workers={args.workers} threads={args.threads} wall_s={wall:.2f}"
+        f" ideal_s={ideal:.2f} ratio={wall / ideal:.2f} calls={calls} concurrency={concurrency}"
+        f" max_in_flight={server.max_in_flight} {load_before} load_after={_load().removeprefix('load=')}"
     )
-    cpu_line = f"cpu_ms_per_page={cpu * 1000 / (args.copies * args.pages):.1f}"
+    # The samplers' own CPU is not the workers': left out of the figure and printed apart.
+    worker_cpu = cpu - sampler
+    cpu_line = (
+        f"cpu_ms_per_copy={worker_cpu * 1000 / copies:.1f} copies={copies}"
+        f" cpu_ms_per_page={worker_cpu * 1000 / (copies * args.pages):.1f}"
+        f" sampler_ms_per_copy={sampler * 1000 / copies:.1f}"
+    )
+    attributed = sum(phases.values())
+    split = " ".join(f"{name}={seconds * 1000 / copies:.1f}" for name, seconds in sorted(phases.items()))
+    split_line = (
+        f"cpu_phases_ms_per_copy copies={copies} {split} unattributed={(worker_cpu - attributed) * 1000 / copies:.1f}"
+    )
 
     # Prefix caching: per model, grading calls in arrival order; copies 2..N.
     grading_calls = [r for r in server.requests if "[TASK:verify]" not in r.text and r.usage]
-    cached, static = 0, 0
+    cached, static, common = 0, 0, 0
     for model in {r.model for r in grading_calls}:
         calls_of_model = sorted((r for r in grading_calls if r.model == model), key=lambda r: r.started)
         units = [openai_units(r.body["messages"]) for r in calls_of_model]
@@ -248,19 +323,12 @@ def _graded(args, server, worker) -> tuple[str, str, str]:
     if os.environ.get("BENCH_TRACE"):
         for record in sorted(server.requests, key=lambda r: r.started):
             kind = "verify" if "[TASK:verify]" in record.text else "grade"
-            label = record.text.rsplit("<copie_eleve>", 1)[-1][:0]
             copy_id = hashlib.sha1(record.text[-3000:].encode(), usedforsecurity=False).hexdigest()[:6]
-            print(
-                f"trace {record.started - t0:7.3f} {record.ended - t0:7.3f} {kind} {record.model} {copy_id}{label}",
-                file=sys.stderr,
-            )
-    cache_line = f"prefix_cache_ratio={cached / static if static else 0:.3f}"
-    print(
-        f"# {done}/{args.copies} copies done, max in-flight calls seen by the server: {server.max_in_flight},"
-        f" static prefix ≈ {common} tokens",
-        file=sys.stderr,
-    )
-    return grading_line, cpu_line, cache_line
+            times = f"{record.started - t0:7.3f} {record.ended - t0:7.3f}"
+            print(f"trace {times} {kind} {record.model} {copy_id}", file=sys.stderr)
+    cache_line = f"prefix_cache_ratio={cached / static if static else 0:.3f} copies={copies}"
+    print(f"# {done}/{copies} copies done, static prefix ≈ {common} tokens", file=sys.stderr)
+    return [grading_line, cpu_line, split_line, cache_line]
 
 
 def bench_progress(args, tmp: Path) -> str:
@@ -317,17 +385,23 @@ def bench_render(tmp: Path, pages: int = 200) -> str:
     return result.stdout.strip()
 
 
+def _sizes(text: str) -> list[int]:
+    return [int(part) for part in text.replace(",", "/").split("/") if part]
+
+
 def main() -> None:
+    cores = os.cpu_count() or 1
     parser = argparse.ArgumentParser(description="Corrigo grading engine benchmark")
-    parser.add_argument("--copies", type=int, default=30)
+    parser.add_argument("--copies", type=_sizes, default=[30, 120, 300], help="class sizes, e.g. 30/120/300")
     parser.add_argument("--pages", type=int, default=4)
     parser.add_argument("--latency", type=float, default=1.0)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=cores, help="worker processes (default: the core count)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument(
         "--only",
-        choices=["grid", "export"],
-        help="run only this part (grid: the review grid's server time; export: the 300-copy zip)",
+        choices=["grading", "grid", "export"],
+        help="run only this part (grading: the classes; grid: the review grid's server time; export: the 300-copy zip)",
     )
     args = parser.parse_args()
 
@@ -348,10 +422,11 @@ def main() -> None:
         old_name = connection.settings_dict["NAME"]
         connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         server = LLMServer().start()
+        print(f"# {cores} cores, {_load()}", flush=True)
         try:
+            if args.only in (None, "grading"):
+                bench_grading(args, tmp, server)
             if args.only is None:
-                for line in bench_grading(args, tmp, server):
-                    print(line, flush=True)
                 print(bench_progress(args, tmp), flush=True)
             if args.only in (None, "grid"):
                 for line in bench_review_grid(server):

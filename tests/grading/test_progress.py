@@ -1,8 +1,12 @@
-"""Live progress: fragments pushed through daphne and the Redis channel layer to the owner only."""
+"""Live progress: what changed pushed through daphne and the Redis channel layer to the owner
+only, coalesced per exam; the page's full block rendered only when it (re)connects."""
 
 from __future__ import annotations
 
 import asyncio
+import math
+import re
+import time
 
 import pytest
 import websockets
@@ -10,8 +14,8 @@ from django.test import Client
 
 from grading import services
 from grading.models import Copy, GradingJob
-from grading.selectors import progress_context, progress_html
-from grading.services import progress_send
+from grading.selectors import progress_context, progress_delta_html, progress_html
+from grading.services import progress_push, progress_send
 from tests.factories import copy_with_pages, exam_with_bareme
 from tests.support.deadlines import Deadline
 from tests.support.servers import celery_worker_start
@@ -20,6 +24,7 @@ from .conftest import roles_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 HEADERS = {"Origin": "http://localhost"}
+ROOT = re.compile(r'<(section|div|li) id="([^"]+)"[^>]*hx-swap-oob="true"')
 
 
 def _cookie(user) -> str:
@@ -32,8 +37,8 @@ def _url(server, exam) -> str:
     return f"ws://127.0.0.1:{server.port}/ws/events/exam-{exam.pk}/"
 
 
-async def _collect(url: str, cookie: str, action, *, until: str, timeout: float = 60) -> list[str]:
-    """Messages until one contains `until`; `timeout` is the base of a scaled deadline."""
+async def _collect(url: str, cookie: str, action, *, until, timeout: float = 60) -> list[str]:
+    """Messages until `until(received)` holds; `timeout` is the base of a scaled deadline."""
     received: list[str] = []
     async with websockets.connect(url, additional_headers={**HEADERS, "Cookie": cookie}) as ws:
         # No pause needed: the consumer joins the group before it accepts the handshake.
@@ -45,9 +50,9 @@ async def _collect(url: str, cookie: str, action, *, until: str, timeout: float 
             except TimeoutError:
                 continue  # expired() measures the machine again and extends the deadline if slower
             received.append(message)
-            if until in message:
+            if until(received):
                 return received
-    raise AssertionError(f"timed out after {deadline} waiting for a message with {until!r}: {len(received)} received")
+    raise AssertionError(f"timed out after {deadline} waiting for the last message: {len(received)} received")
 
 
 async def _status(url: str, cookie: str) -> int:
@@ -58,7 +63,30 @@ async def _status(url: str, cookie: str) -> int:
         return exc.response.status_code
 
 
-def test_progress_fragments_reach_the_owner_and_nobody_else(asgi_server, teacher, other_teacher):
+def _roots(html: str) -> dict[str, str]:
+    """The out-of-band roots of a message by id, as the htmx ws extension swaps them."""
+    starts = [(m.start(), m.group(2), m.group(1)) for m in ROOT.finditer(html)]
+    roots = {}
+    for n, (start, ident, tag) in enumerate(starts):
+        end = starts[n + 1][0] if n + 1 < len(starts) else len(html)
+        chunk = html[start:end]
+        roots[ident] = chunk[: chunk.rindex(f"</{tag}>") + len(f"</{tag}>")]
+    return roots
+
+
+def _page(messages: list[str]) -> dict[str, str]:
+    """What a page shows after applying every message in order (later swaps win)."""
+    shown: dict[str, str] = {}
+    for message in messages:
+        shown.update(_roots(message))
+    return shown
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).replace('hx-swap-oob="true"', "").split())
+
+
+def test_progress_reaches_the_owner_and_nobody_else(asgi_server, teacher, other_teacher):
     exam = exam_with_bareme(owner=teacher, questions=1)
     copy_with_pages(exam, pages=1, label="Alice")
     url = _url(asgi_server, exam)
@@ -66,9 +94,63 @@ def test_progress_fragments_reach_the_owner_and_nobody_else(asgi_server, teacher
     assert asyncio.run(_status(url, _cookie(other_teacher))) == 403
     assert asyncio.run(_status(url, "")) == 403
     messages = asyncio.run(
-        _collect(url, _cookie(teacher), lambda: progress_send(exam=exam), until="grading-progress", timeout=15)
+        _collect(url, _cookie(teacher), lambda: progress_send(exam=exam), until=lambda m: True, timeout=15)
     )
-    assert 'id="grading-progress"' in messages[-1] and 'hx-swap-oob="true"' in messages[-1]
+    assert 'id="progress-summary"' in messages[-1] and 'hx-swap-oob="true"' in messages[-1]
+
+
+def test_an_event_carries_the_counters_and_only_the_rows_that_changed(teacher, llm_server):
+    exam = exam_with_bareme(owner=teacher, questions=1)
+    copies = [copy_with_pages(exam, pages=1, label=f"Élève {n:02d}") for n in range(30)]
+    services.job_start(exam=exam, user=teacher)
+    copies[7].refresh_from_db()
+    copies[7].transition(source=[Copy.Status.QUEUED], target=Copy.Status.FAILED, failure_reason="Illisible")
+
+    roots = _roots(progress_delta_html(exam=exam, copy_ids=[copies[7].pk]))
+
+    assert list(roots) == ["progress-summary", f"copy-status-{copies[7].pk}"]
+    assert "0 copie(s) sur 30" not in _text(roots["progress-summary"])
+    assert "1 copie(s) sur 30" in _text(roots["progress-summary"])
+    assert "0 terminée(s), 1 en échec" in _text(roots["progress-summary"])
+    assert "Élève 07" in roots[f"copy-status-{copies[7].pk}"] and "Illisible" in roots[f"copy-status-{copies[7].pk}"]
+    # The same rows as the full block renders (the page after a reload).
+    full = progress_html(exam=exam, oob=False)
+    assert _text(roots[f"copy-status-{copies[7].pk}"]) in _text(full)
+    assert full.count("<li ") == 30
+
+
+def test_changes_inside_a_window_arrive_together_with_the_last_counters(asgi_server, teacher, settings):
+    settings.CORRIGO_PROGRESS_WINDOW_S = 2.0
+    exam = exam_with_bareme(owner=teacher, questions=1)
+    copies = [copy_with_pages(exam, pages=1, label=f"Élève {n:02d}") for n in range(12)]
+    job = GradingJob.objects.create(exam=exam, created_by=teacher, total_copies=12)
+    Copy.objects.filter(exam=exam).update(job=job)
+
+    def finish_all() -> None:
+        for copy in copies:
+            copy.transition(source=[Copy.Status.QUEUED], target=Copy.Status.DONE)
+            progress_push(exam, copies=[copy.pk])
+
+    started = time.monotonic()
+    messages = asyncio.run(
+        _collect(
+            _url(asgi_server, exam),
+            _cookie(teacher),
+            finish_all,
+            until=lambda received: "12 copie(s) sur 12" in received[-1],
+            timeout=30,
+        )
+    )
+    elapsed = time.monotonic() - started
+
+    # At most one event per window (the first change is sent at once, the rest when it closes).
+    assert 2 <= len(messages) <= 1 + math.ceil(elapsed / settings.CORRIGO_PROGRESS_WINDOW_S)
+    assert len(messages) < len(copies)
+    assert _roots(messages[0]).keys() == {"progress-summary", f"copy-status-{copies[0].pk}"}
+    shown = _page(messages)
+    assert {f"copy-status-{copy.pk}" for copy in copies} <= shown.keys()
+    assert all("Terminée" in shown[f"copy-status-{copy.pk}"] for copy in copies)
+    assert "12 terminée(s), 0 en échec" in _text(shown["progress-summary"])
 
 
 def test_a_job_graded_by_a_real_worker_streams_its_progress_and_a_reload_shows_the_same(
@@ -83,7 +165,7 @@ def test_a_job_graded_by_a_real_worker_streams_its_progress_and_a_reload_shows_t
                 _url(asgi_server, exam),
                 _cookie(teacher),
                 lambda: services.job_start(exam=exam, user=teacher),
-                until='id="usage-bar"',  # only the final event carries the usage bar
+                until=lambda received: 'id="usage-bar"' in received[-1],  # only the final event has it
             )
         )
     finally:
@@ -93,7 +175,13 @@ def test_a_job_graded_by_a_real_worker_streams_its_progress_and_a_reload_shows_t
     assert GradingJob.objects.get(exam=exam).status == GradingJob.Status.FINISHED
     assert any("Correction en cours" in m for m in messages)
     assert "Correction terminée" in messages[-1] and "3 copie(s) sur 3" in messages[-1]
-    assert messages[-1].count('hx-swap-oob="true"') == 2  # the progress block and the usage bar
-    # The last pushed fragment is what the exam page renders from the database.
-    assert messages[-1].startswith(progress_html(exam=exam))
+    # No event carries the whole block: the summary, changed rows and, at the end, the usage bar.
+    assert not any('id="grading-progress"' in m for m in messages)
+    # The page that applied every event shows what a reload renders from the database.
+    shown = _page(messages)
+    full = progress_html(exam=exam, oob=False)
+    assert _text(shown["progress-summary"]) in _text(full)
+    for copy in copies:
+        assert _text(shown[f"copy-status-{copy.pk}"]) in _text(full)
+        assert "Terminée" in shown[f"copy-status-{copy.pk}"]
     assert progress_context(exam=exam)["done"] == 3

@@ -114,7 +114,13 @@ def daphne_start(tmp_dir: Path, **env_extra: str) -> Service:
 
 
 def celery_worker_start(
-    tmp_dir: Path, *, name: str = "w1", concurrency: int = 4, pool: str = "threads", **env_extra: str
+    tmp_dir: Path,
+    *,
+    name: str = "w1",
+    concurrency: int = 4,
+    pool: str = "threads",
+    extra_args: list[str] | None = None,
+    **env_extra: str,
 ) -> Service:
     log_path = tmp_dir / f"celery-{name}.log"
     argv = [
@@ -124,6 +130,7 @@ def celery_worker_start(
         "-P", pool, "-c", str(concurrency),
         "-I", "tests.support.tasks",
         "--without-gossip", "--without-mingle", "-l", "INFO",
+        *(extra_args or []),
     ]  # fmt: skip
     process = _spawn(argv, env=service_env(**env_extra), log_path=log_path)
     service = Service(process=process, log_path=log_path)
