@@ -1,25 +1,34 @@
 """`make bench`: the grading engine's figures (printed, never asserted).
 
-    python -m tests.bench  [--copies 30] [--pages 4] [--latency 1.0] [--threads 4] [--samples 200]
+    python -m tests.bench  [--copies 30/120/300] [--workers <cores>] [--threads 8] [--pages 4]
+                           [--latency 1.0] [--samples 200] [--only grading|grid]
 
 Database: a dedicated PostgreSQL database (`corrigo_bench_<checkout>`) on the server of
 DATABASE_URL, created for the run with Django's test-database machinery and MIGRATE=False
 (tables straight from the models, like `pytest --nomigrations`: dj-stripe's migrations take a
 minute), and dropped at the end. Redis: the REDIS_URL server under its own key prefix.
 
-What runs for real: the scripted LLM server (HTTP, `--latency` per call), a Celery worker
-subprocess (threads pool, `--threads`, prefetch 1, acks_late), daphne + the Redis channel layer
+What runs for real: the scripted LLM server (HTTP, `--latency` per call), `--workers` Celery
+worker subprocesses (threads pool, `--threads` each, prefetch 1, acks_late, persistent database
+connections: the production worker model, config/workers.py), daphne + the Redis channel layer
 for websockets, litellm for every call.
 
-Lines printed:
-- grading wall_s ideal_s ratio calls concurrency: a class of `--copies` × `--pages` pages in
-  double correction. concurrency = worker threads × 2 (each task calls both graders at once);
-  ideal = max(ceil(calls / concurrency), longest chain of dependent calls) × latency, the chain
-  being grading → verification (2) when any copy needed a verification round.
-- cpu_ms_per_page: the worker process's CPU time (user + system) during the run / pages.
+Lines printed, for each class size of `--copies`:
+- grading copies= workers= threads= wall_s ideal_s ratio calls concurrency load=: a class of
+  N copies × `--pages` pages in double correction. concurrency = workers × threads × 2 (each
+  task calls both graders at once); ideal = max(ceil(calls / concurrency), longest chain of
+  dependent calls) × latency, the chain being grading → verification (2) when any copy needed
+  a verification round. load= is the load average (1 and 5 min) before the run, load_after= after.
+- cpu_ms_per_copy: the worker processes' CPU time (user + system) during the run / copies;
+  LLM waits use no CPU. The sampler's own CPU (sampler_ms_per_copy) is left out.
+- cpu_phases_ms_per_copy: the same CPU split by what the thread was doing (tests/bench/sampler.py:
+  llm_call = litellm and the HTTP client, ledger = answers kept, ledger rows and allowance holds,
+  progress = live events, engine = prompts and answers stored, copy_state = the rest of the copy
+  task, celery = the broker, llm_logging = litellm's callbacks). BENCH_SAMPLER_DETAIL=1 prints
+  the top functions too.
 - prefix_cache_ratio: cached prompt tokens / static-prefix tokens over the grading calls of
   copies 2..N (per model); the static prefix is the part of the prompt identical for every copy.
-- progress p50_ms p95_ms: from `progress_send` (what tasks call: render the fragment from the
+- progress p50_ms p95_ms: from `progress_send` (what a window sends: render the summary from the
   database, publish to the exam's group) to a logged-in websocket client receiving it.
 - validate / render: a 200-page scanned PDF validated and rendered to the engine's JPEGs in a
   fresh process, through the PDF sandbox (a child process under limits) and, for comparison,
