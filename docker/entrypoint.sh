@@ -1,7 +1,7 @@
 #!/bin/sh
 # The image's entry point: the first argument is the role.
 #   web      daphne (HTTP + websockets) on $PORT; scale it to as many replicas as needed
-#   worker   Celery worker; scale it freely
+#   worker   Celery workers (config/workers.py: one process per core + one for files); scale it freely
 #   beat     Celery beat: run EXACTLY ONE in the whole deployment (else periodic tasks run twice)
 #   migrate  one-shot: apply migrations, copy static files to /srv/static (nginx's volume), exit
 #   manage   any manage.py command: `docker compose run --rm web manage createsuperuser`
@@ -17,9 +17,9 @@ case "$role" in
       --http-timeout "${WEB_HTTP_TIMEOUT:-300}" config.asgi:application "$@"
     ;;
   worker)
-    exec celery -A config worker --loglevel "${LOG_LEVEL:-INFO}" \
-      --pool "${CELERY_POOL:-threads}" --concurrency "${CELERY_CONCURRENCY:-8}" \
-      --hostname "${CELERY_WORKER_NAME:-worker@%h}" "$@"
+    # Processes with a few threads each, sized from the cores, and one for files
+    # (config/workers.py: CORRIGO_WORKER_PROCESSES, CORRIGO_WORKER_THREADS, CORRIGO_RENDER_THREADS).
+    exec python -m config.workers "$@"
     ;;
   beat)
     exec celery -A config beat --loglevel "${LOG_LEVEL:-INFO}" \

@@ -2,7 +2,7 @@
 
     python docker/healthcheck.py          web: GET /health on the local daphne (200 = healthy:
                                           database, Redis and a Celery worker answer)
-    python docker/healthcheck.py worker   this container's Celery worker answers a ping
+    python docker/healthcheck.py worker   each of this container's Celery worker processes answers a ping
     python docker/healthcheck.py beat     the broker beat sends to answers
 
 The web check sends a Host that Django accepts (the first concrete ALLOWED_HOSTS entry):
@@ -46,13 +46,19 @@ def web() -> int:
 
 
 def worker() -> int:
-    from config.celery import app
+    import django
 
-    # The name docker/entrypoint.sh gives the worker.
-    name = os.environ.get("CELERY_WORKER_NAME", "worker@%h").replace("%h", socket.gethostname())
-    replies = app.control.ping(destination=[name], timeout=5)
-    print(replies or f"unhealthy: {name} did not answer")
-    return 0 if replies else 1
+    from config.celery import app
+    from config.workers import worker_plan
+
+    django.setup()
+    # The names config/workers.py gives this container's worker processes: every one answers.
+    names = [spec.name.replace("%h", socket.gethostname()) for spec in worker_plan()]
+    replies = app.control.ping(destination=names, timeout=5)
+    answered = {name for reply in replies for name in reply}
+    missing = sorted(set(names) - answered)
+    print(replies if not missing else f"unhealthy: {', '.join(missing)} did not answer")
+    return 0 if not missing else 1
 
 
 def beat() -> int:

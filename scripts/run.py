@@ -152,7 +152,8 @@ def main() -> None:
     demo_port = _demo_server_start(env)
 
     subprocess.run([PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True)
-    spawn("worker", [PY, "-m", "celery", "-A", "config", "worker", "-l", "INFO", "-P", "threads", "-c", "8"], env)
+    # Processes with a few threads each, sized from the cores, and one for files (config/workers.py).
+    spawn("worker", [PY, "-m", "config.workers"], env)
     spawn(
         "beat",
         [PY, "-m", "celery", "-A", "config", "beat", "-l", "INFO", "-s", str(VAR / "celerybeat-schedule")],

@@ -3,7 +3,8 @@
 # where it cannot, stops at once with one line saying what to install. Shared by the
 # Makefile (make test, make container-test) and .ci/run.
 #   scripts/system-deps.sh test        python3-venv, Chromium (browser tests), nginx (proxy
-#                                      tests), PostgreSQL's binaries when none answers on 5432
+#                                      tests), PgBouncer (pooler test), PostgreSQL's binaries
+#                                      when none answers on 5432
 #   scripts/system-deps.sh container   podman, runc, debootstrap, nginx, PostgreSQL's binaries
 #   scripts/system-deps.sh ci          all of the above, make and gettext
 # Services are not started by the installation (a policy-rc.d refuses it while apt runs):
@@ -20,6 +21,7 @@ need_test() {
   python3 -c 'import ensurepip' 2>/dev/null || want python3-venv
   [ -x /usr/bin/chromium ] || want chromium
   have nginx || want nginx
+  have pgbouncer || want pgbouncer
   port_open 5432 || has_initdb || want postgresql
 }
 need_container() {

@@ -109,6 +109,16 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'd
 # first query so one the server or a pooler dropped is replaced instead of failing the task.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+# Behind PgBouncer in transaction pooling (docker/compose.yml: DATABASE_POOLER=pgbouncer) a
+# server connection serves other clients between two transactions, so nothing may outlive a
+# transaction: no server-side cursors (QuerySet.iterator() declares one on a server connection
+# and fetches from another: tests/ops/test_pgbouncer.py) and no prepared statements (Django's
+# psycopg default, client-side binding, made explicit; PgBouncer 1.18 cannot follow them).
+# Session settings Django sends (the time zone) are tracked and replayed by PgBouncer itself.
+DATABASE_POOLER = env("DATABASE_POOLER", default="")
+if DATABASE_POOLER == "pgbouncer":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file: wait for the write lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
@@ -173,20 +183,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = f"{REDIS_PREFIX}"
-# PDF rendering (a copy's pages, a class PDF's thumbnails, the barème and split proposals; each
-# in the sandbox, CPU- and memory-heavy) may get workers of its own: name their queue in
-# CORRIGO_RENDER_QUEUE (e.g. "render") and start those workers with `-Q <that queue>`. Unset,
-# rendering shares the default queue, which every worker consumes.
-CORRIGO_RENDER_QUEUE = env("CORRIGO_RENDER_QUEUE", default="")
-CELERY_TASK_ROUTES = {
-    task: {"queue": CORRIGO_RENDER_QUEUE}
-    for task in (
-        "grading.tasks.copy_pages_render_task",
-        "grading.tasks.source_thumbnails_render_task",
-        "grading.proposal_run",
-    )
-    if CORRIGO_RENDER_QUEUE
-}
+# Work on files (pages rendered from an upload, a class PDF's thumbnails, names read from
+# pages, barème and split proposals, exports: sandboxed, CPU- and memory-heavy) has its own
+# queue, CORRIGO_RENDER_QUEUE (default "<REDIS_PREFIX>-render"), and its own worker process
+# (config/workers.py), so a big upload never holds a grading thread. A worker started by hand
+# must consume it too (`-Q <default queue>,<render queue>`), or be a render worker of its own.
+CORRIGO_RENDER_QUEUE = env("CORRIGO_RENDER_QUEUE", default="") or f"{REDIS_PREFIX}-render"
+RENDER_TASKS = (
+    "grading.tasks.copy_pages_render_task",
+    "grading.tasks.copy_name_read_task",
+    "grading.tasks.source_thumbnails_render_task",
+    "grading.proposal_run",
+    "grading.tasks.*export*",
+)
+CELERY_TASK_ROUTES = {name: {"queue": CORRIGO_RENDER_QUEUE} for name in RENDER_TASKS}
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
     "global_keyprefix": f"{REDIS_PREFIX}:celery:",

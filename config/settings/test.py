@@ -16,6 +16,8 @@ REDIS_PREFIX = env("REDIS_PREFIX", default=f"corrigo-{_namespace}-{_worker}")
 CACHES["default"]["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default=REDIS_PREFIX)  # noqa: F405
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"{REDIS_PREFIX}:asgi"  # noqa: F405
 CELERY_TASK_DEFAULT_QUEUE = REDIS_PREFIX
+CORRIGO_RENDER_QUEUE = f"{REDIS_PREFIX}-render"
+CELERY_TASK_ROUTES = {name: {"queue": CORRIGO_RENDER_QUEUE} for name in RENDER_TASKS}  # noqa: F405
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
     "global_keyprefix": f"{REDIS_PREFIX}:celery:",

@@ -97,7 +97,7 @@ def test_dockerignore_keeps_virtualenvs_media_and_secrets_out():
 
 def test_compose_runs_every_role_from_one_image_after_the_migrate_job():
     services = COMPOSE["services"]
-    assert set(services) == {"migrate", "web", "worker", "beat", "redis", "postgres", "nginx"}
+    assert set(services) == {"migrate", "web", "worker", "beat", "redis", "postgres", "pgbouncer", "nginx"}
     roles = {name: services[name]["command"] for name in ("migrate", "web", "worker", "beat")}
     assert roles == {"migrate": ["migrate"], "web": ["web"], "worker": ["worker"], "beat": ["beat"]}
     for name in roles:
@@ -110,9 +110,22 @@ def test_compose_runs_every_role_from_one_image_after_the_migrate_job():
     assert services["beat"]["deploy"]["replicas"] == 1
 
 
+def test_compose_puts_pgbouncer_in_transaction_pooling_between_the_roles_and_postgresql():
+    services = COMPOSE["services"]
+    assert services["pgbouncer"]["environment"]["POOL_MODE"] == "transaction"
+    assert "@postgres:5432/" in services["pgbouncer"]["environment"]["DATABASE_URL"]
+    for name in ("web", "worker", "beat"):
+        environment = services[name]["environment"]
+        assert "@pgbouncer:5432/" in environment["DATABASE_URL"], name
+        assert environment["DATABASE_POOLER"] == "pgbouncer", name
+        assert services[name]["depends_on"]["pgbouncer"] == {"condition": "service_healthy"}
+    # Migrations go straight to PostgreSQL.
+    assert "@postgres:5432/" in services["migrate"]["environment"]["DATABASE_URL"]
+
+
 def test_compose_has_health_checks_and_named_volumes():
     services = COMPOSE["services"]
-    for name in ("web", "worker", "beat", "redis", "postgres", "nginx"):
+    for name in ("web", "worker", "beat", "redis", "postgres", "pgbouncer", "nginx"):
         assert services[name]["healthcheck"]["test"], name
     assert services["migrate"]["healthcheck"] == {"disable": True}
     assert "postgres:/var/lib/postgresql/data" in services["postgres"]["volumes"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.support.deadlines import scaled
+from tests.support.deadlines import scaled, wait_until
 from tests.support.servers import celery_worker_start, daphne_start, service_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,16 +69,62 @@ def test_the_web_check_fails_when_nothing_listens():
     assert "unhealthy" in result.stdout
 
 
-def test_the_worker_check_pings_this_containers_worker_by_name(tmp_path):
+def _launch(name: str, tmp_path: Path) -> subprocess.Popen:
+    """`python -m config.workers` as the worker container runs it: 2 grading processes + files."""
+    env = service_env(CELERY_WORKER_NAME=name, CORRIGO_WORKER_PROCESSES="2", CORRIGO_WORKER_THREADS="2")
+    argv = [sys.executable, "-m", "config.workers", "--without-gossip", "--without-mingle"]
+    log = (tmp_path / "workers.log").open("wb")
+    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+
+
+def _children(process: subprocess.Popen) -> list[int]:
+    path = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+
+def _stop(launcher: subprocess.Popen) -> None:
+    """Whatever a failed test left running: the workers, then the launcher."""
+    if launcher.poll() is None:
+        for pid in _children(launcher):
+            os.kill(pid, signal.SIGKILL)
+        launcher.kill()
+        launcher.wait()
+
+
+def test_the_worker_check_wants_every_process_of_this_containers_workers(tmp_path):
     name = f"hc@%h-{settings.REDIS_PREFIX}"
-    worker = celery_worker_start(tmp_path, name="hc")
+    launcher = _launch(name, tmp_path)
+    check = {"CELERY_WORKER_NAME": name, "CORRIGO_WORKER_PROCESSES": "2"}
     try:
-        result = _check("worker", CELERY_WORKER_NAME=name)
+        wait_until(lambda: _check("worker", **check).returncode == 0, base=90, what="the three workers to answer")
+        assert len(_children(launcher)) == 3
         other = _check("worker", CELERY_WORKER_NAME=f"someone-else@{socket.gethostname()}")
+        assert other.returncode == 1 and "did not answer" in other.stdout
+        # One process dies: the others are stopped and the launcher fails, so the container restarts.
+        os.kill(_children(launcher)[0], signal.SIGKILL)
+        assert launcher.wait(timeout=scaled(60)) != 0
+        assert _check("worker", **check).returncode == 1
     finally:
-        worker.stop()
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert other.returncode == 1
+        _stop(launcher)
+    assert (tmp_path / "workers.log").read_text().count("ready") == 3
+
+
+def test_sigterm_stops_every_worker_process_gracefully(tmp_path):
+    name = f"term@%h-{settings.REDIS_PREFIX}"
+    launcher = _launch(name, tmp_path)
+    try:
+        wait_until(
+            lambda: _check("worker", CELERY_WORKER_NAME=name, CORRIGO_WORKER_PROCESSES="2").returncode == 0,
+            base=90,
+            what="the workers to answer",
+        )
+        children = _children(launcher)
+        launcher.send_signal(signal.SIGTERM)
+        assert launcher.wait(timeout=scaled(60)) == 0
+    finally:
+        _stop(launcher)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    assert (tmp_path / "workers.log").read_text().count("Warm shutdown") == 3
 
 
 def test_the_beat_check_fails_when_the_broker_is_out_of_reach():

@@ -126,7 +126,7 @@ def celery_worker_start(
     argv = [
         sys.executable, "-m", "celery", "-A", "config", "worker",
         "-n", f"{name}@%h-{settings.REDIS_PREFIX}",
-        "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
+        "-Q", f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CORRIGO_RENDER_QUEUE}",
         "-P", pool, "-c", str(concurrency),
         "-I", "tests.support.tasks",
         "--without-gossip", "--without-mingle", "-l", "INFO",
