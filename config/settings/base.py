@@ -459,6 +459,18 @@ CORRIGO_LLM_MAX_TOKENS = env.int("CORRIGO_LLM_MAX_TOKENS", default=4000)
 # Threads per worker process making provider calls (kept between copies): a copy's graders
 # are asked at once, so at least twice the worker's threads.
 CORRIGO_LLM_THREADS = env.int("CORRIGO_LLM_THREADS", default=32)
+# Providers' rate limits, shared by every worker through Redis (core.ratelimit): per model,
+# "<model>=<requests per minute>:<tokens per minute>", comma-separated (0: no limit of that
+# kind), e.g. "openai/gpt-4o=500:30000,anthropic/claude-sonnet-4-5=50:40000". Set them a little
+# under the account's tier. A provider's 429 blocks the model for its Retry-After whatever is set.
+CORRIGO_RATE_LIMITS: dict[str, tuple[int, int]] = {}
+for _item in env.list("CORRIGO_RATE_LIMITS", default=[]):
+    _model, _, _limits = _item.rpartition("=")
+    _requests, _, _tokens = _limits.partition(":")
+    CORRIGO_RATE_LIMITS[_model.strip()] = (int(_requests or 0), int(_tokens or 0))
+# A call waits for the limiter (and Retry-After) at most this long in all, then fails as a
+# transient error (the copy task retries later); the copy's lease is kept while it waits.
+CORRIGO_RATE_LIMIT_MAX_WAIT_S = env.float("CORRIGO_RATE_LIMIT_MAX_WAIT_S", default=600.0)
 CORRIGO_RETRY_BASE_S = env.float("CORRIGO_RETRY_BASE_S", default=2.0)
 CORRIGO_RETRY_CAP_S = env.float("CORRIGO_RETRY_CAP_S", default=60.0)
 # A copy task's lease (grading.services.leases), renewed every third of it while the task

@@ -1,5 +1,10 @@
 """The one gateway to LLM providers. Nothing else in the project imports litellm.
 
+Every call passes the shared rate limiter of its model first (core.ratelimit: requests and
+tokens per minute from CORRIGO_RATE_LIMITS, the same budget for every worker machine); a 429
+blocks the model for its Retry-After, for everyone, and the call is asked again once it has
+passed: a copy waits rather than fails (up to CORRIGO_RATE_LIMIT_MAX_WAIT_S in all).
+
 litellm is imported inside the functions: the import costs seconds, and web processes
 that never call a model should not pay it (config/settings/base.py keeps it from fetching its
 price map from the network). litellm's own retries are off: the Celery
@@ -15,11 +20,14 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any, TypedDict
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+
+from core.ratelimit import Limits, RateLimitTimeout, ratelimit_acquire, ratelimit_block, ratelimit_settle
 
 from .config import RoleConfig
 from .errors import EngineError, PermanentLLMError, TransientLLMError
@@ -151,6 +159,60 @@ def _classify(exc: Exception) -> EngineError:
     )
 
 
+# Without a Retry-After, a 429 blocks the model this long.
+RETRY_AFTER_DEFAULT_S = 5.0
+# Tokens an image is counted for in the limiter's estimate (corrected by the provider's count).
+ESTIMATE_IMAGE_TOKENS = 1000
+
+
+def _limits(model: str) -> Limits:
+    requests, tokens = settings.CORRIGO_RATE_LIMITS.get(model, (0, 0))
+    return Limits(requests=requests, tokens=tokens)
+
+
+def _tokens_estimate(messages: list[dict], max_tokens: int) -> int:
+    """What the provider counts against tokens per minute when the request arrives: the
+    prompt (4 characters a token, images at a flat count) + the answer's cap."""
+    chars, images = 0, 0
+    for message in messages:
+        content = message.get("content")
+        for part in [content] if isinstance(content, str) else content or []:
+            if isinstance(part, str):
+                chars += len(part)
+            elif isinstance(part, dict) and part.get("type") == "text":
+                chars += len(part.get("text", ""))
+            else:
+                images += 1
+    return chars // 4 + images * ESTIMATE_IMAGE_TOKENS + max_tokens
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """A 429's wait: `retry-after-ms`, else `retry-after` in seconds or as an HTTP date."""
+    if not headers:
+        return None
+    if (value := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, moment.timestamp() - time.time())
+
+
+def _rate_limited(exc: Exception) -> bool:
+    litellm = _litellm()
+    return isinstance(exc, litellm.RateLimitError) or getattr(exc, "status_code", 0) == 429
+
+
 def llm_complete(*, config: RoleConfig, messages: list[dict], max_tokens: int | None = None) -> LLMResult:
     """One chat completion on the role's model. Raises TransientLLMError / PermanentLLMError."""
     litellm = _litellm()
@@ -171,16 +233,44 @@ def llm_complete(*, config: RoleConfig, messages: list[dict], max_tokens: int | 
         # Anthropic has no JSON mode (litellm would turn it into a tool call); the prompt
         # asks for JSON there, and the answer is validated either way.
         kwargs["response_format"] = {"type": "json_object"}
-    started = time.monotonic()
-    try:
-        response = litellm.completion(**kwargs)
-    except tuple(litellm.LITELLM_EXCEPTION_TYPES) as exc:
-        # litellm maps every provider's errors to these classes. Anything else is a bug (ours
-        # or litellm's): it reaches the task's error policy, the log and Sentry as itself.
-        raise _classify(exc) from exc
+    limits = _limits(config.model)
+    estimate = _tokens_estimate(messages, kwargs["max_tokens"])
+    budget = settings.CORRIGO_RATE_LIMIT_MAX_WAIT_S
+    waited = 0.0
+    while True:
+        try:
+            waited += ratelimit_acquire(config.model, limits=limits, tokens=estimate, max_wait=budget - waited)
+        except RateLimitTimeout as exc:
+            raise TransientLLMError(
+                _("Limite de débit du fournisseur atteinte pour %(model)s : nouvel essai plus tard.")
+                % {"model": config.model}
+            ) from exc
+        started = time.monotonic()
+        try:
+            response = litellm.completion(**kwargs)
+        except tuple(litellm.LITELLM_EXCEPTION_TYPES) as exc:
+            # litellm maps every provider's errors to these classes. Anything else is a bug (ours
+            # or litellm's): it reaches the task's error policy, the log and Sentry as itself.
+            if not _rate_limited(exc):
+                raise _classify(exc) from exc
+            # Refused: it used no tokens. Everyone waits for the provider's Retry-After.
+            ratelimit_settle(config.model, limits=limits, delta_tokens=-estimate)
+            headers = getattr(exc, "litellm_response_headers", None) or getattr(
+                getattr(exc, "response", None), "headers", None
+            )
+            wait = retry_after_seconds(headers)
+            wait = RETRY_AFTER_DEFAULT_S if wait is None else wait
+            if waited + wait > budget:
+                raise _classify(exc) from exc
+            ratelimit_block(config.model, seconds=wait)
+            continue
+        break
     seconds = time.monotonic() - started
     choice = response.choices[0]
     tokens = tokens_from_usage(getattr(response, "usage", None) or {})
+    ratelimit_settle(
+        config.model, limits=limits, delta_tokens=tokens["prompt_tokens"] + tokens["completion_tokens"] - estimate
+    )
     cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
     return LLMResult(
         content=choice.message.content or "",

@@ -18,7 +18,8 @@ talks to it exactly as to a real provider, so the gateway is exercised end to en
   text, or a callable) fits. Faults: "429", "500", "timeout" (no answer before the client
   gives up), "malformed" (content that is not JSON), "truncated" (half of the content and
   finish_reason "length"), "nan" (a JSON answer whose first number is NaN, as Python's json
-  writes it). `server.fault_plan = f(request) -> fault | None` injects faults into requests
+  writes it); a 429 carries `retry_after` (seconds, "1" unless scripted) as Retry-After.
+  `server.fault_plan = f(request) -> fault | None` injects faults into requests
   no script entry took (the chaos run). A 200 answer is `delivered` only if the client's
   connection was still open when it was written and the client read it: a killed worker's call
   is not, nor an answer its socket still held unread when it died (the kernel resets such a
@@ -357,6 +358,7 @@ class ScriptEntry:
     match: str | Callable[[dict], bool] | None = None
     times: int = 1
     completion_tokens: int | str | None = None  # "max": the request's max_tokens
+    retry_after: str | None = "1"  # a 429's Retry-After header (None: none sent)
 
     def fits(self, request: dict) -> bool:
         if self.match is None:
@@ -441,6 +443,7 @@ class LLMServer:
         match: str | Callable[[dict], bool] | None = None,
         times: int = 1,
         completion_tokens: int | str | None = None,
+        retry_after: str | None = "1",
     ) -> None:
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}")
@@ -455,6 +458,7 @@ class LLMServer:
                     match=match,
                     times=times,
                     completion_tokens=completion_tokens,
+                    retry_after=retry_after,
                 )
             )
 
@@ -505,7 +509,8 @@ class LLMServer:
                 self._stop.wait(latency)
             if fault == "429":
                 error = {"message": "Rate limit reached, retry later.", "type": "rate_limit_error"}
-                return 429, _error_body(error, anthropic), {"retry-after": "1"}
+                retry_after = entry.retry_after if entry else "1"
+                return 429, _error_body(error, anthropic), {"retry-after": retry_after} if retry_after else {}
             if fault == "400":
                 error = {"message": "Invalid request: unsupported parameter.", "type": "invalid_request_error"}
                 return 400, _error_body(error, anthropic), {}
