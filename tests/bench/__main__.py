@@ -26,6 +26,9 @@ Lines printed, for each class size of `--copies`:
   progress = live events, engine = prompts and answers stored, copy_state = the rest of the copy
   task, celery = the broker, llm_logging = litellm's callbacks). BENCH_SAMPLER_DETAIL=1 prints
   the top functions too.
+- sizing tokens_per_copy db_transactions_per_copy: the ledger's tokens per copy (prompt +
+  completion, every call) and the transactions committed in the database per copy (every
+  process; PostgreSQL's statistics, which lag by up to half a second).
 - prefix_cache_ratio: cached prompt tokens / static-prefix tokens over the grading calls of
   copies 2..N (per model); the static prefix is the part of the prompt identical for every copy.
 - progress p50_ms p95_ms: from `progress_send` (what a window sends: render the summary from the
@@ -172,6 +175,15 @@ def _load() -> str:
     return f"load={one:.2f},{five:.2f}"
 
 
+def _xacts() -> int:
+    """Transactions committed in the bench database so far (every process's)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        return int(cursor.fetchone()[0])
+
+
 def _sampled(directory: Path) -> dict[str, float]:
     """The workers' CPU seconds by phase so far (tests/bench/sampler.py), summed over processes."""
     import json
@@ -268,6 +280,7 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path) -> list[str]:
     server.requests.clear()
     server.max_in_flight = 0
     load_before = _load()
+    xacts_before = _xacts()
     cpu_before = sum(_cpu_seconds(worker.process.pid) for worker in workers)
     phases_before = _sampled(sampler_dir)
     started = time.perf_counter()
@@ -277,6 +290,7 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path) -> list[str]:
     ended = _wait_finished(exam)
     time.sleep(0.6)  # the samplers' next write covers the end of the run
     cpu = sum(_cpu_seconds(worker.process.pid) for worker in workers) - cpu_before
+    xacts = _xacts() - xacts_before
     phases_after = _sampled(sampler_dir)
     phases = {name: phases_after.get(name, 0.0) - phases_before.get(name, 0.0) for name in phases_after}
     sampler = phases.pop("sampler", 0.0)
@@ -336,8 +350,16 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path) -> list[str]:
             times = f"{record.started - t0:7.3f} {record.ended - t0:7.3f}"
             print(f"trace {times} {kind} {record.model} {copy_id}", file=sys.stderr)
     cache_line = f"prefix_cache_ratio={cached / static if static else 0:.3f} copies={copies}"
+    from django.db.models import Sum
+
+    from usage.models import UsageRecord
+
+    spent = UsageRecord.objects.filter(exam_id=exam.pk).aggregate(t=Sum("total_tokens"))["t"] or 0
+    sizing_line = (
+        f"sizing copies={copies} tokens_per_copy={spent // copies} db_transactions_per_copy={xacts / copies:.0f}"
+    )
     print(f"# {done}/{copies} copies done, static prefix ≈ {common} tokens", file=sys.stderr)
-    return [grading_line, cpu_line, split_line, cache_line]
+    return [grading_line, cpu_line, split_line, cache_line, sizing_line]
 
 
 def bench_progress(args, tmp: Path) -> str:
