@@ -23,9 +23,8 @@ from django.db import connection
 from grading import services
 from grading.models import Copy, GradingJob
 from tests.factories import copy_with_pages, exam_with_bareme
-from tests.grading.conftest import roles_env, roles_settings
+from tests.grading.conftest import roles_env
 from tests.support.deadlines import scaled, wait_until
-from tests.support.llm_server import LLMServer
 from tests.support.servers import celery_worker_start, free_port, service_env, wait_for_port
 from usage.models import UsageRecord
 
@@ -34,15 +33,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 SERVER_CONNECTIONS = 2
 WORKER_THREADS = 4
-
-
-@pytest.fixture
-def llm_server(settings):
-    server = LLMServer().start()
-    settings.CORRIGO_DEMO_MODE = False
-    settings.CORRIGO_LLM = roles_settings(server)
-    yield server
-    server.stop()
 
 
 @pytest.fixture
