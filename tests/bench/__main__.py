@@ -1,7 +1,7 @@
 """`make bench`: the grading engine's figures (printed, never asserted).
 
     python -m tests.bench  [--copies 30/120/300] [--workers <cores>] [--threads 8] [--pages 4]
-                           [--latency 1.0] [--samples 200] [--only grading|grid]
+                           [--latency 1.0] [--samples 200] [--only grading|grid|export]
 
 Database: a dedicated PostgreSQL database (`corrigo_bench_<checkout>`) on the server of
 DATABASE_URL, created for the run with Django's test-database machinery and MIGRATE=False
