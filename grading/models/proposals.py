@@ -6,7 +6,7 @@ again."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import models
@@ -71,27 +71,22 @@ class Proposal(StatusTransitions, models.Model):
     def in_flight(self) -> bool:
         return self.status in self.IN_FLIGHT
 
-    @property
-    def stale(self) -> bool:
-        return self.in_flight and self.updated_at < timezone.now() - PROPOSAL_STALE_AFTER
+    def stale(self, *, now: datetime | None = None) -> bool:
+        """In flight and untouched for more than PROPOSAL_STALE_AFTER: its worker was lost."""
+        return self.in_flight and self.updated_at < (now or timezone.now()) - PROPOSAL_STALE_AFTER
 
     @property
     def waiting(self) -> bool:
         """In flight and not lost: its page keeps polling."""
-        return self.in_flight and not self.stale
+        return self.in_flight and not self.stale()
 
-    def claim(self) -> bool:
+    def claim(self, *, now: datetime | None = None) -> bool:
         """Pending → running for one task only; a stale running one (its worker died) may be
         taken again. A second delivery of the same message gets False and does nothing."""
-        rows = (
-            type(self)
-            ._default_manager.filter(pk=self.pk)
-            .filter(
-                Q(status=self.Status.PENDING)
-                | Q(status=self.Status.RUNNING, updated_at__lt=timezone.now() - PROPOSAL_STALE_AFTER)
-            )
-        )
-        return self._transition(rows, self.IN_FLIGHT, self.Status.RUNNING, {"updated_at": timezone.now()})
+        now = now or timezone.now()
+        stale = Q(status=self.Status.RUNNING, updated_at__lt=now - PROPOSAL_STALE_AFTER)
+        rows = type(self)._default_manager.filter(pk=self.pk).filter(Q(status=self.Status.PENDING) | stale)
+        return self._transition(rows, self.IN_FLIGHT, self.Status.RUNNING, {"updated_at": now})
 
     def finish(self, rows: list[dict]) -> bool:
         return self.transition(
@@ -105,7 +100,7 @@ class Proposal(StatusTransitions, models.Model):
 
     def failure_text(self) -> str:
         """Why it failed, for the teacher; a stale one was interrupted (its worker was lost)."""
-        if self.stale:
+        if self.stale():
             return gettext("La lecture a été interrompue avant sa fin : relancez-la.")
         return self.failure_reason
 

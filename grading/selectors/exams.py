@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Count, QuerySet
 
-from ..models import Copy, Exam, GradingJob, SourceFile
+from ..models import Copy, Exam, GradingJob, Proposal, SourceFile
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -25,8 +25,10 @@ def gradable_copies(exam: Exam) -> QuerySet[GradableCopy]:
 
 
 def exam_page_get(*, exam: Exam) -> dict[str, Any]:
-    """The barème (with its total), the copies, and which uploads are split or wait for a split."""
+    """The barème (with its total), the reading of the subject in flight, the copies, and which
+    uploads are split or wait for a split."""
     questions = list(exam.questions.all())
+    reading = exam.proposals.filter(kind=Proposal.Kind.BAREME, status__in=Proposal.IN_FLIGHT).first()
     copies = list(exam.copies.select_related("source").order_by("id"))
     per_source = Counter(copy.source_id for copy in copies if copy.source_id)
     return {
@@ -34,6 +36,7 @@ def exam_page_get(*, exam: Exam) -> dict[str, Any]:
         "questions": questions,
         "bareme_total": sum((q.max_points for q in questions), Decimal(0)),
         "bareme_locked": exam.status == Exam.Status.GRADING,
+        "bareme_reading": reading if reading is not None and reading.waiting else None,
         "copies": copies,
         "split_source_ids": {pk for pk, n in per_source.items() if n > 1},
         "unsplit_sources": list(exam.sources.filter(copies__isnull=True)),

@@ -38,7 +38,7 @@ def _enqueue(proposal: Proposal) -> None:
 def _in_flight(proposals) -> Proposal | None:
     """The proposal in flight among `proposals`; one whose worker was lost is failed first."""
     current = proposals.filter(status__in=Proposal.IN_FLIGHT).first()
-    if current is not None and current.stale:
+    if current is not None and current.stale():
         current.fail(current.failure_text())
         return None
     return current

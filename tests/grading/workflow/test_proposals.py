@@ -4,11 +4,15 @@ then shows the proposal; a hostile PDF, an answer that is not JSON or a provider
 in French, with nothing half-stored and every answered call in the ledger.
 
 The web process's renderer is replaced by one that fails the test: the views only store the
-file and enqueue. The worker starts after the request, so the waiting page is seen for sure."""
+file and enqueue. The worker is paused while a request enqueues, so the waiting page is seen
+for sure."""
 
 from __future__ import annotations
 
 import html
+import os
+import signal
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -51,25 +55,38 @@ def no_render_here(monkeypatch):
     assert rendered == []
 
 
-@pytest.fixture
-def start_worker(llm_server, tmp_path):
+@pytest.fixture(scope="module")
+def worker(django_db_setup, _llm_server_process, module_tmp):
+    """One worker for the module (each start costs seconds), on the module's media folder."""
     broker_flush()
-    workers = []
-    # Lowered sandbox limits so the bomb stops in seconds (tests/grading/workflow/test_hostile_pdfs.py).
-    env = roles_env(llm_server) | {
+    env = roles_env(_llm_server_process) | {
+        "MEDIA_ROOT": str(module_tmp / "media"),
+        # Lowered sandbox limits so the bomb stops in seconds (as in test_hostile_pdfs.py).
         "CORRIGO_PDF_PAGE_CPU_S": "2",
         "CORRIGO_PDF_MEMORY_MB": "512",
         "CORRIGO_PDF_WALL_S": "120",
     }
-
-    def start():
-        workers.append(celery_worker_start(tmp_path, name=f"proposals{len(workers)}", concurrency=2, **env))
-        return workers[-1]
-
-    yield start
-    for worker in workers:
-        worker.stop()
+    service = celery_worker_start(module_tmp, name="proposals", concurrency=2, **env)
+    yield service
+    service.stop()
     broker_flush()
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, module_tmp):
+    # The worker's folder (overrides the workflow conftest's one folder per test).
+    settings.MEDIA_ROOT = str(module_tmp / "media")
+    return module_tmp / "media"
+
+
+@contextmanager
+def paused(service):
+    """The worker stopped (SIGSTOP): whatever is enqueued meanwhile waits for sure."""
+    os.kill(service.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(service.process.pid, signal.SIGCONT)
 
 
 def settled(proposal: Proposal) -> None:
@@ -88,27 +105,29 @@ def poll(client, proposal: Proposal):
     return client.get(reverse("proposal_status", args=[proposal.pk]), headers={"HX-Request": "true"})
 
 
-def test_the_barème_is_read_by_a_worker_then_shown_to_correct(owner_client, teacher, llm_server, start_worker):
+def test_the_barème_is_read_by_a_worker_then_shown_to_correct(owner_client, teacher, llm_server, worker):
     exam = ExamFactory(owner=teacher)
     llm_server.script(BAREME)
 
-    response = owner_client.post(
-        reverse("bareme_extract", args=[exam.pk]), {"subject": subject(text_pdf(["Exercice 1 (4 points)"]))}
-    )
+    with paused(worker):
+        response = owner_client.post(
+            reverse("bareme_extract", args=[exam.pk]), {"subject": subject(text_pdf(["Exercice 1 (4 points)"]))}
+        )
 
-    proposal = Proposal.objects.get()
-    assert (proposal.kind, proposal.status) == (Proposal.Kind.BAREME, Proposal.Status.PENDING)
-    assert response.status_code == 302
-    assert response.url == reverse("bareme_proposal", args=[exam.pk, proposal.pk])
-    assert Exam.objects.get(pk=exam.pk).subject_file.name == proposal.file_name
-    waiting = owner_client.get(response.url)
-    assert "En attente d'un serveur de calcul" in html.unescape(waiting.text)
-    assert f'hx-get="{reverse("proposal_status", args=[proposal.pk])}"' in waiting.text
-    assert 'id="proposal-status"' in poll(owner_client, proposal).text
-    assert llm_server.requests == []
-
-    start_worker()
+        proposal = Proposal.objects.get()
+        assert (proposal.kind, proposal.status) == (Proposal.Kind.BAREME, Proposal.Status.PENDING)
+        assert response.status_code == 302
+        assert response.url == reverse("bareme_proposal", args=[exam.pk, proposal.pk])
+        assert Exam.objects.get(pk=exam.pk).subject_file.name == proposal.file_name
+        waiting = owner_client.get(response.url)
+        assert "En attente d'un serveur de calcul" in html.unescape(waiting.text)
+        assert f'hx-get="{reverse("proposal_status", args=[proposal.pk])}"' in waiting.text
+        assert 'id="proposal-status"' in poll(owner_client, proposal).text
+        assert llm_server.requests == []
+        exam_page = owner_client.get(reverse("exam_detail", args=[exam.pk])).text
+        assert "Le sujet est en cours de lecture." in exam_page and f'href="{response.url}"' in exam_page
     settled(proposal)
+    assert 'data-testid="bareme-reading"' not in owner_client.get(reverse("exam_detail", args=[exam.pk])).text
 
     assert poll(owner_client, proposal)["HX-Refresh"] == "true"
     page = owner_client.get(response.url)
@@ -121,34 +140,33 @@ def test_the_barème_is_read_by_a_worker_then_shown_to_correct(owner_client, tea
     assert UsageRecord.objects.filter(exam=exam, phase="detection").count() == len(llm_server.requests) == 1
 
 
-def test_a_double_click_reads_the_subject_once_and_another_file_waits(owner_client, teacher, llm_server, start_worker):
+def test_a_double_click_reads_the_subject_once_and_another_file_waits(owner_client, teacher, llm_server, worker):
     exam = ExamFactory(owner=teacher)
     data = text_pdf(["Exercice 1 (4 points)"])
-    first = owner_client.post(reverse("bareme_extract", args=[exam.pk]), {"subject": subject(data)})
-    second = owner_client.post(reverse("bareme_extract", args=[exam.pk]), {"subject": subject(data)})
-    assert second.url == first.url
-    stored = Exam.objects.get(pk=exam.pk).subject_file.name
-
-    other = owner_client.post(
-        reverse("bareme_extract", args=[exam.pk]), {"subject": subject(text_pdf(["Autre sujet"]))}, follow=True
-    )
-
-    assert "Un sujet est déjà en cours de lecture" in html.unescape(other.text)
-    assert Exam.objects.get(pk=exam.pk).subject_file.name == stored
-    proposal = Proposal.objects.get()
     llm_server.script(BAREME, times=2)
-    start_worker()
+    with paused(worker):
+        first = owner_client.post(reverse("bareme_extract", args=[exam.pk]), {"subject": subject(data)})
+        second = owner_client.post(reverse("bareme_extract", args=[exam.pk]), {"subject": subject(data)})
+        assert second.url == first.url
+        stored = Exam.objects.get(pk=exam.pk).subject_file.name
+
+        other = owner_client.post(
+            reverse("bareme_extract", args=[exam.pk]), {"subject": subject(text_pdf(["Autre sujet"]))}, follow=True
+        )
+
+        assert "Un sujet est déjà en cours de lecture" in html.unescape(other.text)
+        assert Exam.objects.get(pk=exam.pk).subject_file.name == stored
+    proposal = Proposal.objects.get()
     settled(proposal)
     assert Proposal.objects.get().status == Proposal.Status.READY
     assert UsageRecord.objects.filter(exam=exam).count() == len(llm_server.requests) == 1
 
 
-def test_a_bomb_subject_is_told_and_nothing_is_kept(owner_client, teacher, llm_server, start_worker, media_files):
+def test_a_bomb_subject_is_told_and_nothing_is_kept(owner_client, teacher, llm_server, worker):
     exam = ExamFactory(owner=teacher)
     QuestionFactory(exam=exam, label="Question du professeur")
     response = owner_client.post(reverse("bareme_extract", args=[exam.pk]), {"subject": subject(many_images())})
     proposal = Proposal.objects.get()
-    start_worker()
     settled(proposal)
 
     page = owner_client.get(response.url, follow=True)
@@ -158,7 +176,8 @@ def test_a_bomb_subject_is_told_and_nothing_is_kept(owner_client, teacher, llm_s
     assert "Le fichier n'a pas été gardé" in text
     assert page.redirect_chain[-1][0] == reverse("exam_detail", args=[exam.pk]) + "#bareme"
     assert not Exam.objects.get(pk=exam.pk).subject_file
-    wait_until(lambda: media_files() == [], base=10, what="the subject's file deleted")
+    storage = Exam._meta.get_field("subject_file").storage
+    wait_until(lambda: not storage.exists(proposal.file_name), base=10, what="the subject's file deleted")
     assert list(exam.questions.values_list("label", flat=True)) == ["Question du professeur"]
     assert llm_server.requests == [] and not UsageRecord.objects.exists()
 
@@ -172,14 +191,13 @@ def test_a_bomb_subject_is_told_and_nothing_is_kept(owner_client, teacher, llm_s
     ids=["not-json", "provider-error"],
 )
 def test_an_unusable_answer_is_told_and_the_barème_is_unchanged(
-    owner_client, teacher, llm_server, start_worker, script, told, billed
+    owner_client, teacher, llm_server, worker, script, told, billed
 ):
     exam = ExamFactory(owner=teacher)
     QuestionFactory(exam=exam, label="Question du professeur")
     llm_server.script(**script, times=2)
     response = owner_client.post(reverse("bareme_extract", args=[exam.pk]), {"subject": subject(text_pdf(["Ex 1"]))})
     proposal = Proposal.objects.get()
-    start_worker()
     settled(proposal)
 
     page = owner_client.get(response.url, follow=True)
@@ -192,19 +210,19 @@ def test_an_unusable_answer_is_told_and_the_barème_is_unchanged(
     assert len([r for r in llm_server.requests if r.fault is None]) == billed
 
 
-def test_a_class_pdf_split_is_proposed_by_a_worker(owner_client, teacher, llm_server, start_worker):
+def test_a_class_pdf_split_is_proposed_by_a_worker(owner_client, teacher, llm_server, worker):
     exam = ExamFactory(owner=teacher)
     pages = ["Nom : Léa Abadie", "suite", "Nom : Hugo Martin", "suite"]
     upload = SimpleUploadedFile("classe.pdf", text_pdf(pages), content_type="application/pdf")
-    response = owner_client.post(reverse("class_upload", args=[exam.pk]), {"file": upload})
-    proposal = Proposal.objects.get()
-    assert (proposal.kind, proposal.source.original_name) == (Proposal.Kind.SPLIT, "classe.pdf")
+    with paused(worker):
+        response = owner_client.post(reverse("class_upload", args=[exam.pk]), {"file": upload})
+        proposal = Proposal.objects.get()
+        assert (proposal.kind, proposal.source.original_name) == (Proposal.Kind.SPLIT, "classe.pdf")
 
-    waiting = owner_client.get(response.url)
-    assert 'id="proposal-status"' in waiting.text
-    assert "Confirmer le découpage" not in waiting.text  # nothing to confirm yet
-    assert owner_client.get(response.url).context["proposal"] == proposal  # reopening starts nothing more
-    start_worker()
+        waiting = owner_client.get(response.url)
+        assert 'id="proposal-status"' in waiting.text
+        assert "Confirmer le découpage" not in waiting.text  # nothing to confirm yet
+        assert owner_client.get(response.url).context["proposal"] == proposal  # reopening starts nothing more
     settled(proposal)
 
     page = owner_client.get(response.url)
@@ -215,13 +233,12 @@ def test_a_class_pdf_split_is_proposed_by_a_worker(owner_client, teacher, llm_se
 
 
 def test_a_failed_split_falls_back_to_a_manual_split_and_can_be_proposed_again(
-    owner_client, teacher, llm_server, start_worker
+    owner_client, teacher, llm_server, worker
 ):
     exam = ExamFactory(owner=teacher)
     upload = SimpleUploadedFile("classe.pdf", text_pdf(["Nom : Léa Abadie", "Nom : Hugo Martin"]))
     llm_server.script("pas du JSON", times=2)
     url = owner_client.post(reverse("class_upload", args=[exam.pk]), {"file": upload}).url
-    start_worker()
     settled(Proposal.objects.get())
 
     page = owner_client.get(url)
