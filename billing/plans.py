@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from usage.selectors import TIER_LIMITS, TIER_RESETS, Tier, tier_label
+from usage.selectors import CLASS_COPIES, TIER_LIMITS, TIER_RESETS, Tier, tier_label, typical_copies_in
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,16 @@ class PlanRow:
     tokens: int
     resets: bool  # renewed each period; the free allowance is given once
     plan: Plan | None  # None for the free tier
+
+    @property
+    def copies(self) -> int:
+        """Typical copies (4 pages, double correction) the allowance grades."""
+        return typical_copies_in(self.tokens)
+
+    @property
+    def class_copies(self) -> int:
+        """The class the free allowance is sized on (usage.tiers)."""
+        return CLASS_COPIES
 
 
 def plan_rows() -> list[PlanRow]:

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.http import api_user
-from usage.selectors import usage_exam_cost_json
+from usage.selectors import money_str, usage_exam_cost_json, usd_to_eur
 
 from . import exports, selectors
 
@@ -30,6 +30,7 @@ def _exam_summary(exam: DashboardExam, average: Decimal | None) -> dict[str, Any
         "average": str(average.quantize(Decimal("0.01"))) if average is not None else None,
         "bareme_total": str(exam.bareme_total),
         "cost_usd": str(exam.cost),
+        "cost_eur": money_str(usd_to_eur(exam.cost or Decimal(0))),
         "created_at": exam.created_at.isoformat(),
     }
 

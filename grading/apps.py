@@ -10,6 +10,7 @@ class GradingConfig(AppConfig):
         # Imported here: models cannot be imported before the app registry is ready.
         from core.realtime import realtime_group_kind_register
 
+        from . import receivers  # noqa: F401 (connects them)
         from .models import Exam
 
         # Only an exam's owner may listen to its progress group (`exam-<id>`).

@@ -215,3 +215,20 @@ def exports_expire_task() -> int:
     from .services.exports import exports_expire
 
     return exports_expire()
+
+
+@shared_task(ignore_result=True)
+def deferred_resume_task(user_id: int) -> int:
+    """The user's allowance changed: their copies queued for later start if it takes them."""
+    from .services.deferred import deferred_resume
+
+    user = User.objects.filter(pk=user_id).first()
+    return deferred_resume(user=user) if user is not None else 0
+
+
+@shared_task(name="grading.deferred_resume_all", ignore_result=True)
+def deferred_resume_all_task() -> int:
+    """Every 15 minutes (CELERY_BEAT_SCHEDULE): copies queued for later that a new period takes."""
+    from .services.deferred import deferred_resume_all
+
+    return deferred_resume_all()

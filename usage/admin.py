@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
@@ -12,12 +13,19 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .models import Allowance, ModelPrice, Reservation, UsageRecord
-from .selectors import UsageSummary, month_start, usage_by_user_month, usage_summary, usage_top_spenders
+from .selectors import (
+    UsageSummary,
+    month_start,
+    usage_by_user_month,
+    usage_summary,
+    usage_top_spenders,
+    usd_to_eur,
+)
 from .services import usage_plan_set
 from .tiers import TIER_LIMITS, Tier
 
@@ -50,6 +58,13 @@ def _tier_limits_text() -> str:
     return " · ".join(f"{Tier(tier).label} : {limit:,}".replace(",", "\u202f") for tier, limit in TIER_LIMITS.items())
 
 
+def _rate_text() -> str:
+    """The conversion the teachers' pages use (settings.USD_EUR_RATE, set by the operator)."""
+    return str(_("Taux de conversion (USD_EUR_RATE) : 1 $ = %(rate)s €")) % {
+        "rate": number_format(settings.USD_EUR_RATE)
+    }
+
+
 @admin.register(Allowance)
 class AllowanceAdmin(admin.ModelAdmin):
     list_display = ("user", "tier", "limit_display", "used_display", "remaining_display", "period_display")
@@ -57,8 +72,17 @@ class AllowanceAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     search_fields = ("user__email",)
     raw_id_fields = ("user",)
-    readonly_fields = ("tier_limits", "used_display", "remaining_display", "updated_at")
-    fields = ("user", "tier", "period_start", "period_end", "tier_limits", "used_display", "remaining_display")
+    readonly_fields = ("tier_limits", "usd_eur_rate", "used_display", "remaining_display", "updated_at")
+    fields = (
+        "user",
+        "tier",
+        "period_start",
+        "period_end",
+        "tier_limits",
+        "usd_eur_rate",
+        "used_display",
+        "remaining_display",
+    )
 
     @admin.display(description=_("allocation (jetons)"))
     def limit_display(self, obj: Allowance) -> int:
@@ -93,6 +117,10 @@ class AllowanceAdmin(admin.ModelAdmin):
     def tier_limits(self, obj: Allowance | None = None) -> str:
         return _tier_limits_text()
 
+    @admin.display(description=_("conversion en euros"))
+    def usd_eur_rate(self, obj: Allowance | None = None) -> str:
+        return _rate_text()
+
     def save_model(self, request: HttpRequest, obj: Allowance, form, change: bool) -> None:
         # Through the service, as billing does: the same validation and the same effect.
         if not change:
@@ -100,7 +128,7 @@ class AllowanceAdmin(admin.ModelAdmin):
         usage_plan_set(user=obj.user, tier=obj.tier, period_start=obj.period_start, period_end=obj.period_end)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
-        extra_context = {**(extra_context or {}), "subtitle": _tier_limits_text()}
+        extra_context = {**(extra_context or {}), "subtitle": f"{_tier_limits_text()} · {_rate_text()}"}
         return super().changelist_view(request, extra_context)
 
 
@@ -211,6 +239,7 @@ class UsageRecordAdmin(ReadOnlyAdmin):
         "cache_write_tokens",
         "completion_tokens",
         "total_cost",
+        "total_cost_eur",
         "savings",
         "priced",
     )
@@ -226,6 +255,14 @@ class UsageRecordAdmin(ReadOnlyAdmin):
             return "—"
         url = reverse("admin:usage_usagerecord_changelist") + f"?exam={obj.exam_id}"
         return format_html('<a href="{}">#{}</a>', url, obj.exam_id)
+
+    @admin.display(description=_("coût total (€)"), ordering="total_cost")
+    def total_cost_eur(self, obj: UsageRecord) -> str:
+        return number_format(usd_to_eur(obj.total_cost), 6)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        extra_context = {**(extra_context or {}), "subtitle": _rate_text()}
+        return super().changelist_view(request, extra_context)
 
     @admin.action(description=_("Exporter en CSV"))
     def export_csv(self, request: HttpRequest, queryset) -> StreamingHttpResponse:

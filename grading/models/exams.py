@@ -131,12 +131,14 @@ class Copy(StatusTransitions, models.Model):
         FAILED = "failed", _("Échec")
         CANCELLED = "cancelled", _("Annulée")
         QUOTA_REACHED = "quota_reached", _("Quota atteint")
+        # Left out of a partial launch: starts when the allowance comes back (services.deferred).
+        DEFERRED = "deferred", _("En attente d'allocation")
 
     RERUNNABLE = (Status.FAILED, Status.QUOTA_REACHED, Status.CANCELLED)
-    # What a job start takes: copies never graded, and those a re-run may retry.
-    STARTABLE = (Status.QUEUED, *RERUNNABLE)
+    # What a job start takes: copies never graded, those queued for later, and those a re-run may retry.
+    STARTABLE = (Status.QUEUED, Status.DEFERRED, *RERUNNABLE)
     # What the teacher may send back to grading from the copy page ("Corriger à nouveau").
-    REGRADABLE = (*RERUNNABLE, Status.DONE)
+    REGRADABLE = (*RERUNNABLE, Status.DEFERRED, Status.DONE)
 
     exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="copies")
     student_label = models.CharField(_("élève"), max_length=200)

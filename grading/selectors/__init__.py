@@ -12,7 +12,14 @@
 
 from __future__ import annotations
 
-from .exams import exam_page_get, exam_pages_pending, exam_running_job, gradable_copies, source_copies
+from .exams import (
+    exam_deferred_count,
+    exam_page_get,
+    exam_pages_pending,
+    exam_running_job,
+    gradable_copies,
+    source_copies,
+)
 from .exports import ExportRow, exam_exports, export_get, export_progress_key, export_row
 from .links import (
     LinkRow,
@@ -76,6 +83,7 @@ __all__ = [
     "ExportRow",
     "exam_get",
     "exam_page_get",
+    "exam_deferred_count",
     "exam_pages_pending",
     "exam_running_job",
     "exam_roster",

@@ -43,6 +43,11 @@ def exam_page_get(*, exam: Exam) -> dict[str, Any]:
     }
 
 
+def exam_deferred_count(*, exam: Exam) -> int:
+    """Copies a partial launch left waiting for the allowance (services.deferred)."""
+    return exam.copies.filter(status=Copy.Status.DEFERRED).count()
+
+
 def exam_pages_pending(*, exam: Exam) -> int:
     """Copies waiting for their pages to be rendered. Graded or running copies are not "ready"
     either, but saying their pages are still being prepared would be wrong."""

@@ -36,6 +36,8 @@ def _summary(exam: Exam, job: GradingJob | None, counts: dict[str, int]) -> dict
         "done": counts.get(Copy.Status.DONE, 0),
         "failed": counts.get(Copy.Status.FAILED, 0),
         "quota_reached": counts.get(Copy.Status.QUOTA_REACHED, 0),
+        # Left out of a partial launch: not in the job, waiting for the allowance.
+        "deferred": exam.copies.filter(status=Copy.Status.DEFERRED).count(),
         "in_progress": counts.get(Copy.Status.GRADING, 0) + counts.get(Copy.Status.VERIFYING, 0),
         "cost": usage_exam_total_cost(exam_id=exam.pk),
     }

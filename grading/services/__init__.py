@@ -10,7 +10,8 @@
 - review: grade and feedback edits, restore, the copy's appréciation, reviewed flag, renaming.
 - appreciation: the copy's appréciation drafted by the grading model (metered).
 - estimate: what a job will cost, each slot's checked model.
-- jobs: start, re-run, cancel, finalize.
+- jobs: start (all copies, or those the allowance takes), re-run, cancel, finalize.
+- deferred: copies a partial launch left waiting, started when the allowance comes back.
 - reconcile, leases, broker: copies whose task is gone (dead worker, lost message) graded again.
 - copy_grading: one copy through the engine (the copy task's service).
 - answers: each provider answer kept, then its ledger row, then its ModelAnswer (ledger first).
@@ -39,6 +40,7 @@ from .bareme import (
     question_update,
 )
 from .copy_grading import copy_fail, copy_grade
+from .deferred import deferred_resume, deferred_resume_all, exam_deferred_resume
 from .estimate import JobEstimate, copy_estimate, job_estimate, role_ready, slot_configs
 from .evaluation import EvalReport, eval_configs, eval_operator, eval_run
 from .evaluation_file import EvalFileRefused, EvalRow, eval_file_read
@@ -137,6 +139,9 @@ __all__ = [
     "bareme_replace",
     "copies_reconcile",
     "copy_appreciation_draft",
+    "deferred_resume",
+    "deferred_resume_all",
+    "exam_deferred_resume",
     "copy_appreciation_edit",
     "copy_appreciation_restore",
     "copy_delete",

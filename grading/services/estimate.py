@@ -1,15 +1,19 @@
-"""What grading an exam will cost before it starts: tokens, dollars, calls; and each slot's
-model, checked (model, key, price) so a misconfiguration is refused before anything is held."""
+"""What grading an exam will cost before it starts: tokens, dollars, calls, each copy's
+estimate and worst case (how many copies the allowance can take); and each slot's model,
+checked (model, key, price) so a misconfiguration is refused before anything is held."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import Sum
+from django.db.models.functions import Coalesce, Length
 
-from usage.selectors import PriceCard, PriceMissing, price_card
+from usage.selectors import PriceCard, PriceMissing, copies_in, price_card
 
 from ..engine.asking import Request
 from ..engine.config import RoleConfig, role_check, role_config, roles_for_mode
@@ -28,15 +32,65 @@ VERIFICATION_SHARE = 0.3  # expected share of double-corrected copies needing a 
 
 
 @dataclass(frozen=True)
+class CopyLine:
+    """One copy in a job's estimate: what it should spend, and the most it can hold at once."""
+
+    copy_id: int
+    tokens: int
+    worst: int
+
+
+def reservation_for(lines: Sequence[CopyLine]) -> int:
+    """What a job of these copies reserves: each copy's estimate, plus the largest margin of a
+    copy's worst case over its estimate. Copies hold their worst case round by round and give
+    back what they did not spend when they end, so when every copy spends its estimate the last
+    one still finds its worst case free: the job's copies all finish, none stops as « quota
+    atteint ». (The holds themselves keep the allowance from ever being exceeded.)"""
+    if not lines:
+        return 0
+    return sum(line.tokens for line in lines) + max(line.worst - line.tokens for line in lines)
+
+
+def lines_fitting(lines: Sequence[CopyLine], remaining: int) -> int:
+    """How many of `lines`, in their order, a job can take with `remaining` tokens."""
+    total, margin = 0, 0
+    for count, line in enumerate(lines):
+        total += line.tokens
+        margin = max(margin, line.worst - line.tokens)
+        if total + margin > remaining:
+            return count
+    return len(lines)
+
+
+@dataclass(frozen=True)
 class JobEstimate:
     tokens: int
     cost_usd: Decimal
     calls: int
     copies: int = 0
+    lines: tuple[CopyLine, ...] = ()
 
     @property
     def tokens_per_copy(self) -> int:
         return math.ceil(self.tokens / self.copies) if self.copies else 0
+
+    @property
+    def worst_per_copy(self) -> int:
+        return max((line.worst for line in self.lines), default=0)
+
+    @property
+    def reservation(self) -> int:
+        """What starting every copy reserves (reservation_for)."""
+        return reservation_for(self.lines)
+
+    def fitting(self, remaining: int) -> int:
+        """How many of the copies, in upload order, `remaining` tokens can grade."""
+        return lines_fitting(self.lines, remaining)
+
+    def copies_left(self, remaining: int) -> int:
+        """« ≈ N copies restantes pour cet examen »: copies like this exam's average one that
+        `remaining` can grade, by the rule of a job's start (reservation_for)."""
+        return copies_in(remaining, tokens=self.tokens_per_copy, worst=self.worst_per_copy)
 
 
 def role_ready(role: str) -> RoleConfig:
@@ -73,28 +127,35 @@ def _copy_estimate(
     return tokens, cost
 
 
-def job_estimate(*, exam: Exam) -> JobEstimate:
-    """Tokens, cost (USD, without caching discounts) and calls to grade the gradable copies.
+def job_estimate(*, exam: Exam, copy_ids: Sequence[int] | None = None) -> JobEstimate:
+    """Tokens, cost (USD, without caching discounts) and calls to grade the gradable copies
+    (those of `copy_ids` only, when given), with each copy's line in upload order.
 
     The question count and the prices are read once, not per copy."""
     configs = slot_configs(exam)
     prefix = prompt_tokens_estimate(exam_context(exam, render_subject=False), image_tokens=IMAGE_TOKENS_DEFAULT)
     questions = exam.questions.count()
     cards = {config.model: price_card(config.model) for config in configs.values()}
-    tokens, cost, copies = 0, Decimal(0), 0
-    for copy in gradable_copies(exam):
+    tokens, cost = 0, Decimal(0)
+    lines = []
+    copies = gradable_copies(exam).annotate(text_chars=Coalesce(Sum(Length("pages__text")), 0)).order_by("id")
+    if copy_ids is not None:
+        copies = copies.filter(pk__in=copy_ids)
+    for copy in copies:
         copy_tokens, copy_cost = _copy_estimate(
             configs, pages=copy.page_total, prefix=prefix, questions=questions, cards=cards
         )
+        worst = _copy_worst(configs, prefix=prefix, pages=copy.page_total, text_chars=copy.text_chars)
+        lines.append(CopyLine(copy_id=copy.pk, tokens=copy_tokens, worst=worst))
         tokens += copy_tokens
         cost += copy_cost
-        copies += 1
     per_copy_calls = len(configs) * (1 + (VERIFICATION_SHARE if len(configs) > 1 else 0))
     return JobEstimate(
         tokens=tokens,
         cost_usd=cost.quantize(Decimal("0.0001")),
-        calls=math.ceil(copies * per_copy_calls),
-        copies=copies,
+        calls=math.ceil(len(lines) * per_copy_calls),
+        copies=len(lines),
+        lines=tuple(lines),
     )
 
 
@@ -159,15 +220,32 @@ def _prompt_bound(request: Request) -> int:
     return prompt + BOUND_TOKENS_PER_MESSAGE * len(request.messages)
 
 
+def _first_round_worst(configs: dict[str, RoleConfig], *, prefix: int, pages: int, text_chars: int) -> int:
+    total = 0
+    for config in configs.values():
+        image_tokens = IMAGE_TOKENS.get(config.provider, IMAGE_TOKENS_DEFAULT)
+        text = text_chars + 150 * pages + 800
+        prompt = (prefix * 4) // BOUND_CHARS_PER_TOKEN + pages * image_tokens + text // BOUND_CHARS_PER_TOKEN
+        total += prompt + 4 * BOUND_TOKENS_PER_MESSAGE + settings.CORRIGO_LLM_MAX_TOKENS
+    return total
+
+
+def _copy_worst(configs: dict[str, RoleConfig], *, prefix: int, pages: int, text_chars: int) -> int:
+    """The most a copy holds at once: its first round's worst case, and in double correction
+    the verification round's on top (held after the first round spent at most its own). A
+    verification prompt is the grading prompt plus the model's own answer and the other's
+    readings, each at most an answer's cap (in characters: 4 per token, bound at 3)."""
+    first = _first_round_worst(configs, prefix=prefix, pages=pages, text_chars=text_chars)
+    if len(configs) < 2:
+        return first
+    answer = (4 * settings.CORRIGO_LLM_MAX_TOKENS) // BOUND_CHARS_PER_TOKEN
+    verification = first + len(configs) * (2 * answer + 2 * BOUND_TOKENS_PER_MESSAGE)
+    return first + verification
+
+
 def copy_first_round_worst(copy: Copy, *, configs: dict[str, RoleConfig], ctx: ExamContext) -> int:
     """The first grading round's worst case, before its messages are built: each slot's prompt
     estimate with a third more for the bound, plus the answer's cap."""
     prefix = prompt_tokens_estimate(ctx, image_tokens=IMAGE_TOKENS_DEFAULT)
     pages = list(copy.pages.values_list("text", flat=True))
-    total = 0
-    for config in configs.values():
-        image_tokens = IMAGE_TOKENS.get(config.provider, IMAGE_TOKENS_DEFAULT)
-        text = sum(len(text) + 150 for text in pages) + 800
-        prompt = (prefix * 4) // BOUND_CHARS_PER_TOKEN + len(pages) * image_tokens + text // BOUND_CHARS_PER_TOKEN
-        total += prompt + 4 * BOUND_TOKENS_PER_MESSAGE + settings.CORRIGO_LLM_MAX_TOKENS
-    return total
+    return _first_round_worst(configs, prefix=prefix, pages=len(pages), text_chars=sum(len(text) for text in pages))

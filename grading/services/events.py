@@ -21,7 +21,7 @@ from django.urls import reverse
 
 from accounts.services import user_email_send
 from core.realtime import realtime_coalesce, realtime_coalesced_take, realtime_group_name, realtime_send
-from usage.selectors import usage_bar_html
+from usage.selectors import usage_bar_html, usage_exam_cost
 
 from ..models import Copy, Exam, GradingJob
 from ..selectors.progress import progress_delta_html
@@ -83,6 +83,9 @@ def job_finished_notify(*, job: GradingJob) -> bool:
         "done": copies.filter(status=Copy.Status.DONE).count(),
         "failed": copies.filter(status=Copy.Status.FAILED).count(),
         "quota_reached": copies.filter(status=Copy.Status.QUOTA_REACHED).count(),
+        # Left out of a partial launch (not in this job): they start when the allowance allows.
+        "deferred": exam.copies.filter(status=Copy.Status.DEFERRED).count(),
+        "cost": usage_exam_cost(exam_id=exam.pk, user=user)["total"]["total_cost"],
         "flagged": copies.filter(grades__disagreement=True).distinct().count(),
         "total": copies.count(),
         "url": settings.SITE_URL.rstrip("/") + reverse("exam_review", args=[exam.pk]),

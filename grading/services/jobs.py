@@ -1,4 +1,5 @@
-"""Grading jobs: start (reserve tokens, one task per copy), re-run a copy, cancel, finalize.
+"""Grading jobs: start (reserve tokens, one task per copy; or as many copies as the allowance
+takes, the rest queued for later), re-run a copy, cancel, finalize.
 
 Copies a lost worker or a lost broker message left behind: services.reconcile.
 
@@ -20,13 +21,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from usage.services import usage_reserve, usage_settle, usage_units_settle
+from usage.selectors import usage_summary
+from usage.services import QuotaExceeded, usage_reserve, usage_settle, usage_units_settle
 
 from ..errors import WorkflowError
 from ..models import Copy, Exam, GradingJob
 from ..selectors.exams import gradable_copies
 from ..tasks import copy_grade_task
-from .estimate import copy_estimate_tokens, job_estimate, slot_configs
+from .estimate import copy_estimate_tokens, job_estimate, reservation_for, slot_configs
 from .events import job_finished_notify, progress_push
 
 logger = logging.getLogger(__name__)
@@ -35,7 +37,13 @@ ACTIVE = (Copy.Status.QUEUED, Copy.Status.GRADING, Copy.Status.VERIFYING)
 
 
 def _job_create(
-    *, exam: Exam, user: User, copies: Sequence[Copy], estimate_tokens: int, overwrite_edits: bool = False
+    *,
+    exam: Exam,
+    user: User,
+    copies: Sequence[Copy],
+    estimate_tokens: int,
+    overwrite_edits: bool = False,
+    later: Sequence[int] = (),
 ) -> GradingJob:
     key = f"job-{exam.pk}-{uuid.uuid4().hex[:16]}"
     try:
@@ -57,6 +65,10 @@ def _job_create(
                 requeues=0,
                 regrade_overwrite=overwrite_edits,
             )
+            if later:
+                Copy.objects.filter(pk__in=later, status__in=Copy.STARTABLE).update(
+                    status=Copy.Status.DEFERRED, failure_reason="", updated_at=timezone.now()
+                )
             exam.transition(
                 source=(Exam.Status.DRAFT, Exam.Status.GRADED, Exam.Status.CANCELLED), target=Exam.Status.GRADING
             )
@@ -73,18 +85,27 @@ def _job_create(
     return job
 
 
-def job_start(*, exam: Exam, user: User) -> GradingJob:
-    """Reserves the estimated tokens and enqueues one task per gradable copy.
+def job_start(*, exam: Exam, user: User, copy_ids: Sequence[int] | None = None, partial: bool = False) -> GradingJob:
+    """Reserves the tokens and enqueues one task per gradable copy (of `copy_ids`, the
+    teacher's selection, when given).
 
-    Raises QuotaExceeded, ModelMisconfigured, or WorkflowError (files purged, no barème, no
-    copy ready, a job already running).
+    The reservation is each copy's estimate plus one copy's margin up to its worst case
+    (estimate.reservation_for). `partial`: when the allowance cannot take them all, the
+    copies it takes, in upload order, start and the others wait as « en attente
+    d'allocation » (services.deferred starts them when the allowance comes back).
+
+    Raises QuotaExceeded (not even one copy fits with `partial`), ModelMisconfigured, or
+    WorkflowError (files purged, no barème, no copy ready, a job already running).
     """
     if exam.files_purged_at is not None:
         raise WorkflowError(_("Les fichiers des élèves ont été supprimés : correction impossible."))
     if not exam.questions.exists():
         raise WorkflowError(_("Le barème est vide : ajoutez au moins une question avant de lancer la correction."))
-    estimate = job_estimate(exam=exam)
-    copies = list(gradable_copies(exam))
+    estimate = job_estimate(exam=exam, copy_ids=copy_ids)
+    by_id = {copy.pk: copy for copy in gradable_copies(exam)}
+    copies = [by_id[line.copy_id] for line in estimate.lines]
+    if copy_ids is not None and not copies:
+        raise WorkflowError(_("Aucune des copies choisies ne peut être corrigée maintenant."))
     if not copies:
         # Say why: "pages not prepared" was shown even when every copy was already graded.
         if not exam.copies.exists():
@@ -97,7 +118,23 @@ def job_start(*, exam: Exam, user: User) -> GradingJob:
                 )
             )
         raise WorkflowError(_("Aucune copie prête à corriger (pages non encore préparées ?)."))
-    return _job_create(exam=exam, user=user, copies=copies, estimate_tokens=estimate.tokens)
+    lines = estimate.lines
+    if partial:
+        # Read without the lock: usage_reserve checks again under it and refuses if a
+        # concurrent start took the room meanwhile.
+        remaining = usage_summary(user=user).remaining
+        taken = estimate.fitting(remaining)
+        if taken == 0:
+            raise QuotaExceeded(needed=reservation_for(lines[:1]), remaining=remaining)
+        lines = lines[:taken]
+    later = [line.copy_id for line in estimate.lines[len(lines) :]]
+    return _job_create(
+        exam=exam,
+        user=user,
+        copies=copies[: len(lines)],
+        estimate_tokens=reservation_for(lines),
+        later=later,
+    )
 
 
 def copy_rerun(*, copy: Copy, overwrite_edits: bool = False) -> GradingJob:

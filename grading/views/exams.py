@@ -18,7 +18,7 @@ from usage.selectors import usage_summary
 
 from .. import selectors, services
 from ..forms import ExamForm, QuestionForm, SplitForm
-from ..models import Exam
+from ..models import Copy, Exam
 from ..validation import pdf_limits
 
 DASHBOARD_PAGE_SIZE = 20
@@ -86,17 +86,28 @@ def exam_page_context(exam: Exam) -> dict[str, Any]:
         "split_form": SplitForm(),
         "upload_limits": pdf_limits(),
         "roster": selectors.exam_roster(exam=exam),
+        "startable": Copy.STARTABLE,
     }
 
 
-def grading_panel_context(request: AuthenticatedHttpRequest, exam: Exam) -> dict[str, Any]:
-    """Estimate, remaining allowance, running job and the live progress fragment."""
-    context: dict[str, Any] = {"estimate": None, "estimate_error": ""}
+def grading_panel_context(
+    request: AuthenticatedHttpRequest, exam: Exam, *, selected: list[int] | None = None
+) -> dict[str, Any]:
+    """Estimate (of the teacher's selection, when there is one), remaining allowance in copies
+    of this exam, how many copies a start can take, running job and the live progress fragment."""
+    context: dict[str, Any] = {"estimate": None, "estimate_error": "", "selected": selected or []}
+    remaining = usage_summary(user=request.user).remaining
     try:
-        context["estimate"] = services.job_estimate(exam=exam)
+        estimate = services.job_estimate(exam=exam, copy_ids=selected or None)
     except ApplicationError as error:
         context["estimate_error"] = error.message
-    context["remaining"] = usage_summary(user=request.user).remaining
+    else:
+        context["estimate"] = estimate
+        context["possible"] = estimate.fitting(remaining)
+        context["later"] = estimate.copies - context["possible"]
+        context["copies_left"] = estimate.copies_left(remaining)
+    context["remaining"] = remaining
+    context["deferred"] = selectors.exam_deferred_count(exam=exam)
     context["pages_pending"] = selectors.exam_pages_pending(exam=exam)
     context["running_job"] = selectors.exam_running_job(exam=exam)
     context["progress_html"] = selectors.progress_html(exam=exam, oob=False)

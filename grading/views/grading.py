@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
@@ -18,20 +19,42 @@ from .. import selectors, services
 from .exams import exam_page_context, grading_panel_context
 
 
+def _selected(request: AuthenticatedHttpRequest) -> list[int]:
+    """The copies the teacher ticked (`copy`), in any order; the exam's own are kept later."""
+    return sorted({int(value) for value in request.POST.getlist("copy") if value.isdigit()})
+
+
 @login_required
 @require_POST
 def exam_start(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Starts grading the exam's copies (or the ticked ones); `partial=1` (« Corriger les N
+    copies possibles ») starts those the allowance takes and queues the others for later."""
     exam = selectors.exam_get(user=request.user, pk=pk)
+    selected = _selected(request)
     try:
-        services.job_start(exam=exam, user=request.user)
+        job = services.job_start(
+            exam=exam, user=request.user, copy_ids=selected or None, partial=request.POST.get("partial") == "1"
+        )
     except QuotaExceeded as error:
-        # The grading panel explains the missing tokens and offers a plan with more.
-        context = exam_page_context(exam) | grading_panel_context(request, exam) | {"quota_error": error}
-        return render(request, "grading/exam_detail.html", context)
+        # The grading panel says how many copies fit now and offers to grade those.
+        context = exam_page_context(exam) | grading_panel_context(request, exam, selected=selected)
+        return render(request, "grading/exam_detail.html", context | {"quota_error": error})
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("Correction lancée : suivez la progression ci-dessous."))
+        waiting = selectors.exam_deferred_count(exam=exam)
+        if waiting:
+            messages.success(
+                request,
+                ngettext(
+                    "Correction lancée pour %(started)s copie ; les %(waiting)s autres attendent votre allocation.",
+                    "Correction lancée pour %(started)s copies ; les %(waiting)s autres attendent votre allocation.",
+                    job.total_copies,
+                )
+                % {"started": job.total_copies, "waiting": waiting},
+            )
+        else:
+            messages.success(request, _("Correction lancée : suivez la progression ci-dessous."))
     return redirect(reverse("exam_detail", args=[exam.pk]) + "#grading")
 
 

@@ -134,7 +134,8 @@ def test_a_failed_copy_can_be_rerun_alone(llm_server, eager_celery, exam, teache
 
 def test_a_job_beyond_the_allowance_is_refused_before_anything_runs(llm_server, exam, teacher):
     copy_with_pages(exam, pages=1)
-    _leave(teacher, services.job_estimate(exam=exam).tokens - 1)  # one token short
+    # One token short of the reservation: the estimate plus the copy's margin to its worst case.
+    _leave(teacher, services.job_estimate(exam=exam).reservation - 1)
     with pytest.raises(QuotaExceeded) as refusal:
         services.job_start(exam=exam, user=teacher)
     assert refusal.value.missing == 1

@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 
 from billing.plans import PLANS
-from usage.tiers import TIER_LIMITS
+from usage.tiers import TIER_LIMITS, Tier, typical_copies_in
 
 pytestmark = pytest.mark.django_db
 
@@ -63,12 +63,15 @@ def test_a_visitor_at_the_root_reads_the_front_page_in_french(client, providers,
     assert "Les conditions de l'API de OpenAI, Anthropic excluent par défaut" in text
     assert "Pour Mistral AI, cela dépend de l'offre choisie par l'exploitant" in text
     assert "après 200 jours sans activité" in text
-    # Every tier with its allowance (usage.tiers) and price (billing.plans), free once.
+    # Every tier with its allowance in copies, tokens beside (usage.tiers), and price (billing.plans), free once.
     assert text.count("Gratuit") == 1
-    assert "100 000 jetons pour essayer, une seule fois" in text
+    assert f"≈ {typical_copies_in(TIER_LIMITS[Tier.FREE])} copies pour essayer, une seule fois" in text
+    assert "(au moins une classe de 30 copies)" in text
+    assert f"{TIER_LIMITS[Tier.FREE]:,} jetons".replace(",", " ") in text
     for plan in PLANS.values():
         assert f"{plan.amount:.0f} € / mois" in text
-        assert f"{TIER_LIMITS[plan.tier]:,} jetons par période".replace(",", " ") in text
+        assert f"≈ {typical_copies_in(TIER_LIMITS[plan.tier]):,} copies par période".replace(",", " ") in text
+        assert f"double correction · {TIER_LIMITS[plan.tier]:,} jetons".replace(",", " ") in text
     assert 'href="#demo"' in response.content.decode()
     assert reverse("account_signup") in response.content.decode()
 
@@ -79,7 +82,8 @@ def test_the_front_page_is_complete_in_english(client, providers):
     text = _text(response)
     assert "In three steps" in text and "You remain the grader" in text and "Your students' data" in text
     assert "Mistral AI (reading model)" in text
-    assert "100,000 tokens" in text or "100 000 tokens" in text
+    assert f"≈ {typical_copies_in(TIER_LIMITS[Tier.FREE])} copies to try, once" in text
+    assert f"typical copy: 4 pages, double grading · {TIER_LIMITS[Tier.FREE]:,} tokens" in text
     assert "Gratuit" not in text  # the tier label is translated too
     assert "Free" in text
     # No French sentence left: the words that appear in almost every French line.

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from tests.factories import UserFactory
 from usage.models import UsageRecord
-from usage.selectors import Tier, price_card, usage_summary
+from usage.selectors import TIER_LIMITS, Tier, price_card, usage_summary
 from usage.services import usage_plan_set
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,8 @@ def test_the_allowance_list_shows_the_tier_limits(admin_client, teacher, spend):
     spend(teacher, 1_234)
     usage_plan_set(user=teacher, tier=Tier.FREE)
     page = admin_client.get(reverse("admin:usage_allowance_changelist")).content.decode()
-    assert "Max : 24\u202f000\u202f000" in page
+    assert "Max : 26\u202f440\u202f000" in page  # usage.tiers: twenty classes a period
+    assert "1 $ = 0,86 €" in page  # the operator's conversion rate (USD_EUR_RATE)
     assert teacher.email in page
     assert "1234" in page or "1\xa0234" in page  # used this period
 
@@ -39,13 +40,13 @@ def test_an_admin_sets_the_tier_by_hand_and_it_applies_at_once(admin_client, tea
         {"user": teacher.pk, "tier": Tier.PRO, **dict.fromkeys(("period_start_0", "period_start_1"), "")},
     )
     assert response.status_code == 302
-    assert usage_summary(user=teacher).limit == 6_000_000
+    assert usage_summary(user=teacher).limit == TIER_LIMITS[Tier.PRO]
 
 
 def test_an_admin_gives_a_tier_to_a_user_who_never_had_an_allowance(admin_client, teacher):
     response = admin_client.post(reverse("admin:usage_allowance_add"), {"user": teacher.pk, "tier": Tier.ESSENTIEL})
     assert response.status_code == 302
-    assert usage_summary(user=teacher).limit == 1_200_000
+    assert usage_summary(user=teacher).limit == TIER_LIMITS[Tier.ESSENTIEL]
 
 
 def test_an_admin_prices_a_model_missing_from_the_map(admin_client):

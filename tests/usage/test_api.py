@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from rest_framework.authtoken.models import Token
 
-from usage.selectors import Tier
+from usage.selectors import TIER_LIMITS, Tier, typical_copies_in
 from usage.services import usage_plan_set, usage_record
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,8 @@ def test_usage_reports_the_period_figures(owner_client, teacher, spend):
     spend(teacher, 30_000, completion=1_000)
     body = owner_client.get("/api/usage/").json()
     assert body["tier"] == "free"
-    assert (body["tokens_used"], body["limit"], body["remaining"]) == (30_000, 100_000, 70_000)
+    limit = TIER_LIMITS[Tier.FREE]
+    assert (body["tokens_used"], body["limit"], body["remaining"]) == (30_000, limit, limit - 30_000)
     assert body["has_monthly_reset"] is False
     assert body["period_start"] is None and body["period_end"] is None
     assert Decimal(body["cost"]) == Decimal("0.00495")  # 29 000 × 1.5e-7 + 1 000 × 6e-7
@@ -27,7 +28,7 @@ def test_usage_reports_the_period_figures(owner_client, teacher, spend):
 def test_usage_of_a_paid_tier_has_a_period(owner_client, teacher):
     usage_plan_set(user=teacher, tier=Tier.MAX)
     body = owner_client.get("/api/usage/").json()
-    assert body["limit"] == 24_000_000 and body["has_monthly_reset"] is True
+    assert body["limit"] == TIER_LIMITS[Tier.MAX] and body["has_monthly_reset"] is True
     assert body["period_start"] < body["period_end"]
 
 
@@ -63,6 +64,12 @@ def test_an_exams_cost_breakdown_has_decimal_strings_per_phase(owner_client, tea
         "cached_cost": "0.000675",
         "total_cost": "0.001605",
         "savings": "0.000675",
+        # The same in euros at the operator's rate (settings.USD_EUR_RATE, 0.86 by default).
+        "prompt_cost_eur": "0.000387",
+        "completion_cost_eur": "0.0004128",
+        "cached_cost_eur": "0.0005805",
+        "total_cost_eur": "0.0013803",
+        "savings_eur": "0.0005805",
         "prompt_tokens": 12_000,
         "completion_tokens": 800,
         "cached_read_tokens": 9_000,
@@ -70,6 +77,28 @@ def test_an_exams_cost_breakdown_has_decimal_strings_per_phase(owner_client, tea
         "total_tokens": 12_800,
     }
     assert body["total"]["total_cost"] == "0.001605"
+    assert (body["currency"], body["usd_eur_rate"], body["total"]["total_cost_eur"]) == ("USD", "0.86", "0.0013803")
+
+
+def test_the_euro_fields_follow_the_operators_rate(owner_client, teacher, exam_of, settings):
+    settings.USD_EUR_RATE = Decimal("0.5")
+    exam = exam_of(teacher)
+    usage_record(
+        user=teacher,
+        exam=exam,
+        phase="grading",
+        model="gpt-4o-mini",
+        prompt_tokens=10_000,
+        completion_tokens=0,
+        idempotency_key="g",
+    )
+    cost = owner_client.get(f"/api/exams/{exam.pk}/cost/").json()["total"]
+    assert (cost["total_cost"], cost["total_cost_eur"]) == ("0.0015", "0.00075")
+    usage = owner_client.get("/api/usage/").json()
+    assert (usage["cost"], usage["cost_eur"], usage["usd_eur_rate"]) == ("0.0015", "0.00075", "0.5")
+    limit = TIER_LIMITS[Tier.FREE]
+    assert usage["copies_limit"] == typical_copies_in(limit)
+    assert usage["copies_remaining"] == typical_copies_in(limit - 10_000)
 
 
 def test_an_exam_without_calls_yet_costs_nothing(owner_client, teacher, exam_of):

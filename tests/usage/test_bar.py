@@ -7,13 +7,19 @@ import re
 import pytest
 from django.urls import reverse
 
-from usage.selectors import Tier, usage_bar_html
+from usage.selectors import TIER_LIMITS, Tier, typical_copies_in, usage_bar_html
 from usage.services import usage_plan_set, usage_reserve
 
 pytestmark = pytest.mark.django_db
 
 WARNING_FR = "Limite presque atteinte — pensez à changer d'offre"
 WARNING_EN = "Almost at your limit — consider upgrading"
+LIMIT = TIER_LIMITS[Tier.FREE]
+
+
+def share(percent: int) -> int:
+    """Tokens that are `percent` % of the FREE allowance (exact: it is a multiple of 1 000)."""
+    return LIMIT * percent // 100
 
 
 def colour(html: str) -> str:
@@ -21,32 +27,35 @@ def colour(html: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("used", "expected"),
-    [(0, "violet"), (69_000, "violet"), (70_000, "amber"), (90_000, "amber"), (91_000, "red"), (100_000, "red")],
+    ("percent", "expected"),
+    [(0, "violet"), (69, "violet"), (70, "amber"), (90, "amber"), (91, "red"), (100, "red")],
 )
-def test_the_colour_follows_the_share_used(teacher, spend, used, expected):
-    if used:
-        spend(teacher, used)
+def test_the_colour_follows_the_share_used(teacher, spend, percent, expected):
+    if percent:
+        spend(teacher, share(percent))
     html = usage_bar_html(user=teacher)
     assert colour(html) == expected
     assert (WARNING_FR in html) is (expected == "red")
 
 
 def test_tokens_held_by_a_running_job_count_towards_the_colour(teacher, spend):
-    spend(teacher, 50_000)
-    usage_reserve(user=teacher, key="job-1", tokens=45_000)
+    spend(teacher, share(50))
+    usage_reserve(user=teacher, key="job-1", tokens=share(45))
     html = usage_bar_html(user=teacher)
     assert colour(html) == "red"
-    assert "45" in html and "réservés" in html
+    assert "594\xa0900 réservés" in html  # 45 % of 1 322 000
 
 
 def test_the_free_bar_says_it_is_given_once_and_shows_the_figures(teacher, spend):
     spend(teacher, 12_345)
     html = usage_bar_html(user=teacher)
     assert "allocation donnée une seule fois" in html
-    assert "100\xa0000" in html  # French grouping
-    assert "87\xa0655" in html  # remaining
-    assert 'width="12"' in html  # the SVG fill, no style attribute
+    assert "1\xa0322\xa0000" in html  # French grouping
+    assert "1\xa0309\xa0655" in html  # remaining
+    # Copies first (typical ones: 4 pages, double correction), tokens as the detail.
+    assert f"≈ {typical_copies_in(LIMIT - 12_345)} copies restantes" in html
+    assert "(copie type : 4 pages, double correction)" in html
+    assert 'width="0"' in html  # the SVG fill (under 1 %), no style attribute
     assert "style=" not in html
 
 
@@ -58,12 +67,14 @@ def test_a_paid_bar_shows_the_renewal_date(teacher):
 
 
 def test_the_bar_pushed_by_a_worker_speaks_the_teachers_language(teacher, spend):
-    spend(teacher, 95_000)
+    spend(teacher, share(95))
     teacher.language = "en"
     teacher.save(update_fields=["language"])
     html = usage_bar_html(user=teacher)
     assert WARNING_EN in html
     assert "tokens used" in html
+    assert f"≈ {typical_copies_in(LIMIT - share(95))} copies left" in html
+    assert "(typical copy: 4 pages, double grading)" in html
     assert "Limite" not in html
 
 
@@ -73,13 +84,13 @@ def test_the_bar_can_be_pushed_as_an_out_of_band_swap(teacher):
 
 
 def test_an_almost_full_bar_links_to_the_pricing_page(teacher, spend):
-    spend(teacher, 95_000)
+    spend(teacher, share(95))
     html = usage_bar_html(user=teacher)
     assert f'href="{reverse("billing_pricing")}"' in html
 
 
 def test_the_dashboard_shows_the_bar_in_the_teachers_language(owner_client, teacher, spend):
-    spend(teacher, 95_000)
+    spend(teacher, share(95))
     page = owner_client.get(reverse("dashboard")).content.decode()
     assert 'id="usage-bar"' in page and WARNING_FR in page
     teacher.language = "en"
@@ -89,7 +100,7 @@ def test_the_dashboard_shows_the_bar_in_the_teachers_language(owner_client, teac
 
 
 def test_the_bar_endpoint_returns_the_partial_for_htmx(owner_client, teacher, spend):
-    spend(teacher, 75_000)
+    spend(teacher, share(75))
     response = owner_client.get(reverse("usage_bar"), HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 200
@@ -103,7 +114,7 @@ def test_the_bar_endpoint_needs_a_login(client):
 
 
 def test_the_exam_page_and_the_pricing_page_show_the_bar(owner_client, teacher, exam_of, spend):
-    spend(teacher, 80_000)
+    spend(teacher, share(80))
     for url in (reverse("exam_detail", args=[exam_of(teacher).pk]), reverse("billing_pricing")):
         page = owner_client.get(url).content.decode()
         assert colour(page) == "amber", url

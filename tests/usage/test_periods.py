@@ -63,7 +63,7 @@ def test_a_paid_tier_resets_at_the_start_of_its_billing_period(teacher, spend):
     summary = usage_summary(user=teacher)
     assert (summary.period_start, summary.period_end) == (start, end)
     assert summary.tokens_used == 200_000
-    assert summary.remaining == 1_000_000
+    assert summary.remaining == TIER_LIMITS[Tier.ESSENTIEL] - 200_000
 
 
 def test_an_ended_billing_period_rolls_forward_until_billing_tells_the_next_one(teacher, spend):
@@ -100,14 +100,15 @@ def test_a_period_rolls_forward_renewal_by_renewal_on_its_anchor_day(teacher, no
 def test_a_change_of_tier_mid_period_takes_effect_at_once(teacher, spend):
     usage_plan_set(user=teacher, tier=Tier.ESSENTIEL)
     spend(teacher, 1_000_000)
-    assert usage_summary(user=teacher).remaining == 200_000
+    assert usage_summary(user=teacher).remaining == TIER_LIMITS[Tier.ESSENTIEL] - 1_000_000
     usage_plan_set(user=teacher, tier=Tier.PRO)
     summary = usage_summary(user=teacher)
-    assert summary.limit == 6_000_000
+    assert summary.limit == TIER_LIMITS[Tier.PRO]
     assert summary.tokens_used == 1_000_000  # the same period: usage carries over
-    assert summary.remaining == 5_000_000
+    assert summary.remaining == TIER_LIMITS[Tier.PRO] - 1_000_000
     usage_plan_set(user=teacher, tier=Tier.FREE)
-    assert usage_summary(user=teacher).remaining == 0  # the one-shot trial counts all usage ever
+    # The one-shot trial counts all usage ever.
+    assert usage_summary(user=teacher).remaining == TIER_LIMITS[Tier.FREE] - 1_000_000
 
 
 def test_plan_set_refuses_an_unknown_tier_or_a_backwards_period(teacher):

@@ -29,7 +29,7 @@ from usage.services import (
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_starts_cannot_together_exceed_the_allowance(teacher):
     assert connection.vendor == "postgresql"
-    per_job = 15_000  # FREE: 100 000 tokens → room for 6 such jobs, not 7
+    per_job = TIER_LIMITS[Tier.FREE] // 7 + 1  # room for 6 such jobs, not 7
     starts = 20
     barrier = threading.Barrier(starts)
     outcomes: list[str] = []
@@ -64,7 +64,7 @@ def test_twenty_concurrent_starts_cannot_together_exceed_the_allowance(teacher):
 
 @pytest.mark.django_db
 def test_a_start_that_does_not_fit_says_how_much_is_missing(teacher, spend):
-    spend(teacher, 90_000)
+    spend(teacher, TIER_LIMITS[Tier.FREE] - 10_000)
     with pytest.raises(QuotaExceeded) as refused:
         usage_reserve(user=teacher, key="job-1", tokens=25_000)
     assert (refused.value.needed, refused.value.remaining, refused.value.missing) == (25_000, 10_000, 15_000)
@@ -78,7 +78,7 @@ def test_reserving_twice_with_the_same_key_holds_once(teacher):
     first = usage_reserve(user=teacher, key="job-1", tokens=40_000)
     again = usage_reserve(user=teacher, key="job-1", tokens=40_000)
     assert first.pk == again.pk
-    assert usage_summary(user=teacher).remaining == 60_000
+    assert usage_summary(user=teacher).remaining == TIER_LIMITS[Tier.FREE] - 40_000
 
 
 @pytest.mark.django_db
@@ -86,7 +86,8 @@ def test_held_tokens_shrink_as_the_job_spends_them(teacher, spend):
     usage_reserve(user=teacher, key="job-1", tokens=50_000)
     spend(teacher, 20_000, reservation_key="job-1")
     summary = usage_summary(user=teacher)
-    assert (summary.tokens_used, summary.reserved, summary.remaining) == (20_000, 30_000, 50_000)
+    remaining = TIER_LIMITS[Tier.FREE] - 50_000
+    assert (summary.tokens_used, summary.reserved, summary.remaining) == (20_000, 30_000, remaining)
 
 
 @pytest.mark.parametrize("outcome", ["finished", "failed", "cancelled"])
@@ -99,7 +100,7 @@ def test_settling_releases_the_unspent_tokens_exactly_once(teacher, spend, outco
     reservation = Reservation.objects.get(key="job-1")
     assert (reservation.state, reservation.outcome, reservation.tokens_used) == ("settled", outcome, 12_000)
     summary = usage_summary(user=teacher)
-    assert (summary.tokens_used, summary.reserved, summary.remaining) == (12_000, 0, 88_000)
+    assert (summary.tokens_used, summary.reserved, summary.remaining) == (12_000, 0, TIER_LIMITS[Tier.FREE] - 12_000)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -230,10 +231,10 @@ def test_units_holding_at_once_on_many_threads_never_exceed_the_allowance(teache
 
 @pytest.mark.django_db
 def test_an_upgrade_lets_a_refused_start_through(teacher, spend):
-    spend(teacher, 95_000)
+    spend(teacher, TIER_LIMITS[Tier.FREE] - 5_000)
     with pytest.raises(QuotaExceeded):
         usage_reserve(user=teacher, key="job-1", tokens=50_000)
-    usage_plan_set(user=teacher, tier=Tier.ESSENTIEL)
+    usage_plan_set(user=teacher, tier=Tier.PRO)
     assert usage_reserve(user=teacher, key="job-1", tokens=50_000).tokens == 50_000
 
 

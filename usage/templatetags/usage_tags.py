@@ -1,11 +1,23 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import template
+from django.template.defaultfilters import floatformat
+from django.utils.translation import gettext as _
 
 from usage import selectors
 from usage.models import UsageRecord
 
 register = template.Library()
+
+
+@register.filter
+def eur(value: Decimal | int | None, digits: int = 2) -> str:
+    """`{{ cost_usd|eur }}`: a provider cost (USD) in euros at the operator's rate
+    (settings.USD_EUR_RATE), in the active language: « 0,25 € », "€0.25"."""
+    amount = floatformat(selectors.usd_to_eur(Decimal(value or 0)), digits)
+    return _("%(amount)s €") % {"amount": amount}
 
 
 @register.inclusion_tag("usage/bar.html", takes_context=True)
@@ -24,4 +36,14 @@ def usage_exam_cost(exam) -> dict:
     The page that calls it has already checked that the exam is the viewer's."""
     cost = selectors.usage_exam_cost(exam_id=exam.pk)
     labels = dict(UsageRecord.Phase.choices)
-    return {"cost": cost, "phases": [(labels[phase], row) for phase, row in cost["phases"].items()]}
+    copies = cost["copies"]
+    per_copy = {
+        "cost": cost["total"]["total_cost"] / copies if copies else 0,
+        "tokens": cost["total"]["total_tokens"] // copies if copies else 0,
+    }
+    return {
+        "cost": cost,
+        "phases": [(labels[phase], row) for phase, row in cost["phases"].items()],
+        "copies": copies,
+        "per_copy": per_copy,
+    }

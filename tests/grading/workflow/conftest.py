@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+# Stripe's webhooks signed for dj-stripe's endpoint, its API faked (a partial launch resumes on an upgrade).
+from tests.billing.conftest import fake_stripe, prices, webhook_endpoint, webhooks  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from grading.models import Copy, Exam
@@ -57,7 +58,8 @@ def test_it_shows_copies_average_and_cost(owner_client, teacher, llm_server):
     ledger = UsageRecord.objects.filter(exam=exam)
     assert ledger.count() == 2 and exam_row.cost == sum(r.total_cost for r in ledger) > 0
     assert "4,25 / 10" in response.text
-    assert f"{exam_row.cost:.2f}".replace(".", ",") + " $" in response.text
+    euros = exam_row.cost * settings.USD_EUR_RATE  # providers bill in USD; teachers read euros
+    assert f"{euros:.2f}".replace(".", ",") + " €" in response.text
 
 
 def test_it_filters_by_status(owner_client, teacher):

@@ -66,18 +66,21 @@ def _leave(teacher, tokens: int) -> None:
 
 
 def test_it_says_how_many_tokens_are_missing_one_token_short(owner_client, teacher, exam, llm_server):
-    needed = job_estimate(exam=exam).tokens
+    # What a start reserves: every copy's estimate plus one copy's margin up to its worst case.
+    needed = job_estimate(exam=exam).reservation
     _leave(teacher, needed - 1)
     response = owner_client.post(reverse("exam_start", args=[exam.pk]))
     assert response.status_code == 200
     error = response.context["quota_error"]
     assert (error.missing, error.remaining) == (1, needed - 1)
-    assert "Allocation insuffisante : il manque 1 " in html.unescape(response.text)
+    page = html.unescape(response.text)
+    assert "Votre allocation ne couvre pas les 2 copies : elle permet d'en corriger 1 maintenant." in page
+    assert "(il manque 1 jetons" in page
     assert not GradingJob.objects.exists()
 
 
 def test_a_job_that_needs_exactly_what_is_left_starts(owner_client, teacher, exam, llm_server):
-    _leave(teacher, job_estimate(exam=exam).tokens)
+    _leave(teacher, job_estimate(exam=exam).reservation)
     response = owner_client.post(reverse("exam_start", args=[exam.pk]))
     assert response.status_code == 302
     assert GradingJob.objects.filter(exam=exam).count() == 1

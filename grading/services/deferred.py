@@ -1,0 +1,77 @@
+"""Copies queued for later: what a partial launch left out (Copy.Status.DEFERRED) starts when
+the allowance comes back — a plan change (usage.services.allowance_changed, sent when billing
+or an operator sets the tier or the period) or a new period (the beat, every 15 minutes) —
+as many as it takes, in upload order; the teacher is emailed what started."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+
+from accounts.models import User
+from accounts.services import user_email_send
+from core.errors import ApplicationError
+
+from ..models import Copy, Exam, GradingJob
+from ..tasks import deferred_resume_task
+from .jobs import job_start
+
+logger = logging.getLogger(__name__)
+
+
+def exam_deferred_resume(*, exam: Exam) -> GradingJob | None:
+    """Starts the exam's copies queued for later that the allowance takes now (a new job);
+    None when none fits, a job is running, or the exam cannot be graded any more."""
+    ids = list(exam.copies.filter(status=Copy.Status.DEFERRED).order_by("id").values_list("pk", flat=True))
+    if not ids or exam.jobs.filter(status=GradingJob.Status.RUNNING).exists():
+        return None
+    try:
+        job = job_start(exam=exam, user=exam.owner, copy_ids=ids, partial=True)
+    except ApplicationError as error:  # QuotaExceeded (still no room), a model misconfigured…
+        logger.info("deferred copies of exam %s not started: %s", exam.pk, error.message)
+        return None
+    transaction.on_commit(lambda: _resumed_notify(exam=exam, started=job.total_copies))
+    return job
+
+
+def _resumed_notify(*, exam: Exam, started: int) -> None:
+    user = exam.owner
+    if not user.email:
+        return
+    context = {
+        "exam": exam,
+        "started": started,
+        "waiting": exam.copies.filter(status=Copy.Status.DEFERRED).count(),
+        "url": settings.SITE_URL.rstrip("/") + reverse("exam_detail", args=[exam.pk]),
+    }
+    try:
+        user_email_send(user=user, template_name="grading/email/deferred_resumed.txt", context=context)
+    except Exception:
+        logger.exception("deferred-resumed email failed", extra={"exam": exam.pk})
+
+
+def deferred_resume(*, user: User) -> int:
+    """Resumes each of the user's exams with copies queued for later, oldest exam first.
+    Returns how many copies started."""
+    exams = Exam.objects.filter(owner=user, copies__status=Copy.Status.DEFERRED).distinct().order_by("id")
+    started = 0
+    for exam in exams:
+        job = exam_deferred_resume(exam=exam)
+        started += job.total_copies if job else 0
+    return started
+
+
+def deferred_resume_all() -> int:
+    """The beat's pass (a new period brings allowance back without any event). Returns how
+    many copies started."""
+    users = User.objects.filter(exams__copies__status=Copy.Status.DEFERRED).distinct().order_by("id")
+    return sum(deferred_resume(user=user) for user in users)
+
+
+def deferred_resume_soon(*, user: User) -> None:
+    """After the transaction that changed the user's allowance commits, a task resumes their
+    copies queued for later (the webhook's transaction stays short)."""
+    transaction.on_commit(lambda: deferred_resume_task.delay(user.pk))
