@@ -112,3 +112,20 @@ def exam_with_bareme(*, owner=None, mode: str = "single", questions: int = 3, **
     for order in range(questions):
         QuestionFactory(exam=exam, order=order, label=f"Exercice {order + 1}", max_points=Decimal(4 + 2 * order))
     return exam
+
+
+def allowance_leave(user, tokens: int) -> None:
+    """Earlier usage (another exam's call), through the ledger, leaving `tokens` of the
+    user's allowance as the checks count it."""
+    from usage.models import UsageRecord
+    from usage.selectors import usage_summary
+    from usage.services import usage_record
+
+    usage_record(
+        user=user,
+        phase="grading",
+        model="openai/gpt-4o",
+        prompt_tokens=usage_summary(user=user).remaining - tokens,
+        completion_tokens=0,
+        idempotency_key=f"earlier-{UsageRecord.objects.count()}",
+    )

@@ -173,12 +173,15 @@ def copy_rerun(*, copy: Copy, overwrite_edits: bool = False) -> GradingJob:
 
 
 def job_cancel(*, job: GradingJob) -> bool:
-    """Stops a running job: queued copies are cancelled, copies in flight finish their call.
-    True only for the call that cancelled it."""
+    """Stops a running job: queued copies are cancelled (and the exam's copies waiting for the
+    allowance), copies in flight finish their call. True only for the call that cancelled it."""
     now = timezone.now()
     if not job.transition(source=[GradingJob.Status.RUNNING], target=GradingJob.Status.CANCELLED, finished_at=now):
         return False
     job.copies.filter(status=Copy.Status.QUEUED).update(status=Copy.Status.CANCELLED, updated_at=now)
+    # The teacher stopped the exam's grading: the copies a partial launch left waiting stop too
+    # (else the next plan change would start them behind the teacher's back).
+    job.exam.copies.filter(status=Copy.Status.DEFERRED).update(status=Copy.Status.CANCELLED, updated_at=now)
     job.exam.transition(source=[Exam.Status.GRADING], target=Exam.Status.CANCELLED)
     usage_settle(key=job.reservation_key, outcome="cancelled")
     progress_push(job.exam, final=True)

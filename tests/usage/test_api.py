@@ -80,18 +80,10 @@ def test_an_exams_cost_breakdown_has_decimal_strings_per_phase(owner_client, tea
     assert (body["currency"], body["usd_eur_rate"], body["total"]["total_cost_eur"]) == ("USD", "0.86", "0.0013803")
 
 
-def test_the_euro_fields_follow_the_operators_rate(owner_client, teacher, exam_of, settings):
+def test_the_euro_fields_follow_the_operators_rate(owner_client, teacher, exam_of, settings, spend):
     settings.USD_EUR_RATE = Decimal("0.5")
     exam = exam_of(teacher)
-    usage_record(
-        user=teacher,
-        exam=exam,
-        phase="grading",
-        model="gpt-4o-mini",
-        prompt_tokens=10_000,
-        completion_tokens=0,
-        idempotency_key="g",
-    )
+    spend(teacher, 10_000, exam=exam)  # gpt-4o-mini: 1.5e-7 $ a token
     cost = owner_client.get(f"/api/exams/{exam.pk}/cost/").json()["total"]
     assert (cost["total_cost"], cost["total_cost_eur"]) == ("0.0015", "0.00075")
     usage = owner_client.get("/api/usage/").json()

@@ -14,6 +14,7 @@ from PIL import Image
 
 from grading.engine.name_band import NAME_BAND_SHARE
 from grading.models import Copy
+from tests.factories import allowance_leave
 from tests.support.pdfs import text_pdf
 from usage.models import UsageRecord
 
@@ -114,29 +115,12 @@ def test_without_a_class_the_name_read_is_the_copys_label(owner_client, llm_serv
     assert (copy.student_label, copy.read_name, copy.student) == ("Hugo Lefèvre", "Hugo Lefèvre", None)
 
 
-def _leave(teacher, tokens: int) -> None:
-    """Earlier usage, through the ledger, leaving `tokens` of the allowance."""
-    from usage.selectors import usage_summary
-    from usage.services import usage_record
-
-    used = usage_summary(user=teacher).remaining - tokens
-    usage_record(
-        user=teacher,
-        phase="grading",
-        model="openai/gpt-4o",
-        prompt_tokens=used,
-        completion_tokens=0,
-        idempotency_key="k",
-    )
-    assert usage_summary(user=teacher).remaining == tokens
-
-
 def test_no_name_is_read_when_the_allowance_left_cannot_pay_for_it(
     owner_client, class_exam, llm_server, eager_tasks, teacher
 ):
     from grading.services.names import NAME_READ_TOKENS
 
-    _leave(teacher, NAME_READ_TOKENS - 1)  # one token short of what a name-reading call may take
+    allowance_leave(teacher, NAME_READ_TOKENS - 1)  # one token short of what a name-reading call may take
 
     copy = _upload(owner_client, class_exam, {"scan1.pdf": ("Chloé Dubois", "C1")})["scan1.pdf"]
 
@@ -151,7 +135,7 @@ def test_a_name_is_read_with_exactly_its_worst_case_left_and_gives_back_what_it_
     from usage.models import Reservation, UsageRecord
     from usage.selectors import usage_summary
 
-    _leave(teacher, NAME_READ_TOKENS)
+    allowance_leave(teacher, NAME_READ_TOKENS)
 
     copy = _upload(owner_client, class_exam, {"scan1.pdf": ("Chloé Dubois", "C1")})["scan1.pdf"]
 

@@ -16,12 +16,12 @@ from django.urls import reverse
 from djstripe.models import Customer
 
 from grading.models import Copy, GradingJob
-from grading.services import deferred_resume_all, job_estimate
+from grading.services import deferred_resume_all, job_cancel, job_estimate, job_start
 from grading.services.estimate import reservation_for
-from tests.factories import copy_with_pages, exam_with_bareme
+from tests.factories import allowance_leave, copy_with_pages, exam_with_bareme
 from usage.models import UsageRecord
 from usage.selectors import month_start, usage_summary
-from usage.services import usage_plan_set, usage_record
+from usage.services import usage_plan_set
 from usage.tiers import TIER_LIMITS, Tier
 
 pytestmark = pytest.mark.django_db
@@ -33,19 +33,6 @@ def exam(teacher):
     for name in ("Ada", "Béa", "Cid", "Dan", "Eve"):
         copy_with_pages(exam, pages=1, label=name)
     return exam
-
-
-def _leave(teacher, tokens: int) -> None:
-    """Spends the allowance, through the ledger, down to `tokens` left."""
-    spent = usage_summary(user=teacher).remaining - tokens
-    usage_record(
-        user=teacher,
-        phase="grading",
-        model="openai/gpt-4o",
-        prompt_tokens=spent,
-        completion_tokens=0,
-        idempotency_key=f"earlier-{UsageRecord.objects.count()}",
-    )
 
 
 def _room_for(exam, copies: int) -> int:
@@ -66,7 +53,7 @@ def test_the_start_button_offers_the_copies_the_allowance_takes_at_its_boundary(
     owner_client, teacher, exam, llm_server
 ):
     room = _room_for(exam, 3)
-    _leave(teacher, room)
+    allowance_leave(teacher, room)
     page = _page(owner_client, exam, teacher, "fr")
     assert "Corriger les 3 copies possibles" in page
     assert "≈ 3 copies restantes pour cet examen" in page
@@ -77,13 +64,13 @@ def test_the_start_button_offers_the_copies_the_allowance_takes_at_its_boundary(
     assert "≈ 3 copies left for this exam" in page
     assert "the 2 others will wait in line" in page
 
-    _leave(teacher, room - 1)  # one token short of the third
+    allowance_leave(teacher, room - 1)  # one token short of the third
     page = _page(owner_client, exam, teacher, "fr")
     assert "Corriger les 2 copies possibles" in page
 
 
 def test_with_room_for_every_copy_the_button_starts_them_all(owner_client, teacher, exam, llm_server):
-    _leave(teacher, _room_for(exam, 5))
+    allowance_leave(teacher, _room_for(exam, 5))
     page = _page(owner_client, exam, teacher, "fr")
     assert "Lancer la correction" in page and "copies possibles" not in page
     assert "≈ 5 copies restantes pour cet examen" in page
@@ -92,7 +79,7 @@ def test_with_room_for_every_copy_the_button_starts_them_all(owner_client, teach
 def test_a_partial_launch_grades_the_first_copies_and_queues_the_others_for_later(
     owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks
 ):
-    _leave(teacher, _room_for(exam, 3))
+    allowance_leave(teacher, _room_for(exam, 3))
     used_before = usage_summary(user=teacher).tokens_used
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"})
@@ -111,7 +98,7 @@ def test_a_partial_launch_grades_the_first_copies_and_queues_the_others_for_late
 
 
 def test_without_partial_a_start_that_does_not_fit_says_how_many_copies_would(owner_client, teacher, exam, llm_server):
-    _leave(teacher, _room_for(exam, 3))
+    allowance_leave(teacher, _room_for(exam, 3))
     response = owner_client.post(reverse("exam_start", args=[exam.pk]))
     assert response.status_code == 200
     page = html.unescape(response.content.decode())
@@ -126,7 +113,7 @@ def test_a_selection_is_graded_in_its_own_order_and_the_rest_of_it_waits(
 ):
     ids = dict(exam.copies.values_list("student_label", "pk"))
     chosen = [ids["Eve"], ids["Béa"], ids["Dan"]]
-    _leave(teacher, _room_for(exam, 2))
+    allowance_leave(teacher, _room_for(exam, 2))
     response = owner_client.post(reverse("exam_start", args=[exam.pk]), {"copy": chosen})
     page = html.unescape(response.content.decode())
     assert "Votre allocation ne couvre pas les 3 copies" in page  # the selection, not the exam
@@ -140,7 +127,7 @@ def test_a_selection_is_graded_in_its_own_order_and_the_rest_of_it_waits(
 
 
 def test_not_even_one_copy_fits_and_nothing_is_queued(owner_client, teacher, exam, llm_server):
-    _leave(teacher, _room_for(exam, 1) - 1)
+    allowance_leave(teacher, _room_for(exam, 1) - 1)
     response = owner_client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"})
     page = html.unescape(response.content.decode())
     assert "Votre allocation ne permet plus de corriger une copie de cet examen." in page
@@ -158,7 +145,7 @@ def test_the_waiting_copies_start_after_an_upgrade_webhook_and_the_teacher_is_to
     prices,
     webhooks,
 ):
-    _leave(teacher, _room_for(exam, 2))
+    allowance_leave(teacher, _room_for(exam, 2))
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"})
     assert list(_statuses(exam).values()).count("deferred") == 3
@@ -184,7 +171,7 @@ def test_the_waiting_copies_start_after_an_upgrade_webhook_and_the_teacher_is_to
 def test_a_webhook_that_brings_no_room_leaves_the_copies_waiting(
     owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks
 ):
-    _leave(teacher, _room_for(exam, 2))
+    allowance_leave(teacher, _room_for(exam, 2))
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"})
     mail.outbox.clear()
@@ -200,7 +187,7 @@ def test_the_waiting_copies_start_when_a_new_period_begins(
     owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks
 ):
     usage_plan_set(user=teacher, tier=Tier.ESSENTIEL)  # no billing period: the calendar month
-    _leave(teacher, _room_for(exam, 2))
+    allowance_leave(teacher, _room_for(exam, 2))
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"})
     assert list(_statuses(exam).values()).count("deferred") == 3
@@ -218,3 +205,13 @@ def test_the_waiting_copies_start_when_a_new_period_begins(
     assert set(_statuses(exam).values()) == {"done"}
     assert [m.subject for m in mail.outbox if "reprise" in m.subject] == ["Correction reprise : Contrôle de fractions"]
     assert Copy.objects.filter(status=Copy.Status.DEFERRED).count() == 0
+
+
+def test_cancelling_the_partial_job_also_stops_the_copies_waiting_for_later(teacher, exam, llm_server):
+    allowance_leave(teacher, _room_for(exam, 2))
+    job = job_start(exam=exam, user=teacher, partial=True)  # its tasks not run: the job is running
+    assert list(_statuses(exam).values()).count("deferred") == 3
+    assert job_cancel(job=job) is True
+    assert set(_statuses(exam).values()) == {"cancelled"}
+    with_room = usage_plan_set(user=teacher, tier=Tier.MAX)
+    assert with_room.tier == Tier.MAX and deferred_resume_all() == 0  # nothing left to resume

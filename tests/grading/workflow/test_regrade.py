@@ -8,6 +8,7 @@ import html
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -56,7 +57,8 @@ def test_the_copy_page_offers_it_with_the_estimate_and_the_edits_it_would_keep(o
     assert estimate.tokens > 0
     with translation.override("fr"):
         tokens = intcomma(estimate.tokens)
-    assert f"≈ {tokens} jetons, ≈ {estimate.cost_usd:.2f} $".replace(".", ",") in page
+    euros = f"{estimate.cost_usd * settings.USD_EUR_RATE:.2f}".replace(".", ",")
+    assert f"≈ {euros} € (≈ {tokens} jetons)" in page  # euros first, tokens as the detail
     # Q1's points, Q2's feedback and the appréciation.
     assert "Remplacer aussi mes modifications (3)" in page
 
