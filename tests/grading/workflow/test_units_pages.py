@@ -1,0 +1,97 @@
+"""Teachers read their usage in copies and money in euros (issue 16, item 1), in French and in
+English, on every page that shows it: the exam's cost after grading, the dashboard, the copy's
+regrade estimate, the live progress and the job-finished email. The exam is graded through
+the engine and the scripted server; the euros are the ledger's dollars at USD_EUR_RATE."""
+
+from __future__ import annotations
+
+import html
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import translation
+
+from grading.selectors import progress_html
+from tests.factories import copy_with_pages, exam_with_bareme
+from usage.selectors import usage_exam_cost
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def graded(teacher, grade_exam, settings):
+    settings.USD_EUR_RATE = Decimal("0.5")  # the operator's rate, easy to check by hand
+    exam = exam_with_bareme(owner=teacher, questions=2, title="Contrôle de fractions")
+    return grade_exam(exam, {"Léa": [1, 2], "Hugo": [3, 4]})
+
+
+def _as(client, teacher, language: str, url: str) -> str:
+    teacher.language = language
+    teacher.save(update_fields=["language"])
+    return html.unescape(client.get(url).content.decode())
+
+
+def _euros(usd: Decimal, language: str, digits: int = 2) -> str:
+    amount = f"{usd * Decimal('0.5'):.{digits}f}"
+    return f"{amount.replace('.', ',')} €" if language == "fr" else f"€{amount}"
+
+
+def test_the_exams_cost_reads_in_euros_per_copy_with_tokens_beside(owner_client, teacher, graded):
+    cost = usage_exam_cost(exam_id=graded.pk)
+    total, tokens = cost["total"]["total_cost"], cost["total"]["total_tokens"]
+    assert cost["copies"] == 2 and total > 0
+    url = reverse("exam_detail", args=[graded.pk])
+    page = _as(owner_client, teacher, "fr", url)
+    per_copy_fr = f"{_euros(total, 'fr')} pour 2 copies, soit {_euros(total / 2, 'fr')} par copie."
+    assert per_copy_fr in page
+    assert f"≈ {tokens // 2:,} jetons par copie".replace(",", "\u202f") in page or (
+        f"≈ {tokens // 2:,} jetons par copie".replace(",", "\xa0") in page
+    )
+    assert _euros(total, "fr", 4) in page  # the table, per phase and in total
+    assert " $" not in page
+    page = _as(owner_client, teacher, "en", url)
+    assert f"{_euros(total, 'en')} for 2 copies, i.e. {_euros(total / 2, 'en')} per copy." in page
+    assert f"≈ {tokens // 2:,} tokens per copy" in page
+    assert "$" not in page.replace("$(", "")
+
+
+def test_the_dashboard_and_the_regrade_estimate_read_in_euros(owner_client, teacher, graded):
+    total = usage_exam_cost(exam_id=graded.pk)["total"]["total_cost"]
+    assert _euros(total, "fr") in _as(owner_client, teacher, "fr", reverse("dashboard"))
+    assert _euros(total, "en") in _as(owner_client, teacher, "en", reverse("dashboard"))
+    copy = graded.copies.get(student_label="Léa")
+    page = _as(owner_client, teacher, "fr", reverse("copy_detail", args=[copy.pk]))
+    assert " € (≈ " in page and " jetons)" in page
+    page = _as(owner_client, teacher, "en", reverse("copy_detail", args=[copy.pk]))
+    assert "(≈ " in page and " tokens)" in page and "€" in page
+
+
+def test_the_progress_and_the_email_read_in_euros_and_count_the_waiting_copies(teacher, graded):
+    total = usage_exam_cost(exam_id=graded.pk)["total"]["total_cost"]
+    (sent,) = mail.outbox
+    assert f"Coût total de cet examen : {_euros(total, 'fr')}." in sent.body
+    waiting = copy_with_pages(graded, pages=1, label="Zoé")
+    waiting.status = "deferred"
+    waiting.save(update_fields=["status"])
+    for language, cost, deferred in (
+        ("fr", _euros(total, "fr", 4), "1 copie en attente d'allocation"),
+        ("en", _euros(total, "en", 4), "1 copy waiting for allowance"),
+    ):
+        graded.owner.language = language  # the fragment pushed by a worker speaks the owner's
+        graded.owner.save(update_fields=["language"])
+        fragment = html.unescape(progress_html(exam=graded, oob=False))
+        assert f'<span class="progress-cost">{cost}</span>' in fragment
+        assert deferred in fragment
+
+
+def test_the_job_finished_email_speaks_english_with_euros(teacher, grade_exam, settings):
+    settings.USD_EUR_RATE = Decimal("0.5")
+    teacher.language = "en"
+    teacher.save(update_fields=["language"])
+    exam = grade_exam(exam_with_bareme(owner=teacher, questions=1, title="Fractions"), {"Léa": [1]})
+    total = usage_exam_cost(exam_id=exam.pk)["total"]["total_cost"]
+    (sent,) = mail.outbox
+    with translation.override("en"):
+        assert f"Total cost of this exam: {_euros(total, 'en')}." in sent.body
