@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('grading', '0014_regrade_requests'),
+        ('grading', '0015_proposals'),
     ]
 
     operations = [
