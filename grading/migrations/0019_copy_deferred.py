@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('grading', '0015_proposals'),
+        ('grading', '0018_export_link_days'),
     ]
 
     operations = [
