@@ -64,8 +64,11 @@ CONTEND = """
 import sys, django
 django.setup()
 from core.ratelimit import Limits, ratelimit_try
+import time
 key, limit, tries = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-print(sum(ratelimit_try(key, limits=Limits(requests=limit), tokens=0) == 0.0 for _ in range(tries)))
+first = time.time()
+granted = sum(ratelimit_try(key, limits=Limits(requests=limit), tokens=0) == 0.0 for _ in range(tries))
+print(granted, first, time.time())
 """
 
 
@@ -82,8 +85,12 @@ def test_processes_share_the_limit_and_never_take_more_than_it_together():
         )
         for _ in range(3)
     ]
-    granted = [int(process.communicate(timeout=scaled(60))[0]) for process in processes]
-    assert sum(granted) == 25  # 60 tries of 3 processes for 25 requests a minute
+    answers = [process.communicate(timeout=scaled(60))[0].split() for process in processes]
+    granted = sum(int(answer[0]) for answer in answers)
+    # 60 tries of 3 processes for 25 requests a minute: 25, plus what the bucket gave back while
+    # the tries ran (one request every 2.4 s; the processes start apart on a loaded machine).
+    elapsed = max(float(a[2]) for a in answers) - min(float(a[1]) for a in answers)
+    assert 25 <= granted <= 25 + int(elapsed * 25 / 60), (granted, elapsed)
 
 
 def test_a_block_holds_for_every_caller_until_it_ends():
