@@ -104,58 +104,16 @@ def _page_jpeg(label: str, number: int) -> bytes:
 
 
 def _class_create(*, copies: int, pages: int):
-    from decimal import Decimal
-
-    from django.core.files.base import ContentFile
-
+    """The typical class (tests/support/typical.py, the one usage.tiers sizes FREE on), on MAX."""
     from accounts.models import User
-    from grading.models import Copy, Exam, Page, Question
-    from tests.support.pdfs import text_pdf
+    from tests.support.typical import typical_copies_add, typical_exam_create
     from usage.services import usage_plan_set
     from usage.tiers import Tier
 
     teacher = User.objects.create_user(email=f"bench-{time.time_ns()}@college.example", password="x")
     usage_plan_set(user=teacher, tier=Tier.MAX)
-    exam = Exam.objects.create(
-        owner=teacher,
-        title="Brevet blanc de mathématiques",
-        subject="Mathématiques",
-        level="3e",
-        mode=Exam.Mode.DOUBLE,
-        rounding_step=Decimal("0.5"),
-        instructions=(
-            "Accepter toute méthode correcte. Pénaliser l'absence d'unité de 0,5 point. "
-            "Valoriser la rédaction et les justifications. "
-        )
-        * 6,
-    )
-    exam.subject_file.save(
-        "sujet.pdf",
-        ContentFile(
-            text_pdf(
-                [
-                    "Exercice 1 (4 points) : calculer A = 3/4 + 5/6 et donner le resultat sous forme irreductible.",
-                    "Exercice 2 (6 points) : un triangle ABC rectangle en B, AB = 6 cm, BC = 8 cm. Calculer AC.",
-                ]
-            )
-        ),
-    )
-    for order, (label, points) in enumerate(
-        [("Fractions", 4), ("Pythagore", 6), ("Fonctions", 5), ("Probabilités", 5)]
-    ):
-        Question.objects.create(
-            exam=exam,
-            order=order,
-            label=f"Exercice {order + 1} — {label}",
-            max_points=Decimal(points),
-            criteria=f"Méthode attendue pour {label.lower()}, résultat exact, unités et justification.",
-        )
-    for number in range(1, copies + 1):
-        copy = Copy.objects.create(exam=exam, student_label=f"Élève {number:02d}")
-        for index in range(1, pages + 1):
-            page = Page(copy=copy, index=index, width=990, height=1400)
-            page.image.save("p.jpg", ContentFile(_page_jpeg(copy.student_label, index)), save=False)
-            page.save()
+    exam = typical_exam_create(owner=teacher)
+    typical_copies_add(exam, copies=copies, pages=pages, image=_page_jpeg)
     return teacher, exam
 
 
