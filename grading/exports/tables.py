@@ -22,6 +22,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from usage.selectors import usage_exam_cost_json
 
 from ..models import Exam, GradeEdit, ModelAnswer
+from ..selectors.agreement import exam_agreement
 from ..selectors.review import Review, ReviewRow, review_get
 from ..selectors.roster import SheetLine, exam_sheet
 
@@ -215,6 +216,8 @@ def exam_json(*, exam: Exam) -> dict[str, Any]:
         },
         "exported_at": timezone.now().isoformat(),
         "cost": usage_exam_cost_json(exam_id=exam.pk),
+        # « Accord IA / enseignant »: AI grades left as they were, the mean gap of those changed.
+        "agreement": exam_agreement(exam=exam).as_json(),
         "questions": questions,
         "copies": copies,
     }

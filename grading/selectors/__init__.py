@@ -8,10 +8,12 @@
 - roster: the grades in the class list's order (exports, Pronote).
 - exports: an exam's export files (owner only, expired ones gone).
 - summary: the class's results per question, the questions it failed most, the summary.
+- agreement: « accord IA / enseignant », the teacher's final grades against the AI's.
 """
 
 from __future__ import annotations
 
+from .agreement import AgreementFigures, ExamAgreement, exam_agreement, exams_agreement, recent_agreement
 from .exams import (
     exam_deferred_count,
     exam_page_get,
@@ -56,6 +58,11 @@ from .roster import SheetLine, exam_roster, exam_sheet
 from .summary import ClassResults, QuestionResult, class_results, class_summary_inputs
 
 __all__ = [
+    "AgreementFigures",
+    "ExamAgreement",
+    "exam_agreement",
+    "exams_agreement",
+    "recent_agreement",
     "ClassResults",
     "QuestionResult",
     "class_results",

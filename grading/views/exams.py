@@ -33,12 +33,24 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     exams = selectors.exams_for_dashboard(user=request.user, status=status)
     page = Paginator(exams, DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [(exam, selectors.exam_average(exam)) for exam in page.object_list]
+    agreement = selectors.exams_agreement(exam_ids=[exam.pk for exam in page.object_list])
+    for exam, _average in rows:
+        exam.agreement = agreement.get(exam.pk)
+    recent, recent_exams = selectors.recent_agreement(user=request.user)
     # Unfiltered, the paginator's count is all the teacher's exams: none means a first visit.
     has_any = bool(status) or page.paginator.count > 0
     return render(
         request,
         "grading/dashboard.html",
-        {"page": page, "rows": rows, "status": status, "statuses": Exam.Status.choices, "has_any": has_any},
+        {
+            "page": page,
+            "rows": rows,
+            "status": status,
+            "statuses": Exam.Status.choices,
+            "has_any": has_any,
+            "recent_agreement": recent,
+            "recent_agreement_exams": recent_exams,
+        },
     )
 
 
@@ -111,6 +123,7 @@ def grading_panel_context(
     context["pages_pending"] = selectors.exam_pages_pending(exam=exam)
     context["running_job"] = selectors.exam_running_job(exam=exam)
     context["progress_html"] = selectors.progress_html(exam=exam, oob=False)
+    context["agreement"] = selectors.exam_agreement(exam=exam)
     return context
 
 

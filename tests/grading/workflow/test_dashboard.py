@@ -86,8 +86,9 @@ def test_it_renders_two_hundred_exams_in_a_constant_number_of_queries(
         question = QuestionFactory(exam=exam)
         GradeFactory(copy=CopyFactory(exam=exam), question=question)
     monkeypatch.setattr(exam_views, "DASHBOARD_PAGE_SIZE", 200)
-    # 9: session, user, count, exams, whether the teacher administers a school (navigation),
-    # the bar's allowance, school memberships, held reservations and ledger sum.
-    with django_assert_max_num_queries(9):
+    # 11: session, user, count, exams, whether the teacher administers a school (navigation),
+    # the bar's allowance, school memberships, held reservations and ledger sum, and the
+    # agreement figures (the page's exams, the teacher's recent exams).
+    with django_assert_max_num_queries(11):
         response = owner_client.get(reverse("dashboard"))
     assert len(response.context["rows"]) == 200
