@@ -34,8 +34,10 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://localhost:8000")
 
+# daphne serves the site as its own program (`daphne config.asgi:application`: make run, the
+# image); it is not an installed app, which would load Twisted (about 45 MB) into every process,
+# Celery workers included. dev.py adds it for `manage.py runserver` only.
 INSTALLED_APPS = [
-    "daphne",
     "config.admin.CorrigoAdminConfig",  # django.contrib.admin with Corrigo's site (config/admin.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -15,8 +15,6 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
-from openpyxl.styles import Font
 
 from ..models import Exam
 from ..selectors.review import Review, review_get
@@ -98,6 +96,9 @@ def pronote_csv(*, exam: Exam, scale: str = "20") -> bytes:
 
 def pronote_xlsx(*, exam: Exam, scale: str = "20") -> bytes:
     """Marks as text cells ("14,5", "Abs"): Pronote reads them as typed, whatever Excel's locale."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     lines, maximum = pronote_lines(exam=exam, scale=scale)
     workbook = Workbook()
     sheet = workbook.active

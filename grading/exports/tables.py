@@ -8,16 +8,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font
-from openpyxl.worksheet.worksheet import Worksheet
 
 from usage.selectors import usage_exam_cost_json
 
@@ -26,9 +23,15 @@ from ..selectors.agreement import exam_agreement
 from ..selectors.review import Review, ReviewRow, review_get
 from ..selectors.roster import SheetLine, exam_sheet
 
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
+
 # OWASP's CSV injection guidance: a cell starting with one of these is read as a formula
 # (or a DDE call) by Excel, LibreOffice and Google Sheets.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# The control characters an XLSX cell cannot hold (openpyxl raises on them: the same set as its
+# ILLEGAL_CHARACTERS_RE, kept here so the CSV path does not import openpyxl).
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 
 def cell_text(value: str) -> str:
@@ -112,6 +115,9 @@ def _float(value: Decimal | None) -> float | None:
 
 
 def exam_xlsx(*, exam: Exam) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
     review = review_get(exam=exam)
     workbook = Workbook()
     sheet = workbook.active
