@@ -1,7 +1,7 @@
 """Reads of the grading app, by page; `from grading import selectors` reaches them all.
 
 - lookups: owner-scoped gets by id (another teacher's id is a 404), the dashboard's exams.
-- exams: the exam page (barème, copies, grading state), the copies a job would grade.
+- exams: the exam page (barème, copies, grading state, its five steps), the copies a job would grade.
 - review: the review grid with statistics, one copy's page.
 - progress: the live progress fragment.
 - links: the copies handed back and their private links' state.
@@ -15,10 +15,14 @@ from __future__ import annotations
 
 from .agreement import AgreementFigures, ExamAgreement, exam_agreement, exams_agreement, recent_agreement
 from .exams import (
+    ExamSteps,
+    Step,
+    StepState,
     exam_deferred_count,
     exam_page_get,
     exam_pages_pending,
     exam_running_job,
+    exam_steps,
     gradable_copies,
     source_copies,
 )
@@ -90,6 +94,10 @@ __all__ = [
     "ExportRow",
     "exam_get",
     "exam_page_get",
+    "exam_steps",
+    "ExamSteps",
+    "Step",
+    "StepState",
     "exam_deferred_count",
     "exam_pages_pending",
     "exam_running_job",

@@ -36,12 +36,13 @@ def _bareme_response(
     """The barème editor again: its partial for HTMX, else the exam page with the errors as
     messages. `pending`: a change that needs the teacher's choice for the grades given."""
     if request.htmx or pending:
-        context = exam_page_context(exam)
+        context = exam_page_context(exam) | grading_panel_context(request, exam)
         context["bareme_errors"] = form_errors or {}
         context["bareme_pending"] = pending
         if not request.htmx:
-            return render(request, "grading/exam_detail.html", context | grading_panel_context(request, exam))
-        return render(request, "grading/exam_detail.html#bareme", context)
+            return render(request, "grading/exam_detail.html", context)
+        # The steps and the start button follow the barème (out of band): a first question unblocks a start.
+        return render(request, "grading/exam_detail.html#bareme", context | {"oob": True})
     if form_errors:
         for errors in form_errors.values():
             for error in errors:

@@ -95,9 +95,10 @@ def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, sc
     page.locator("#grading-progress", has_text="Correction terminée").wait_for(timeout=scaled_ms(120))
     assert page.evaluate("window.__sameDocument === true")
     assert set(Copy.objects.filter(exam=exam).values_list("status", flat=True)) == {"done"}
-    # The rest of the page follows without a reload: the start button is back in place of the
-    # cancel one, and no copy's row still says it is waiting.
-    page.get_by_test_id("start").wait_for(timeout=scaled_ms(30))
+    # The rest of the page follows without a reload: in place of the cancel button, the start
+    # button says there is nothing left to start, and no copy's row still says it is waiting.
+    page.get_by_test_id("start-blocked").wait_for(timeout=scaled_ms(30))
+    assert page.get_by_test_id("step-grading").get_attribute("data-state") == "done"
     page.locator("table.copies tbody", has_text="Terminée").wait_for()
     assert page.locator("table.copies tbody", has_text="En attente").count() == 0
     assert page.evaluate("window.__sameDocument === true")
