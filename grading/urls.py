@@ -32,6 +32,7 @@ urlpatterns = [
     path("copies/<int:pk>/", review.copy_detail, name="copy_detail"),
     path("grades/<int:pk>/", review.grade_update, name="grade_update"),
     path("grades/<int:pk>/restore/", review.grade_restore, name="grade_restore"),
+    path("grades/<int:pk>/pick/", review.grade_pick, name="grade_pick"),
     path("grades/<int:pk>/feedback/", review.grade_feedback, name="grade_feedback"),
     path("copies/<int:pk>/appreciation/", review.copy_appreciation, name="copy_appreciation"),
     path("copies/<int:pk>/rename/", review.copy_rename, name="copy_rename"),

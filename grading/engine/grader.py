@@ -132,7 +132,7 @@ def grade_copy(
                 confidence=a[qid].confidence,
                 disagreement=False,
                 resolution="single",
-                audit={"a": {"grading": _view(a[qid])}, "resolution": "single"},
+                audit={"a": {"grading": _view(a[qid])}, "max": str(maxima[qid]), "resolution": "single"},
                 **_placement(len(pages), a[qid]),
             )
             for qid in ids
@@ -182,6 +182,8 @@ def grade_copy(
             "a": {"grading": _view(a[qid])},
             "b": {"grading": _view(b[qid])},
             "threshold": str(DISAGREEMENT_SHARE * maximum),
+            # The maximum the graders' points are out of (the barème may change after grading).
+            "max": str(maximum),
         }
         if qid not in disputed:
             final_a, final_b, resolution, disagreement = a[qid], b[qid], "agreed", False

@@ -18,6 +18,9 @@ class Grade(models.Model):
         AVERAGED = "averaged", _("Désaccord : moyenne")
         PENDING = "pending", _("À noter par l'enseignant")  # a question added after grading
 
+    # Reached by two graders: the teacher may take either one's points or their mean instead.
+    DOUBLE_RESOLUTIONS = frozenset({Resolution.AGREED, Resolution.VERIFIED, Resolution.AVERAGED})
+
     copy = models.ForeignKey(Copy, on_delete=models.CASCADE, related_name="grades")
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="grades")
     points = models.DecimalField(max_digits=6, decimal_places=2)  # final (teacher's edit when any)
@@ -68,6 +71,10 @@ class Grade(models.Model):
     @property
     def feedback_edited(self) -> bool:
         return self.feedback != self.ai_feedback
+
+    @property
+    def double_corrected(self) -> bool:
+        return self.resolution in self.DOUBLE_RESOLUTIONS
 
 
 class ModelAnswer(models.Model):

@@ -2,7 +2,7 @@
 
 - lookups: owner-scoped gets by id (another teacher's id is a 404), the dashboard's exams.
 - exams: the exam page (barème, copies, grading state, its five steps), the copies a job would grade.
-- review: the review grid with statistics, one copy's page.
+- review: the review grid with statistics, one copy's page, both graders of a double-corrected grade.
 - progress: the live progress fragment.
 - links: the copies handed back and their private links' state.
 - roster: the grades in the class list's order (exports, Pronote).
@@ -50,11 +50,15 @@ from .lookups import (
 from .progress import progress_context, progress_delta_context, progress_delta_html, progress_html
 from .review import (
     GRID_SORTS,
+    PICKS,
+    DoubleCorrection,
     Review,
     ReviewRow,
     copy_appreciation_stale,
     copy_page_get,
     copy_total,
+    grade_double_correction,
+    grade_picks,
     review_get,
     review_rows_select,
 )
@@ -86,6 +90,10 @@ __all__ = [
     "copy_get",
     "copy_page_get",
     "copy_total",
+    "DoubleCorrection",
+    "grade_double_correction",
+    "grade_picks",
+    "PICKS",
     "exam_average",
     "exam_exports",
     "export_get",

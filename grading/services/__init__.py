@@ -7,7 +7,8 @@
 - proposals: those readings started from a page and run by a task (never in a request).
 - names: students' names read on the copies, matched to the class list, masked from graders.
 - roster: the exam's class list: absent / excused / not graded, which student a copy is.
-- review: grade and feedback edits, restore, the copy's appréciation, reviewed flag, renaming.
+- review: grade and feedback edits, restore, a double-corrected answer's pick (A, B, mean), the
+  copy's appréciation, reviewed flag, renaming.
 - appreciation: the copy's appréciation drafted by the grading model (metered).
 - estimate: what a job will cost, each slot's checked model.
 - jobs: start (all copies, or those the allowance takes), re-run, cancel, finalize.
@@ -82,6 +83,7 @@ from .review import (
     grade_edit,
     grade_feedback_edit,
     grade_feedback_restore,
+    grade_pick,
     grade_restore,
     points_check,
 )
@@ -155,6 +157,7 @@ __all__ = [
     "copy_rename",
     "copy_rerun",
     "copy_reviewed_set",
+    "grade_pick",
     "copy_student_set",
     "exam_create",
     "exam_delete",

@@ -1,5 +1,5 @@
-"""The teacher's review: grade and feedback edits (audited), restore, the copy's appréciation,
-reviewed flag, renaming."""
+"""The teacher's review: grade and feedback edits (audited), restore, a double-corrected
+answer's pick (A, B or their mean), the copy's appréciation, reviewed flag, renaming."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from ..errors import WorkflowError
 from ..models import Copy, Grade, GradeEdit
+from ..selectors.review import grade_picks
 
 
 def points_check(*, points: Decimal, max_points: Decimal, step: Decimal) -> None:
@@ -54,6 +55,17 @@ def grade_edit(*, grade: Grade, user, points: Decimal) -> Grade:
 def grade_restore(*, grade: Grade, user) -> Grade:
     """Back to the engine's points; the restore is audited like any edit."""
     return _grade_set(grade=grade, user=user, points=grade.ai_points, action=GradeEdit.Action.RESTORE)
+
+
+def grade_pick(*, grade: Grade, user, choice: str) -> Grade:
+    """A double-corrected answer: the teacher takes grader A's points, B's, or their mean
+    ("a", "b", "mean"), on the question's current maximum; audited like any points edit."""
+    picks = grade_picks(grade=grade)
+    if picks is None:
+        raise WorkflowError(_("Cette note ne vient pas d'une double correction : saisissez-la."))
+    if choice not in picks:
+        raise WorkflowError(_("Choisissez le correcteur A, le correcteur B ou leur moyenne."))
+    return _grade_set(grade=grade, user=user, points=picks[choice], action=GradeEdit.Action.EDIT)
 
 
 def copy_reviewed_set(*, copy: Copy, reviewed: bool) -> Copy:

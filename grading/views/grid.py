@@ -41,6 +41,7 @@ def grid_cells(rows: list[ReviewRow], columns: list[int], *, csrf_token: str, ne
     number = _Numbers()
     update_url = reverse("grade_update", args=[_PK])
     restore_url = reverse("grade_restore", args=[_PK])
+    pick_url = reverse("grade_pick", args=[_PK])
     hidden = (
         f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(csrf_token)}">'
         f'<input type="hidden" name="next" value="{escape(next_url)}">'
@@ -66,6 +67,7 @@ def grid_cells(rows: list[ReviewRow], columns: list[int], *, csrf_token: str, ne
                     restore_pattern=restore_pattern,
                     update_url=update_url.replace(str(_PK), str(grade.pk)),
                     restore_url=restore_url.replace(str(_PK), str(grade.pk)),
+                    pick_url=pick_url.replace(str(_PK), str(grade.pk)) if grade.double_corrected else "",
                     hidden=hidden,
                     number=number,
                     ai=ai,
@@ -84,6 +86,7 @@ def _cell(
     restore_pattern: str,
     update_url: str,
     restore_url: str,
+    pick_url: str,
     hidden: str,
     number: _Numbers,
     ai: str,
@@ -100,12 +103,14 @@ def _cell(
     points = number(grade.points)
     restore_label = escape(restore_pattern % {"label": label})
     label = escape(label)
+    # Keys a, b and m take grader A's points, B's or their mean (review.js).
+    pick = f' data-pick="{pick_url}"' if pick_url else ""
     return (
         f'<td class="{classes}">'
         f'<form method="post" action="{update_url}" class="cell-form" data-grade>{hidden}'
         f'<input type="text" name="points" inputmode="decimal" autocomplete="off" class="grade-input"'
         f' value="{points}" data-saved="{points}" data-row="{row_index}" data-col="{col_index}"'
-        f' data-restore="{restore_url}" aria-label="{label}" aria-describedby="grid-help"></form>'
+        f' data-restore="{restore_url}"{pick} aria-label="{label}" aria-describedby="grid-help"></form>'
         f'<span class="ai-points{"" if grade.edited else " hidden"}">'
         f'<span class="muted">{ai} {number(grade.ai_points)}</span>'
         f'<form method="post" action="{restore_url}" class="inline" data-restore-form>{hidden}'

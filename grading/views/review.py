@@ -1,7 +1,10 @@
-"""The review: the grid, one copy's page, grade and feedback edits and restores, the copy's
-appréciation, reviewed, rename, re-grade."""
+"""The review: the grid, one copy's page, grade and feedback edits and restores, a
+double-corrected answer's pick, the copy's appréciation, reviewed, rename, re-grade."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -104,29 +107,37 @@ def _regrade_context(copy: Copy, grades: list[Grade]) -> dict[str, object]:
     return {"regrade_can": True, "regrade_estimate": estimate, "regrade_edits": edits}
 
 
+def _number(value: Decimal) -> str:
+    """Points as the grid writes them: French decimals, no trailing zeros."""
+    return formats.number_format(value.normalize(), use_l10n=True)
+
+
 def _grade_payload(grade: Grade) -> dict[str, object]:
     """What the grid's script shows after an edit: the points, the engine's, the new total."""
     total = selectors.copy_total(copy=grade.copy)
     return {
         "ok": True,
-        "points": formats.number_format(grade.points.normalize(), use_l10n=True),
-        "ai_points": formats.number_format(grade.ai_points.normalize(), use_l10n=True),
+        "points": _number(grade.points),
+        "ai_points": _number(grade.ai_points),
         "edited": grade.edited,
-        "total": formats.number_format(total.normalize(), use_l10n=True) if total is not None else "",
+        "total": _number(total) if total is not None else "",
         # The copy page shows at once that its appréciation may no longer agree with the points.
         "appreciation_stale": selectors.copy_appreciation_stale(copy_id=grade.copy_id),
     }
 
 
-@login_required
-@require_POST
-def grade_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    grade = selectors.grade_get(user=request.user, pk=pk)
-    points = points_parse(request.POST.get("points", ""))
+def _grade_changed(
+    request: AuthenticatedHttpRequest,
+    grade: Grade,
+    change: Callable[[], object],
+    *,
+    fallback: str,
+    success: Callable[[], str] | None = None,
+) -> HttpResponse:
+    """Makes `change` to `grade`: the script gets the new figures (or the error) as JSON, a
+    form goes back to its page with a message."""
     try:
-        if points is None:
-            raise WorkflowError(_("Saisissez un nombre, par exemple 2,5."))
-        services.grade_edit(grade=grade, user=request.user, points=points)
+        change()
     except ApplicationError as error:
         if wants_json(request):
             return JsonResponse({"ok": False, "error": error.message}, status=400)
@@ -134,7 +145,23 @@ def grade_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     else:
         if wants_json(request):
             return JsonResponse(_grade_payload(grade))
-    return back_to(request, reverse("exam_review", args=[grade.copy.exam_id]))
+        if success is not None:
+            messages.success(request, success())
+    return back_to(request, fallback)
+
+
+@login_required
+@require_POST
+def grade_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    grade = selectors.grade_get(user=request.user, pk=pk)
+    points = points_parse(request.POST.get("points", ""))
+
+    def change() -> None:
+        if points is None:
+            raise WorkflowError(_("Saisissez un nombre, par exemple 2,5."))
+        services.grade_edit(grade=grade, user=request.user, points=points)
+
+    return _grade_changed(request, grade, change, fallback=reverse("exam_review", args=[grade.copy.exam_id]))
 
 
 @login_required
@@ -146,6 +173,31 @@ def grade_restore(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         return JsonResponse(_grade_payload(grade))
     messages.success(request, _("Note de l'IA rétablie."))
     return back_to(request, reverse("exam_review", args=[grade.copy.exam_id]))
+
+
+# What the teacher's pick of a double-corrected answer is called in the message it gets.
+PICK_LABELS = {
+    "a": gettext_lazy("Note du correcteur A retenue : %(points)s."),
+    "b": gettext_lazy("Note du correcteur B retenue : %(points)s."),
+    "mean": gettext_lazy("Moyenne des deux correcteurs retenue : %(points)s."),
+}
+
+
+@login_required
+@require_POST
+def grade_pick(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """A double-corrected answer: grader A's points, B's or their mean (keys a, b, m)."""
+    grade = selectors.grade_get(user=request.user, pk=pk)
+    choice = request.POST.get("choice", "")
+    return _grade_changed(
+        request,
+        grade,
+        lambda: services.grade_pick(grade=grade, user=request.user, choice=choice),
+        fallback=reverse("copy_detail", args=[grade.copy_id]) + f"#question-{grade.question_id}",
+        success=lambda: (
+            PICK_LABELS[choice] % {"points": formats.number_format(grade.points.normalize(), use_l10n=True)}
+        ),
+    )
 
 
 @login_required

@@ -1,5 +1,6 @@
 // Review grid and copy page: points saved on blur or Enter, Escape cancels, arrows move
-// between cells. Without JavaScript each cell is a plain form (Enter submits it).
+// between cells; on a double-corrected answer a, b and m take grader A's points, B's or
+// their mean. Without JavaScript each cell is a plain form (Enter submits it).
 (function () {
   "use strict";
 
@@ -73,6 +74,15 @@
     post(form.action, new FormData(form), input, onDone);
   }
 
+  // Keys of a double-corrected cell: the choice grade_pick takes.
+  var PICKS = { a: "a", b: "b", m: "mean" };
+
+  function pick(input, choice) {
+    var data = new FormData(input.form);
+    data.set("choice", choice);
+    post(input.getAttribute("data-pick"), data, input, function () { input.select(); });
+  }
+
   function restore(form) {
     var cell = form.closest("td, .cell");
     var input = cell && cell.querySelector(".grade-input");
@@ -103,7 +113,11 @@
   document.addEventListener("keydown", function (event) {
     var input = event.target;
     if (!input.classList || !input.classList.contains("grade-input")) { return; }
-    if (event.key === "Escape") {
+    var choice = PICKS[event.key];
+    if (choice && input.hasAttribute("data-pick") && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      event.preventDefault();
+      pick(input, choice);
+    } else if (event.key === "Escape") {
       input.value = input.getAttribute("data-saved");
       input.classList.remove("invalid");
       input.removeAttribute("aria-invalid");

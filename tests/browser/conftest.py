@@ -2,6 +2,8 @@
 
 Playwright's own browser download cannot work here; it launches /usr/bin/chromium.
 Screenshots go to test-artifacts/screenshots/<module>/ (git-ignored).
+Copies graded inline (`eager_tasks`) through a scripted LLM server of the test's own (`llm`),
+and a teacher logged in through the login page (`log_in`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.factories import PASSWORD
 from tests.support.deadlines import scaled_ms
 
 CHROMIUM = "/usr/bin/chromium"
@@ -75,3 +78,41 @@ def screenshot(request):
         return path
 
     return take
+
+
+@pytest.fixture
+def llm(settings):
+    """A scripted LLM server of this test's own; every role points at it."""
+    from tests.grading.conftest import roles_settings
+    from tests.support.llm_server import LLMServer
+
+    server = LLMServer().start()
+    settings.CORRIGO_DEMO_MODE = False
+    settings.CORRIGO_LLM = roles_settings(server)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def eager_tasks():
+    """Tasks run inline: a job's copies are graded before job_start returns."""
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def log_in(asgi_server):
+    """Logs `user` in on `page` through the login page."""
+
+    def log_in(page, user) -> None:
+        page.goto(f"{asgi_server.url}/accounts/login/")
+        page.fill("input[name=login]", user.email)
+        page.fill("input[name=password]", PASSWORD)
+        with page.expect_navigation():
+            page.locator("main form button[type=submit]").click()
+
+    return log_in

@@ -1,5 +1,6 @@
-"""The copy page of a double-corrected copy in Debian's Chromium: the "both models" panel shows
-each grader's points, reading and reasoning, for the copy graded through the scripted server."""
+"""The copy page of a double-corrected copy in Debian's Chromium: both graders side by side,
+each one's points, reading and reasoning and what the verification round did, for the copy
+graded through the scripted server."""
 
 from __future__ import annotations
 
@@ -7,34 +8,13 @@ import pytest
 
 from grading import services
 from grading.models import Copy
-from tests.factories import PASSWORD, UserFactory, copy_with_pages, exam_with_bareme
-from tests.grading.conftest import roles_settings
+from tests.factories import UserFactory, copy_with_pages, exam_with_bareme
 from tests.grading.double_correction import READINGS, REASONINGS, VERIFIED, script_two_graders
-from tests.support.llm_server import LLMServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-@pytest.fixture
-def llm(settings):
-    server = LLMServer().start()
-    settings.CORRIGO_DEMO_MODE = False
-    settings.CORRIGO_LLM = roles_settings(server)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def eager_tasks():
-    from config.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
-
-
-def test_the_both_models_panel_shows_each_graders_answer(llm, eager_tasks, asgi_server, page, screenshot):
+def test_both_graders_show_side_by_side(llm, eager_tasks, asgi_server, page, screenshot, log_in):
     teacher = UserFactory(email="prof.durand@college.example")
     exam = exam_with_bareme(owner=teacher, mode="double", questions=2, title="Géométrie — triangles")
     copy = copy_with_pages(exam, pages=1, label="Lefèvre Chloé")
@@ -43,22 +23,22 @@ def test_the_both_models_panel_shows_each_graders_answer(llm, eager_tasks, asgi_
     copy.refresh_from_db()
     assert copy.status == Copy.Status.DONE
 
-    page.goto(f"{asgi_server.url}/accounts/login/")
-    page.fill("input[name=login]", teacher.email)
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.locator("main form button[type=submit]").click()
+    log_in(page, teacher)
     page.goto(f"{asgi_server.url}/copies/{copy.pk}/")
-    for summary in page.locator("summary", has_text="Réponses des deux modèles").all():
-        summary.click()
 
     first, second = page.locator("article.answer").nth(0), page.locator("article.answer").nth(1)
-    a, b = first.locator("tr.opinion-a"), first.locator("tr.opinion-b")
+    a, b = first.get_by_test_id("side-a"), first.get_by_test_id("side-b")
     assert a.is_visible() and b.is_visible()
-    assert a.locator("td").nth(1).inner_text() == "3" and b.locator("td").nth(1).inner_text() == "3,25"
+    # Side by side: B's column starts to the right of A's, on the same line.
+    box_a, box_b = a.bounding_box(), b.bounding_box()
+    assert box_b["x"] >= box_a["x"] + box_a["width"] and abs(box_b["y"] - box_a["y"]) < 1
+    assert a.get_by_test_id("round-points").inner_text() == "3"
+    assert b.get_by_test_id("round-points").inner_text() == "3,25"
     assert READINGS["a"][0] in a.inner_text() and REASONINGS["b"][0] in b.inner_text()
-    verified = second.locator("tr.opinion-b", has_text="Vérification")
-    assert verified.locator("td").nth(1).inner_text() == "4,5" and VERIFIED["b"][2] in verified.inner_text()
-    path = screenshot(page, "both models panel")
+    verified = second.get_by_test_id("side-b").get_by_test_id("side-verified")
+    assert verified.get_by_test_id("round-points").inner_text() == "4,5"
+    assert VERIFIED["b"][2] in verified.inner_text()
+    assert "toujours en désaccord après la vérification" in second.get_by_test_id("double-outcome").inner_text()
+    path = screenshot(page, "both graders side by side")
     assert path.stat().st_size > 10_000
     assert page.console_errors == []

@@ -8,34 +8,13 @@ import pytest
 
 from grading import services
 from grading.models import Copy, RegradeRequest
-from tests.factories import PASSWORD, UserFactory, copy_with_pages, exam_with_bareme
-from tests.grading.conftest import roles_settings
-from tests.support.llm_server import LLMServer
+from tests.factories import UserFactory, copy_with_pages, exam_with_bareme
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-@pytest.fixture
-def llm(settings):
-    server = LLMServer().start()
-    settings.CORRIGO_DEMO_MODE = False
-    settings.CORRIGO_LLM = roles_settings(server)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def eager_tasks():
-    from config.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
-
-
 def test_a_student_asks_for_a_second_look_and_reads_the_answer(
-    llm, eager_tasks, asgi_server, browser, page, screenshot
+    llm, eager_tasks, asgi_server, browser, page, screenshot, log_in
 ):
     teacher = UserFactory(email="prof.martin@college.example")
     exam = exam_with_bareme(owner=teacher, questions=2, title="Fonctions affines")
@@ -59,11 +38,7 @@ def test_a_student_asks_for_a_second_look_and_reads_the_answer(
     # The teacher, in a browser of their own: the review lists it, the copy page answers it.
     teacher_context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
     desk = teacher_context.new_page()
-    desk.goto(f"{asgi_server.url}/accounts/login/")
-    desk.fill("input[name=login]", teacher.email)
-    desk.fill("input[name=password]", PASSWORD)
-    with desk.expect_navigation():
-        desk.locator("main form button[type=submit]").click()
+    log_in(desk, teacher)
     desk.goto(f"{asgi_server.url}/exams/{exam.pk}/review/")
     assert "coefficient directeur" in desk.locator("#regrade-requests").inner_text()
     with desk.expect_navigation():

@@ -549,7 +549,7 @@ def test_single_correction_keeps_the_graders_texts_and_audits_its_answer():
     q1 = by_qid(outcome)["q1"]
     assert q1.reading == "Lecture de q1 : x = 3, donc l'aire vaut 12 cm²."
     assert q1.reasoning == "raisonnement q1 3 0.8" and q1.disagreement is False
-    assert q1.audit == {"a": {"grading": view(3, 0.8)}, "resolution": "single"}
+    assert q1.audit == {"a": {"grading": view(3, 0.8)}, "max": "4", "resolution": "single"}
     assert (outcome.manipulation, outcome.manipulation_reason, outcome.verified) == (False, "", False)
 
 
@@ -584,6 +584,7 @@ def test_an_agreed_question_audits_both_answers_the_threshold_and_the_final_grad
         "a": {"grading": view(3, 0.7771)},
         "b": {"grading": view(3.25, 0.7772)},
         "threshold": "0.40",
+        "max": "4",
         "resolution": "agreed",
         "final": "3.25",
     }
@@ -606,6 +607,7 @@ def test_a_disputed_question_audits_both_rounds():
         "a": {"grading": view(1, 0.9), "verification": view(2, 0.6)},
         "b": {"grading": view(4, 0.9), "verification": view(2.5, 0.7)},
         "threshold": "0.40",
+        "max": "4",
         "disputed_because": "points",
         "resolution": "averaged",
         "final": "2.50",

@@ -10,9 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from grading import selectors
-from grading.models import Copy, Exam, GradeEdit
+from grading.models import Copy, GradeEdit
 from tests.factories import CopyFactory, ExamFactory, GradeFactory, QuestionFactory, copy_with_pages, exam_with_bareme
-from tests.grading.double_correction import READINGS, REASONINGS, VERIFIED, script_two_graders
 from tests.grading.helpers import grades_json
 
 pytestmark = pytest.mark.django_db
@@ -206,41 +205,6 @@ def test_the_review_page_draws_the_histogram_as_inline_svg(owner_client, teacher
     text = owner_client.get(reverse("exam_review", args=[exam.pk])).text
     assert "<svg" in text
     assert text.count("<rect") == 10
-
-
-def _panel_rows(page: str, question: int) -> list[list[str]]:
-    """The cells of each row of the both-models table of question `question` (1-based)."""
-    article = page.split('<article class="card answer')[question]
-    rows = re.findall(r'<tr class="opinion opinion-[ab]">(.*?)</tr>', article, re.S)
-    cells = [re.findall(r"<td>(.*?)</td>", row, re.S) for row in rows]
-    return [[" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in row] for row in cells]
-
-
-def test_the_copy_page_shows_each_models_points_reading_and_reasoning(
-    owner_client, teacher, llm_server, eager_celery, django_capture_on_commit_callbacks
-):
-    exam = exam_with_bareme(owner=teacher, mode=Exam.Mode.DOUBLE, questions=2)
-    copy = copy_with_pages(exam, pages=1)
-    script_two_graders(llm_server)
-    with django_capture_on_commit_callbacks(execute=True):
-        owner_client.post(reverse("exam_start", args=[exam.pk]))
-    copy.refresh_from_db()
-    assert copy.status == Copy.Status.DONE
-
-    page = html.unescape(owner_client.get(reverse("copy_detail", args=[copy.pk])).text)
-
-    # q1: both graders agreed at once; each one's own points, reading and reasoning.
-    assert _panel_rows(page, 1) == [
-        ["Correcteur A · openai/gpt-4o (Correction)", "3", "0,90", READINGS["a"][0], REASONINGS["a"][0]],
-        ["Correcteur B · openai/gpt-4.1-mini (Correction)", "3,25", "0,90", READINGS["b"][0], REASONINGS["b"][0]],
-    ]
-    # q2: disputed, then verified by both; the panel shows the two rounds.
-    assert _panel_rows(page, 2) == [
-        ["Correcteur A · openai/gpt-4o (Correction)", "2", "0,90", READINGS["a"][1], REASONINGS["a"][1]],
-        ["Correcteur B · openai/gpt-4.1-mini (Correction)", "5", "0,90", READINGS["b"][1], REASONINGS["b"][1]],
-        ["Correcteur A · openai/gpt-4o (Vérification)", "3", "0,70", *VERIFIED["a"][1:]],
-        ["Correcteur B · openai/gpt-4.1-mini (Vérification)", "4,5", "0,70", *VERIFIED["b"][1:]],
-    ]
 
 
 def test_grading_a_graded_copy_again_replaces_its_grades(

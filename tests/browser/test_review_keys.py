@@ -1,0 +1,92 @@
+"""The review's keys in Debian's Chromium, on a copy double-corrected through the scripted
+server (tests/grading/double_correction.py, step 0,5): Q1 /4 A 3, B 3,25 (grade 3); Q2 /6
+disputed, A 3, B 4,5 after verification (grade 4, the mean). In the grid, b, a and m take
+grader B's points, A's or their mean; each pick is audited like a typed grade."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from grading import services
+from grading.models import Copy, GradeEdit
+from tests.factories import UserFactory, copy_with_pages, exam_with_bareme
+from tests.grading.double_correction import script_two_graders
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture
+def double(llm, eager_tasks):
+    teacher = UserFactory(email="prof.roux@college.example")
+    exam = exam_with_bareme(owner=teacher, mode="double", questions=2, title="Triangles", rounding_step=Decimal("0.5"))
+    copy = copy_with_pages(exam, pages=1, label="Lefèvre Chloé")
+    script_two_graders(llm)
+    services.job_start(exam=exam, user=teacher)  # the copy task runs inline, through the scripted server
+    copy.refresh_from_db()
+    assert copy.status == Copy.Status.DONE
+    return copy
+
+
+def _saved(cell, value: str) -> None:
+    cell.page.wait_for_function(
+        "([el, value]) => el.getAttribute('data-saved') === value && el.getAttribute('data-state') === 'saved'",
+        arg=[cell.element_handle(), value],
+    )
+
+
+def test_keys_b_a_and_m_pick_a_grader_in_the_grid(double, asgi_server, page, screenshot, log_in):
+    log_in(page, double.exam.owner)
+    page.goto(f"{asgi_server.url}/exams/{double.exam_id}/review/")
+    assert "m leur moyenne" in page.locator("#grid-help").inner_text()
+    q1 = page.locator('.grade-input[data-row="0"][data-col="0"]')
+    q2 = page.locator('.grade-input[data-row="0"][data-col="1"]')
+    total = page.locator("td.total").first
+    assert (q1.input_value(), q2.input_value(), total.inner_text()) == ("3", "4", "7")
+
+    q2.focus()
+    page.keyboard.press("b")
+    _saved(q2, "4,5")
+    assert (q2.input_value(), total.inner_text()) == ("4,5", "7,5")
+    assert "edited" in q2.locator("xpath=ancestor::td").get_attribute("class")
+
+    page.keyboard.press("a")
+    _saved(q2, "3")
+    assert total.inner_text() == "6"
+    page.keyboard.press("m")
+    _saved(q2, "4")
+    assert total.inner_text() == "7"
+    assert "edited" not in q2.locator("xpath=ancestor::td").get_attribute("class")
+
+    # Ctrl+A still selects the cell's text; typing a grade still works.
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate("document.activeElement.dataset.col") == "0"
+    page.keyboard.press("Control+a")
+    page.keyboard.type("2,5")
+    page.keyboard.press("Enter")
+    _saved(q1, "2,5")
+    assert total.inner_text() == "6,5"
+    path = screenshot(page, "grid after picks")
+    assert path.stat().st_size > 5_000
+
+    page.reload()
+    assert page.locator(".grade-input").evaluate_all("els => els.map(e => e.value)") == ["2,5", "4"]
+    edits = list(GradeEdit.objects.order_by("id").values_list("grade__question__order", "before", "after"))
+    assert edits == [(1, "4.00", "4.50"), (1, "4.50", "3.00"), (1, "3.00", "4.00"), (0, "3.00", "2.5")]
+    assert page.console_errors == []
+
+
+def test_the_copy_page_buttons_take_a_grader_and_outline_it(double, asgi_server, page, log_in):
+    log_in(page, double.exam.owner)
+    page.goto(f"{asgi_server.url}/copies/{double.pk}/")
+    second = page.locator("article.answer").nth(1)
+    with page.expect_navigation():
+        second.get_by_test_id("pick-b").click()
+    second = page.locator("article.answer").nth(1)
+    assert "Note du correcteur B retenue : 4,5." in page.locator(".messages").inner_text()
+    assert "picked" in second.get_by_test_id("side-b").get_attribute("class")
+    assert "picked" not in second.get_by_test_id("side-a").get_attribute("class")
+    assert second.locator(".grade-input").input_value() == "4,50"
+    assert page.console_errors == []
