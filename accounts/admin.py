@@ -59,12 +59,15 @@ class SchoolInvitationInline(admin.TabularInline):
 
 @admin.register(School)
 class SchoolAdmin(admin.ModelAdmin):
-    """With billing off, the operator creates schools, names their admins and sets the pool here."""
+    """With billing off, the operator creates schools, names their admins and sets the pool here.
+    With billing on, a school's subscription sets its plan and pool (billing.services.schools)."""
 
-    list_display = ("name", "city", "uai", "allowance_tokens", "teacher_count")
+    list_display = ("name", "city", "uai", "allowance_tokens", "tier", "seats", "teacher_count")
     search_fields = ("name", "city", "uai")
     autocomplete_fields = ("admins",)
-    fields = ("name", "city", "uai", "allowance_tokens", "admins")
+    fields = ("name", "city", "uai", "allowance_tokens", "admins", "tier", "seats", "period_start", "period_end")
+    # Set by the school's Stripe subscription (billing on), which also sets the pool.
+    readonly_fields = ("tier", "seats", "period_start", "period_end")
     inlines = (SchoolMembershipInline, SchoolInvitationInline)
 
     def get_queryset(self, request):

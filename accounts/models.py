@@ -70,7 +70,10 @@ class School(models.Model):
     is what their ledger rows add up to while they are members, so the school admin sees usage
     per teacher and per month, and a teacher who leaves takes nothing of the pool along.
 
-    The period is the calendar month (settings.TIME_ZONE). Reservations are taken under this
+    With billing on, the school admin subscribes for the school (billing.services.schools):
+    quantity = seats, the teachers it pays for, and the pool = the tier's allowance × seats —
+    the price scales with the teachers, the allowance stays pooled. The period is the
+    subscription's billing period, else the calendar month (settings.TIME_ZONE). Reservations are taken under this
     row's lock (usage.pools), so the pool is never exceeded by concurrent jobs of its teachers.
     """
 
@@ -87,6 +90,16 @@ class School(models.Model):
     admins = models.ManyToManyField(
         User, blank=True, related_name="schools_administered", verbose_name=_("administrateurs")
     )
+    # When the school pays through Stripe (billing on), its subscription sets these and the pool:
+    # allowance_tokens = the tier's allowance (usage.tiers) × seats, the subscription's quantity
+    # (the teachers it pays for; still one pool, shared). Blank tier: no subscription pays, the
+    # pool is what the operator set here (billing off), or 0 once a subscription has ended.
+    tier = models.CharField(_("offre (abonnement)"), max_length=16, blank=True, default="")
+    seats = models.PositiveIntegerField(
+        _("postes payés"), default=0, help_text=_("Le nombre d'enseignants de l'abonnement Stripe (sa quantité).")
+    )
+    period_start = models.DateTimeField(_("début de période"), null=True, blank=True)
+    period_end = models.DateTimeField(_("fin de période"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -45,3 +45,23 @@ class CustomerOwner(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} → {self.user_id}"
+
+
+class SchoolCustomer(models.Model):
+    """Which school a Stripe customer pays for, kept for good.
+
+    A school's customer has no dj-stripe subscriber (that is a teacher: the school admin's own
+    plan must never be decided by the school's subscription), so this row is how a webhook
+    about it finds its school. Filled when billing creates the school's customer.
+    """
+
+    customer_id = models.CharField(max_length=255, unique=True)
+    school = models.ForeignKey("accounts.School", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("client Stripe d'un établissement")
+        verbose_name_plural = _("clients Stripe des établissements")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} → {self.school_id}"

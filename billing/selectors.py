@@ -11,9 +11,10 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 from djstripe.models import Invoice, Subscription
 
-from accounts.models import User
+from accounts.models import School, User
 from usage.selectors import Tier, tier_label
 
+from .models import SchoolCustomer
 from .plans import TIER_RANK, tier_for_price
 
 # Statuses in which the teacher keeps the tier they pay for. past_due keeps it (with a
@@ -52,13 +53,38 @@ def subscription_tier_and_period(subscription: Subscription | None) -> tuple[str
     return tier, start, end
 
 
+def subscription_quantity(subscription: Subscription | None) -> int:
+    """The quantity of the item that grants the subscription's tier (a school's seats); 0 when
+    it grants none."""
+    tier = subscription_tier_and_period(subscription)[0]
+    if subscription is None or tier == Tier.FREE:
+        return 0
+    items = [item for item in _items(subscription.stripe_data or {}) if tier_for_price(item.get("price")) == tier]
+    return max(int(item.get("quantity") or 0) for item in items)
+
+
 def _subscriptions(user: User) -> QuerySet[Subscription]:
     return Subscription.objects.filter(customer__subscriber=user).select_related("customer")
 
 
+def school_subscriptions(*, school: School) -> QuerySet[Subscription]:
+    """The subscriptions of the school's Stripe customers (billing.models.SchoolCustomer)."""
+    customers = SchoolCustomer.objects.filter(school=school).values("customer_id")
+    return Subscription.objects.filter(customer__id__in=customers).select_related("customer")
+
+
 def subscription_governing(*, user: User) -> Subscription | None:
     """The subscription that decides the user's tier: the best live one, else the latest."""
-    subscriptions = list(_subscriptions(user))
+    return _governing(_subscriptions(user))
+
+
+def school_subscription_governing(*, school: School) -> Subscription | None:
+    """The subscription that decides the school's plan, by the teacher's rule (subscription_governing)."""
+    return _governing(school_subscriptions(school=school))
+
+
+def _governing(queryset: QuerySet[Subscription]) -> Subscription | None:
+    subscriptions = list(queryset)
     live = [s for s in subscriptions if (s.stripe_data or {}).get("status") in LIVE_STATUSES]
     if live:
         return max(
@@ -166,3 +192,19 @@ def billing_invoices(*, user: User) -> list[InvoiceRow]:
 
 def billing_invoice_for_user(*, user: User, invoice_id: str) -> InvoiceRow | None:
     return next((row for row in billing_invoices(user=user) if row.id == invoice_id), None)
+
+
+def school_billing_status(*, school: School) -> BillingStatus:
+    """The school's subscription as its admin's page shows it; the tier is the school's own."""
+    subscription = school_subscription_governing(school=school) if settings.BILLING_ENABLED else None
+    data = subscription.stripe_data if subscription is not None else {}
+    _tier, start, end = subscription_tier_and_period(subscription)
+    return BillingStatus(
+        enabled=settings.BILLING_ENABLED,
+        tier=school.tier or Tier.FREE,
+        subscription_id=subscription.id if subscription is not None else None,
+        status=data.get("status"),
+        period_start=start,
+        period_end=end,
+        cancel_at_period_end=bool(data.get("cancel_at_period_end")),
+    )

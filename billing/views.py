@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
+from accounts.models import School
 from core.errors import ApplicationError
 from core.http import HtmxHttpRequest
 from usage.selectors import usage_summary
@@ -104,3 +105,44 @@ def invoice_open(request: AuthenticatedHttpRequest, invoice_id: str) -> HttpResp
     if row is None or not row.hosted_invoice_url:
         raise Http404
     return HttpResponseRedirect(row.hosted_invoice_url)
+
+
+def _school_for_admin(request: AuthenticatedHttpRequest, pk: int) -> School:
+    school = School.objects.filter(pk=pk, admins=request.user).first()
+    if school is None:
+        raise Http404
+    return school
+
+
+@require_POST
+@login_required
+def school_checkout(request: AuthenticatedHttpRequest, pk: int, tier: str) -> HttpResponse:
+    """The school admin subscribes the school to `tier` for the `seats` teachers they name."""
+    school = _school_for_admin(request, pk)
+    if not settings.BILLING_ENABLED:
+        return _disabled(request)
+    if tier not in PLANS:
+        raise Http404
+    seats = request.POST.get("seats", "").strip()
+    try:
+        url = services.billing_school_checkout_start(
+            school=school, admin=request.user, tier=tier, seats=int(seats) if seats.isdigit() else 0
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("school_detail", pk=school.pk)
+    return HttpResponseRedirect(url, status=303)
+
+
+@require_POST
+@login_required
+def school_portal(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    school = _school_for_admin(request, pk)
+    if not settings.BILLING_ENABLED:
+        return _disabled(request)
+    try:
+        url = services.billing_school_portal_session_create(school=school, admin=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("school_detail", pk=school.pk)
+    return HttpResponseRedirect(url, status=303)

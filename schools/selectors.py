@@ -15,7 +15,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import School, SchoolInvitation, SchoolMembership, User
-from usage.selectors import month_start, usage_school_by_teacher_month
+from usage.selectors import usage_school_by_teacher_month, usage_school_period
 
 
 def schools_administered(*, user: User) -> QuerySet[School]:
@@ -56,8 +56,9 @@ class SchoolUsage:
     """This month's pool (used / limit) and the ledger per teacher and month."""
 
     limit: int
-    this_month: dict[int, int]  # teacher's user id → tokens spent this month on the pool
+    this_month: dict[int, int]  # teacher's user id → tokens spent on the pool this period
     months: list[TeacherMonth]
+    period_end: datetime | None = None  # when the pool renews
 
     @property
     def used(self) -> int:
@@ -73,13 +74,15 @@ class SchoolUsage:
 
 
 def school_usage(*, school: School, now: datetime | None = None) -> SchoolUsage:
-    """One ledger query: the last 12 months per teacher (usage_school_by_teacher_month)."""
+    """Two ledger queries: this period per teacher (the pool's: the subscription's billing
+    period, else the calendar month) and the last 12 months per teacher."""
     now = now or timezone.now()
     rows = usage_school_by_teacher_month(school=school, now=now)
-    current = month_start(now)
+    _start, end, this_period = usage_school_period(school=school, now=now)
     return SchoolUsage(
         limit=school.allowance_tokens,
-        this_month={row["user_id"]: row["tokens"] or 0 for row in rows if row["month"] == current},
+        this_month=this_period,
+        period_end=end,
         months=[
             TeacherMonth(row["user__email"], row["month"], row["calls"], row["tokens"] or 0, row["cost"] or Decimal(0))
             for row in rows

@@ -37,8 +37,15 @@ def usage_period(allowance: Allowance, *, now: datetime | None = None) -> tuple[
     """
     if not TIER_RESETS[allowance.tier]:
         return None, None
+    return billing_period(allowance.period_start, allowance.period_end, now=now)
+
+
+def billing_period(
+    start: datetime | None, end: datetime | None, *, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """The period in force now from a billing period [start, end) billing told (rolled forward
+    by whole months once it has ended, usage_period's rule), else the calendar month."""
     now = now or timezone.now()
-    start, end = allowance.period_start, allowance.period_end
     if start and end and start < end and start <= now:
         if now < end:
             return start, end

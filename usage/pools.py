@@ -27,7 +27,7 @@ from django.utils import timezone
 from accounts.models import School, SchoolMembership, User
 
 from .models import Allowance, Reservation, UsageRecord
-from .periods import month_start, usage_period
+from .periods import billing_period, month_start, usage_period
 from .tiers import TIER_LIMITS, TIER_RESETS
 
 
@@ -106,10 +106,10 @@ def school_records(*, school: School, start: datetime | None, end: datetime | No
     return rows
 
 
-def school_period(*, now: datetime | None = None) -> tuple[datetime, datetime]:
-    """A school's pool renews each calendar month (settings.TIME_ZONE)."""
-    now = now or timezone.now()
-    return month_start(now), month_start(now, 1)
+def school_period(*, school: School, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """A school's pool renews with its subscription's billing period, else each calendar month
+    (settings.TIME_ZONE)."""
+    return billing_period(school.period_start, school.period_end, now=now)
 
 
 def allowance_pool(*, user: User, lock: bool = False) -> Pool:
@@ -131,7 +131,7 @@ def allowance_pool(*, user: User, lock: bool = False) -> Pool:
         membership = open_again.select_related("school").first()
     if membership is not None:
         school = membership.school
-        month, following = school_period()
+        month, following = school_period(school=school)
         return Pool(
             user=user, tier=allowance.tier, limit=school.allowance_tokens, start=month, end=following, school=school
         )
@@ -162,3 +162,11 @@ def usage_school_by_teacher_month(*, school: School, months: int = 12, now: date
         .annotate(calls=Count("id"), tokens=Sum("total_tokens"), cost=Sum("total_cost"))
         .order_by("-month", "user__email")
     )
+
+
+def usage_school_period(*, school: School, now: datetime | None = None) -> tuple[datetime, datetime, dict[int, int]]:
+    """(start, end, {teacher's user id: tokens}) of the school's pool in its current period."""
+    start, end = school_period(school=school, now=now)
+    rows = UsageRecord.objects.filter(school_records(school=school, start=start, end=end))
+    per_teacher = rows.values("user_id").annotate(tokens=Sum("total_tokens")).order_by()
+    return start, end, {row["user_id"]: row["tokens"] or 0 for row in per_teacher}

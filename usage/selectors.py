@@ -28,7 +28,7 @@ from accounts.services import user_language_override
 
 from .models import Reservation, UsageRecord
 from .periods import month_start, usage_period
-from .pools import allowance_pool, usage_school_by_teacher_month
+from .pools import allowance_pool, usage_school_by_teacher_month, usage_school_period
 from .pricing import PriceCard, PriceMissing, price_card
 from .tiers import CLASS_COPIES, TIER_LIMITS, TIER_RESETS, Tier, copies_in, tier_label, typical_copies_in
 
@@ -301,6 +301,7 @@ __all__ = [
     "usage_exam_total_cost_subquery",
     "usage_period",
     "usage_school_by_teacher_month",
+    "usage_school_period",
     "usage_summary",
     "usage_top_spenders",
     "usd_to_eur",

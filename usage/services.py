@@ -24,6 +24,7 @@ from core.errors import ApplicationError
 from .models import Allowance, Reservation, UsageRecord
 from .pools import allowance_pool
 from .pricing import CallCost, PriceMissing, call_cost, price_card
+from .school_plans import usage_school_plan_set
 from .selectors import (
     ZERO,
     reservation_spent,
@@ -330,6 +331,7 @@ __all__ = [
     "usage_unit_settle",
     "usage_units_settle",
     "usage_plan_set",
+    "usage_school_plan_set",
     "usage_record",
     "usage_reservations_expire",
     "usage_reserve",

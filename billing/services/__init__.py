@@ -8,6 +8,13 @@ from .checkout import billing_checkout_session_create, billing_checkout_start, b
 from .customers import billing_customer_get_or_create, customer_owner_set
 from .notices import billing_payment_failure_notify
 from .plans import PlanSyncResult, billing_plans_sync
+from .schools import (
+    SCHOOL_ID_KEY,
+    SEATS_MAX,
+    billing_school_checkout_start,
+    billing_school_plan_apply,
+    billing_school_portal_session_create,
+)
 from .subscriptions import (
     billing_checkout_completed,
     billing_customer_deleted,
@@ -17,6 +24,11 @@ from .subscriptions import (
 )
 
 __all__ = [
+    "SCHOOL_ID_KEY",
+    "SEATS_MAX",
+    "billing_school_checkout_start",
+    "billing_school_plan_apply",
+    "billing_school_portal_session_create",
     "USER_ID_KEY",
     "BillingError",
     "PlanSyncResult",

@@ -19,6 +19,7 @@ from usage.services import usage_plan_set
 from ..selectors import subscription_governing, subscription_tier_and_period
 from .base import USER_ID_KEY, stripe_kwargs
 from .customers import customer_link, user_of_customer
+from .schools import billing_school_plan_apply, school_for_subscription, school_of_customer
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,11 @@ def billing_subscription_sync(*, subscription_id: str, user: User | None = None)
     data = stripe.Subscription.retrieve(subscription_id, **stripe_kwargs())
     subscription = Subscription.sync_from_stripe_data(data, api_key=djstripe_settings.STRIPE_SECRET_KEY)
     customer = subscription.customer
+    school = school_for_subscription(subscription, data.to_dict())
+    if school is not None:
+        # A school's subscription decides its pool, never a teacher's tier (not even its admin's).
+        billing_school_plan_apply(school=school)
+        return None
     user = (
         user
         or (customer.subscriber if customer else None)
@@ -79,6 +85,10 @@ def billing_customer_deleted(*, customer_id: str) -> User | None:
     live = Subscription.objects.filter(customer_id=customer_id).exclude(stripe_data__status__in=ENDED)
     for subscription_id in live.values_list("id", flat=True):
         billing_subscription_sync(subscription_id=subscription_id)
+    school = school_of_customer(customer_id)
+    if school is not None:
+        billing_school_plan_apply(school=school)
+        return None
     user = user_of_customer(customer_id)
     if user is not None:
         billing_user_tier_apply(user=user)

@@ -389,7 +389,7 @@ class FakeStripe:
             "type": type_,
         }
 
-    def _item(self, subscription_id: str, price: dict, start: int, end: int) -> dict:
+    def _item(self, subscription_id: str, price: dict, start: int, end: int, quantity: int = 1) -> dict:
         return {
             "id": self.new_id("si"),
             "object": "subscription_item",
@@ -399,12 +399,14 @@ class FakeStripe:
             "discounts": [],
             "metadata": {},
             "price": copy.deepcopy(price),
-            "quantity": 1,
+            "quantity": quantity,
             "subscription": subscription_id,
             "tax_rates": [],
         }
 
-    def subscription_create(self, *, customer_id: str, price: dict, metadata: dict | None = None) -> dict:
+    def subscription_create(
+        self, *, customer_id: str, price: dict, metadata: dict | None = None, quantity: int = 1, status: str = "active"
+    ) -> dict:
         sid = self.new_id("sub")
         start, end = self.clock, self.clock + 30 * DAY
         obj = {
@@ -426,7 +428,7 @@ class FakeStripe:
             "ended_at": None,
             "items": {
                 "object": "list",
-                "data": [self._item(sid, price, start, end)],
+                "data": [self._item(sid, price, start, end, quantity)],
                 "has_more": False,
                 "url": f"/v1/subscription_items?subscription={sid}",
             },
@@ -434,9 +436,9 @@ class FakeStripe:
             "livemode": False,
             "metadata": dict(metadata or {}),
             "start_date": start,
-            "status": "active",
-            "trial_end": None,
-            "trial_start": None,
+            "status": status,
+            "trial_end": end if status == "trialing" else None,
+            "trial_start": start if status == "trialing" else None,
         }
         self.objects[sid] = obj
         return obj
@@ -446,6 +448,10 @@ class FakeStripe:
         item = sub["items"]["data"][0]
         item["price"] = copy.deepcopy(price)
         return sub
+
+    def subscription_quantity_change(self, sid: str, quantity: int) -> dict:
+        self.objects[sid]["items"]["data"][0]["quantity"] = quantity
+        return self.objects[sid]
 
     def subscription_status(self, sid: str, status: str) -> dict:
         sub = self.objects[sid]
@@ -477,7 +483,7 @@ class FakeStripe:
     def invoice_create(self, sub: dict, *, status: str = "paid", attempt_count: int = 1) -> dict:
         iid = self.new_id("in")
         item = sub["items"]["data"][0]
-        amount = item["price"]["unit_amount"]
+        amount = item["price"]["unit_amount"] * item["quantity"]
         number = f"CORR-{next(self._ids):04d}"
         obj = {
             "id": iid,

@@ -4,7 +4,12 @@ import pytest
 
 from accounts.models import School
 from schools.services import school_teacher_add
-from tests.billing.conftest import fake_stripe  # noqa: F401  (Stripe faked at its HTTP boundary)
+from tests.billing.conftest import (  # noqa: F401  (Stripe faked at its HTTP boundary, dj-stripe's endpoint)
+    fake_stripe,
+    prices,
+    webhook_endpoint,
+    webhooks,
+)
 from tests.factories import UserFactory
 from tests.grading.workflow.test_isolation import owned  # noqa: F401  (a teacher's exam, copy, pages, files)
 from tests.usage.conftest import spend  # noqa: F401  (one ledger writer for both apps' tests)
@@ -36,3 +41,9 @@ def colleague(school):
     user = UserFactory(email="collegue@lycee-hugo.example")
     school_teacher_add(school=school, user=user)
     return user
+
+
+@pytest.fixture
+def admin_client(client, school_admin):
+    client.force_login(school_admin)
+    return client

@@ -17,12 +17,6 @@ from usage.selectors import TIER_LIMITS, Tier, usage_summary
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, school_admin):
-    client.force_login(school_admin)
-    return client
-
-
 def test_the_page_shows_each_teachers_usage_this_month_and_per_month(
     admin_client, school, school_teacher, colleague, spend
 ):
