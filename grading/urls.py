@@ -4,6 +4,7 @@ from .views import bareme, copies, exams, exports, files, grading, links, propos
 
 urlpatterns = [
     path("exams/new/", exams.exam_create, name="exam_create"),
+    path("exams/demo/", exams.demo_class, name="demo_class"),
     path("exams/<int:pk>/", exams.exam_detail, name="exam_detail"),
     path("exams/<int:pk>/edit/", exams.exam_edit, name="exam_edit"),
     path("exams/<int:pk>/delete/", exams.exam_delete, name="exam_delete"),

@@ -26,6 +26,7 @@
   text answers graded again by the configured models, agreement figures, every call in the ledger.
 - exports: export files built by a worker (the zip, a large class's tables), their expiry.
 - summary: the class summary drafted by the grading model (metered), edited, restored.
+- demo: the demonstration class (demo mode): barème, subject and eight generated copies.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from .bareme import (
 )
 from .copy_grading import copy_fail, copy_grade
 from .deferred import deferred_resume, deferred_resume_all, exam_deferred_resume
+from .demo import demo_class_create
 from .estimate import JobEstimate, copy_estimate, job_estimate, role_ready, slot_configs
 from .evaluation import EvalReport, eval_configs, eval_operator, eval_run
 from .evaluation_file import EvalFileRefused, EvalRow, eval_file_read
@@ -105,6 +107,7 @@ from .uploads import (
 )
 
 __all__ = [
+    "demo_class_create",
     "class_summary_text",
     "exam_summary_draft",
     "exam_summary_edit",

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
 from core.errors import ApplicationError
@@ -63,6 +66,30 @@ def exam_create(request: AuthenticatedHttpRequest) -> HttpResponse:
         messages.success(request, _("Correction créée. Donnez maintenant le barème."))
         return redirect("exam_detail", pk=exam.pk)
     return render(request, "grading/exam_form.html", {"form": form, "exam": None})
+
+
+@login_required
+@require_POST
+def demo_class(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Demo mode's « classe de démonstration »: an exam with its barème and eight copies."""
+    if not settings.CORRIGO_DEMO_MODE:
+        raise Http404
+    try:
+        exam = services.demo_class_create(owner=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("dashboard")
+    count = exam.copies.count()
+    messages.success(
+        request,
+        ngettext(
+            "Classe de démonstration créée : un barème et %(count)s copie, bientôt prête à corriger.",
+            "Classe de démonstration créée : un barème et %(count)s copies, bientôt prêtes à corriger.",
+            count,
+        )
+        % {"count": count},
+    )
+    return redirect(reverse("exam_detail", args=[exam.pk]) + "#grading")
 
 
 @login_required

@@ -157,3 +157,47 @@ def test_a_fault_plan_injects_faults_into_unscripted_requests_only(llm_server):
     finally:
         llm_server.fault_plan = None
     assert [r.delivered for r in llm_server.requests] == [False, True, True]
+
+
+def _demo_grades(pages: list[tuple[str, str]], *, language: str = "fr", criteria: str = "x = 5") -> list[dict]:
+    """The demo server's answer to the engine's grading prompt for a copy of these pages."""
+    from grading.engine.prompts import ExamContext, grading_messages
+    from tests.support.llm_server import demo_content, request_text
+
+    questions = tuple({"id": f"q{n}", "label": f"Question {n}", "max": 4.0, "criteria": criteria} for n in (1, 2))
+    ctx = ExamContext(1, "Contrôle", "", "", language, "", questions, ())
+    return json.loads(demo_content(request_text(grading_messages(ctx, pages)), "openai/gpt-4o-mini"))["questions"]
+
+
+def test_demo_mode_finds_each_answer_under_its_question_number_on_any_page():
+    page_1 = "Nom : Léa Abadie\nQuestion 2 : on pose 2x = 10 donc x = 5, je vérifie : 2 × 5 = 10."
+    page_2 = "Question 1 : je ne sais pas, peut-être x = 3 ou bien quelque chose d'autre."
+    first, second = _demo_grades([("data:image/jpeg;base64,", page_1), ("data:image/jpeg;base64,", page_2)])
+
+    assert first["reading"].startswith("je ne sais pas") and first["page"] == 2 and first["points"] == 0
+    assert second["reading"].startswith("on pose 2x = 10") and second["page"] == 1 and second["points"] == 4
+    assert 0 <= second["top"] < second["bottom"] <= 1
+    assert "« 5 »" in first["feedback"] and first["feedback"].endswith("(simulé)")
+
+
+def test_demo_mode_shares_an_unmarked_text_out_over_the_questions_in_order():
+    text = "Léa Abadie\nPremière réponse : le résultat est x = 5 après calcul.\nSeconde : aucune idée ici, désolée."
+    first, second = _demo_grades([("", text)])
+
+    assert "x = 5" in first["reading"] and first["points"] == 4
+    assert "aucune idée" in second["reading"] and second["points"] == 0
+
+
+def test_demo_mode_writes_in_the_exams_language():
+    text = "Question 1: x = 5 because 2x = 10 so the answer is five.\nQuestion 2: no idea at all, sorry teacher."
+    first, second = _demo_grades([("", text)], language="en")
+
+    assert first["feedback"] == "Very good: complete and correct answer. (simulated)"
+    assert second["reasoning"].startswith("Simulated grading (demo): none of the expected elements found")
+
+
+def test_demo_mode_says_when_a_copy_has_no_text_to_read():
+    grades = _demo_grades([("data:image/jpeg;base64,", ""), ("data:image/jpeg;base64,", "Léa")])
+
+    assert all(grade["reading"].startswith("(lecture simulée") for grade in grades)
+    assert all("sans couche texte" in grade["reasoning"] for grade in grades)

@@ -24,9 +24,14 @@ talks to it exactly as to a real provider, so the gateway is exercised end to en
   connection was still open when it was written and the client read it: a killed worker's call
   is not, nor an answer its socket still held unread when it died (the kernel resets such a
   connection instead of closing it).
-  Unscripted requests get the demo answer: plausible grades
-  derived from the barème in the prompt (see `demo_content`), and for an appréciation a text
-  that follows the grades in the prompt (`demo_appreciation`).
+  Unscripted requests get the demo answer (`demo_content`): a copy with a text layer is read
+  (`demo_answers`: each question's answer found under its « Exercice N » / « Question N », or
+  the text shared out in order) and graded against the barème's criteria (the expected numbers
+  and words it contains), with feedback that names what was found and what is missing, all
+  labelled simulated; a copy without text gets plausible grades from the barème alone. Answers
+  depend only on the request (never on the copy's random delimiters): grading the same copy
+  again gives the same answer. An appréciation follows the grades in the prompt
+  (`demo_appreciation`).
 
 CLI: `python tests/support/llm_server.py --port 8765 --latency 0.5 --demo`.
 """
@@ -36,6 +41,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import html
 import json
 import random
 import re
@@ -43,6 +49,7 @@ import select
 import socket
 import threading
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -189,6 +196,7 @@ _CLASS_RE = re.compile(r"<class_json>(.*?)</class_json>", re.S)
 # A name in a copy's header, as students write it: "Nom : Léa Abadie" (demo mode reads it).
 _NAME_RE = re.compile(r"\b(?:Nom|NOM|Name|Élève)\s*:\s*(\S+(?: \S+)*?)(?=\s{2,}|\s+Classe\b|\s*$)", re.M)
 _SPLIT_PAGE_RE = re.compile(r"^Page (\d+)\. Text layer:\n(.*)$", re.M)
+_DELIMITER_RE = re.compile(r"copie_eleve_[0-9a-f]+")
 
 
 def _split_by_names(text: str, pages: int) -> list[dict] | None:
@@ -318,6 +326,14 @@ def demo_content(text: str, model: str, key: str = "") -> str:
         disputed = json.loads((_DISPUTED_RE.search(text) or [None, "[]"])[1])
         wanted = {item["id"] for item in disputed}
         bareme = [question for question in bareme if question["id"] in wanted]
+    english = bool(_ENGLISH_RE.search(text))
+    answers = demo_answers(text, bareme)
+    if answers is not None:
+        questions = [
+            demo_grade(question, answer, model=model, copy_key=copy_key, verify=task == "verify", english=english)
+            for question, answer in zip(bareme, answers, strict=True)
+        ]
+        return json.dumps({"questions": questions, "manipulation": {"flag": False, "reason": ""}}, ensure_ascii=False)
     rng = _rng(copy_key)
     pages = int((_PAGES_RE.search(text) or [None, "1"])[1])
     places = demo_placements(len(bareme), pages)
@@ -335,8 +351,8 @@ def demo_content(text: str, model: str, key: str = "") -> str:
                 "id": question["id"],
                 "points": round(maximum * share * 4) / 4,
                 "max": maximum,
-                "reading": f"Réponse de l'élève à « {question.get('label', question['id'])} » (simulée).",
-                "reasoning": "Correction simulée : la réponse couvre une partie des critères attendus.",
+                "reading": "(lecture simulée : la copie n'a pas de texte que la démonstration puisse lire)",
+                "reasoning": "Correction simulée, sans lecture de la copie (copie scannée, sans couche texte).",
                 "feedback": rng.choice(
                     ["Bon travail, détaille davantage.", "Revois la méthode.", "Très bien.", "Attention aux unités."]
                 ),
@@ -345,6 +361,254 @@ def demo_content(text: str, model: str, key: str = "") -> str:
             }
         )
     return json.dumps({"questions": questions, "manipulation": {"flag": False, "reason": ""}}, ensure_ascii=False)
+
+
+# --- Demo mode: reading a copy's text layer ----------------------------------------------
+
+_ENGLISH_RE = re.compile(r'"feedback" in English')
+_COPY_PAGE_RE = re.compile(r"^Page (\d+)\.(?: Text layer:| Typed answer \(no image\):)?\n?", re.M)
+_MARKER_RE = re.compile(r"^\s*(?:exercice|exo|ex\.?|question|q\.?)\s*(\d+)\b\W*", re.I)
+_LABEL_NUMBER_RE = re.compile(r"(?:exercice|exo|ex\.?|question|q\.?)\s*(\d+)", re.I)
+_KEY_RE = re.compile(r"\d+(?:[.,]\d+)?(?:\s*/\s*\d+(?:[.,]\d+)?)?|[^\W\d_]+")
+# Words of a criterion that say how to grade rather than what to find.
+_CRITERIA_STOP = {
+    "reponse",
+    "reponses",
+    "attendue",
+    "attendu",
+    "attendus",
+    "resultat",
+    "resultats",
+    "calcul",
+    "calculs",
+    "justifier",
+    "justifie",
+    "justifiee",
+    "justification",
+    "methode",
+    "question",
+    "exercice",
+    "points",
+    "donner",
+    "correct",
+    "correcte",
+    "exacte",
+    "etapes",
+    "accepter",
+    "toute",
+    "chaque",
+    "valoriser",
+    "expected",
+    "answer",
+    "result",
+    "method",
+    "justify",
+    "correctly",
+    "student",
+    "students",
+    "l'eleve",
+}
+DEMO_MIN_WORDS = 12  # less text than this (a name, a code) is not a copy the demo can read
+
+
+@dataclass(frozen=True)
+class DemoAnswer:
+    """What a copy says for one question: its lines, and where they are (page, share of height)."""
+
+    text: str
+    page: int | None = None
+    top: float | None = None
+    bottom: float | None = None
+
+
+def _fold(text: str) -> str:
+    """Lower case, no accents, decimal commas as points, no spaces inside a fraction."""
+    text = unicodedata.normalize("NFKD", text.lower().replace("\u2212", "-"))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = re.sub(r"(\d),(\d)", r"\1.\2", text)
+    return re.sub(r"(\d)\s*/\s*(\d)", r"\1/\2", text)
+
+
+def _keys(text: str) -> list[tuple[str, str]]:
+    """The criterion's expected numbers and meaningful words: (folded, as written), in order, once."""
+    found: dict[str, str] = {}
+    for raw in _KEY_RE.findall(text):
+        folded = _fold(raw)
+        is_number = folded[0].isdigit()
+        if (is_number or (len(folded) >= 6 and folded not in _CRITERIA_STOP)) and folded not in found:
+            found[folded] = raw.strip()
+    return list(found.items())
+
+
+def _copy_pages(text: str) -> list[tuple[int, list[str]]] | None:
+    """The copy's pages as (number, lines), read between its delimiters (unescaped), or None."""
+    tag = re.search(r"<(copie_eleve_[0-9a-f]+)>", text)
+    if tag is None:
+        return None
+    opening, closing = f"<{tag.group(1)}>", f"</{tag.group(1)}>"
+    start, end = text.rfind(opening), text.rfind(closing)
+    if start < 0 or end < start:
+        return None
+    block = text[start + len(opening) : end]
+    cuts = list(_COPY_PAGE_RE.finditer(block))
+    pages = []
+    for index, cut in enumerate(cuts):
+        body = block[cut.end() : cuts[index + 1].start() if index + 1 < len(cuts) else len(block)]
+        lines = [html.unescape(line).strip() for line in re.split(r"\r?\n", body)]
+        pages.append((int(cut.group(1)), [line for line in lines if line and line != "(empty)"]))
+    return pages
+
+
+def _question_number(question: dict, index: int) -> int:
+    found = _LABEL_NUMBER_RE.search(str(question.get("label", "")))
+    return int(found.group(1)) if found else index + 1
+
+
+def _answer(lines: list[tuple[int, int, int, str]]) -> DemoAnswer:
+    """One answer from its (page, index on the page, lines on the page, text) lines."""
+    text = "\n".join(line for *_where, line in lines).strip()
+    if not text:
+        return DemoAnswer("")
+    page, first, count, _line = lines[0]
+    last = max(index for number, index, _count, _line in lines if number == page)
+    return DemoAnswer(
+        text,
+        page=page,
+        top=round(0.06 + 0.88 * first / count, 3),
+        bottom=round(min(0.06 + 0.88 * (last + 1) / count, 1.0), 3),
+    )
+
+
+def demo_answers(text: str, bareme: list[dict]) -> list[DemoAnswer] | None:
+    """Each question's answer as the copy's text layer gives it, in barème order; None when the
+    copy has too little text to read (a scan: the demo cannot read handwriting)."""
+    pages = _copy_pages(text)
+    if not pages or not bareme:
+        return None
+    lines = [(number, index, len(page), line) for number, page in pages for index, line in enumerate(page)]
+    if sum(len(line.split()) for *_where, line in lines) < DEMO_MIN_WORDS:
+        return None
+    by_number: dict[int, list] = {}
+    current = None
+    for number, index, count, line in lines:
+        marker = _MARKER_RE.match(line)
+        if marker:
+            current = int(marker.group(1))
+            line = line[marker.end() :].strip()
+        if current is not None and line:
+            by_number.setdefault(current, []).append((number, index, count, line))
+    if by_number:
+        return [_answer(by_number.get(_question_number(q, i), [])) for i, q in enumerate(bareme)]
+    # No « Exercice N »: the text shared out over the questions, in order, after the first line (a name).
+    body = lines[1:] or lines
+    size = -(-len(body) // len(bareme))
+    return [_answer(body[i * size : (i + 1) * size]) for i in range(len(bareme))]
+
+
+def demo_grade(question: dict, answer: DemoAnswer, *, model: str, copy_key: str, verify: bool, english: bool) -> dict:
+    """One question graded from its answer: the share of the criterion's expected numbers
+    (counted twice) and words the answer contains; reasoning and feedback say which."""
+    maximum = float(question["max"])
+    keys = _keys(str(question.get("criteria") or ""))
+    folded = _fold(answer.text)
+    words = set(_KEY_RE.findall(folded))
+    # A number as written; a word by its stem, so « réduit » answers « réduire ».
+    found = [raw for key, raw in keys if (key in words if key[0].isdigit() else key[: max(5, len(key) - 3)] in folded)]
+    # What is missing, the results first: numbers before words, the last one (the final result) first.
+    missing = [raw for key, raw in reversed(keys) if key[0].isdigit() and raw not in found]
+    missing += [raw for key, raw in keys if not key[0].isdigit() and raw not in found]
+    if not answer.text:
+        share = 0.0
+    elif keys:
+        weight = {raw: 2 if key[0].isdigit() else 1 for key, raw in keys}
+        share = sum(weight[raw] for raw in found) / sum(weight.values())
+    else:  # nothing to compare with: a middling grade for an answer of some length
+        share = 0.5 if len(answer.text.split()) < 8 else 0.75
+    reasoning, feedback = _demo_comments(answer, keys, found, missing, share, english)
+    # The second grader sometimes sees it differently, as real models do (never at verification).
+    if not verify and answer.text and _rng(copy_key, model, question["id"]).random() < DEMO_SHIFT_SHARE:
+        share = min(1.0, max(0.0, share + _rng(model, copy_key, question["id"]).choice([-0.25, 0.25])))
+    jitter = _rng(copy_key, question["id"]).uniform(-0.03, 0.03)
+    if not answer.text or share in (0.0, 1.0):
+        confidence = 0.9 + jitter
+    else:
+        confidence = 0.72 + jitter - (0.15 if len(answer.text.split()) < 4 else 0.0)
+    return {
+        "id": question["id"],
+        "points": round(maximum * share * 4) / 4,
+        "max": maximum,
+        "reading": answer.text[:600] or ("(no answer)" if english else "(pas de réponse)"),
+        "reasoning": reasoning,
+        "feedback": feedback,
+        "confidence": round(confidence, 2),
+        "page": answer.page,
+        "top": answer.top,
+        "bottom": answer.bottom,
+    }
+
+
+_DEMO_PHRASES = {
+    "fr": {
+        "tag": "Correction simulée (démo) : ",
+        "blank": ("aucune réponse trouvée sur la copie.", "Question non traitée : reprends-la avec la correction."),
+        "no_criteria": (
+            "le barème ne donne pas de critères à comparer.",
+            "Réponse donnée ; compare-la à la correction.",
+        ),
+        "found": "la réponse contient {found}",
+        "none_found": "aucun élément attendu trouvé",
+        "missing": " ; il manque {missing}.",
+        "complete": " ; tous les éléments attendus y sont.",
+        "very_good": "Très bien : réponse complète et juste.",
+        "good": "Bonne piste ; il manque encore {missing}.",
+        "partial": "En partie juste ; on attendait aussi {missing}.",
+        "wrong": "Réponse incorrecte : on attendait {missing}.",
+        "simulated": " (simulé)",
+        "quote": "« {} »",
+    },
+    "en": {
+        "tag": "Simulated grading (demo): ",
+        "blank": ("no answer found on the copy.", "Question not answered: go over it with the correction."),
+        "no_criteria": (
+            "the barème gives no criteria to compare with.",
+            "Answer given; compare it with the correction.",
+        ),
+        "found": "the answer contains {found}",
+        "none_found": "none of the expected elements found",
+        "missing": "; missing: {missing}.",
+        "complete": "; every expected element is there.",
+        "very_good": "Very good: complete and correct answer.",
+        "good": "Good start; you still need {missing}.",
+        "partial": "Partly right; the correction also expected {missing}.",
+        "wrong": "Incorrect answer: the correction expected {missing}.",
+        "simulated": " (simulated)",
+        "quote": "“{}”",
+    },
+}
+
+
+def _demo_comments(
+    answer: DemoAnswer, keys: list, found: list[str], missing: list[str], share: float, english: bool
+) -> tuple[str, str]:
+    """The reasoning (for the teacher) and the feedback (for the student), labelled simulated."""
+    say = _DEMO_PHRASES["en" if english else "fr"]
+    quoted = {
+        "found": ", ".join(say["quote"].format(item) for item in found[:3]),
+        "missing": ", ".join(say["quote"].format(item) for item in missing[:3]),
+    }
+    if not answer.text or not keys:
+        reasoning, feedback = say["blank" if not answer.text else "no_criteria"]
+        return say["tag"] + reasoning, feedback + say["simulated"]
+    reasoning = (
+        say["tag"] + (say["found"] if found else say["none_found"]) + (say["missing"] if missing else say["complete"])
+    )
+    if share >= 0.9:
+        feedback = say["very_good"]
+    elif share >= 0.5:
+        feedback = say["good"]
+    else:
+        feedback = say["partial"] if found else say["wrong"]
+    return reasoning.format(**quoted), feedback.format(**quoted) + say["simulated"]
 
 
 # --- Scripts ----------------------------------------------------------------------------
@@ -521,7 +785,9 @@ class LLMServer:
                 content = entry.content(text, model) if callable(entry.content) else entry.content
             else:
                 last = (body.get("messages") or [{}])[-1]
-                key = hashlib.sha1(json.dumps(last, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
+                # Without the copy's random delimiters: the same copy graded again gets the same answer.
+                stable = _DELIMITER_RE.sub("copie_eleve", json.dumps(last, sort_keys=True))
+                key = hashlib.sha1(stable.encode(), usedforsecurity=False).hexdigest()
                 content = demo_content(text, model, key)
             finish = "stop"
             if fault == "malformed":
