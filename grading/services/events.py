@@ -21,7 +21,7 @@ from django.urls import reverse
 
 from accounts.services import user_email_send
 from core.realtime import realtime_coalesce, realtime_coalesced_take, realtime_group_name, realtime_send
-from usage.selectors import usage_bar_html, usage_exam_cost
+from usage.selectors import usage_bar_html, usage_exam_cost, usage_summary
 
 from ..models import Copy, Exam, GradingJob
 from ..selectors.progress import progress_delta_html
@@ -90,6 +90,8 @@ def job_finished_notify(*, job: GradingJob) -> bool:
         "total": copies.count(),
         "url": settings.SITE_URL.rstrip("/") + reverse("exam_review", args=[exam.pk]),
     }
+    summary = usage_summary(user=exam.owner)  # a school's teacher asks its admin, never for a plan
+    context |= {"school": summary.school, "school_contact": summary.school_contact}
     try:
         user_email_send(user=user, template_name="grading/email/job_finished.txt", context=context)
     except Exception:

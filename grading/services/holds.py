@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy
 
+from accounts.models import User
+from usage.selectors import usage_summary
 from usage.services import Hold, usage_unit_settle
 
 from ..models import Copy, GradingJob
@@ -17,10 +19,19 @@ from .leases import IN_FLIGHT
 # Seconds a copy that found no room waits before asking again (copies in flight settle).
 QUOTA_WAIT_S = 5
 QUOTA = gettext_lazy("Allocation de jetons épuisée : relancez la copie après avoir changé d'offre.")
+# A school's teacher has no plan to change: the school pays (accounts.models.School).
+SCHOOL_QUOTA = gettext_lazy(
+    "Allocation de %(school)s épuisée : contactez l'administrateur de votre établissement (%(contact)s), "
+    "puis relancez la copie."
+)
 
 
-def quota_message() -> str:
-    return str(QUOTA)  # in the language active now (the teacher's, in the copy task)
+def quota_message(user: User) -> str:
+    """Why a copy stopped, in the language active now (the teacher's, in the copy task)."""
+    summary = usage_summary(user=user)
+    if summary.school:
+        return str(SCHOOL_QUOTA) % {"school": summary.school, "contact": summary.school_contact or "—"}
+    return str(QUOTA)
 
 
 class NoRoom(Exception):
@@ -56,7 +67,9 @@ def copy_no_room(copy: Copy, job: GradingJob, hold: Hold) -> str:
         copy_grade_task.apply_async((copy.pk, job.pk, copy.attempt), countdown=QUOTA_WAIT_S)
         return "waiting"
     copy.transition(
-        source=(Copy.Status.QUEUED, *IN_FLIGHT), target=Copy.Status.QUOTA_REACHED, failure_reason=quota_message()
+        source=(Copy.Status.QUEUED, *IN_FLIGHT),
+        target=Copy.Status.QUOTA_REACHED,
+        failure_reason=quota_message(job.exam.owner),
     )
     copy_unit_settle(copy, "failed")
     job_quota_reached(job)
@@ -67,6 +80,6 @@ def job_quota_reached(job: GradingJob) -> None:
     """The allowance cannot cover another copy: every copy still queued waits, resumable."""
     queued = job.copies.filter(status=Copy.Status.QUEUED)
     stopped = list(queued.values_list("pk", flat=True))
-    queued.filter(pk__in=stopped).update(status=Copy.Status.QUOTA_REACHED, failure_reason=quota_message())
+    queued.filter(pk__in=stopped).update(status=Copy.Status.QUOTA_REACHED, failure_reason=quota_message(job.exam.owner))
     progress_push(job.exam, copies=stopped)
     job_maybe_finish(job_id=job.pk)

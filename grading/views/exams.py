@@ -135,7 +135,10 @@ def grading_panel_context(
     """Estimate (of the teacher's selection, when there is one), remaining allowance in copies
     of this exam, how many copies a start can take, running job and the live progress fragment."""
     context: dict[str, Any] = {"estimate": None, "estimate_error": "", "selected": selected or []}
-    remaining = usage_summary(user=request.user).remaining
+    summary = usage_summary(user=request.user)
+    remaining = summary.remaining
+    # A school's teacher is sent to their school's admin, never to the plans (accounts.School).
+    context["school"], context["school_contact"] = summary.school, summary.school_contact
     try:
         estimate = services.job_estimate(exam=exam, copy_ids=selected or None)
     except ApplicationError as error:

@@ -11,6 +11,7 @@ from tests.billing.conftest import (  # noqa: F401  (Stripe faked at its HTTP bo
     webhooks,
 )
 from tests.factories import UserFactory
+from tests.grading.conftest import _llm_server_process, eager_celery, llm_server  # noqa: F401  (the scripted server)
 from tests.grading.workflow.test_isolation import owned  # noqa: F401  (a teacher's exam, copy, pages, files)
 from tests.usage.conftest import spend  # noqa: F401  (one ledger writer for both apps' tests)
 

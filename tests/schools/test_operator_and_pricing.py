@@ -91,3 +91,54 @@ def test_a_school_teacher_cannot_start_a_checkout(client, school_teacher, fake_s
     assert response.redirect_chain[-1][0] == reverse("billing_pricing")
     assert "offerte par Lycée Victor-Hugo" in response.content.decode()
     assert fake_stripe.calls("POST", "/v1/checkout/sessions") == []
+
+
+def test_the_operator_raises_a_schools_pool_in_the_admin_and_its_teachers_get_it_at_once(
+    operator_client, school, school_teacher, spend, settings
+):
+    settings.BILLING_ENABLED = False
+    spend(school_teacher, 9_000)
+    assert usage_summary(user=school_teacher).remaining == 1_000
+    url = reverse("admin:accounts_school_change", args=[school.pk])
+    page = operator_client.get(url).content.decode()
+    assert 'name="allowance_tokens"' in page
+    assert 'name="tier"' not in page and 'name="seats"' not in page  # the subscription's, read-only
+    membership = school.memberships.get()
+    response = operator_client.post(
+        url,
+        {
+            "name": school.name,
+            "city": school.city,
+            "uai": "",
+            "allowance_tokens": "25000",
+            "admins": [a.pk for a in school.admins.all()],
+            "tier": "max",  # ignored: read-only
+            "seats": "99",
+            "memberships-TOTAL_FORMS": "1",
+            "memberships-INITIAL_FORMS": "1",
+            "memberships-0-id": membership.pk,
+            "memberships-0-school": school.pk,
+            "memberships-0-user": school_teacher.pk,
+            "memberships-0-joined_at_0": timezone.localtime(membership.joined_at).date().isoformat(),
+            "memberships-0-joined_at_1": timezone.localtime(membership.joined_at).strftime("%H:%M:%S"),
+            "invitations-TOTAL_FORMS": "0",
+            "invitations-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].errors if response.context else response
+    school.refresh_from_db()
+    assert (school.allowance_tokens, school.tier, school.seats) == (25_000, "", 0)
+    summary = usage_summary(user=school_teacher)
+    assert (summary.limit, summary.remaining) == (25_000, 16_000)
+
+
+def test_a_pool_of_zero_refuses_the_first_token_and_names_the_admin(school, school_teacher, settings):
+    from usage.services import QuotaExceeded, usage_reserve
+
+    settings.BILLING_ENABLED = False
+    school.allowance_tokens = 0
+    school.save(update_fields=["allowance_tokens"])
+    with pytest.raises(QuotaExceeded) as refused:
+        usage_reserve(user=school_teacher, key="job-zero", tokens=1)
+    assert refused.value.missing == 1
+    assert usage_summary(user=school_teacher).school_contact == "direction@lycee-hugo.example"
