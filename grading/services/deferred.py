@@ -1,7 +1,9 @@
 """Copies queued for later: what a partial launch left out (Copy.Status.DEFERRED) starts when
 the allowance comes back — a plan change (usage.services.allowance_changed, sent when billing
-or an operator sets the tier or the period) or a new period (the beat, every 15 minutes) —
-as many as it takes, in upload order; the teacher is emailed what started."""
+or an operator sets the tier or the period), a new period (the beat, every 15 minutes), or
+through a school (grading.receivers): its pool raised (its subscription's webhook, the
+operator in the admin) or the teacher joining a school — as many as it takes, in upload
+order; the teacher is emailed what started (and whose allowance it runs on)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
-from accounts.models import User
+from accounts.models import School, User
 from accounts.services import user_email_send
 from core.errors import ApplicationError
+from usage.selectors import usage_summary
 
 from ..models import Copy, Exam, GradingJob
 from ..tasks import deferred_resume_task
@@ -43,6 +46,7 @@ def _resumed_notify(*, exam: Exam, started: int) -> None:
         return
     context = {
         "exam": exam,
+        "school": usage_summary(user=user).school,
         "started": started,
         "waiting": exam.copies.filter(status=Copy.Status.DEFERRED).count(),
         "url": settings.SITE_URL.rstrip("/") + reverse("exam_detail", args=[exam.pk]),
@@ -69,6 +73,18 @@ def deferred_resume_all() -> int:
     many copies started."""
     users = User.objects.filter(exams__copies__status=Copy.Status.DEFERRED).distinct().order_by("id")
     return sum(deferred_resume(user=user) for user in users)
+
+
+def school_deferred_resume_soon(*, school: School) -> None:
+    """After the transaction that changed the school's pool commits, resumes the waiting copies
+    of its current teachers (one task each, like a teacher's own plan change)."""
+    teachers = User.objects.filter(
+        school_memberships__school=school,
+        school_memberships__left_at__isnull=True,
+        exams__copies__status=Copy.Status.DEFERRED,
+    )
+    for user in teachers.distinct().order_by("pk"):
+        deferred_resume_soon(user=user)
 
 
 def deferred_resume_soon(*, user: User) -> None:
