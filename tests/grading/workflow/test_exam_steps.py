@@ -49,6 +49,7 @@ def test_a_new_exam_says_what_to_do_first_and_offers_no_action_that_cannot_act(o
     assert "Il faut d'abord un barème et des copies." in text
     assert 'data-testid="bareme-folded"' not in text
     assert 'data-testid="step-grading" data-state="blocked"' in text
+    assert "{#" not in text and "#}" not in text  # a template comment left on the page
 
 
 def test_grading_is_blocked_without_a_question_and_ready_with_one(owner_client, teacher):
