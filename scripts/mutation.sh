@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p var
 rm -rf mutants
-export DJANGO_ALLOW_ASYNC_UNSAFE=true
+export DJANGO_ALLOW_ASYNC_UNSAFE=true CORRIGO_MUTATION=1
 status=0
 timeout "${MUTATION_TIMEOUT:-1500}" scripts/with-services.sh .venv/bin/mutmut run --max-children "${MUTATION_CHILDREN:-2}" \
     >var/mutation.log 2>&1 || status=$?

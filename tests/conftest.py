@@ -2,21 +2,71 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from pathlib import Path
 
 import pytest
 
 from tests.factories import PASSWORD, UserFactory
 from tests.support import deadlines
 
+# `make mutation` (scripts/mutation.sh) runs pytest once per mutant, in processes forked by
+# mutmut: the hooks and the fixture below keep each run to its tests.
+MUTATION = bool(os.environ.get("CORRIGO_MUTATION"))
+
 
 def pytest_sessionstart(session):
     # Every wait on another process is scaled by how fast this machine runs now
-    # (tests/support/deadlines.py); each xdist worker measures for itself.
-    deadlines.calibrate()
+    # (tests/support/deadlines.py); each xdist worker measures for itself. Mutation runs wait
+    # on no other process: deadlines.factor() would still measure on first use.
+    if not MUTATION:
+        deadlines.calibrate()
+
+
+def pytest_collection_modifyitems(config, items):
+    if not MUTATION:
+        return
+    # Mutants run two at a time against one database (django_db_setup below): a test that commits
+    # would show its rows to the other run's tests, so none is selected.
+    shared = [item for item in items if _commits(item)]
+    if shared:
+        config.hook.pytest_deselected(items=shared)
+        items[:] = [item for item in items if item not in shared]
+
+
+def _commits(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return marker is not None and bool(marker.kwargs.get("transaction"))
+
+
+if MUTATION:
+
+    @pytest.fixture(scope="session")
+    def django_db_setup(django_db_blocker):
+        """The test database, created once per `make mutation` by the first run that needs one
+        (mutmut's statistics run, before any mutant) and kept: creating it for each mutant would
+        cost more than most mutants' tests. The marker lives in mutmut's fresh `mutants/`
+        directory (the working directory of every run), so each `make mutation` starts from
+        the models of its own checkout."""
+        from django.db import connections
+        from django.test.utils import setup_databases
+
+        ready = Path(".mutation-test-database")
+        with django_db_blocker.unblock():
+            if ready.exists():
+                for connection in connections.all():
+                    connection.close()
+                    connection.settings_dict["NAME"] = connection.creation._get_test_db_name()
+            else:
+                setup_databases(verbosity=0, interactive=False, keepdb=False)
+                ready.touch()
+        yield
 
 
 def pytest_report_header(config):
+    if MUTATION:
+        return None
     return f"deadlines: factor {deadlines.factor():.1f} (tests/support/deadlines.py)"
 
 
