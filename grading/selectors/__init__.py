@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from .agreement import AgreementFigures, ExamAgreement, exam_agreement, exams_agreement, recent_agreement
+from .double_correction import PICKS, DoubleCorrection, grade_double_correction, grade_picks
 from .exams import (
     ExamSteps,
     Step,
@@ -50,15 +51,11 @@ from .lookups import (
 from .progress import progress_context, progress_delta_context, progress_delta_html, progress_html
 from .review import (
     GRID_SORTS,
-    PICKS,
-    DoubleCorrection,
     Review,
     ReviewRow,
     copy_appreciation_stale,
     copy_page_get,
     copy_total,
-    grade_double_correction,
-    grade_picks,
     review_get,
     review_rows_select,
 )

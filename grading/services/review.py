@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from ..errors import WorkflowError
 from ..models import Copy, Grade, GradeEdit
-from ..selectors.review import grade_picks
+from ..selectors.double_correction import grade_picks
 
 
 def points_check(*, points: Decimal, max_points: Decimal, step: Decimal) -> None:

@@ -89,3 +89,16 @@ def test_grading_views_read_the_database_through_selectors_only():
     ]
     assert len(paths) > 5
     assert offenders == [], f"Model.objects in grading views, move the read to grading.selectors: {offenders}"
+
+
+def test_no_template_comment_spans_lines():
+    """Django's `{# … #}` ends on its own line: one left open is printed on the page as text
+    (multi-line comments are `{% comment %}`)."""
+    base = Path(settings.BASE_DIR) / "templates"
+    open_comments = [
+        f"{path.relative_to(base)}:{number}"
+        for path in sorted(base.rglob("*.html"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if "{#" in line and "#}" not in line.split("{#", 1)[1]
+    ]
+    assert open_comments == []
