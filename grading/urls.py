@@ -1,6 +1,19 @@
 from django.urls import path
 
-from .views import bareme, copies, exams, exports, files, grading, links, proposals, review, roster, summary
+from .views import (
+    bareme,
+    calibration,
+    copies,
+    exams,
+    exports,
+    files,
+    grading,
+    links,
+    proposals,
+    review,
+    roster,
+    summary,
+)
 
 urlpatterns = [
     path("exams/new/", exams.exam_create, name="exam_create"),
@@ -26,6 +39,12 @@ urlpatterns = [
     path("copies/<int:pk>/delete/", copies.copy_delete, name="copy_delete"),
     # Grading
     path("exams/<int:pk>/start/", grading.exam_start, name="exam_start"),
+    path("exams/<int:pk>/calibration/", calibration.calibration_detail, name="calibration_detail"),
+    path("exams/<int:pk>/calibration/new/", calibration.calibration_create, name="calibration_create"),
+    path("exams/<int:pk>/calibration/grades/", calibration.calibration_submit, name="calibration_submit"),
+    path("exams/<int:pk>/calibration/rerun/", calibration.calibration_rerun, name="calibration_rerun"),
+    path("exams/<int:pk>/calibration/criteria/", calibration.calibration_criteria, name="calibration_criteria"),
+    path("exams/<int:pk>/calibration/delete/", calibration.calibration_delete, name="calibration_delete"),
     path("exams/<int:pk>/cancel/", grading.exam_cancel, name="exam_cancel"),
     path("exams/<int:pk>/progress/", grading.exam_progress, name="exam_progress"),
     # Review

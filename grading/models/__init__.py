@@ -10,6 +10,7 @@ failed. Every status change is a conditional UPDATE (StatusTransitions).
 from __future__ import annotations
 
 from ..roster_models import ExamStudent
+from .calibration import Calibration, CalibrationGrade
 from .exams import Copy, Exam, GradingJob, Page, Question, SourceFile, page_upload_to, source_upload_to
 from .exports import ExportFile
 from .grades import Grade, GradeEdit, ModelAnswer
@@ -18,6 +19,8 @@ from .proposals import Proposal
 from .summary import ClassSummary
 
 __all__ = [
+    "Calibration",
+    "CalibrationGrade",
     "ClassSummary",
     "Copy",
     "Exam",

@@ -134,6 +134,7 @@ class GradeEdit(models.Model):
         RESCALE = "rescale", _("Barème changé : mise à l'échelle")
         KEEP = "keep", _("Barème changé : note gardée, à revoir")
         REGRADE = "regrade", _("Nouvelle correction : modification remplacée")
+        CALIBRATION = "calibration", _("Note de calibration de l'enseignant")
 
     grade = models.ForeignKey(Grade, on_delete=models.CASCADE, related_name="edits")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")

@@ -9,16 +9,26 @@
 - exports: an exam's export files (owner only, expired ones gone).
 - summary: the class's results per question, the questions it failed most, the summary.
 - agreement: « accord IA / enseignant », the teacher's final grades against the AI's.
+- calibration: the calibration round's copies, its blind form, its figures.
 """
 
 from __future__ import annotations
 
 from .agreement import AgreementFigures, ExamAgreement, exam_agreement, exams_agreement, recent_agreement
+from .calibration import (
+    INDICATIVE_BELOW,
+    CalibrationResults,
+    calibration_candidates,
+    calibration_copies,
+    calibration_results,
+    exam_calibration,
+)
 from .double_correction import PICKS, DoubleCorrection, grade_double_correction, grade_picks
 from .exams import (
     ExamSteps,
     Step,
     StepState,
+    copy_held_for_calibration,
     exam_deferred_count,
     exam_page_get,
     exam_pages_pending,
@@ -63,6 +73,13 @@ from .roster import SheetLine, exam_roster, exam_sheet
 from .summary import ClassResults, QuestionResult, class_results, class_summary_inputs
 
 __all__ = [
+    "INDICATIVE_BELOW",
+    "CalibrationResults",
+    "calibration_candidates",
+    "calibration_copies",
+    "calibration_results",
+    "copy_held_for_calibration",
+    "exam_calibration",
     "AgreementFigures",
     "ExamAgreement",
     "exam_agreement",

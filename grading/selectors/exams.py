@@ -15,7 +15,7 @@ from django.template.defaultfilters import floatformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from ..models import Copy, Exam, GradingJob, Proposal, Question, SourceFile, StudentLink
+from ..models import Calibration, Copy, Exam, GradingJob, Proposal, Question, SourceFile, StudentLink
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -32,8 +32,19 @@ if TYPE_CHECKING:
 
 
 def gradable_copies(exam: Exam) -> QuerySet[GradableCopy]:
-    """Copies a job would grade: not graded yet (or re-runnable), with their pages rendered."""
-    return exam.copies.filter(status__in=Copy.STARTABLE).annotate(page_total=Count("pages")).filter(page_total__gt=0)
+    """Copies a job would grade: not graded yet (or re-runnable), with their pages rendered,
+    but not those a calibration round sets aside until the teacher has graded them (blind)."""
+    return (
+        exam.copies.filter(status__in=Copy.STARTABLE)
+        .exclude(calibrations__status=Calibration.Status.TEACHER)
+        .annotate(page_total=Count("pages"))
+        .filter(page_total__gt=0)
+    )
+
+
+def copy_held_for_calibration(*, copy: Copy) -> bool:
+    """The copy waits for the teacher's calibration grades: no job may grade it yet."""
+    return Calibration.objects.filter(copies=copy, status=Calibration.Status.TEACHER).exists()
 
 
 def exam_page_get(*, exam: Exam) -> dict[str, Any]:

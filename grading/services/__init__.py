@@ -14,7 +14,8 @@
 - jobs: start (all copies, or those the allowance takes), re-run, cancel, finalize.
 - deferred: copies a partial launch left waiting, started when the allowance comes back.
 - reconcile, leases, broker: copies whose task is gone (dead worker, lost message) graded again.
-- copy_grading: one copy through the engine (the copy task's service).
+- copy_grading: one copy through the engine (the copy task's service); grade_writing: its grades
+  written (the teacher's edits and calibration grades kept).
 - answers: each provider answer kept, then its ledger row, then its ModelAnswer (ledger first).
 - holds: a copy's worst case held on the allowance before each round, settled when it ends.
 - manipulation: whether a copy tried to manipulate its grader, and the sentence quoted.
@@ -27,6 +28,7 @@
 - exports: export files built by a worker (the zip, a large class's tables), their expiry.
 - summary: the class summary drafted by the grading model (metered), edited, restored.
 - demo: the demonstration class (demo mode): barème, subject and eight generated copies.
+- calibration: the calibration round (the teacher grades k copies blind, then the AI, metered).
 """
 
 from __future__ import annotations
@@ -40,6 +42,17 @@ from .bareme import (
     question_delete,
     question_move,
     question_update,
+)
+from .calibration import (
+    CALIBRATION_DEFAULT,
+    CALIBRATION_MAX,
+    CalibrationGradesInvalid,
+    calibration_create,
+    calibration_criteria_update,
+    calibration_delete,
+    calibration_estimate,
+    calibration_rerun,
+    calibration_submit,
 )
 from .copy_grading import copy_fail, copy_grade
 from .deferred import deferred_resume, deferred_resume_all, exam_deferred_resume
@@ -56,7 +69,7 @@ from .exports import (
     export_start,
     exports_expire,
 )
-from .jobs import copy_rerun, job_cancel, job_finalize, job_start
+from .jobs import copy_rerun, job_cancel, job_finalize, job_start, job_start_copies
 from .links import (
     LINK_DAYS_DEFAULT,
     LINK_DAYS_MAX,
@@ -108,6 +121,16 @@ from .uploads import (
 
 __all__ = [
     "demo_class_create",
+    "CALIBRATION_DEFAULT",
+    "CALIBRATION_MAX",
+    "CalibrationGradesInvalid",
+    "calibration_create",
+    "calibration_criteria_update",
+    "calibration_delete",
+    "calibration_estimate",
+    "calibration_rerun",
+    "calibration_submit",
+    "job_start_copies",
     "class_summary_text",
     "exam_summary_draft",
     "exam_summary_edit",

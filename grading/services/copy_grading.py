@@ -15,7 +15,7 @@ from concurrent.futures import wait
 from functools import partial
 
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone, translation
 
 from usage.services import Hold, unit_key, usage_hold
@@ -23,14 +23,15 @@ from usage.services import Hold, unit_key, usage_hold
 from ..engine.asking import Reply, Request, reply_parse
 from ..engine.config import RoleConfig
 from ..engine.errors import EngineError, TransientLLMError
-from ..engine.grader import CopyOutcome, PhaseRun, grade_copy
+from ..engine.grader import PhaseRun, grade_copy
 from ..engine.llm import LLMResult, llm_complete, llm_pool
 from ..engine.prompts import ExamContext, exam_context
 from ..engine.schema import parse_copy_grades
-from ..models import Copy, Grade, GradeEdit, GradingJob, ModelAnswer, Question
+from ..models import Copy, GradingJob, ModelAnswer
 from .answers import answer_forget, answer_keep, answer_kept, ledger_write
 from .estimate import copy_first_round_worst, request_worst_tokens, slot_configs
 from .events import progress_push
+from .grade_writing import copy_grades_write
 from .holds import NoRoom, copy_no_room, copy_unit, copy_unit_settle
 from .jobs import job_maybe_finish
 from .leases import IN_FLIGHT, copy_lease_take, lease_keeper, lease_length
@@ -252,71 +253,11 @@ def _copy_grade_leased(
             manipulation_reason=reason[:2000],
         ):
             return Copy.objects.filter(pk=copy.pk).values_list("status", flat=True).first() or DELETED
-        _grades_write(copy, questions, outcome)
+        copy_grades_write(copy=copy, questions=questions, outcome=outcome)
     copy_unit_settle(copy, "finished")
     progress_push(exam, copies=[copy.pk])
     job_maybe_finish(job_id=job.pk)
     return Copy.Status.DONE
-
-
-def _grades_write(copy: Copy, questions: dict[str, Question], outcome: CopyOutcome) -> None:
-    """One row per question: created, or replaced on a re-run. On a re-run the engine's points
-    and feedback are renewed, but the teacher's edited points, feedback and appréciation stay,
-    unless the teacher ticked "replace my edits" (Copy.regrade_overwrite; each replaced edit is
-    audited); a drafted appréciation is marked possibly stale."""
-    overwrite = Copy.objects.filter(pk=copy.pk).values_list("regrade_overwrite", flat=True).first() or False
-    existing = {grade.question_id: grade for grade in Grade.objects.filter(copy=copy)}
-    created: list[Grade] = []
-    updated: list[Grade] = []
-    replaced: list[GradeEdit] = []
-    for item in outcome.questions:
-        question = questions[item.qid]
-        grade = existing.get(question.pk) or Grade(copy=copy, question=question)
-        points, feedback, needs_review = item.points, item.feedback, False
-        if grade.pk:
-            if grade.edited and not overwrite:
-                points, needs_review = min(grade.points, item.maximum), grade.needs_review
-            elif grade.edited and grade.points != item.points:
-                replaced.append(_regrade_edit(grade, "points", before=str(grade.points), after=str(item.points)))
-            if grade.feedback_edited and not overwrite:
-                feedback = grade.feedback
-            elif grade.feedback_edited and grade.feedback != item.feedback:
-                replaced.append(_regrade_edit(grade, "feedback", before=grade.feedback, after=item.feedback))
-        values = {
-            "points": points,
-            "ai_points": item.points,
-            "max_points": item.maximum,
-            "reading": item.reading,
-            "reasoning": item.reasoning,
-            "feedback": feedback,
-            "ai_feedback": item.feedback,
-            "confidence": item.confidence,
-            "disagreement": item.disagreement,
-            "resolution": item.resolution,
-            "edited": points != item.points,
-            "needs_review": needs_review,
-            "audit": item.audit,
-            "page": item.page,
-            "span_top": item.top,
-            "span_bottom": item.bottom,
-        }
-        for name, value in values.items():
-            setattr(grade, name, value)
-        grade.updated_at = timezone.now()
-        (updated if grade.pk else created).append(grade)
-    Grade.objects.bulk_create(created)
-    if updated:
-        Grade.objects.bulk_update(updated, [*values, "updated_at"])  # each item writes the same fields
-        GradeEdit.objects.bulk_create(replaced)
-        drafted = Copy.objects.filter(pk=copy.pk).exclude(appreciation_ai="")
-        if overwrite:
-            drafted.update(appreciation=F("appreciation_ai"), appreciation_stale=True)
-        else:
-            drafted.update(appreciation_stale=True)
-
-
-def _regrade_edit(grade: Grade, field: str, *, before: str, after: str) -> GradeEdit:
-    return GradeEdit(grade=grade, user=None, field=field, action=GradeEdit.Action.REGRADE, before=before, after=after)
 
 
 def _verifying(copy: Copy) -> None:

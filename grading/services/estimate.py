@@ -8,9 +8,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import Coalesce, Length
 
 from usage.selectors import PriceCard, PriceMissing, copies_in, price_card
@@ -21,6 +22,9 @@ from ..engine.errors import ModelMisconfigured
 from ..engine.prompts import ExamContext, exam_context, prompt_tokens_estimate
 from ..models import Copy, Exam
 from ..selectors.exams import gradable_copies
+
+if TYPE_CHECKING:
+    from ..selectors.exams import GradableCopy
 
 # Which slot of a double correction each grader role fills.
 SLOTS = {"grader_a": "a", "grader_b": "b"}
@@ -132,16 +136,27 @@ def job_estimate(*, exam: Exam, copy_ids: Sequence[int] | None = None) -> JobEst
     (those of `copy_ids` only, when given), with each copy's line in upload order.
 
     The question count and the prices are read once, not per copy."""
+    copies = gradable_copies(exam)
+    if copy_ids is not None:
+        copies = copies.filter(pk__in=copy_ids)
+    return _copies_estimate(exam, copies)
+
+
+def copies_estimate(*, exam: Exam, copy_ids: Sequence[int]) -> JobEstimate:
+    """job_estimate of these copies whatever their status, graded ones too (a calibration
+    round grades its copies again): those with their pages rendered."""
+    copies = exam.copies.filter(pk__in=copy_ids).annotate(page_total=Count("pages")).filter(page_total__gt=0)
+    return _copies_estimate(exam, copies)
+
+
+def _copies_estimate(exam: Exam, copies: QuerySet[GradableCopy]) -> JobEstimate:
     configs = slot_configs(exam)
     prefix = prompt_tokens_estimate(exam_context(exam, render_subject=False), image_tokens=IMAGE_TOKENS_DEFAULT)
     questions = exam.questions.count()
     cards = {config.model: price_card(config.model) for config in configs.values()}
     tokens, cost = 0, Decimal(0)
     lines = []
-    copies = gradable_copies(exam).annotate(text_chars=Coalesce(Sum(Length("pages__text")), 0)).order_by("id")
-    if copy_ids is not None:
-        copies = copies.filter(pk__in=copy_ids)
-    for copy in copies:
+    for copy in copies.annotate(text_chars=Coalesce(Sum(Length("pages__text")), 0)).order_by("id"):
         copy_tokens, copy_cost = _copy_estimate(
             configs, pages=copy.page_total, prefix=prefix, questions=questions, cards=cards
         )

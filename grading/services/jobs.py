@@ -26,7 +26,7 @@ from usage.services import QuotaExceeded, usage_reserve, usage_settle, usage_uni
 
 from ..errors import WorkflowError
 from ..models import Copy, Exam, GradingJob
-from ..selectors.exams import gradable_copies
+from ..selectors.exams import copy_held_for_calibration, gradable_copies
 from ..tasks import copy_grade_task
 from .estimate import copy_estimate_tokens, job_estimate, reservation_for, slot_configs
 from .events import job_finished_notify, progress_push
@@ -137,13 +137,27 @@ def job_start(*, exam: Exam, user: User, copy_ids: Sequence[int] | None = None, 
     )
 
 
+def job_start_copies(*, exam: Exam, user: User, copies: Sequence[Copy], estimate_tokens: int) -> GradingJob:
+    """A job of exactly these copies, graded ones too, all or none (a calibration round,
+    services.calibration, whose caller estimated them: `estimate_tokens` is reserved).
+
+    Raises QuotaExceeded or WorkflowError (files purged, a job already running)."""
+    if exam.files_purged_at is not None:
+        raise WorkflowError(_("Les fichiers des élèves ont été supprimés : correction impossible."))
+    return _job_create(exam=exam, user=user, copies=copies, estimate_tokens=estimate_tokens)
+
+
 def copy_rerun(*, copy: Copy, overwrite_edits: bool = False) -> GradingJob:
     """Grades one copy again (a new attempt), in the running job or a new one: a failed,
     quota-reached or cancelled copy, or a graded one the teacher sends back. The engine's
     grades replace its own earlier ones; the teacher's edited points, feedback and
-    appréciation are kept unless `overwrite_edits` (copy_grading._grades_write)."""
+    appréciation are kept unless `overwrite_edits` (grade_writing.copy_grades_write)."""
     if copy.status not in Copy.REGRADABLE:
         raise WorkflowError(_("Cette copie est en cours de correction : attendez qu'elle soit terminée."))
+    if copy_held_for_calibration(copy=copy):
+        raise WorkflowError(
+            _("Cette copie attend vos notes de calibration : l'IA la corrigera quand vous les aurez données.")
+        )
     exam = copy.exam
     if exam.files_purged_at is not None:
         raise WorkflowError(_("Les fichiers de cette copie ont été supprimés : elle ne peut plus être corrigée."))

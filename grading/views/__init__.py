@@ -9,6 +9,7 @@ every URL pattern to prove it). Refusals are ApplicationErrors, shown with their
 - proposals: the state of a proposal a worker reads (barème, class split), polled by its page.
 - copies: uploads, the class split, removing a copy.
 - grading: start, cancel, live progress.
+- calibration: the calibration round (blind grading form, AI round, figures, criteria, again).
 - review: the grid, a copy's page, grade edits, re-grading.
 - grid: the review grid's cells, rendered in Python (6 000 cells through templates took seconds).
 - roster: a student's status (Abs, Disp., Non noté), a copy's student.

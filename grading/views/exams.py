@@ -23,6 +23,7 @@ from .. import selectors, services
 from ..forms import ExamForm, QuestionForm, SplitForm
 from ..models import Copy, Exam
 from ..validation import pdf_limits
+from .calibration import calibration_panel_context
 
 DASHBOARD_PAGE_SIZE = 20
 
@@ -154,6 +155,7 @@ def grading_panel_context(
     context["running_job"] = selectors.exam_running_job(exam=exam)
     context["progress_html"] = selectors.progress_html(exam=exam, oob=False)
     context["agreement"] = selectors.exam_agreement(exam=exam)
+    context |= calibration_panel_context(exam)
     return context
 
 
