@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     class PageTotalHandedBack(TypedDict):
         page_total: int
         handed_back: bool
+        calibration_held: bool
 
     GradableCopy = WithAnnotations[Copy, PageTotal]
     PageCopy = WithAnnotations[Copy, PageTotalHandedBack]
@@ -58,6 +59,10 @@ def exam_page_get(*, exam: Exam) -> dict[str, Any]:
         .annotate(
             page_total=Count("pages"),
             handed_back=Exists(StudentLink.objects.filter(copy=OuterRef("pk"))),
+            # Set aside by a calibration round until the teacher has graded it: no start takes it.
+            calibration_held=Exists(
+                Calibration.objects.filter(copies=OuterRef("pk"), status=Calibration.Status.TEACHER)
+            ),
         )
         .order_by("id")
     )
@@ -141,12 +146,13 @@ def exam_steps(
     whether they were handed back): no query. The grading step's reasons follow the order in
     which services.job_start refuses, so a blocked step says what a start would say."""
     graded = [copy for copy in copies if copy.status == Copy.Status.DONE]
-    startable = [copy for copy in copies if copy.status in Copy.STARTABLE]
+    startable = [copy for copy in copies if copy.status in Copy.STARTABLE and not copy.calibration_held]
+    held = sum(1 for copy in copies if copy.status in Copy.STARTABLE and copy.calibration_held)
     preparing = sum(1 for copy in startable if not copy.page_total)
     return ExamSteps(
         bareme=_bareme_step(questions, reading),
         copies=_copies_step(copies, preparing, unsplit),
-        grading=_grading_step(exam, questions, copies, graded, startable, preparing),
+        grading=_grading_step(exam, questions, copies, graded, startable, preparing, held),
         review=_review_step(graded),
         handback=_handback_step(graded),
         bareme_folded=bool(graded),
@@ -192,6 +198,7 @@ def _grading_step(
     graded: Sequence[PageCopy],
     startable: Sequence[PageCopy],
     preparing: int,
+    held: int = 0,
 ) -> Step:
     title = _("Correction")
     if exam.status == Exam.Status.GRADING:
@@ -204,6 +211,8 @@ def _grading_step(
         return Step("grading", title, StepState.BLOCKED, _("Il faut d'abord un barème (au moins une question)."))
     if not copies:
         return Step("grading", title, StepState.BLOCKED, _("Il faut d'abord des copies."))
+    if not startable and held:
+        return Step("grading", title, StepState.BLOCKED, _("Les copies prêtes attendent vos notes de calibration."))
     if not startable:
         if len(graded) == len(copies):
             detail = ngettext("La copie est corrigée.", "Les %(count)s copies sont corrigées.", len(graded)) % {
@@ -221,6 +230,10 @@ def _grading_step(
         detail += " " + ngettext("%(count)s déjà corrigée.", "%(count)s déjà corrigées.", len(graded)) % {
             "count": len(graded)
         }
+    if held:
+        detail += " " + ngettext(
+            "%(count)s mise de côté pour la calibration.", "%(count)s mises de côté pour la calibration.", held
+        ) % {"count": held}
     return Step("grading", title, StepState.TODO, detail)
 
 

@@ -111,6 +111,7 @@ def test_blind_no_ai_grade_exists_or_shows_until_the_teacher_submits(owner_clien
     detail = owner_client.get(reverse("exam_detail", args=[exam.pk]))
     assert detail.context["estimate"].copies == 7
     assert "3 copies attendent vos notes" in _text(detail)
+    assert detail.context["steps"].grading.detail == "7 copies prêtes à corriger. 3 mises de côté pour la calibration."
     job = services.job_start(exam=exam, user=teacher)  # its tasks are not run: what it takes is the point
     held = Copy.objects.filter(calibrations=calibration)
     assert job.total_copies == 7 and not held.filter(job=job).exists()
@@ -285,6 +286,17 @@ def test_the_bulk_run_and_a_second_round_keep_the_teachers_grades(
         ("Inès", 0): Decimal("0"),
         ("Inès", 1): Decimal("3"),
     }
+
+
+def test_a_start_is_blocked_while_every_ready_copy_waits_for_the_teachers_grades(owner_client, teacher, llm_server):
+    exam = exam_with_bareme(owner=teacher, questions=1)
+    for name in ("Léa", "Hugo"):
+        copy_with_pages(exam, pages=1, label=name)
+    owner_client.post(reverse("calibration_create", args=[exam.pk]), {"count": "2"})
+    page = owner_client.get(reverse("exam_detail", args=[exam.pk]))
+    assert page.context["steps"].grading.state == "blocked"
+    assert "Les copies prêtes attendent vos notes de calibration." in _text(page)
+    assert 'data-testid="start-blocked"' in page.text and 'name="copy" value=' not in page.text
 
 
 def test_a_round_not_graded_yet_can_be_given_up(owner_client, exam, llm_server):
