@@ -66,9 +66,10 @@ class School(models.Model):
     per-seat allowance would strand tokens with the quiet ones while the busy ones hit their
     limit; one pool is what a school's budget looks like (one order, one amount); and it works
     the same with billing off, where the operator sets the pool in the Django admin. Each
-    teacher's calls are still ledgered against that teacher (usage.UsageRecord.user): the pool
-    is what their ledger rows add up to while they are members, so the school admin sees usage
-    per teacher and per month, and a teacher who leaves takes nothing of the pool along.
+    teacher's calls are still ledgered against that teacher (usage.UsageRecord.user), and each
+    row names the pool that paid (UsageRecord.school: the school's for the jobs they started
+    as members), so the school admin sees usage per teacher and per month, and a teacher who
+    leaves takes nothing of the pool along.
 
     With billing on, the school admin subscribes for the school (billing.services.schools):
     quantity = seats, the teachers it pays for, and the pool = the tier's allowance × seats —
@@ -114,8 +115,9 @@ class School(models.Model):
 class SchoolMembership(models.Model):
     """A teacher's time in a school: one open membership per teacher (left_at empty).
 
-    Rows are kept when a teacher leaves (left_at set): the ledger rows written between
-    joined_at and left_at are the school's, the others the teacher's own allowance.
+    Rows are kept when a teacher leaves (left_at set). Which pool paid for a call is written on
+    its ledger row (usage.pools): a job started while a member spends the school's pool to its
+    end, one started before joining or after leaving the teacher's own allowance.
     """
 
     school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="memberships")

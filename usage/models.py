@@ -78,12 +78,18 @@ class UsageRecord(models.Model):
     reservation = models.ForeignKey(
         "usage.Reservation", on_delete=models.SET_NULL, null=True, blank=True, related_name="records"
     )
+    # The school whose pool paid for this call (usage.pools); empty: the teacher's own allowance.
+    # A job's calls go to the pool its reservation was taken on, whatever happens to the
+    # teacher's membership while it runs; a call outside a job, to their school at that moment.
+    school = models.ForeignKey(
+        "accounts.School", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     idempotency_key = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "created_at"])]
+        indexes = [models.Index(fields=["user", "created_at"]), models.Index(fields=["school", "created_at"])]
         verbose_name = _("appel LLM")
         verbose_name_plural = _("registre de consommation")
 
@@ -109,6 +115,11 @@ class Reservation(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reservations")
     key = models.CharField(max_length=64, unique=True)
     exam = models.ForeignKey("grading.Exam", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # The pool the tokens are held on: the school's the teacher belonged to when the job started
+    # (a copy's hold: its job's), empty for their own allowance. The job spends it to its end.
+    school = models.ForeignKey(
+        "accounts.School", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     tokens = models.PositiveBigIntegerField()
     tokens_used = models.PositiveBigIntegerField(default=0)  # filled when settled
     state = models.CharField(max_length=8, choices=State.choices, default=State.HELD)
@@ -117,7 +128,7 @@ class Reservation(models.Model):
     settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "state"])]
+        indexes = [models.Index(fields=["user", "state"]), models.Index(fields=["school", "state"])]
         verbose_name = _("réservation")
         verbose_name_plural = _("réservations")
 

@@ -22,7 +22,7 @@ from accounts.models import User
 from core.errors import ApplicationError
 
 from .models import Allowance, Reservation, UsageRecord
-from .pools import allowance_pool
+from .pools import Pool, allowance_pool, pool_school_now, reservation_pool
 from .pricing import CallCost, PriceMissing, call_cost, price_card
 from .school_plans import usage_school_plan_set
 from .selectors import (
@@ -88,7 +88,10 @@ def usage_reserve(*, user: User, key: str, tokens: int, exam: Model | None = Non
         remaining = pool.remaining()
         if tokens > remaining:
             raise QuotaExceeded(needed=tokens, remaining=remaining)
-        return Reservation.objects.create(user=user, key=key, tokens=tokens, exam_id=exam.pk if exam else None)
+        # The job spends this pool to its end, whatever happens to the teacher's membership.
+        return Reservation.objects.create(
+            user=user, key=key, tokens=tokens, exam_id=exam.pk if exam else None, school=pool.school
+        )
 
 
 class Hold(StrEnum):
@@ -102,9 +105,9 @@ def unit_key(*, pool_key: str, unit: str) -> str:
     return f"{pool_key}:{unit}"
 
 
-def _in_flight(user: User, *, exclude_key: str) -> bool:
-    """Whether another unit of this user holds tokens beyond what it spent (it will settle)."""
-    units = Reservation.objects.filter(user=user, state=Reservation.State.HELD, key__contains=":").exclude(
+def _in_flight(budget: Pool, *, exclude_key: str) -> bool:
+    """Whether another unit on this pool holds tokens beyond what it spent (it will settle)."""
+    units = Reservation.objects.filter(budget.holders(), state=Reservation.State.HELD, key__contains=":").exclude(
         key=exclude_key
     )
     return any(r.tokens > (r.spent or 0) for r in units.annotate(spent=Sum("records__total_tokens")))
@@ -129,10 +132,12 @@ def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
         return Hold.EXHAUSTED
     user = pool.user
     with transaction.atomic():
-        budget = allowance_pool(user=user, lock=True)
+        # The job's pool (usage.pools): the one its reservation was taken on, not necessarily
+        # the one the teacher spends now.
+        budget = reservation_pool(reservation=pool, lock=True)
         pool = Reservation.objects.get(pk=pool.pk)
         held, _created = Reservation.objects.get_or_create(
-            key=key, defaults={"user": user, "tokens": 0, "exam_id": pool.exam_id}
+            key=key, defaults={"user": user, "tokens": 0, "exam_id": pool.exam_id, "school_id": pool.school_id}
         )
         if held.state != Reservation.State.HELD:
             return Hold.EXHAUSTED
@@ -145,7 +150,7 @@ def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
             pooled = min(missing, max(pool.tokens - reservation_spent(pool), 0))
         if missing > pooled and missing - pooled > budget.remaining():
             Reservation.objects.filter(pk=held.pk).update(tokens=spent)
-            return Hold.WAIT if _in_flight(user, exclude_key=key) else Hold.EXHAUSTED
+            return Hold.WAIT if _in_flight(budget, exclude_key=key) else Hold.EXHAUSTED
         if pooled:
             Reservation.objects.filter(pk=pool.pk).update(tokens=F("tokens") - pooled)
         Reservation.objects.filter(pk=held.pk).update(tokens=spent + need)
@@ -267,6 +272,8 @@ def usage_record(
         reservation = Reservation.objects.filter(key=reservation_key, user=user).first()
         if reservation is None:
             logger.warning("usage recorded against an unknown reservation", extra={"reservation": reservation_key})
+    # The pool that pays (usage.pools): a job's, else the teacher's school at this moment.
+    school_id = reservation.school_id if reservation is not None else getattr(pool_school_now(user=user), "pk", None)
     try:
         with transaction.atomic():
             return UsageRecord.objects.create(
@@ -288,6 +295,7 @@ def usage_record(
                 savings=cost.savings,
                 priced=priced,
                 reservation=reservation,
+                school_id=school_id,
                 idempotency_key=idempotency_key,
             )
     except IntegrityError:

@@ -73,13 +73,16 @@ def test_a_teacher_removed_mid_period_leaves_their_usage_in_the_pool_and_gets_th
     assert usage_summary(user=colleague).tokens_used == 6_000
 
 
-def test_a_removed_teacher_running_job_no_longer_holds_the_pool(school, school_teacher, colleague):
+def test_a_removed_teacher_running_job_still_holds_the_pool_it_started_on(school, school_teacher, colleague):
+    # A job spends the pool it started on to its end (usage.pools): the school's here, so the
+    # teacher's own allowance is never charged for it (tests/schools/test_join_mid_job.py).
     usage_reserve(user=school_teacher, key="job-running", tokens=4_000)
     assert usage_summary(user=colleague).reserved == 4_000
     school_teacher_remove(school=school, user=school_teacher)
-    assert usage_summary(user=colleague).reserved == 0
-    assert usage_summary(user=school_teacher).reserved == 4_000
+    assert usage_summary(user=colleague).reserved == 4_000
+    assert usage_summary(user=school_teacher).reserved == 0
     usage_settle(key="job-running")
+    assert usage_summary(user=colleague).reserved == 0
 
 
 def test_a_teacher_belongs_to_one_school_at_a_time(school_teacher):
