@@ -59,9 +59,13 @@ def copy_no_room(copy: Copy, job: GradingJob, hold: Hold) -> str:
     queued copy of the job stop as "quota reached", resumable."""
     if hold is Hold.WAIT:
         was_queued = copy.status == Copy.Status.QUEUED
-        copy.transition(
+        if not copy.transition(
             source=(Copy.Status.QUEUED, *IN_FLIGHT), target=Copy.Status.QUEUED, lease_owner="", lease_until=None
-        )
+        ):
+            # Stopped meanwhile (its job's quota reached, the job cancelled): nothing to wait for.
+            # The unit this hold created may postdate the job's last settlement: settle it here.
+            copy_unit_settle(copy, "failed")
+            return Copy.objects.filter(pk=copy.pk).values_list("status", flat=True).first() or Copy.Status.CANCELLED
         if not was_queued:  # a copy waiting again changes nothing the teacher sees
             progress_push(copy.exam, copies=[copy.pk])
         copy_grade_task.apply_async((copy.pk, job.pk, copy.attempt), countdown=QUOTA_WAIT_S)
