@@ -12,6 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -32,13 +33,22 @@ def _bareme_response(
     *,
     form_errors: FormErrors | None = None,
     pending: dict[str, Any] | None = None,
+    refused: QuestionForm | None = None,
 ) -> HttpResponse:
     """The barème editor again: its partial for HTMX, else the exam page with the errors as
-    messages. `pending`: a change that needs the teacher's choice for the grades given."""
+    messages. `pending`: a change that needs the teacher's choice for the grades given.
+    `refused`: the form the teacher sent, shown again as typed (its row, or the new question's)."""
     if request.htmx or pending:
         context = exam_page_context(exam) | grading_panel_context(request, exam)
         context["bareme_errors"] = form_errors or {}
         context["bareme_pending"] = pending
+        if refused is not None and refused.instance.pk is None:
+            context["new_question_form"] = refused
+        elif refused is not None:
+            context["question_forms"] = [
+                (question, refused if question.pk == refused.instance.pk else form)
+                for question, form in context["question_forms"]
+            ]
         if not request.htmx:
             return render(request, "grading/exam_detail.html", context)
         # The steps and the start button follow the barème (out of band): a first question unblocks a start.
@@ -51,7 +61,14 @@ def _bareme_response(
 
 
 def _form_errors(form: forms.BaseForm) -> FormErrors:
-    return {field: [str(e) for e in errors] for field, errors in form.errors.items()}
+    """Each error with the name of its field (« Points : … »), as the list above the rows shows
+    them: keyed by the id the refused input's aria-describedby points to (`__all__` stays)."""
+    return {
+        (field if field == "__all__" else f"{form[field].auto_id}_error"): [
+            str(e) if field == "__all__" else f"{capfirst(form.fields[field].label)} : {e}" for e in errors
+        ]
+        for field, errors in form.errors.items()
+    }
 
 
 def _pending(request: AuthenticatedHttpRequest, choice: services.GradesChoiceNeeded, detail: str) -> dict[str, Any]:
@@ -72,7 +89,7 @@ def question_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
     form = QuestionForm(request.POST, prefix="new")
     if not form.is_valid():
-        return _bareme_response(request, exam, form_errors=_form_errors(form))
+        return _bareme_response(request, exam, form_errors=_form_errors(form), refused=form)
     try:
         services.question_add(exam=exam, **form.cleaned_data, on_grades=request.POST.get("on_grades", ""))
     except services.GradesChoiceNeeded as choice:
@@ -93,7 +110,7 @@ def question_update(request: AuthenticatedHttpRequest, pk: int, question_pk: int
     before = question.max_points  # the form's validation writes the posted value on the instance
     form = QuestionForm(request.POST, instance=question, prefix=f"q{question.pk}")
     if not form.is_valid():
-        return _bareme_response(request, question.exam, form_errors=_form_errors(form))
+        return _bareme_response(request, question.exam, form_errors=_form_errors(form), refused=form)
     try:
         services.question_update(
             question=question, **form.cleaned_data, on_grades=request.POST.get("on_grades", ""), user=request.user

@@ -109,6 +109,39 @@ def test_it_refuses_a_question_with_no_points(owner_client, teacher):
     assert not exam.questions.exists()
 
 
+def test_a_refused_question_keeps_what_was_typed_and_names_the_field(owner_client, teacher):
+    exam = ExamFactory(owner=teacher)
+    response = owner_client.post(
+        reverse("question_add", args=[exam.pk]),
+        {"new-label": "Exercice 3 — Thalès", "new-max_points": "beaucoup", "new-criteria": "Rapport 3/5"},
+        headers={"HX-Request": "true"},
+    )
+    text = html.unescape(response.text)
+    assert "Points : " in text  # the error says which field
+    assert 'value="Exercice 3 — Thalès"' in text and "Rapport 3/5</textarea>" in text
+    assert 'value="beaucoup"' in text and 'aria-invalid="true"' in text
+    # The input points to its error, which the list above the rows carries.
+    assert 'aria-describedby="id_new-max_points_error"' in text and '<li id="id_new-max_points_error">Points : ' in text
+    assert not exam.questions.exists()
+
+
+def test_a_refused_change_of_a_row_keeps_that_row_as_typed(owner_client, teacher):
+    exam = ExamFactory(owner=teacher)
+    kept = QuestionFactory(exam=exam, label="Première", max_points=Decimal("2"))
+    question = QuestionFactory(exam=exam, label="Ancien", max_points=Decimal("2"))
+    prefix = f"q{question.pk}"
+    response = owner_client.post(
+        reverse("question_update", args=[exam.pk, question.pk]),
+        {f"{prefix}-label": "Nouveau libellé", f"{prefix}-max_points": "-1", f"{prefix}-criteria": "c"},
+        headers={"HX-Request": "true"},
+    )
+    text = html.unescape(response.text)
+    assert "Points : Le nombre de points doit être positif." in text
+    assert 'value="Nouveau libellé"' in text and 'value="Première"' in text
+    question.refresh_from_db()
+    assert (question.label, question.max_points) == ("Ancien", Decimal("2")) and kept.label == "Première"
+
+
 def test_it_updates_a_question_inline(owner_client, teacher):
     question = QuestionFactory(exam=ExamFactory(owner=teacher), label="Ancien", max_points=Decimal("2"))
     prefix = f"q{question.pk}"
