@@ -41,14 +41,30 @@ def copies_upload(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     for error in errors:
         label = f"{error['name']} : " if error["name"] else ""
         messages.error(request, label + error["message"])
-    if created:
+    added = _batch_count(request, len(created))
+    if added:
         messages.success(
-            request,
-            ngettext("%(count)s copie ajoutée.", "%(count)s copies ajoutées.", len(created)) % {"count": len(created)},
+            request, ngettext("%(count)s copie ajoutée.", "%(count)s copies ajoutées.", added) % {"count": added}
         )
     if wants_json(request):
         return JsonResponse({"created": created, "errors": errors}, status=200 if created or not errors else 400)
     return redirect(reverse("exam_detail", args=[exam.pk]) + "#copies")
+
+
+def _batch_count(request: AuthenticatedHttpRequest, created: int) -> int:
+    """How many copies the message should announce now. The upload script sends one file per
+    request (its progress bar) with the same `batch` and `last=1` on the final one: the copies
+    are counted across the batch, in the session, and announced once (« 8 copies ajoutées »)."""
+    batch = request.POST.get("batch", "")[:64]
+    if not batch:
+        return created
+    counted = request.session.get("copies_upload_batch") or {}
+    total = (counted.get("count", 0) if counted.get("id") == batch else 0) + created
+    if request.POST.get("last") == "1":
+        request.session.pop("copies_upload_batch", None)
+        return total
+    request.session["copies_upload_batch"] = {"id": batch, "count": total}
+    return 0
 
 
 @login_required

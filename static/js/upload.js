@@ -15,10 +15,13 @@
       status.appendChild(item);
     }
 
-    function sendOne(file, done, onProgress) {
+    // One batch per drop or choice: the server announces its copies once, with the last file.
+    function sendOne(file, batch, last, done, onProgress) {
       var data = new FormData(form);
       data.delete("files");
       data.append("files", file, file.name);
+      data.append("batch", batch);
+      if (last) { data.append("last", "1"); }
       var xhr = new XMLHttpRequest();
       xhr.open("POST", form.action);
       xhr.setRequestHeader("Accept", "application/json");
@@ -47,6 +50,7 @@
       var total = files.reduce(function (sum, f) { return sum + f.size; }, 0) || 1;
       var sent = 0;
       var index = 0;
+      var batch = String(Date.now()) + "-" + String(Math.random()).slice(2, 10);
       status.textContent = "";
       progress.hidden = false;
       progress.value = 0;
@@ -60,7 +64,7 @@
           return;
         }
         var file = files[index];
-        sendOne(file, function () {
+        sendOne(file, batch, index === files.length - 1, function () {
           sent += file.size;
           index += 1;
           next();

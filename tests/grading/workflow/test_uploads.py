@@ -224,3 +224,27 @@ def test_a_pdf_without_pages_is_named_so_even_after_a_damaged_file():
         pdf_validate(damaged)
     with pytest.raises(PdfInvalid, match="aucune page"):
         pdf_validate(without_pages)
+
+
+def test_files_sent_one_by_one_are_announced_once_for_the_whole_batch(owner_client, teacher):
+    """The upload script sends one file per request: the page then says « 3 copies ajoutées »
+    once, not « 1 copie ajoutée. » three times; a refused file keeps its own message."""
+    exam = ExamFactory(owner=teacher)
+    names = ["Léa.pdf", "Hugo.pdf", "vide.pdf", "Inès.pdf"]
+    for index, name in enumerate(names):
+        data = {"files": [upload(name, b"" if name == "vide.pdf" else pdf_bytes(index + 1))], "batch": "b1"}
+        if index == len(names) - 1:
+            data["last"] = "1"
+        owner_client.post(reverse("copies_upload", args=[exam.pk]), data, headers={"Accept": "application/json"})
+
+    text = html.unescape(owner_client.get(reverse("exam_detail", args=[exam.pk])).text)
+    assert text.count("copies ajoutées.") == 1 and "3 copies ajoutées." in text
+    assert "1 copie ajoutée." not in text
+    assert "vide.pdf : Le fichier est vide." in text
+    # The next batch counts from zero.
+    owner_client.post(
+        reverse("copies_upload", args=[exam.pk]),
+        {"files": [upload("Zoé.pdf", pdf_bytes(4))], "batch": "b2", "last": "1"},
+        headers={"Accept": "application/json"},
+    )
+    assert "1 copie ajoutée." in html.unescape(owner_client.get(reverse("exam_detail", args=[exam.pk])).text)
