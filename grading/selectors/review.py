@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import Lower, Trim
 from django.utils import formats
 from django.utils.translation import gettext as _
@@ -18,6 +18,7 @@ from ..models import Copy, Exam, Grade, GradeEdit, Question
 from .double_correction import grade_double_correction, graders_models
 
 LOW_CONFIDENCE = 0.6
+HIGH_CONFIDENCE = 0.85  # at or above: « élevée » (the copy page's meter is green from there)
 # A total this many standard deviations from the class mean is queued (with enough totals).
 OUTLIER_SIGMAS = 2.0
 OUTLIER_MIN_TOTALS = 5
@@ -126,11 +127,20 @@ def _histogram(totals: list[Decimal], bareme_total: Decimal) -> list[HistogramBa
     return bars
 
 
-def copies_in_order(*, exam: Exam) -> QuerySet[Copy]:
-    """The grid's order: the class list's (copies matched to nobody last), else by name."""
-    if exam.school_class_id is not None:
-        return exam.copies.order_by(F("student__position").asc(nulls_last=True), "student_label", "id")
-    return exam.copies.order_by("student_label", "id")
+def copies_in_order(*, exam: Exam) -> list[Copy]:
+    """The grid's order: the class list's (copies matched to nobody last), else by name, as a
+    class list is sorted — in Python, since the database's collation may put « dupont » after
+    « Zoé » and « Léa » after « Lucas »."""
+    copies = exam.copies.annotate(position=F("student__position")) if exam.school_class_id is not None else exam.copies
+    return sorted(
+        copies.all(),
+        key=lambda copy: (
+            getattr(copy, "position", None) is None,
+            getattr(copy, "position", None) or 0,
+            _name_key(copy.student_label),
+            copy.pk,
+        ),
+    )
 
 
 # What the grid page never reads of a grade (the copy page and the exports do).
@@ -276,7 +286,7 @@ def copy_page_get(*, copy: Copy) -> dict[str, Any]:
         grade = grades.get(question.pk)
         double = grade_double_correction(grade=grade, step=exam.rounding_step, models=models) if grade else None
         items.append({"question": question, "grade": grade, "double": double})
-    siblings = list(copies_in_order(exam=exam).values_list("pk", flat=True))
+    siblings = [sibling.pk for sibling in copies_in_order(exam=exam)]
     index = siblings.index(copy.pk)
     return {
         "copy": copy,

@@ -168,18 +168,18 @@ def test_the_copy_page_shows_both_graders_side_by_side_with_the_verification_out
 
     assert "Accord dès la première correction : vérification inutile." in first
     a, b = _side(first, "a"), _side(first, "b")
-    assert a.startswith(f"Correcteur A · {GRADER_A} 3 / 4 · confiance 0,90")
-    assert b.startswith(f"Correcteur B · {GRADER_B} 3,25 / 4 · confiance 0,90")
+    assert a.startswith(f"Correcteur A · {GRADER_A} 3 / 4 · confiance élevée")
+    assert b.startswith(f"Correcteur B · {GRADER_B} 3,25 / 4 · confiance élevée")
     assert READINGS["a"][0] in a and REASONINGS["a"][0] in a and READINGS["b"][0] in b and REASONINGS["b"][0] in b
     assert "Après vérification" not in first
     assert a.endswith("Prendre A : 3") and b.endswith("Prendre B : 3,5")
 
     assert "Désaccord sur les points, toujours en désaccord après la vérification : la moyenne est proposée." in second
     a, b = _side(second, "a"), _side(second, "b")
-    assert f"Correcteur B · {GRADER_B} 5 / 6 · confiance 0,90" in b and READINGS["b"][1] in b
+    assert f"Correcteur B · {GRADER_B} 5 / 6 · confiance élevée" in b and READINGS["b"][1] in b
     for side, slot, points in ((a, "a", "3"), (b, "b", "4,5")):
         _points, reading, reasoning = VERIFIED[slot]
-        assert f"Après vérification {points} / 6 · confiance 0,70 Lecture {reading} Raisonnement {reasoning}" in side
+        assert f"Après vérification {points} / 6 · confiance moyenne Lecture {reading} Raisonnement {reasoning}" in side
     assert "Prendre la moyenne : 4" in second
     # The grade is the mean: that button is the one outlined; no grader's side is.
     assert re.search(r'class="small primary" data-testid="pick-mean"', second)
@@ -193,7 +193,8 @@ def test_after_picking_b_the_page_outlines_b_and_the_history_has_the_edit(owner_
     page = html.unescape(owner_client.get(reverse("copy_detail", args=[double.pk])).text)
     second = page.split('<article class="card answer')[2]
     assert 'class="side side-b picked"' in second
-    assert re.search(r'value="4,50"\s+data-saved="4,50"', second)
+    # As the grid and the message write it (« 4,5 », never « 4,50 » beside it).
+    assert re.search(r'value="4,5"\s+data-saved="4,5"', second)
     history = page.split("Historique des modifications", 1)[1]
     assert "Exercice 2 : 4 → 4,5" in history
 

@@ -232,3 +232,33 @@ def test_a_copy_being_graded_is_not_sent_back(owner_client, teacher):
     response = owner_client.post(reverse("copy_regrade", args=[copy.pk]), follow=True)
     assert "en cours de correction" in html.unescape(response.text)
     assert Copy.objects.get(pk=copy.pk).attempt == 0
+
+
+def test_the_grid_lists_names_as_a_class_list_does_whatever_their_case_and_accents(owner_client, teacher, grade_exam):
+    """PostgreSQL's collation may sort « dupont » after « Zoé » and « Léa » after « Lucas »."""
+    exam = exam_with_bareme(owner=teacher, questions=1)
+    grade_exam(exam, {name: [1] for name in ("Zoé", "dupont", "Lucas", "Léa", "Élise", "bernard")})
+
+    page = html.unescape(owner_client.get(reverse("exam_review", args=[exam.pk])).text)
+    rows = re.findall(r'<th scope="row">\s*<a href="[^"]+">([^<]+)</a>', page)
+    assert rows == ["bernard", "dupont", "Élise", "Léa", "Lucas", "Zoé"]
+    # The copy page's « Copie suivante » follows the same order.
+    lea = exam.copies.get(student_label="Léa")
+    copy_page = owner_client.get(reverse("copy_detail", args=[lea.pk])).text
+    lucas = exam.copies.get(student_label="Lucas")
+    assert f'href="{reverse("copy_detail", args=[lucas.pk])}">Copie suivante' in copy_page
+
+
+def test_the_copy_page_says_the_confidence_in_words_and_points_as_the_grid_does(owner_client, teacher, grade_exam):
+    exam = exam_with_bareme(owner=teacher, questions=2)
+    grade_exam(exam, {"Léa": [2.5, 4]}, confidence=0.84)
+    copy = exam.copies.get()
+    grade = copy.grades.get(question__order=0)
+    owner_client.post(reverse("grade_update", args=[grade.pk]), {"points": "1,5"})
+
+    page = html.unescape(owner_client.get(reverse("copy_detail", args=[copy.pk])).text)
+    assert re.findall(r'data-testid="confidence">([^<]+)<', page) == ["moyenne", "moyenne"]
+    assert 'value="1,5" data-saved="1,5"' in page and "IA 2,5" in page
+    assert "1,50" not in page and "2,50" not in page
+    grid = html.unescape(owner_client.get(reverse("exam_review", args=[exam.pk])).text)
+    assert 'value="1,5"' in grid and "IA 2,5" in grid
