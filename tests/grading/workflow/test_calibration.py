@@ -333,3 +333,24 @@ def test_in_demo_mode_a_round_on_the_demo_class_then_the_bulk_run(
     assert set(exam.copies.values_list("status", flat=True)) == {Copy.Status.DONE}
     kept = Grade.objects.filter(copy__in=calibration.copies.all())
     assert kept.count() == 3 * len(questions) and set(kept.values_list("points", flat=True)) == {Decimal("2")}
+
+
+def test_the_figures_read_in_english(
+    owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks
+):
+    owner_client.post(reverse("calibration_create", args=[exam.pk]), {"count": "3"})
+    _script(llm_server, {"Basile": [2, 3], "Félix": [3.5, 6], "Inès": [0, 4.5]})
+    _submit(
+        owner_client,
+        exam,
+        {"Basile": ["2", "3"], "Félix": ["3", "6"], "Inès": ["0", "3"]},
+        django_capture_on_commit_callbacks,
+    )
+    teacher.language = "en"
+    teacher.save(update_fields=["language"])
+    text = _text(owner_client.get(reverse("calibration_detail", args=[exam.pk])))
+    assert "Exact agreement 67 %" in text and "Within one rounding step (± 0.5) 83 %" in text
+    assert "indicative: only 3 copies (fewer than 5)" in text
+    assert "Grade the 7 other copies" in text
+    page = _text(owner_client.get(reverse("exam_detail", args=[exam.pk])))
+    assert "AI / teacher agreement" in page and "67 % of grades left as the AI gave them (4 of 6 AI grades)." in page
