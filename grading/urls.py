@@ -2,6 +2,7 @@ from django.urls import path
 
 from .views import (
     bareme,
+    by_question,
     calibration,
     copies,
     exams,
@@ -50,6 +51,19 @@ urlpatterns = [
     # Review
     path("exams/<int:pk>/review/", review.exam_review, name="exam_review"),
     path("copies/<int:pk>/", review.copy_detail, name="copy_detail"),
+    # Grade by question
+    path("exams/<int:pk>/review/questions/", by_question.question_review_first, name="question_review_first"),
+    path("exams/<int:pk>/review/questions/<int:question_pk>/", by_question.question_review, name="question_review"),
+    path(
+        "exams/<int:pk>/review/questions/<int:question_pk>/group/",
+        by_question.question_group_grade,
+        name="question_group_grade",
+    ),
+    path(
+        "exams/<int:pk>/review/questions/<int:question_pk>/reviewed/",
+        by_question.question_reviewed,
+        name="question_reviewed",
+    ),
     path("grades/<int:pk>/", review.grade_update, name="grade_update"),
     path("grades/<int:pk>/restore/", review.grade_restore, name="grade_restore"),
     path("grades/<int:pk>/pick/", review.grade_pick, name="grade_pick"),

@@ -2,7 +2,9 @@
 
 - lookups: owner-scoped gets by id (another teacher's id is a 404), the dashboard's exams.
 - exams: the exam page (barème, copies, grading state, its five steps), the copies a job would grade.
-- review: the review grid with statistics, one copy's page, both graders of a double-corrected grade.
+- review: the review grid with statistics, one copy's page.
+- double_correction: both graders of a double-corrected grade, what the teacher can take (A, B, mean).
+- by_question: one question across all copies, identical readings grouped.
 - progress: the live progress fragment.
 - links: the copies handed back and their private links' state.
 - roster: the grades in the class list's order (exports, Pronote).
@@ -15,6 +17,7 @@
 from __future__ import annotations
 
 from .agreement import AgreementFigures, ExamAgreement, exam_agreement, exams_agreement, recent_agreement
+from .by_question import BY_QUESTION_SORTS, QuestionReview, question_grades, question_review_get, reading_key
 from .calibration import (
     INDICATIVE_BELOW,
     CalibrationResults,
@@ -73,6 +76,11 @@ from .roster import SheetLine, exam_roster, exam_sheet
 from .summary import ClassResults, QuestionResult, class_results, class_summary_inputs
 
 __all__ = [
+    "BY_QUESTION_SORTS",
+    "QuestionReview",
+    "question_grades",
+    "question_review_get",
+    "reading_key",
     "INDICATIVE_BELOW",
     "CalibrationResults",
     "calibration_candidates",

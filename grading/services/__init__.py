@@ -7,8 +7,9 @@
 - proposals: those readings started from a page and run by a task (never in a request).
 - names: students' names read on the copies, matched to the class list, masked from graders.
 - roster: the exam's class list: absent / excused / not graded, which student a copy is.
-- review: grade and feedback edits, restore, a double-corrected answer's pick (A, B, mean), the
-  copy's appréciation, reviewed flag, renaming.
+- review: grade and feedback edits, restore, a double-corrected answer's pick (A, B, mean), a
+  group's grade and answers marked reviewed (by question), the copy's appréciation, reviewed
+  flag, renaming.
 - appreciation: the copy's appréciation drafted by the grading model (metered).
 - estimate: what a job will cost, each slot's checked model.
 - jobs: start (all copies, or those the allowance takes), re-run, cancel, finalize.
@@ -100,6 +101,8 @@ from .review import (
     grade_feedback_restore,
     grade_pick,
     grade_restore,
+    grades_group_set,
+    grades_reviewed_mark,
     points_check,
 )
 from .roster import copy_student_set, exam_student_mark
@@ -184,6 +187,8 @@ __all__ = [
     "copy_rerun",
     "copy_reviewed_set",
     "grade_pick",
+    "grades_group_set",
+    "grades_reviewed_mark",
     "copy_student_set",
     "exam_create",
     "exam_delete",

@@ -1,15 +1,20 @@
 """The teacher's review: grade and feedback edits (audited), restore, a double-corrected
-answer's pick (A, B or their mean), the copy's appréciation, reviewed flag, renaming."""
+answer's pick (A, B or their mean), one grade for a group of answers and answers marked
+reviewed (grade by question), the copy's appréciation, reviewed flag, renaming."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ..engine.schema import normalise_points
 from ..errors import WorkflowError
 from ..models import Copy, Grade, GradeEdit
+from ..selectors.by_question import REVIEWED_FIELD, reviewed_grade_ids
 from ..selectors.double_correction import grade_picks
 
 
@@ -66,6 +71,51 @@ def grade_pick(*, grade: Grade, user, choice: str) -> Grade:
     if choice not in picks:
         raise WorkflowError(_("Choisissez le correcteur A, le correcteur B ou leur moyenne."))
     return _grade_set(grade=grade, user=user, points=picks[choice], action=GradeEdit.Action.EDIT)
+
+
+def grades_group_set(*, grades: list[Grade], user, points: Decimal, step: Decimal) -> int:
+    """One grade for answers read the same (grade by question): checked against each one's
+    maximum and the exam's step before any is stored, then all stored together, each change
+    audited like a points edit. Returns how many changed."""
+    if not grades:
+        raise WorkflowError(_("Choisissez au moins une réponse."))
+    for maximum in sorted({grade.max_points for grade in grades}):
+        points_check(points=points, max_points=maximum, step=step)
+    changed = 0
+    with transaction.atomic():
+        for grade in grades:
+            before = grade.points
+            value = normalise_points(points, maximum=grade.max_points, step=step)
+            changed += _grade_set(grade=grade, user=user, points=value, action=GradeEdit.Action.EDIT).points != before
+    return changed
+
+
+def grades_reviewed_mark(*, grades: list[Grade], user) -> int:
+    """Answers the teacher has looked at (grade by question): each one not reviewed yet gets
+    an audit entry and leaves « à revoir »; a copy whose every answer is now reviewed is
+    marked reviewed (it leaves the review queue). Returns how many were marked."""
+    already = reviewed_grade_ids(grades=grades)
+    marked = [grade for grade in grades if grade.pk not in already]
+    if not marked:
+        return 0
+    copy_ids = {grade.copy_id for grade in marked}
+    with transaction.atomic():
+        Grade.objects.filter(pk__in=[grade.pk for grade in marked], needs_review=True).update(
+            needs_review=False, updated_at=timezone.now()
+        )
+        GradeEdit.objects.bulk_create(
+            GradeEdit(grade=grade, user=user, field=REVIEWED_FIELD, action=GradeEdit.Action.EDIT, before="0", after="1")
+            for grade in marked
+        )
+        unreviewed = Grade.objects.filter(copy_id__in=copy_ids).filter(
+            Q(needs_review=True) | ~Exists(GradeEdit.objects.filter(grade=OuterRef("pk"), field=REVIEWED_FIELD))
+        )
+        Copy.objects.filter(pk__in=copy_ids).exclude(pk__in=unreviewed.values("copy_id")).update(
+            reviewed=True, updated_at=timezone.now()
+        )
+    for grade in marked:
+        grade.needs_review = False
+    return len(marked)
 
 
 def copy_reviewed_set(*, copy: Copy, reviewed: bool) -> Copy:

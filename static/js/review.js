@@ -1,6 +1,7 @@
-// Review grid and copy page: points saved on blur or Enter, Escape cancels, arrows move
-// between cells; on a double-corrected answer a, b and m take grader A's points, B's or
-// their mean. Without JavaScript each cell is a plain form (Enter submits it).
+// Review grid, copy page and grade by question: points saved on blur or Enter, Escape
+// cancels, arrows (and j / k) move between cells; on a double-corrected answer a, b and m take
+// grader A's points, B's or their mean; x ticks the answer's row (grade by question).
+// Without JavaScript each cell is a plain form (Enter submits it).
 (function () {
   "use strict";
 
@@ -113,10 +114,18 @@
   document.addEventListener("keydown", function (event) {
     var input = event.target;
     if (!input.classList || !input.classList.contains("grade-input")) { return; }
+    var plain = !event.ctrlKey && !event.metaKey && !event.altKey;
     var choice = PICKS[event.key];
-    if (choice && input.hasAttribute("data-pick") && !event.ctrlKey && !event.metaKey && !event.altKey) {
+    var check = event.key === "x" && plain && input.closest("tr") && input.closest("tr").querySelector(".review-check");
+    if (choice && input.hasAttribute("data-pick") && plain) {
       event.preventDefault();
       pick(input, choice);
+    } else if (check) {
+      event.preventDefault();
+      check.checked = !check.checked;
+    } else if ((event.key === "j" || event.key === "k") && plain) {
+      event.preventDefault();
+      move(input, event.key === "j" ? 1 : -1, 0);
     } else if (event.key === "Escape") {
       input.value = input.getAttribute("data-saved");
       input.classList.remove("invalid");
@@ -138,6 +147,24 @@
     } else if (event.key === "ArrowRight" && input.selectionStart === input.value.length) {
       event.preventDefault();
       move(input, 0, 1);
+    }
+  });
+
+  // Grade by question: j / k from outside a cell (the page just opened, a checkbox ticked)
+  // go to the next / previous answer's cell.
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if ((event.key !== "j" && event.key !== "k") || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (target.classList && target.classList.contains("grade-input")) { return; }
+    if (target.matches && target.matches("input[type=text], textarea, select, [contenteditable]")) { return; }
+    var table = document.querySelector("[data-question-review]");
+    if (!table) { return; }
+    var row = target.closest && target.closest("tr.answer-row");
+    var next = row ? (event.key === "j" ? row.nextElementSibling : row.previousElementSibling) : table.querySelector("tr.answer-row");
+    var input = next && next.querySelector(".grade-input");
+    if (input) {
+      event.preventDefault();
+      input.focus();
     }
   });
 

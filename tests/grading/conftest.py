@@ -84,29 +84,39 @@ def grade_exam(owner_client, llm_server, eager_celery, django_capture_on_commit_
     """Grades an exam's copies through the start view, the engine and the scripted server.
 
     `points` maps each student to the points its grader gives (one per question); in double
-    mode both graders answer the same unless `points_b` says otherwise for that student."""
+    mode both graders answer the same unless `points_b` says otherwise for that student.
+    `answer`: grades_json's other arguments (readings, places…), replaced for a student by
+    `each[student]`."""
     from django.urls import reverse
 
     from tests.factories import copy_with_pages
 
     from .helpers import from_model, grades_json
 
-    def grade(exam, points: dict[str, list[float]], *, points_b: dict[str, list[float]] | None = None, **answer):
+    def grade(
+        exam,
+        points: dict[str, list[float]],
+        *,
+        points_b: dict[str, list[float]] | None = None,
+        each: dict[str, dict] | None = None,
+        **answer,
+    ):
         for label in points:
             copy_with_pages(exam, pages=1, label=label, text=f"copie de {label}")
         for label, values in points.items():
             mark = f"copie de {label}"
+            given_answer = answer | (each or {}).get(label, {})
             if exam.mode == "double":
                 given_b = (points_b or {}).get(label, values)
                 for model, given in ((MODELS["grader_a"], values), (MODELS["grader_b"], given_b)):
                     is_model = from_model(model)
                     llm_server.script(
-                        grades_json(given, **answer),
+                        grades_json(given, **given_answer),
                         match=lambda r, m=mark, is_model=is_model: is_model(r) and m in r["text"],
                         times=2,  # the verification round, when the graders disagree, asks again
                     )
             else:
-                llm_server.script(grades_json(values, **answer), match=mark)
+                llm_server.script(grades_json(values, **given_answer), match=mark)
         with django_capture_on_commit_callbacks(execute=True):
             owner_client.post(reverse("exam_start", args=[exam.pk]))
         exam.refresh_from_db()

@@ -40,7 +40,7 @@ def _grid(client, exam, **params) -> tuple[list[str], list[str]]:
     page = html.unescape(client.get(reverse("exam_review", args=[exam.pk]), params).text)
     grid = page.split("data-review-grid", 1)[1].split("</table>", 1)[0]
     names = re.findall(r'<th scope="row">\s*<a href="[^"]+">([^<]+)</a>', grid)
-    headers = re.findall(r'<th scope="col" title="[^"]*">(Q\d+)', grid)
+    headers = re.findall(r'<th scope="col" title="[^"]*"><a [^>]*>(Q\d+)</a>', grid)
     return names, headers
 
 
