@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -55,6 +56,10 @@ class LLMResult:
     litellm_cost: Decimal | None
     seconds: float
     reasoning_tokens: int = 0
+    # This answer's own id, drawn when it arrived: kept with it (services.answers), so its ledger
+    # row is written once however often it is replayed, while a call made again for the same
+    # request (its first answer lost) is a second bill with a row of its own.
+    receipt: str = ""
 
     @property
     def truncated(self) -> bool:
@@ -283,4 +288,5 @@ def llm_complete(*, config: RoleConfig, messages: list[dict], max_tokens: int | 
         reasoning_tokens=tokens["reasoning_tokens"],
         litellm_cost=Decimal(str(cost)) if cost is not None else None,
         seconds=seconds,
+        receipt=uuid.uuid4().hex,
     )

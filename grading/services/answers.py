@@ -6,6 +6,8 @@ row is written first, in its own transaction (`ledger_write`), and only then the
 ModelAnswer. A task that dies anywhere after the answer (a dropped database connection, a
 killed worker, an exam deleted meanwhile) finds the kept answer on its next run
 (`answer_kept`): it records what is missing and never calls the provider again for that call.
+Each ledger row is keyed by its call and its answer's receipt (LLMResult.receipt): a replay
+writes nothing more; a call made again because both stores lost its answer has its own row.
 
 Neither store may lose the answer because the other is down: a Redis that cannot keep it
 (restarting, unreachable) does not stop the ledger row (`answer_keep` only logs), and a
@@ -94,8 +96,13 @@ def _reconnecting(write):
 def ledger_write(
     *, key: str, user: User, copy: Copy, phase: str, result: LLMResult, reservation_key: str | None
 ) -> None:
-    """The call's ledger row, in its own transaction, once per key. An exam (or copy) deleted
+    """The answer's ledger row, in its own transaction, once per answer: keyed by the call's key
+    and the answer's receipt, so replaying a kept answer writes nothing more, while a call made
+    again because its answer was lost before it was stored (its row written, then the database
+    and Redis failing together) is billed again and recorded again. An exam (or copy) deleted
     while the call ran leaves the row without them: the provider billed the call all the same."""
+    if result.receipt:
+        key = f"{key}:{result.receipt}"
 
     def write(exam: Exam | None, of_copy: Copy | None) -> None:
         usage_record(

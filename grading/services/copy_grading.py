@@ -11,7 +11,7 @@ a conditional UPDATE (Copy.transition), so a copy is graded once.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import wait
+from concurrent.futures import Future, as_completed
 from functools import partial
 
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
@@ -111,7 +111,7 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str) -> PhaseRun:
         # Answers a previous run was given but could not store: recorded now, never paid twice.
         results = {slot: kept for slot in pending if (kept := answer_kept(key=keys[slot])) is not None}
         to_call = {slot: request for slot, request in pending.items() if slot not in results}
-        futures = {}
+        futures: dict[Future[LLMResult], str] = {}
         if to_call:
             # Still ours? A worker stalled past its lease may find the copy given to another
             # execution: it stops here rather than pay for the round a second time.
@@ -124,20 +124,18 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str) -> PhaseRun:
                 raise NoRoom(hold)
             pool, language = llm_pool(), translation.get_language()
             futures = {
-                slot: pool.submit(_answered, keys[slot], language, config=request.config, messages=request.messages)
+                pool.submit(_answered, keys[slot], language, config=request.config, messages=request.messages): slot
                 for slot, request in to_call.items()
             }
-            wait(futures.values())
-        failure: Exception | None = None
-        for slot, future in futures.items():
-            try:
-                results[slot] = future.result()
-            except EngineError as exc:
-                failure = failure or exc
         # Every answered call in the ledger first, each in its own transaction, whatever
-        # happens to the others' rows; then the audit.
+        # happens to the others' rows, and each as soon as it is answered (not after the
+        # round's slowest call: a worker killed meanwhile would leave it to Redis alone);
+        # then the audit.
+        failure: Exception | None = None
         unrecorded: Exception | None = None
-        for slot, result in results.items():
+
+        def record(slot: str, result: LLMResult) -> None:
+            nonlocal unrecorded
             try:
                 ledger_write(
                     key=keys[slot],
@@ -153,9 +151,21 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str) -> PhaseRun:
                 if not answer_keep(key=keys[slot], result=result):
                     logger.error("LLM answer neither recorded nor kept", extra={"key": keys[slot]})
                 unrecorded = unrecorded or exc
+
+        for slot, result in results.items():
+            record(slot, result)
+        for future in as_completed(futures):
+            slot = futures[future]
+            try:
+                results[slot] = future.result()
+            except EngineError as exc:
+                failure = failure or exc
+                continue
+            record(slot, results[slot])
         if unrecorded is not None:
             raise unrecorded
-        for slot, result in results.items():
+        for slot in [slot for slot in pending if slot in results]:  # in the round's order
+            result = results[slot]
             reply = reply_parse(result, partial(parse_copy_grades, expected_ids=pending[slot].expected))
             replies[slot] = _store(copy, job, phase=phase, slot=slot, repair=repair, result=result, reply=reply)
         if failure is not None:

@@ -370,8 +370,10 @@ def run(args, tmp: Path) -> int:  # noqa: PLR0915 (one scenario, read top to bot
 
 
 # Every copy graded once, nothing lost or overspent, but the ledger and the provider's count
-# differ: a known residual window (a worker killed between reading an answer and keeping it;
-# a Redis restart losing a kept answer whose stored model answer was not yet written).
+# differ: a known residual window, a worker killed after reading an answer and before its
+# ledger row commits while Redis restarts before the copy's retry (the kept answer lost with
+# it). A Redis restart alone, or losing a kept answer whose ledger row was written, no longer
+# makes the books differ: a call made again has its own row (LLMResult.receipt).
 BOOKS_DIFFER = 3
 
 

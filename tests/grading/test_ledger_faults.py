@@ -293,3 +293,79 @@ def _wait_for_a_blocked_ledger_write(worker: subprocess.Popen, log_path) -> None
                 return
         time.sleep(0.05)
     raise AssertionError("the worker never reached the ledger: " + json.dumps(log_path.read_text(errors="replace")))
+
+
+@pytest.fixture
+def answer_lost_after_its_ledger_row(own_redis):
+    """`arm()`: the next ModelAnswer insert waits until the call's ledger row is committed and
+    Redis (where the answer is kept) has been emptied, as a restart empties it, then ends its own
+    connection: the answer exists nowhere but in the ledger's count."""
+    import threading
+
+    import redis
+
+    table = ModelAnswer._meta.db_table
+    port = int(settings.CACHES["default"]["LOCATION"].rsplit(":", 1)[1].split("/")[0])
+    stop = threading.Event()
+
+    def empty_redis_once_the_ledger_row_is_in() -> None:
+        try:
+            while not stop.is_set():
+                if UsageRecord.objects.exists():
+                    redis.Redis(port=port).flushall()  # this test's own Redis, never the shared one
+                    with connection.cursor() as cursor:
+                        cursor.execute("INSERT INTO test_answer_go VALUES (1)")
+                    return
+                time.sleep(0.05)
+        finally:
+            connection.close()
+
+    def arm() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE test_answer_go (go int)")
+            cursor.execute("CREATE SEQUENCE test_answer_kills")
+            cursor.execute(
+                "CREATE FUNCTION test_answer_kill() RETURNS trigger AS $$ BEGIN "
+                "IF nextval('test_answer_kills') = 1 THEN "
+                "FOR i IN 1..2400 LOOP EXIT WHEN EXISTS (SELECT 1 FROM test_answer_go); "
+                "PERFORM pg_sleep(0.05); END LOOP; "
+                "PERFORM pg_terminate_backend(pg_backend_pid()); END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER test_answer_kill BEFORE INSERT ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION test_answer_kill()"
+            )
+        watcher.start()
+
+    watcher = threading.Thread(target=empty_redis_once_the_ledger_row_is_in, daemon=True)
+    yield arm
+    stop.set()
+    if watcher.is_alive() or watcher.ident is not None:
+        watcher.join(timeout=10)
+    connections["default"].close()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TRIGGER IF EXISTS test_answer_kill ON {table}")
+        cursor.execute("DROP FUNCTION IF EXISTS test_answer_kill()")
+        cursor.execute("DROP SEQUENCE IF EXISTS test_answer_kills")
+        cursor.execute("DROP TABLE IF EXISTS test_answer_go")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_lost_after_its_ledger_row_is_paid_again_and_the_second_call_has_its_own_row(
+    llm_server, teacher, answer_lost_after_its_ledger_row
+):
+    """The ledger row is written, the ModelAnswer's insert dies with its connection, and Redis
+    restarted meanwhile (the kept answer is gone): the retry must call again. The provider bills
+    both calls, so the ledger has both rows; the answer stored is the second one, once."""
+    exam = exam_with_bareme(owner=teacher, mode="single", questions=2)
+    copy = copy_with_pages(exam, pages=1)
+    job = _job(exam, teacher)
+    answer_lost_after_its_ledger_row()
+    llm_server.script(grades_json([2, 3]))
+    llm_server.script(grades_json([1, 2]))
+
+    assert _run_task(copy, job) == Copy.Status.DONE  # after the task's own retry
+
+    assert len(llm_server.requests) == 2 == _ledger(teacher)
+    assert [a.raw for a in ModelAnswer.objects.filter(copy=copy)] == [grades_json([1, 2])]
+    assert sorted(copy.grades.values_list("points", flat=True)) == [1, 2]
