@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.expressions import OuterRef
 from django.db.models.functions import Coalesce, TruncMonth
 from django.template.loader import render_to_string
@@ -197,9 +197,12 @@ def usd_to_eur(value: Decimal) -> Decimal:
     return value * settings.USD_EUR_RATE
 
 
-def usage_exam_total_cost(*, exam_id: int) -> Decimal:
-    """The exam's total cost (Decimal USD, 0 without calls): one aggregate, for live counters."""
-    return UsageRecord.objects.filter(exam_id=exam_id).aggregate(total=Sum("total_cost"))["total"] or ZERO
+def usage_reservation_total_cost(*, key: str) -> Decimal:
+    """What the calls made on one reservation (a grading job's) cost (Decimal USD, 0 without
+    calls): the live progress shows this job's cost, not the whole exam's."""
+    # The job's own key, or one of its units' (services.unit_key: "<job's key>:<unit>").
+    calls = UsageRecord.objects.filter(Q(reservation__key=key) | Q(reservation__key__startswith=f"{key}:"))
+    return calls.aggregate(total=Sum("total_cost"))["total"] or ZERO
 
 
 def money_str(value: Decimal) -> str:
@@ -299,6 +302,7 @@ __all__ = [
     "usage_exam_cost",
     "usage_exam_cost_json",
     "usage_exam_total_cost_subquery",
+    "usage_reservation_total_cost",
     "usage_period",
     "usage_school_by_teacher_month",
     "usage_school_period",

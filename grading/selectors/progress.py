@@ -14,7 +14,7 @@ from django.db.models import Count
 from django.template.loader import render_to_string
 
 from accounts.services import user_language_override
-from usage.selectors import usage_exam_total_cost
+from usage.selectors import usage_reservation_total_cost
 
 from ..models import Copy, Exam, GradingJob
 
@@ -39,7 +39,8 @@ def _summary(exam: Exam, job: GradingJob | None, counts: dict[str, int]) -> dict
         # Left out of a partial launch: not in the job, waiting for the allowance.
         "deferred": exam.copies.filter(status=Copy.Status.DEFERRED).count(),
         "in_progress": counts.get(Copy.Status.GRADING, 0) + counts.get(Copy.Status.VERIFYING, 0),
-        "cost": usage_exam_total_cost(exam_id=exam.pk),
+        # This job's calls (its reservation's), not every job's the exam had.
+        "cost": usage_reservation_total_cost(key=job.reservation_key) if job and job.reservation_key else 0,
     }
 
 

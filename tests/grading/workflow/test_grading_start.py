@@ -135,3 +135,33 @@ def test_the_exam_page_of_35_copies_takes_a_constant_number_of_queries(owner_cli
     # the estimate read prices per copy).
     assert len(thirty_five) == len(five)
     assert len(thirty_five) <= 34
+
+
+def test_the_progress_counts_this_jobs_cost_and_leads_to_the_grades_once_it_ends(owner_client, teacher, grade_exam):
+    from django.db.models import Sum
+
+    from grading.selectors import progress_context, progress_html
+    from usage.models import UsageRecord
+
+    exam = exam_with_bareme(owner=teacher, questions=1)
+    grade_exam(exam, {"Léa": [1], "Hugo": [2]})
+    grade_exam(exam, {"Zoé": [3]})  # a second job, for the copy added since
+
+    second = exam.jobs.order_by("-started_at", "-pk").first()
+    assert second.total_copies == 1
+    calls = UsageRecord.objects.filter(reservation__key__startswith=second.reservation_key)
+    job_cost = calls.aggregate(c=Sum("total_cost"))["c"]
+    exam_cost = UsageRecord.objects.filter(exam=exam).aggregate(c=Sum("total_cost"))["c"]
+    assert 0 < job_cost < exam_cost
+    assert progress_context(exam=exam)["cost"] == job_cost
+    fragment = html.unescape(progress_html(exam=exam, oob=False))
+    assert "coût de cette correction" in fragment
+    assert f'href="{reverse("exam_review", args=[exam.pk])}" data-testid="see-grades">Voir les notes →' in fragment
+
+
+def test_a_running_job_offers_no_link_to_the_grades_yet(owner_client, exam, llm_server):
+    from grading.selectors import progress_html
+
+    owner_client.post(reverse("exam_start", args=[exam.pk]))  # on commit: never run here
+    assert exam.jobs.filter(status=GradingJob.Status.RUNNING).exists()
+    assert 'data-testid="see-grades"' not in progress_html(exam=exam, oob=False)
