@@ -42,3 +42,32 @@ def test_both_graders_show_side_by_side(llm, eager_tasks, asgi_server, page, scr
     path = screenshot(page, "both graders side by side")
     assert path.stat().st_size > 10_000
     assert page.console_errors == []
+
+
+def test_the_copy_page_fits_a_phone_with_its_pages_full_width_and_zoomable(
+    llm, eager_tasks, asgi_server, page, screenshot, log_in
+):
+    teacher = UserFactory(email="prof.roux@college.example")
+    exam = exam_with_bareme(owner=teacher, mode="double", questions=2, title="Géométrie — triangles")
+    copy = copy_with_pages(exam, pages=2, label="Lefèvre Chloé")
+    script_two_graders(llm)
+    services.job_start(exam=exam, user=teacher)
+
+    log_in(page, teacher)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{asgi_server.url}/copies/{copy.pk}/")
+    screenshot(page, "copy page 390")
+
+    wider = page.evaluate(
+        "Array.from(document.querySelectorAll('main *')).filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
+        ".map(e => e.tagName + '.' + e.className).slice(0, 5)"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0, wider
+    # The pages take the screen's width, in the page's own flow (no half-height scrolling box)...
+    pages = page.locator(".copy-pages")
+    assert page.evaluate("getComputedStyle(document.querySelector('.copy-pages')).overflowY") == "visible"
+    image = pages.locator("img").first
+    assert image.bounding_box()["width"] >= 300
+    # ...and each opens at full size, to zoom into.
+    link = pages.get_by_role("link", name="Agrandir la page 1")
+    assert link.get_attribute("href") == f"/copies/{copy.pk}/pages/1/"
