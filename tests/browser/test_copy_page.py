@@ -59,7 +59,8 @@ def test_the_copy_page_fits_a_phone_with_its_pages_full_width_and_zoomable(
     screenshot(page, "copy page 390")
 
     wider = page.evaluate(
-        "Array.from(document.querySelectorAll('main *')).filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
+        "Array.from(document.querySelectorAll('main *'))"
+        ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
         ".map(e => e.tagName + '.' + e.className).slice(0, 5)"
     )
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0, wider
