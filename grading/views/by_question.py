@@ -22,11 +22,12 @@ from ..forms import points_parse
 from ..selectors.review import ReviewRow
 from .grid import grid_cells
 from .responses import back_to
+from .review import GRID_SORT_LABELS
 
 SORT_LABELS = [
     ("points", gettext_lazy("Points croissants")),
     ("-points", gettext_lazy("Points décroissants")),
-    ("confidence", gettext_lazy("Confiance la plus faible d'abord")),
+    *[(value, label) for value, label in GRID_SORT_LABELS if value == "confidence"],
 ]
 
 

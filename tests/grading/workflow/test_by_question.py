@@ -56,7 +56,7 @@ def _rows(client, exam, **params) -> list[dict[str, str]]:
                 "name": re.search(r'<th scope="row">\s*<a [^>]*>([^<]+)</a>', row).group(1),
                 "reading": re.search(r'data-testid="reading">(.*?)</td>', row, re.S).group(1).strip(),
                 "points": re.search(r'class="grade-input"\s+value="([^"]*)"', row).group(1),
-                "confidence": re.search(r'data-testid="confidence">([^<]+)<', row).group(1),
+                "confidence": re.search(r'data-testid="confidence" title="([^"]+)">([^<]+)<', row).groups(),
                 "crop": (re.search(r'<svg viewBox="([^"]+)"', row) or re.search("()", "")).group(1),
                 "reviewed": 'badge badge-done">Revue<' in row,
             }
@@ -67,11 +67,11 @@ def _rows(client, exam, **params) -> list[dict[str, str]]:
 def test_each_students_reading_points_confidence_and_page(owner_client, graded):
     rows = _rows(owner_client, graded)
     assert [(r["name"], r["reading"], r["points"], r["confidence"]) for r in rows] == [
-        ("Bilal", "Réponse 4 à Q1", "0", "0,80"),
-        ("Hugo", "Réponse 1 à Q1", "2,5", "0,50"),
-        ("Inès", "Réponse 3 à Q1", "1", "0,30"),
-        ("Léa", "Réponse 0 à Q1", "3", "0,90"),
-        ("Zoé", "Réponse 2 à Q1", "3", "0,70"),
+        ("Bilal", "Réponse 4 à Q1", "0", ("0,80", "moyenne")),
+        ("Hugo", "Réponse 1 à Q1", "2,5", ("0,50", "faible")),
+        ("Inès", "Réponse 3 à Q1", "1", ("0,30", "faible")),
+        ("Léa", "Réponse 0 à Q1", "3", ("0,90", "élevée")),
+        ("Zoé", "Réponse 2 à Q1", "3", ("0,70", "moyenne")),
     ]
     crops = {r["name"]: r["crop"] for r in rows}
     # Léa's answer: 26 % to 54 % of a 200 × 280 page (its span and a margin); the others said
