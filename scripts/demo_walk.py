@@ -4,9 +4,11 @@ screenshots at 1366, 768 and 390 px under test-artifacts/demo-walk/.
 It starts `scripts/run.py` as `make run` does (demo mode: the scripted LLM server answers every
 role) on free ports, with a fresh database and files in a temporary directory and a Redis of its
 own, then walks as a teacher would: sign up, confirm the email, create a class and paste its list,
-create an exam for it, type the barème, upload the copies, grade them, review the grid, send the
+create an exam for it, type the barème, upload the class as one PDF, check the proposed cut and
+the names read against the list, grade, review the grid, send the
 students their links, open one as the student and ask for a second look, answer it as the
-teacher, download the annotated copy (rendered to PNG at 100 %) and the Pronote export.
+teacher, download the annotated copy (rendered to PNG at 100 %) and the Pronote export, and copy
+the marks' column for Pronote's grid (read back from the clipboard).
 
 Each step prints one line; the script stops at the first step that fails, naming it, with the
 last screenshot. It is a demonstration and a smoke test of the whole product, not part of
@@ -54,6 +56,17 @@ BAREME = [
     ("Simplifier 12/18", "4", "2/3, en divisant par 6"),
     ("Problème du gâteau", "6", "3/8 du gâteau reste ; calcul posé"),
     ("Rédaction de la conclusion", "10", "Phrase réponse complète, unité"),
+]
+# A header page then one page an answer, each under its question (the demo grader reads them
+# there): a thorough copy, a partly right one and a weak one, in turn.
+ANSWERS = [
+    (
+        "Question 1 : 12/18 = 2/3 en divisant par 6",
+        "Question 2 : 1 - 1/2 - 1/8 = 3/8 du gâteau reste",
+        "Question 3 : Il reste 3/8 du gâteau.",
+    ),
+    ("Question 1 : 12/18 = 4/6 = 2/3", "Question 2 : il reste 3/8", "Question 3 : 3/8"),
+    ("Question 1 : 12/18 = 6/9", "Question 2 : il reste 1/8 du gâteau", "Question 3 :"),
 ]
 TEACHER = ("prof.martin@college.example", "Un-mot-de-passe-solide-42")
 
@@ -217,25 +230,42 @@ class Walk:
         return self.page.url.rstrip("/").rsplit("/", 1)[-1]
 
     def upload(self, students: list[tuple[str, str]]) -> None:
-        files = []
-        for n, (last, first) in enumerate(students, start=1):
-            path = self.work / f"copie {n:02d}.pdf"
-            path.write_bytes(
-                text_pdf([f"Nom : {first} {last.title()}  -  12/18 = 2/3", "Il reste 3/8 du gâteau. Donc 3/8."])
-            )
-            files.append(str(path))
-        self.page.set_input_files("#copies-files", files)
-        self.page.get_by_role("button", name="Déposer les copies").click()
-        self.page.locator("table.copies tbody tr").nth(len(files) - 1).wait_for(timeout=120_000)
+        """The whole class scanned as one PDF (one page a student, their name in the header, as
+        a copier's batch gives it), cut by Corrigo's proposal and checked against the list."""
+        pages = []
+        for number, (last, first) in enumerate(students):
+            pages += [f"Nom : {first} {last.title()}   Classe : 3e B", *ANSWERS[number % len(ANSWERS)]]
+        path = self.work / "classe 3e B.pdf"
+        path.write_bytes(text_pdf(pages))
+        self.page.locator("details.class-upload summary").click()
+        self.page.set_input_files("details.class-upload input[type=file]", str(path))
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Déposer et découper").click()
+        # The proposal is read by the worker (names read on each page by the detection model);
+        # the split page polls and shows it when it is ready.
+        rows = self.page.get_by_test_id("split-row")
+        rows.first.wait_for(timeout=300_000)
+        proposed = rows.count() - 1  # a blank row to add a copy
+        chosen = [
+            rows.nth(n).locator("select").evaluate("s => s.options[s.selectedIndex].text") for n in range(proposed)
+        ]
+        expected = [f"{last} {first}" for last, first in students]
+        if chosen != expected:
+            raise RuntimeError(f"names proposed {chosen}, expected {expected}")
+        self.shot("class pdf split proposal")
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Confirmer le découpage").click()
+        say(f"class PDF of {len(pages)} pages cut into {proposed} copies, names matched to the list: {chosen}")
 
         def rendered() -> bool:
+            # The estimate shows once the pages are ready (the start is blocked until then).
             self.page.reload()
-            text = self.page.get_by_test_id("estimate-copies").inner_text().strip()
-            return text.startswith(str(len(files)))
+            estimate = self.page.get_by_test_id("estimate-copies")
+            return bool(estimate.count()) and estimate.inner_text().strip() == str(len(students))
 
         wait(rendered, seconds=300, what="the pages to be rendered", interval=2)
         self.shot("copies uploaded, estimate")
-        say(f"{len(files)} copies uploaded and rendered; names read and matched to the class list")
+        say(f"{len(students)} copies rendered and estimated")
 
     def grade(self) -> None:
         with self.page.expect_navigation():
@@ -335,6 +365,18 @@ class Walk:
         shutil.copy(download.value.path(), path)
         head = path.read_bytes().decode("utf-8-sig", errors="replace").splitlines()
         say("Pronote export:\n    " + "\n    ".join(head))
+        # « Copier la colonne des notes »: the marks on the clipboard, in the class list's order,
+        # as Pronote's grid takes them when pasted into the assignment's column.
+        self.page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=self.stack.url)
+        self.page.get_by_role("button", name="Copier la colonne des notes").click()
+        self.page.get_by_text("Colonne copiée").first.wait_for()
+        column = self.page.evaluate("() => navigator.clipboard.readText()").splitlines()
+        self.shot("pronote column copied")
+        roster = [f"{last} {first}" for last, first in STUDENTS]
+        if len(column) != len(roster):
+            raise RuntimeError(f"{len(column)} marks on the clipboard for {len(roster)} students")
+        lines = (f"{name:<16} {mark}" for name, mark in zip(roster, column, strict=True))
+        say("clipboard, in the class list's order:\n    " + "\n    ".join(lines))
 
     def widths(self, exam: str) -> None:
         for width, height in ((768, 1024), (390, 844)):
