@@ -141,10 +141,12 @@
     } else if (event.key === "ArrowUp") {
       event.preventDefault();
       move(input, -1, 0);
-    } else if (event.key === "ArrowLeft" && input.selectionStart === 0 && input.selectionEnd === 0) {
+    // At the edge of the text, or with it all selected (as a cell is once reached): one press
+    // moves, not one to collapse the selection and a second to move.
+    } else if (event.key === "ArrowLeft" && input.selectionStart === 0) {
       event.preventDefault();
       move(input, 0, -1);
-    } else if (event.key === "ArrowRight" && input.selectionStart === input.value.length) {
+    } else if (event.key === "ArrowRight" && input.selectionEnd === input.value.length) {
       event.preventDefault();
       move(input, 0, 1);
     }

@@ -155,3 +155,27 @@ def test_grade_by_question_with_the_keyboard_then_a_group(class_graded, asgi_ser
     path = screenshot(page, "grade by question")
     assert path.stat().st_size > 10_000
     assert page.console_errors == []
+
+
+def test_after_enter_one_arrow_press_moves_to_the_next_cell(llm, eager_tasks, asgi_server, page, log_in):
+    teacher = UserFactory(email="prof.fleches@college.example")
+    exam = exam_with_bareme(owner=teacher, questions=2, title="Fractions")
+    for label in ("Léa", "Hugo"):
+        copy_with_pages(exam, pages=1, label=label)
+    llm.script(grades_json([1, 2]), times=2)
+    services.job_start(exam=exam, user=teacher)
+    log_in(page, teacher)
+    page.goto(f"{asgi_server.url}/exams/{exam.pk}/review/")
+
+    first = page.locator('.grade-input[data-row="0"][data-col="0"]')
+    first.focus()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("3")
+    page.keyboard.press("Enter")  # saved, and down to the next copy's cell, its text selected
+    _saved(first, "3")
+    assert page.evaluate("[document.activeElement.dataset.row, document.activeElement.dataset.col]") == ["1", "0"]
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("[document.activeElement.dataset.row, document.activeElement.dataset.col]") == ["1", "1"]
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate("[document.activeElement.dataset.row, document.activeElement.dataset.col]") == ["1", "0"]
+    assert page.console_errors == []
