@@ -68,6 +68,11 @@ def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, sc
         page.locator(".question-row").nth(number - 1).wait_for()
     page.get_by_text("Total : 10 points").wait_for()
     screenshot(page, "bareme")
+    # The new question's labels sit on one line, whatever the height of the criteria box.
+    tops = page.locator(".question-new label").evaluate_all("els => els.map(e => e.getBoundingClientRect().top)")
+    assert max(tops) - min(tops) < 1, tops
+    page.locator(".class-upload summary").click()
+    assert page.locator("#id_pages_per_student").bounding_box()["width"] < 200  # a page count, not a line
 
     # 3. Three PDFs through the upload form (JavaScript sends them one by one, then reloads).
     files = []
