@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha1sum | cut -c1-1
 TEST_WORKERS ?= 3
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-deps container-test demo-walk bench bench-pdf chaos mutation lint scan messages compilemessages migrate admin clean
+.PHONY: help venv run test test-deps container-test demo-walk demo-walk-school bench bench-pdf chaos mutation lint scan messages compilemessages migrate admin clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,10 @@ container-test: $(STAMP) ## Build docker/Dockerfile with podman on a debootstrap
 demo-walk: $(STAMP) compilemessages ## A teacher's first hour in make run's demo mode, in Chromium: screenshots in test-artifacts/demo-walk/
 	@scripts/system-deps.sh test
 	$(PY) scripts/demo_walk.py $(WALK_ARGS)
+
+demo-walk-school: $(STAMP) compilemessages ## A school in make run's demo mode, in Chromium: operator, school admin, invited teacher, partial launch and resume
+	@scripts/system-deps.sh test
+	$(PY) scripts/demo_walk_school.py $(WALK_ARGS)
 
 bench: $(STAMP) compilemessages ## Run the benchmarks and print their figures
 	scripts/with-services.sh $(PY) -m tests.bench $(BENCH_ARGS)

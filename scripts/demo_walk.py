@@ -129,6 +129,7 @@ class Stack:
             SITE_URL=f"http://localhost:{self.port}",
             CORRIGO_DEMO_MODE="true",
         )
+        self.env = env  # for commands run next to it (scripts/demo_walk_school.py)
         self.log = (work / "run.log").open("w")
         self.run = subprocess.Popen(
             [PY, "scripts/run.py"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
