@@ -75,6 +75,11 @@ class HistogramBar:
     def center(self) -> float:
         return self.x + HISTOGRAM_BAR_WIDTH / 2
 
+    @property
+    def count_y(self) -> float:
+        """Where the bar's count is written: just above it (the drawing leaves room up there)."""
+        return self.y - 3
+
 
 @dataclass
 class Review:

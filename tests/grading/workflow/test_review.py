@@ -207,6 +207,16 @@ def test_the_review_page_draws_the_histogram_as_inline_svg(owner_client, teacher
     assert text.count("<rect") == 10
 
 
+def test_the_histogram_writes_each_bars_count_and_the_grid_explains_its_marks(owner_client, teacher):
+    exam = graded_exam(teacher, copies=5, questions=1)  # totals 0, 1, 2, 3, 4 out of 4
+    text = html.unescape(owner_client.get(reverse("exam_review", args=[exam.pk])).text)
+    counts = re.findall(r'class="histogram-count">(\d+)</text>', text)
+    assert sorted(int(c) for c in counts) == [1, 1, 1, 1, 1] and "nombre de copies par tranche de 2 points" in text
+    legend = text.split('data-testid="grid-legend"', 1)[1].split("</p>", 1)[0]
+    for mark in ("bord orange", "confiance faible", "note à revoir", "modifiée par vous"):
+        assert mark in legend
+
+
 def test_grading_a_graded_copy_again_replaces_its_grades(
     owner_client, teacher, llm_server, eager_celery, django_capture_on_commit_callbacks
 ):
