@@ -159,6 +159,9 @@ class BaremeRowForm(forms.Form):
 
 
 BaremeRowFormSet = forms.formset_factory(BaremeRowForm, extra=0, can_delete=True)
+# The proposal as first shown: its rows and one empty row to add a question the reading missed
+# (left empty, it is not a question: an unchanged extra form is skipped).
+BaremeProposalFormSet = forms.formset_factory(BaremeRowForm, extra=1, can_delete=True)
 
 
 class LinkDaysForm(forms.Form):

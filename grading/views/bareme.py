@@ -3,6 +3,7 @@ confirmed."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -20,7 +21,7 @@ from accounts.http import AuthenticatedHttpRequest
 from core.errors import ApplicationError
 
 from .. import selectors, services
-from ..forms import BaremeRowFormSet, QuestionForm, QuestionMoveForm
+from ..forms import BaremeProposalFormSet, BaremeRowFormSet, QuestionForm, QuestionMoveForm
 from ..models import Exam, Proposal
 from .exams import exam_page_context, grading_panel_context
 
@@ -177,8 +178,10 @@ def bareme_proposal(request: AuthenticatedHttpRequest, pk: int, proposal_pk: int
     if exam.pk != pk or proposal.kind != Proposal.Kind.BAREME:
         raise Http404
     if proposal.status == Proposal.Status.READY:
-        formset = BaremeRowFormSet(prefix="bareme", initial=proposal.bareme_rows())
-        return render(request, "grading/bareme_review.html", {"exam": exam, "formset": formset})
+        rows = proposal.bareme_rows()
+        formset = BaremeProposalFormSet(prefix="bareme", initial=rows)
+        total = sum((row["max_points"] for row in rows), Decimal(0))
+        return render(request, "grading/bareme_review.html", {"exam": exam, "formset": formset, "total": total})
     if not proposal.waiting:  # failed, or its worker was lost
         reason = proposal.failure_text()
         messages.error(request, _("Le barème n'a pas pu être lu dans le sujet : %(reason)s") % {"reason": reason})
@@ -200,4 +203,6 @@ def bareme_confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Barème enregistré."))
             return redirect(reverse("exam_detail", args=[exam.pk]) + "#bareme")
-    return render(request, "grading/bareme_review.html", {"exam": exam, "formset": formset})
+    rows = [f.cleaned_data for f in formset.forms if getattr(f, "cleaned_data", None)]
+    total = sum((row["max_points"] for row in rows if row.get("max_points") and not row.get("DELETE")), Decimal(0))
+    return render(request, "grading/bareme_review.html", {"exam": exam, "formset": formset, "total": total})
