@@ -138,3 +138,30 @@ def test_the_invoices_page_offers_a_school_teacher_no_plan(client, school_teache
     client.force_login(school_teacher)
     page = html.unescape(client.get(reverse("billing_invoices")).content.decode())
     assert "Choisir une offre" not in page
+
+
+@pytest.mark.parametrize(
+    ("language", "note"),
+    [
+        ("fr", "L'allocation de Lycée Victor-Hugo permet de corriger 1 copie sur 5 : les 4 autres attendront"),
+        ("en", "Lycée Victor-Hugo's allowance can grade 1 copy out of 5: the 4 others will wait in line"),
+    ],
+)
+def test_room_for_exactly_one_copy_says_one_copy(
+    owner_client, school, school_teacher, exam, llm_server, language, note
+):
+    _pool_leaves(school, exam, 1)
+    page = _page(owner_client, school_teacher, reverse("exam_detail", args=[exam.pk]), language)
+    assert note in page
+    assert "Corriger la copie possible" in page or "Grade the possible copy" in page
+
+
+def test_room_for_exactly_one_copy_of_ones_own_allowance_says_one_copy(owner_client, teacher, exam, llm_server):
+    from tests.factories import allowance_leave
+
+    allowance_leave(teacher, _room_for(exam, 2))
+    page = _page(owner_client, teacher, reverse("exam_detail", args=[exam.pk]))
+    assert "Votre allocation permet de corriger 2 copies sur 5 : les 3 autres attendront" in page
+    allowance_leave(teacher, _room_for(exam, 1))
+    page = _page(owner_client, teacher, reverse("exam_detail", args=[exam.pk]))
+    assert "Votre allocation permet de corriger 1 copie sur 5 : les 4 autres attendront" in page
