@@ -28,11 +28,12 @@ def pytest_collection_modifyitems(config, items):
     if not MUTATION:
         return
     # Mutants run two at a time against one database (django_db_setup below): a test that commits
-    # would show its rows to the other run's tests, so none is selected.
-    shared = [item for item in items if _commits(item)]
-    if shared:
-        config.hook.pytest_deselected(items=shared)
-        items[:] = [item for item in items if item not in shared]
+    # would show its rows to the other run's tests. A test grading through the scripted server
+    # would start it for each mutant. Neither is selected: mutation runs the rules' own tests.
+    left_out = [item for item in items if _commits(item) or "llm_server" in getattr(item, "fixturenames", ())]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]
 
 
 def _commits(item: pytest.Item) -> bool:

@@ -10,7 +10,7 @@ import pytest
 from djstripe.models import Subscription
 
 from billing.plans import PLANS, plan_rows, tier_for_price
-from billing.selectors import BillingStatus, _invoice_amount, subscription_tier_and_period
+from billing.selectors import BillingStatus, _invoice_amount, subscription_quantity, subscription_tier_and_period
 from tests.billing.fake_stripe import DAY, FakeStripe
 from usage.tiers import TIER_LIMITS, TIER_RESETS, Tier
 
@@ -179,3 +179,15 @@ def test_a_payment_problem_is_a_subscription_waiting_for_a_payment(status, probl
 )
 def test_an_invoice_shows_its_total_in_currency_units(invoice, amount):
     assert _invoice_amount(invoice) == amount
+
+
+def test_the_seats_are_the_quantity_of_the_item_that_grants_the_tier(stripe):
+    data = subscription(stripe, Tier.ESSENTIEL, Tier.PRO, Tier.PRO)
+    for item, quantity in zip(data["items"]["data"], (9, 2, 7), strict=True):
+        item["quantity"] = quantity
+    assert subscription_quantity(Subscription(stripe_data=data)) == 7  # the larger of the PRO items
+    data["items"]["data"][2]["quantity"] = None
+    assert subscription_quantity(Subscription(stripe_data=data)) == 2
+    data["status"] = "canceled"
+    assert subscription_quantity(Subscription(stripe_data=data)) == 0
+    assert subscription_quantity(None) == 0

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from grading.validation import PdfInvalid, pdf_validate
-from tests.grading.workflow.pdfs import encrypted_pdf_bytes, pdf_bytes
+from tests.grading.workflow.pdfs import encrypted_pdf_bytes, pdf_bytes, raw_pdf
 from tests.support.hostile_pdfs import padded_pdf
 
 pytestmark = pytest.mark.usefixtures("french")
@@ -169,3 +169,17 @@ def test_a_file_stored_as_sent_keeps_every_byte():
 
 def test_text_before_the_header_is_no_pdf():
     assert refusal(b"hello\n" + pdf_bytes(1)) == NOT_PDF
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"%PDF-1.4\nnot really a pdf\n%%EOF\n", "Le PDF est illisible ou endommagé."),
+        (
+            raw_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"]),
+            "Le PDF ne contient aucune page.",
+        ),
+    ],
+)
+def test_what_the_sandbox_cannot_read_is_refused_with_its_reason(data, message):
+    assert refusal(data) == message

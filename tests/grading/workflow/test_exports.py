@@ -204,3 +204,62 @@ def test_the_pronote_files_neutralise_formulas_too(owner_client, hostile_exam):
     # The marks stay text typed as Pronote reads them.
     marks = {row[0].value: (row[1].value, row[1].data_type) for row in sheet.iter_rows(min_row=2) if row[1].value}
     assert marks == {"Hugo Müller": ("14", "s"), "Léa Dupré": ("15", "s")}
+
+
+def test_the_json_names_every_field_of_the_exam_its_questions_copies_grades_and_edits(owner_client, exam, teacher):
+    data = json.loads(owner_client.get(reverse("exam_export", args=[exam.pk, "json"])).content)
+
+    assert sorted(data) == ["agreement", "copies", "cost", "exam", "exported_at", "questions"]
+    assert data["exam"] == {
+        "id": exam.pk,
+        "title": "Équations",
+        "subject": exam.subject,
+        "level": exam.level,
+        "language": exam.language,
+        "mode": exam.mode,
+        "rounding_step": "0.50",
+        "bareme_total": "10.00",
+        "files_purged_at": None,
+    }
+    q1, q2 = exam.questions.order_by("order", "pk")
+    assert data["questions"] == [
+        {"id": q1.pk, "order": 1, "label": "Résoudre", "max_points": "4.00", "criteria": q1.criteria},
+        {"id": q2.pk, "order": 2, "label": "Vérifier", "max_points": "6.00", "criteria": q2.criteria},
+    ]
+    lea = next(c for c in data["copies"] if c["student"] == "Léa Dupré")
+    copy = exam.copies.get(student_label="Léa Dupré")
+    assert {key: value for key, value in lea.items() if key != "grades"} == {
+        "id": copy.pk,
+        "student": "Léa Dupré",
+        "status": copy.status,
+        "reviewed": copy.reviewed,
+        "flagged_manipulation": False,
+        "manipulation_reason": "",
+        "appreciation": "",
+        "appreciation_ai": "",
+        "appreciation_stale": False,
+        "total": "7.50",
+        "on_twenty": "15.00",
+        "model_answers": [],
+    }
+    first, edited = lea["grades"]
+    grade = copy.grades.get(question=q2)
+    assert edited == {
+        "question": q2.pk,
+        "points": "4.00",
+        "ai_points": str(grade.ai_points),
+        "max_points": "6.00",
+        "edited": grade.edited,
+        "reading": grade.reading,
+        "reasoning": grade.reasoning,
+        "feedback": "Vérification incomplète.",
+        "ai_feedback": grade.ai_feedback,
+        "confidence": grade.confidence,
+        "disagreement": grade.disagreement,
+        "resolution": grade.resolution,
+        "engine_audit": grade.audit,
+        "edits": [
+            {"user": teacher.email, "at": edited["edits"][0]["at"], "field": "points", "before": "3.00", "after": "4"}
+        ],
+    }
+    assert (first["question"], first["points"], first["edits"]) == (q1.pk, "3.50", [])

@@ -1,0 +1,76 @@
+"""The invoices a teacher sees and the subscription that decides their tier, from what Stripe's
+webhooks stored: drafts left out, newest first, each field as Stripe sent it; with several
+subscriptions, the best live one governs, else the latest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from billing.selectors import InvoiceRow, billing_invoice_for_user, billing_invoices, billing_payment_problem
+from billing.selectors import subscription_governing as governing
+from tests.billing.scenario import SubscriptionStory
+
+
+def _subscribed(fake_stripe, prices, webhooks, user):
+    story = SubscriptionStory(fake_stripe, prices, user)
+    for event in story.subscribe().events:
+        webhooks.deliver(event)
+    return story
+
+
+def test_the_invoices_are_the_teachers_own_newest_first_without_drafts(
+    teacher, other_teacher, fake_stripe, prices, webhooks
+):
+    story = _subscribed(fake_stripe, prices, webhooks, teacher)
+    _subscribed(fake_stripe, prices, webhooks, other_teacher)
+    fake_stripe.clock += 86_400
+    draft = fake_stripe.invoice_create(story.sub, status="draft")
+    webhooks.deliver(fake_stripe.event("invoice.created", draft))
+    fake_stripe.clock += 86_400
+    due = fake_stripe.invoice_create(story.sub, status="open")
+    due["number"] = None
+    webhooks.deliver(fake_stripe.event("invoice.finalized", due))
+
+    rows = billing_invoices(user=teacher)
+
+    assert [row.id for row in rows][0] == due["id"]
+    assert rows[0] == InvoiceRow(
+        id=due["id"],
+        number="",
+        created=datetime.fromtimestamp(due["created"], tz=UTC),
+        amount=9.0,
+        currency="EUR",
+        status="open",
+        invoice_pdf=due["invoice_pdf"],
+        hosted_invoice_url=due["hosted_invoice_url"],
+    )
+    assert draft["id"] not in [row.id for row in rows]
+    assert len(rows) == 2 and rows[1].status == "paid" and rows[1].number.startswith("CORR-")
+    assert billing_invoice_for_user(user=teacher, invoice_id=due["id"]) == rows[0]
+    assert billing_invoice_for_user(user=other_teacher, invoice_id=due["id"]) is None
+
+
+def test_the_best_live_subscription_governs_else_the_latest(teacher, fake_stripe, prices, webhooks, settings):
+    essentiel = _subscribed(fake_stripe, prices, webhooks, teacher)
+    fake_stripe.clock += 60
+    pro = fake_stripe.subscription_create(customer_id=essentiel.customer["id"], price=prices["pro"])
+    webhooks.deliver(fake_stripe.event("customer.subscription.created", pro))
+
+    assert governing(user=teacher).id == pro["id"]
+    fake_stripe.subscription_status(pro["id"], "past_due")
+    webhooks.deliver(fake_stripe.event("customer.subscription.updated", pro))
+    assert governing(user=teacher).id == pro["id"]  # still live, and the better one
+    assert billing_payment_problem(user=teacher) is True
+
+    for sub in (essentiel.sub, pro):
+        fake_stripe.subscription_status(sub["id"], "canceled")
+        webhooks.deliver(fake_stripe.event("customer.subscription.updated", sub))
+    assert governing(user=teacher).id == pro["id"]  # none live: the latest
+    assert billing_payment_problem(user=teacher) is False
+    settings.BILLING_ENABLED = False
+    assert billing_payment_problem(user=teacher) is False
+
+
+def test_a_teacher_without_subscription_has_none_governing(teacher, fake_stripe):
+    assert governing(user=teacher) is None
+    assert billing_invoices(user=teacher) == []
