@@ -165,3 +165,20 @@ def test_a_running_job_offers_no_link_to_the_grades_yet(owner_client, exam, llm_
     owner_client.post(reverse("exam_start", args=[exam.pk]))  # on commit: never run here
     assert exam.jobs.filter(status=GradingJob.Status.RUNNING).exists()
     assert 'data-testid="see-grades"' not in progress_html(exam=exam, oob=False)
+
+
+def test_a_copys_live_change_updates_its_status_in_the_copies_table_too(owner_client, exam, llm_server):
+    from grading.selectors import progress_delta_html
+
+    owner_client.post(reverse("exam_start", args=[exam.pk]))  # on commit: never run here
+    lea = exam.copies.get(student_label="Léa")
+    lea.transition(source=[Copy.Status.QUEUED], target=Copy.Status.DONE)
+    page = owner_client.get(reverse("exam_detail", args=[exam.pk])).text
+    assert f'<span id="copy-badge-{lea.pk}" class="badge badge-done">Terminée</span>' in page
+
+    delta = progress_delta_html(exam=exam, copy_ids=[lea.pk])
+
+    # The event swaps the table's badge by the same id, with the live list's status.
+    assert f'<span id="copy-badge-{lea.pk}" class="badge badge-done" hx-swap-oob="true">Terminée</span>' in delta
+    hugo = exam.copies.get(student_label="Hugo")
+    assert f'id="copy-badge-{hugo.pk}"' not in delta  # only the copies that changed
