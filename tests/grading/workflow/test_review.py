@@ -272,3 +272,4 @@ def test_the_copy_page_says_the_confidence_in_words_and_points_as_the_grid_does(
     assert "1,50" not in page and "2,50" not in page
     grid = html.unescape(owner_client.get(reverse("exam_review", args=[exam.pk])).text)
     assert 'value="1,5"' in grid and "IA 2,5" in grid
+    assert f'id="total-{copy.pk}">5,5<' in grid  # the total too, never « 5,50 »
