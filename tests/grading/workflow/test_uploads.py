@@ -154,6 +154,11 @@ def test_it_splits_a_class_pdf_by_fixed_pages(owner_client, teacher):
     review = owner_client.get(response["Location"])
     initial = [(f.initial["first_page"], f.initial["last_page"]) for f in review.context["formset"].forms if f.initial]
     assert initial == [(1, 2), (3, 4), (5, 6), (7, 7)]
+    # The one empty row after them says what it is for.
+    text = html.unescape(review.content.decode())
+    assert text.count('data-testid="split-row-new"') == 1
+    assert "Une copie de plus ? Remplissez cette ligne (laissée vide, elle est ignorée)." in text
+    assert text.index('data-testid="split-row-new"') > text.rindex('value="7"')
 
 
 def split_post(rows: list[tuple[str, int, int]]) -> dict:
