@@ -5,7 +5,8 @@ It starts `scripts/run.py` as `make run` does (demo mode: the scripted LLM serve
 role) on free ports, with a fresh database and files in a temporary directory and a Redis of its
 own, then walks as a teacher would: sign up, confirm the email, create a class and paste its list,
 create an exam for it, type the barème, upload the class as one PDF, check the proposed cut and
-the names read against the list, grade, review the grid, send the
+the names read against the list, run a calibration round on three copies
+(graded blind, then by the AI: the agreement figures), grade the others, review the grid, send the
 students their links, open one as the student and ask for a second look, answer it as the
 teacher, download the annotated copy (rendered to PNG at 100 %) and the Pronote export, and copy
 the marks' column for Pronote's grid (read back from the clipboard).
@@ -268,6 +269,37 @@ class Walk:
         self.shot("copies uploaded, estimate")
         say(f"{len(students)} copies rendered and estimated")
 
+    def calibrate(self) -> None:
+        """A calibration round before the bulk run: three copies graded blind by the teacher,
+        the AI on the same copies, the agreement figures; then « Lancer la correction »."""
+        self.page.get_by_test_id("calibration-offer").locator("summary").click()
+        with self.page.expect_navigation():
+            self.page.get_by_test_id("calibration-start").click()
+        if not self.page.get_by_test_id("calibration-copy").count():  # else already on the form
+            with self.page.expect_navigation():
+                self.page.get_by_test_id("calibration-grade").click()
+        copies = self.page.get_by_test_id("calibration-copy")
+        count = copies.count()
+        # The teacher's marks: the same for every copy (4, 6, 10 points: 3, 4, 5).
+        for n in range(count):
+            for field, points in zip(copies.nth(n).locator("input[type=text]").all(), ("3", "4", "5"), strict=True):
+                field.fill(points)
+        self.shot("calibration blind form")
+        with self.page.expect_navigation():
+            self.page.get_by_test_id("calibration-submit").click()
+
+        def figures() -> bool:
+            self.page.reload()
+            return bool(self.page.get_by_test_id("calibration-figures").count())
+
+        wait(figures, seconds=300, what="the AI's calibration round", interval=2)
+        self.shot("calibration figures")
+        read = {
+            name: self.page.get_by_test_id(f"figure-{name}").inner_text().strip().replace("\n", " ")
+            for name in ("exact", "within", "mae", "qwk")
+        }
+        say(f"calibration on {count} copies: " + ", ".join(f"{k} {v}" for k, v in read.items()))
+
     def grade(self) -> None:
         with self.page.expect_navigation():
             self.page.get_by_test_id("start").click()
@@ -427,6 +459,7 @@ def main() -> int:
                 _step(walk, name, step)
             exam = _step(walk, "exam", walk.exam)
             _step(walk, "upload", lambda: walk.upload(students))
+            _step(walk, "calibration", walk.calibrate)
             _step(walk, "grade", walk.grade)
             _step(walk, "review", walk.review)
             link = _step(walk, "links", lambda: walk.links(exam))
