@@ -69,6 +69,7 @@ from .review import (
     copy_appreciation_stale,
     copy_page_get,
     copy_total,
+    question_histogram,
     review_get,
     review_rows_select,
 )
@@ -76,6 +77,7 @@ from .roster import SheetLine, exam_roster, exam_sheet
 from .summary import ClassResults, QuestionResult, class_results, class_summary_inputs
 
 __all__ = [
+    "question_histogram",
     "BY_QUESTION_SORTS",
     "QuestionReview",
     "question_grades",

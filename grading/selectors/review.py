@@ -132,6 +132,12 @@ def _histogram(totals: list[Decimal], bareme_total: Decimal) -> list[HistogramBa
     return bars
 
 
+def question_histogram(review: Review, column: int) -> list[HistogramBar]:
+    """One question's points across the copies, on /20 like the totals' (the grid filtered to it)."""
+    cells = [row.cells[column] for row in review.rows]
+    return _histogram([cell.points for cell in cells if cell is not None], review.questions[column].max_points)
+
+
 def copies_in_order(*, exam: Exam) -> list[Copy]:
     """The grid's order: the class list's (copies matched to nobody last), else by name, as a
     class list is sorted — in Python, since the database's collation may put « dupont » after

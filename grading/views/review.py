@@ -55,6 +55,10 @@ def exam_review(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "pronote_scale": scale,
         "pronote_column": exports.pronote_column(exam=exam, scale=scale, review=review),
         "regrade_requests": list(selectors.regrade_requests_open(exam=exam)),
+        # Filtered to one question, the histogram is that question's; else the totals'.
+        "histogram": (
+            selectors.question_histogram(review, filters["question"] - 1) if filters["question"] else review.histogram
+        ),
     }
     return render(request, "grading/exam_review.html", context)
 

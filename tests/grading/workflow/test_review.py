@@ -273,3 +273,19 @@ def test_the_copy_page_says_the_confidence_in_words_and_points_as_the_grid_does(
     grid = html.unescape(owner_client.get(reverse("exam_review", args=[exam.pk])).text)
     assert 'value="1,5"' in grid and "IA 2,5" in grid
     assert f'id="total-{copy.pk}">5,5<' in grid  # the total too, never « 5,50 »
+
+
+def test_the_grid_filtered_to_one_question_shows_that_questions_histogram(owner_client, teacher, grade_exam):
+    exam = exam_with_bareme(owner=teacher, questions=2)  # Q1 /4, Q2 /6
+    grade_exam(exam, {"Léa": [4, 0], "Hugo": [4, 0], "Zoé": [0, 6]})
+
+    def counts(query: str) -> dict[str, int]:
+        text = html.unescape(owner_client.get(reverse("exam_review", args=[exam.pk]) + query).text)
+        bars = re.findall(r"<title>([^<]+) : (\d+)</title>", text)
+        return {label: int(count) for label, count in bars if int(count)}
+
+    assert counts("") == {"8–10": 2, "12–14": 1}  # totals 4, 4, 6 out of 10: 8, 8, 12 on /20
+    assert counts("?question=1") == {"0–2": 1, "18–20": 2}
+    assert counts("?question=2") == {"0–2": 2, "18–20": 1}
+    page = html.unescape(owner_client.get(reverse("exam_review", args=[exam.pk]) + "?question=2").text)
+    assert "Répartition des notes de Q2, ramenées sur 20" in page
