@@ -9,8 +9,8 @@ process, 5.55 × with 16, and 1.44 × with 2 processes of 4 (issue 18). So:
   worker with the threads pool and `CORRIGO_WORKER_THREADS` threads (default 8; the older
   CELERY_CONCURRENCY is read when set), on the default queue: copies only ever wait for copies;
 - one `render` process (`CORRIGO_RENDER_THREADS` threads, default 2) on the render queue
-  (settings.CORRIGO_RENDER_QUEUE: pages rendered, names read, exports), so a 1 200-page class
-  upload never holds a grading thread;
+  (settings.CORRIGO_RENDER_QUEUE: pages rendered, thumbnails, exports — never a model call, so
+  it never loads litellm), so a 1 200-page class upload never holds a grading thread;
 - database connections kept between tasks (CONN_MAX_AGE, default 600 s here) and checked
   before a task's first query (CONN_HEALTH_CHECKS).
 

@@ -56,3 +56,35 @@ def test_every_exported_name_resolves_to_its_module():
     assert exports.PRONOTE_SCALES is exports.pronote.SCALES
     with pytest.raises(AttributeError):
         exports.no_such_export  # noqa: B018
+
+
+def test_the_render_queue_takes_no_task_that_asks_a_model():
+    """The render process loads what exports need, never litellm (≈ 200 MB): the tasks that ask
+    a model (names read, proposals) go to the grading processes, files and exports to it."""
+    from django.conf import settings
+
+    from config.celery import app
+
+    def queue(name: str) -> str:
+        route = app.amqp.router.route({}, name)
+        return route["queue"].name
+
+    render, grading = settings.CORRIGO_RENDER_QUEUE, settings.CELERY_TASK_DEFAULT_QUEUE
+    assert {
+        name: queue(name)
+        for name in (
+            "grading.tasks.copy_pages_render_task",
+            "grading.tasks.source_thumbnails_render_task",
+            "grading.tasks.export_build_task",
+            "grading.tasks.copy_name_read_task",
+            "grading.proposal_run",
+            "grading.tasks.copy_grade_task",
+        )
+    } == {
+        "grading.tasks.copy_pages_render_task": render,
+        "grading.tasks.source_thumbnails_render_task": render,
+        "grading.tasks.export_build_task": render,
+        "grading.tasks.copy_name_read_task": grading,
+        "grading.proposal_run": grading,
+        "grading.tasks.copy_grade_task": grading,
+    }
