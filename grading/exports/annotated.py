@@ -39,7 +39,7 @@ from reportlab.pdfgen.canvas import Canvas
 from ..engine.render import PageGeometry, local_copy, pdf_geometry, pdf_overlay
 from ..engine.sandbox import PdfRefused
 from ..errors import FilesPurged
-from ..models import Copy, Exam
+from ..models import Copy, Exam, feedback_shown
 from ..selectors.review import Review, ReviewRow, review_get
 from .overlay import A4, Note, Summary, overlay_pdf
 from .tables import fr_number, on_twenty
@@ -78,7 +78,9 @@ def copy_notes(copy: Copy, review: Review, row: ReviewRow, *, comment_chars: int
                 number=number,
                 label=question.label,
                 mark=f"{_number(grade.points, language)} / {_number(question.max_points, language)}",
-                comment=_short(grade.feedback, comment_chars) if comment_chars else grade.feedback.strip(),
+                comment=_short(feedback_shown(grade), comment_chars)
+                if comment_chars
+                else feedback_shown(grade).strip(),
                 page=grade.page,
                 top=grade.span_top,
                 bottom=grade.span_bottom,

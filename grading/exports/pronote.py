@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from ..models import Exam
+from ..models import Exam, feedback_shown
 from ..selectors.review import Review, review_get
 from ..selectors.roster import exam_sheet
 from .tables import cell_text, fr_number, xlsx_append
@@ -72,7 +72,7 @@ def pronote_lines(*, exam: Exam, scale: str = "20", review: Review | None = None
         mark = mark_round(row.total * maximum / review.bareme_total, step=exam.rounding_step)
         # The teacher's general appréciation; without one, the questions' feedback.
         feedback = row.copy.appreciation or " ".join(
-            grade.feedback for grade in row.cells if grade is not None and grade.feedback
+            feedback_shown(grade) for grade in row.cells if grade is not None and feedback_shown(grade)
         )
         cut = appreciation_cut(feedback, limit=settings.CORRIGO_PRONOTE_APPRECIATION_MAX)
         lines.append(PronoteLine(line.name, fr_number(min(mark, maximum)), cut))

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from usage.selectors import usage_exam_cost_json
 
-from ..models import Exam, GradeEdit, ModelAnswer
+from ..models import Exam, GradeEdit, ModelAnswer, feedback_shown
 from ..selectors.agreement import exam_agreement
 from ..selectors.review import Review, ReviewRow, review_get
 from ..selectors.roster import SheetLine, exam_sheet
@@ -80,8 +80,8 @@ def _feedback(row: ReviewRow) -> str:
     """The teacher's text: the general appréciation, then each question's feedback."""
     parts = [row.copy.appreciation] if row.copy.appreciation else []
     for n, grade in enumerate(row.cells, start=1):
-        if grade is not None and grade.feedback:
-            parts.append(f"Q{n} : {grade.feedback}")
+        if grade is not None and (feedback := feedback_shown(grade)):
+            parts.append(f"Q{n} : {feedback}")
     return "\n".join(parts)
 
 
@@ -184,6 +184,9 @@ def exam_json(*, exam: Exam) -> dict[str, Any]:
                     "reasoning": grade.reasoning,
                     "feedback": grade.feedback,
                     "ai_feedback": grade.ai_feedback,
+                    # The engine's text beside points the teacher changed: left out of the
+                    # tables and annotated PDFs until edited or kept.
+                    "feedback_stale": getattr(grade, "feedback_stale", False),
                     "confidence": grade.confidence,
                     "disagreement": grade.disagreement,
                     "resolution": grade.resolution,

@@ -13,12 +13,13 @@ from ..roster_models import ExamStudent
 from .calibration import Calibration, CalibrationGrade
 from .exams import Copy, Exam, GradingJob, Page, Question, SourceFile, page_upload_to, source_upload_to
 from .exports import ExportFile
-from .grades import Grade, GradeEdit, ModelAnswer
+from .grades import FEEDBACK_STALE, Grade, GradeEdit, ModelAnswer, feedback_shown
 from .links import RegradeRequest, StudentLink, StudentLinkAccess
 from .proposals import Proposal
 from .summary import ClassSummary
 
 __all__ = [
+    "FEEDBACK_STALE",
     "Calibration",
     "CalibrationGrade",
     "ClassSummary",
@@ -37,6 +38,7 @@ __all__ = [
     "SourceFile",
     "StudentLink",
     "StudentLinkAccess",
+    "feedback_shown",
     "page_upload_to",
     "source_upload_to",
 ]

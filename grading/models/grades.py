@@ -36,6 +36,9 @@ class Grade(models.Model):
     edited = models.BooleanField(default=False)
     # "À revoir": the question's points changed after grading and the teacher kept the grade.
     needs_review = models.BooleanField(default=False)
+    # The teacher changed the points, left the engine's feedback as it was and confirmed it
+    # (« Garder le commentaire »); a later change of points asks again (FEEDBACK_STALE).
+    feedback_kept = models.BooleanField(default=False)
     # How the engine reached `ai_points`: each model's answer per phase and the resolution.
     audit = models.JSONField(default=dict, blank=True)
     # Where the engine read the answer: the copy's page (1-based) and the vertical span on it
@@ -123,6 +126,22 @@ class ModelAnswer(models.Model):
         if self.parsed is None:
             return None
         return CopyGrades.model_validate(self.parsed)
+
+
+# The engine's feedback on an answer whose points the teacher changed (and whose feedback they
+# neither edited nor kept): it may praise what the points no longer do (« Très bien. » beside
+# 1,5/3,5), so it is flagged for review and left out of exports and annotated PDFs. A database
+# expression, so the grid (which defers ai_feedback) flags it without a query per cell.
+FEEDBACK_STALE = models.ExpressionWrapper(
+    models.Q(edited=True, feedback_kept=False, feedback=models.F("ai_feedback")) & ~models.Q(ai_feedback=""),
+    output_field=models.BooleanField(),
+)
+
+
+def feedback_shown(grade: Grade) -> str:
+    """The feedback exports and annotated PDFs print: none while it is stale (`feedback_stale`
+    annotated from FEEDBACK_STALE by the selectors)."""
+    return "" if getattr(grade, "feedback_stale", False) else grade.feedback
 
 
 class GradeEdit(models.Model):

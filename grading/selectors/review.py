@@ -14,7 +14,7 @@ from django.db.models.functions import Lower, Trim
 from django.utils import formats
 from django.utils.translation import gettext as _
 
-from ..models import Copy, Exam, Grade, GradeEdit, Question
+from ..models import FEEDBACK_STALE, Copy, Exam, Grade, GradeEdit, Question
 from .double_correction import grade_double_correction, graders_models
 
 LOW_CONFIDENCE = 0.6
@@ -90,6 +90,8 @@ class Review:
     stats: list[Stat]
     histogram: list[HistogramBar]
     queue: list[ReviewRow]
+    # The engine's comments left out of exports while they are « à revoir » (FEEDBACK_STALE).
+    stale_feedback: int = 0
 
 
 def _stat(label: str, maximum: Decimal, values: list[Decimal]) -> Stat:
@@ -167,7 +169,10 @@ def review_get(*, exam: Exam, for_grid: bool = False) -> Review:
         Grade.objects.filter(copy__exam=exam)
         .order_by()
         .alias(reading_key=Lower(Trim("reading")))
-        .annotate(blank=ExpressionWrapper(Q(reading_key__in=BLANK_READINGS), output_field=BooleanField()))
+        .annotate(
+            blank=ExpressionWrapper(Q(reading_key__in=BLANK_READINGS), output_field=BooleanField()),
+            feedback_stale=FEEDBACK_STALE,
+        )
     )
     if for_grid:
         grade_rows = grade_rows.defer(*GRID_DEFERRED)
@@ -224,6 +229,7 @@ def review_get(*, exam: Exam, for_grid: bool = False) -> Review:
         stats=stats,
         histogram=_histogram(totals, bareme_total),
         queue=queue,
+        stale_feedback=sum(getattr(grade, "feedback_stale", False) for grade in grades.values()),
     )
 
 
@@ -290,7 +296,7 @@ def copy_page_get(*, copy: Copy) -> dict[str, Any]:
     side; the pages, the edit history, the total, and the neighbours in the review's order."""
     exam = copy.exam
     questions = list(exam.questions.all())
-    grades = {g.question_id: g for g in copy.grades.all()}
+    grades = {g.question_id: g for g in copy.grades.annotate(feedback_stale=FEEDBACK_STALE)}
     models = graders_models(copy) if exam.mode == Exam.Mode.DOUBLE else {}
     items = []
     for question in questions:
@@ -312,6 +318,11 @@ def copy_page_get(*, copy: Copy) -> dict[str, Any]:
         "double": exam.mode == Exam.Mode.DOUBLE,
         "has_grades": bool(grades),
     }
+
+
+def feedback_stale_count(*, exam: Exam) -> int:
+    """How many of the engine's comments exports leave out while they are « à revoir »."""
+    return Grade.objects.filter(copy__exam=exam).alias(stale=FEEDBACK_STALE).filter(stale=True).count()
 
 
 def copy_total(*, copy: Copy) -> Decimal | None:

@@ -61,6 +61,8 @@ def copy_grades_write(*, copy: Copy, questions: dict[str, Question], outcome: Co
             "resolution": item.resolution,
             "edited": points != item.points,
             "needs_review": needs_review,
+            # A comment the teacher kept stays kept only beside the same text and points.
+            "feedback_kept": grade.feedback_kept and feedback == grade.feedback and points == grade.points,
             "audit": item.audit,
             "page": item.page,
             "span_top": item.top,

@@ -38,10 +38,12 @@ def _grade_set(*, grade: Grade, user, points: Decimal, action: str) -> Grade:
         # The teacher's points settle a grade left "à revoir" by a barème change, even unchanged.
         if before == points and not locked.needs_review:
             return locked
+        # The engine's feedback kept beside the old points is asked about again (FEEDBACK_STALE).
+        locked.feedback_kept = locked.feedback_kept and before == points
         locked.points = points
         locked.edited = points != locked.ai_points
         locked.needs_review = False
-        locked.save(update_fields=["points", "edited", "needs_review", "updated_at"])
+        locked.save(update_fields=["points", "edited", "needs_review", "feedback_kept", "updated_at"])
         if before != points:
             GradeEdit.objects.create(
                 grade=locked, user=user, field="points", action=action, before=str(before), after=str(points)
@@ -163,6 +165,24 @@ def grade_feedback_edit(*, grade: Grade, user, feedback: str) -> Grade:
 def grade_feedback_restore(*, grade: Grade, user) -> Grade:
     """Back to the engine's feedback; audited."""
     return _feedback_set(grade=grade, user=user, feedback=grade.ai_feedback, action=GradeEdit.Action.RESTORE)
+
+
+FEEDBACK_KEPT_FIELD = "feedback_kept"  # GradeEdit.field of « Garder le commentaire »
+
+
+def grade_feedback_keep(*, grade: Grade, user) -> Grade:
+    """The teacher confirms the engine's feedback beside the points they changed: it is no
+    longer « à revoir » and exports print it again. Audited."""
+    with transaction.atomic():
+        locked = Grade.objects.select_for_update().get(pk=grade.pk)
+        if not locked.feedback_kept:
+            locked.feedback_kept = True
+            locked.save(update_fields=["feedback_kept", "updated_at"])
+            GradeEdit.objects.create(
+                grade=locked, user=user, field=FEEDBACK_KEPT_FIELD, action=GradeEdit.Action.EDIT, before="0", after="1"
+            )
+    grade.feedback_kept = True
+    return grade
 
 
 def copy_appreciation_edit(*, copy: Copy, appreciation: str) -> Copy:

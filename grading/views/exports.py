@@ -37,6 +37,7 @@ def exam_exports(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     context = {
         "exam": exam,
         "rows": selectors.exam_exports(exam=exam),
+        "stale_feedback": selectors.feedback_stale_count(exam=exam),
         "formats": ExportFile.Format.choices,
         "fmt": fmt if fmt in ExportFile.Format.values else ExportFile.Format.ZIP,
         "scale": scale if scale in exports.PRONOTE_SCALES else "20",

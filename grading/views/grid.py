@@ -49,6 +49,16 @@ def grid_cells(rows: list[ReviewRow], columns: list[int], *, csrf_token: str, ne
     label_pattern = _("%(student)s, question %(n)s")
     restore_pattern = _("Rétablir la note de l'IA : %(label)s")
     ai = escape(_("IA"))
+    # The engine's comment beside points the teacher changed (FEEDBACK_STALE): not exported.
+    stale_title = escape(
+        _("Les points ont changé : le commentaire de l'IA n'est pas exporté tant qu'il n'est pas revu.")
+    )
+    stale_label = escape(_("Commentaire à revoir"))
+    stale_url = reverse("copy_detail", args=[_PK])
+    stale = (
+        f'<a class="badge feedback-stale" data-testid="feedback-stale" title="{stale_title}"'
+        f' href="{stale_url}#question-{_PK + 1}">{stale_label}</a>'
+    )
     html_rows = []
     for row_index, row in enumerate(rows):
         student = row.copy.student_label
@@ -71,6 +81,9 @@ def grid_cells(rows: list[ReviewRow], columns: list[int], *, csrf_token: str, ne
                     hidden=hidden,
                     number=number,
                     ai=ai,
+                    stale=stale.replace(str(_PK + 1), str(grade.question_id)).replace(str(_PK), str(row.copy.pk))
+                    if getattr(grade, "feedback_stale", False)
+                    else "",
                 )
             )
         html_rows.append(mark_safe("".join(parts)))  # noqa: S308  # nosec B308 B703 (every value above is escaped)
@@ -90,6 +103,7 @@ def _cell(
     hidden: str,
     number: _Numbers,
     ai: str,
+    stale: str = "",
 ) -> str:
     classes = "cell"
     if grade.edited:
@@ -115,5 +129,5 @@ def _cell(
         f'<span class="muted">{ai} {number(grade.ai_points)}</span>'
         f'<form method="post" action="{restore_url}" class="inline" data-restore-form>{hidden}'
         f'<button type="submit" class="link" aria-label="{restore_label}" tabindex="-1">↺</button></form>'
-        f"</span></td>"
+        f"</span>{stale}</td>"
     )

@@ -249,10 +249,14 @@ def copy_regrade(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def grade_feedback(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """The teacher's feedback on one answer (« restore »: back to the engine's text)."""
+    """The teacher's feedback on one answer (« restore »: back to the engine's text; « keep »:
+    the engine's text confirmed beside the points the teacher changed)."""
     grade = selectors.grade_get(user=request.user, pk=pk)
     try:
-        if "restore" in request.POST:
+        if "keep" in request.POST:
+            services.grade_feedback_keep(grade=grade, user=request.user)
+            messages.success(request, _("Commentaire de l'IA gardé : il figure de nouveau dans les exports."))
+        elif "restore" in request.POST:
             services.grade_feedback_restore(grade=grade, user=request.user)
             messages.success(request, _("Appréciation de l'IA rétablie."))
         else:

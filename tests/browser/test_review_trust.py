@@ -5,7 +5,8 @@ step 0,5): Q1 /4 graded 3 (A 3, B 3,25); Q2 /6 disputed, A 3 and B 4,5 after ver
 4 (their mean). Its appréciation drafted by the grading model (a metered call to the same server).
 In the browser the teacher rewrites the appréciation, takes B's 4,5 on Q2 (key b in the grid), then
 raises Q2 to 7 points on the exam page and chooses « Mettre à l'échelle »: 4,5 × 7/6 = 5,25, half up
-to the step: 5,5. The XLSX downloaded from the review page says exactly that."""
+to the step: 5,5. The XLSX downloaded from the review page says exactly that; the engine's comment
+on Q2, beside points it did not give, is left out until the teacher keeps it on the copy page."""
 
 from __future__ import annotations
 
@@ -46,6 +47,16 @@ def _saved(cell, value: str) -> None:
         "([el, value]) => el.getAttribute('data-saved') === value && el.getAttribute('data-state') === 'saved'",
         arg=[cell.element_handle(), value],
     )
+
+
+def _xlsx_rows(page) -> list[list]:
+    """The review page's XLSX, downloaded as the teacher does, as the rows' values."""
+    with page.expect_download() as download_info:
+        page.locator(".page-head a.button", has_text="XLSX").click()
+    download = download_info.value
+    assert download.suggested_filename == "triangles.xlsx"
+    sheet = load_workbook(io.BytesIO(download.path().read_bytes())).active
+    return [[cell.value for cell in row] for row in sheet.iter_rows()]
 
 
 def test_appreciation_pick_b_rescale_then_the_xlsx(double, asgi_server, page, screenshot, log_in):
@@ -96,25 +107,40 @@ def test_appreciation_pick_b_rescale_then_the_xlsx(double, asgi_server, page, sc
     path = screenshot(page, "grid after rescale")
     assert path.stat().st_size > 5_000
 
+    # B's points are not the engine's: its comment on Q2 waits for the teacher, out of the exports.
+    assert "1 commentaire de l'IA à revoir" in page.get_by_test_id("stale-feedback-count").inner_text()
+
     # 5. The XLSX, downloaded as the teacher does, cell by cell.
-    with page.expect_download() as download_info:
-        page.locator(".page-head a.button", has_text="XLSX").click()
-    download = download_info.value
-    assert download.suggested_filename == "triangles.xlsx"
-    sheet = load_workbook(io.BytesIO(download.path().read_bytes())).active
-    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    feedbacks = [grade.feedback for grade in copy.grades.order_by("question__order")]
+    rows = _xlsx_rows(page)
     assert len(rows) == 2
     assert rows[0][:5] == ["Élève", "Q1 Exercice 1 (/4)", "Q2 Exercice 2 (/7)", "Total (/11)", "Note /20"]
     name, p1, p2, total_points, on_twenty, appreciation = rows[1]
     assert (name, p1, p2) == ("Lefèvre Chloé", 3, 5.5)
     assert total_points == 8.5 == p1 + p2  # the sum of the points shown
     assert on_twenty == 15.45  # 8,5 × 20 / 11 = 15,4545…
-    # The teacher's appréciation, then each question's feedback as the copy page shows it.
-    feedbacks = [grade.feedback for grade in copy.grades.order_by("question__order")]
-    assert appreciation == "\n".join([MINE, f"Q1 : {feedbacks[0]}", f"Q2 : {feedbacks[1]}"])
+    # The teacher's appréciation, then the questions' feedback but Q2's, still to review.
+    assert appreciation == "\n".join([MINE, f"Q1 : {feedbacks[0]}"])
     assert draft not in appreciation
+
+    # 6. On the copy page, one click keeps the engine's comment on Q2: exported again.
+    page.goto(f"{asgi_server.url}/copies/{copy.pk}/")
+    stale = page.locator("article.answer").nth(1).get_by_test_id("feedback-stale")
+    screenshot(page, "copy page comment to review")
+    with page.expect_navigation():
+        stale.get_by_role("button", name="Garder le commentaire").click()
+    assert "Commentaire de l'IA gardé" in page.locator(".messages").inner_text()
+    page.goto(f"{asgi_server.url}/exams/{exam.pk}/review/")
+    assert page.get_by_test_id("stale-feedback-count").count() == 0
+    appreciation = _xlsx_rows(page)[1][5]
+    assert appreciation == "\n".join([MINE, f"Q1 : {feedbacks[0]}", f"Q2 : {feedbacks[1]}"])
 
     # Every step audited on the grade it changed.
     edits = list(GradeEdit.objects.filter(grade__question=q2).order_by("id").values_list("field", "action", "after"))
-    assert edits == [("points", "edit", "4.50"), ("max_points", "rescale", "7"), ("points", "rescale", "5.50")]
+    assert edits == [
+        ("points", "edit", "4.50"),
+        ("max_points", "rescale", "7"),
+        ("points", "rescale", "5.50"),
+        ("feedback_kept", "edit", "1"),
+    ]
     assert page.console_errors == []

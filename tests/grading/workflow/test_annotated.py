@@ -91,6 +91,9 @@ def test_each_mark_is_printed_on_the_page_the_grader_named(owner_client, teacher
     # The teacher's corrections are what is printed, never the grader's first points or text.
     grade = copy.grades.get(question__order=0)
     owner_client.post(reverse("grade_update", args=[grade.pk]), {"points": "3"})
+    # The grader's comment beside points it did not give is printed once the teacher keeps it
+    # (tests/grading/workflow/test_feedback_stale.py: left out until then).
+    owner_client.post(reverse("grade_feedback", args=[grade.pk]), {"keep": "1"})
     third = copy.grades.get(question__order=2)
     owner_client.post(reverse("grade_feedback", args=[third.pk]), {"feedback": "Conclure en une phrase."})
     appreciation = "Travail sérieux ; soigne la rédaction des conclusions."

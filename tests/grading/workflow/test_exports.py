@@ -254,6 +254,7 @@ def test_the_json_names_every_field_of_the_exam_its_questions_copies_grades_and_
         "reasoning": grade.reasoning,
         "feedback": "Vérification incomplète.",
         "ai_feedback": grade.ai_feedback,
+        "feedback_stale": False,  # the teacher wrote their own
         "confidence": grade.confidence,
         "disagreement": grade.disagreement,
         "resolution": grade.resolution,
