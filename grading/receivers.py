@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from celery.signals import worker_ready
+from django.conf import settings
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from accounts.models import School, SchoolMembership
 from usage.services import allowance_changed
 
+from .engine.llm import llm_warm
 from .services.deferred import deferred_resume_soon, school_deferred_resume_soon
+
+
+@worker_ready.connect
+def on_worker_ready(sender, **kwargs) -> None:
+    # A worker that grades (the default queue) imports litellm now rather than at its first
+    # copy; the render process asks no model and never loads it (settings.RENDER_TASKS).
+    queues = {queue.name for queue in getattr(getattr(sender, "task_consumer", None), "queues", ())}
+    if settings.CELERY_TASK_DEFAULT_QUEUE in queues:
+        llm_warm()
 
 
 @receiver(allowance_changed)

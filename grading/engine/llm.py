@@ -145,6 +145,15 @@ def _litellm():
     return litellm
 
 
+def llm_warm() -> threading.Thread:
+    """Imports litellm on a thread of its own (seconds, up to ~20 s on a loaded machine): a
+    grading worker does it as soon as it is ready, so the first copy of the day does not wait
+    for it with its job at 0/N."""
+    thread = threading.Thread(target=_litellm, name="litellm-warm", daemon=True)
+    thread.start()
+    return thread
+
+
 def _classify(exc: Exception) -> EngineError:
     litellm = _litellm()
     transient = (

@@ -88,3 +88,36 @@ def test_the_render_queue_takes_no_task_that_asks_a_model():
         "grading.proposal_run": grading,
         "grading.tasks.copy_grade_task": grading,
     }
+
+
+def test_a_grading_worker_imports_litellm_as_soon_as_it_is_ready_and_the_render_worker_never(monkeypatch):
+    from types import SimpleNamespace
+
+    from django.conf import settings
+    from kombu import Queue
+
+    from grading import receivers
+
+    warmed = []
+    monkeypatch.setattr(receivers, "llm_warm", lambda: warmed.append(True))
+
+    def ready(*names: str) -> None:
+        receivers.on_worker_ready(
+            sender=SimpleNamespace(task_consumer=SimpleNamespace(queues=[Queue(n) for n in names]))
+        )
+
+    ready(settings.CORRIGO_RENDER_QUEUE)
+    assert warmed == []
+    ready(settings.CELERY_TASK_DEFAULT_QUEUE)
+    assert warmed == [True]
+    ready(settings.CELERY_TASK_DEFAULT_QUEUE, settings.CORRIGO_RENDER_QUEUE)  # a worker started by hand
+    assert warmed == [True, True]
+
+
+def test_warming_imports_litellm_on_its_own_thread():
+    from grading.engine.llm import _litellm, llm_warm
+
+    thread = llm_warm()
+    assert thread.daemon and thread.name == "litellm-warm"
+    thread.join(timeout=300)
+    assert _litellm.cache_info().currsize == 1
