@@ -29,11 +29,15 @@ def pytest_collection_modifyitems(config, items):
         return
     # Mutants run two at a time against one database (django_db_setup below): a test that commits
     # would show its rows to the other run's tests. A test grading through the scripted server
-    # would start it for each mutant. Neither is selected: mutation runs the rules' own tests.
-    left_out = [item for item in items if _commits(item) or "llm_server" in getattr(item, "fixturenames", ())]
+    # takes seconds, for every mutant of the engine it covers: only those marked `mutation` run.
+    left_out = [item for item in items if _commits(item) or _grades_slowly(item)]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = [item for item in items if item not in left_out]
+
+
+def _grades_slowly(item: pytest.Item) -> bool:
+    return "llm_server" in getattr(item, "fixturenames", ()) and item.get_closest_marker("mutation") is None
 
 
 def _commits(item: pytest.Item) -> bool:

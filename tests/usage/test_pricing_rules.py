@@ -11,9 +11,9 @@ import pytest
 from django.utils import timezone
 
 from usage.models import Allowance
-from usage.periods import month_start, usage_period
-from usage.pricing import PriceCard, PriceMissing, _card_from_map_entry, call_cost
-from usage.tiers import Tier
+from usage.periods import billing_period, month_start, usage_period
+from usage.pricing import PriceCard, PriceMissing, _card_from_map_entry, _map_candidates, call_cost
+from usage.tiers import Tier, copies_in
 
 D = Decimal
 
@@ -158,3 +158,81 @@ def test_free_usage_has_no_period_and_a_paid_tier_without_one_counts_the_month()
     assert usage_period(backwards, now=when) == (paris(2027, 5, 1), paris(2027, 6, 1))
     not_yet = Allowance(tier=Tier.ESSENTIEL, period_start=utc(2027, 6, 1), period_end=utc(2027, 7, 1))
     assert usage_period(not_yet, now=when) == (paris(2027, 5, 1), paris(2027, 6, 1))
+
+
+def test_thresholds_are_taken_in_numeric_order_with_every_rate_carried_up():
+    # Sorted as text, "200k" would come before "64k".
+    entry = {
+        "input_cost_per_token": 0.001,
+        "output_cost_per_reasoning_token": 0.02,
+        "cache_creation_input_token_cost": 0.0015,
+        "input_cost_per_token_above_64k_tokens": 0.003,
+        "cache_read_input_token_cost_above_64k_tokens": 0.0004,
+        "cache_creation_input_token_cost_above_200k_tokens": 0.009,
+    }
+
+    card = _card_from_map_entry(entry)
+
+    assert (card.output, card.reasoning, card.cache_read, card.cache_write) == (0, D("0.02"), D("0.001"), D("0.0015"))
+    assert card.above == (
+        (
+            64_000,
+            PriceCard(input=D("0.003"), output=0, cache_read=D("0.0004"), cache_write=D("0.0015"), reasoning=D("0.02")),
+        ),
+        (
+            200_000,
+            PriceCard(input=D("0.003"), output=0, cache_read=D("0.0004"), cache_write=D("0.009"), reasoning=D("0.02")),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "names"),
+    [
+        ("gpt-4o", ["gpt-4o"]),
+        ("anthropic/claude-sonnet-4-5", ["anthropic/claude-sonnet-4-5", "claude-sonnet-4-5"]),
+        ("openrouter/openai/gpt-4o", ["openrouter/openai/gpt-4o", "openai/gpt-4o"]),
+    ],
+)
+def test_a_model_is_looked_up_as_named_then_without_its_provider(model, names):
+    assert _map_candidates(model) == names
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "now", "period"),
+    [
+        # A period longer than a month (billing said so): renewals count from its end.
+        (utc(2026, 10, 30), utc(2026, 12, 30), utc(2027, 1, 15), (utc(2026, 12, 30), utc(2027, 1, 30))),
+        (
+            utc(2026, 10, 30),
+            utc(2026, 11, 30),
+            utc(2026, 10, 30),
+            (utc(2026, 10, 30), utc(2026, 11, 30)),
+        ),  # its 1st instant
+        (
+            utc(2027, 5, 10),
+            utc(2027, 5, 10),
+            utc(2027, 5, 20),
+            (paris(2027, 5, 1), paris(2027, 6, 1)),
+        ),  # empty: the month
+    ],
+)
+def test_a_billing_period_is_in_force_from_its_first_instant_and_an_empty_one_is_the_month(start, end, now, period):
+    assert billing_period(start, end, now=now) == period
+
+
+@pytest.mark.parametrize(
+    ("remaining", "tokens", "worst", "copies"),
+    [
+        (0, 100, 300, 0),
+        (299, 100, 300, 0),  # not even the first copy's worst case
+        (300, 100, 300, 1),
+        (399, 100, 300, 1),
+        (400, 100, 300, 2),
+        (1_000, 100, 50, 10),  # a worst case under the estimate counts as the estimate
+        (1_000, 0, 300, 0),
+        (1_000, -5, 300, 0),
+    ],
+)
+def test_copies_that_fit_leave_room_for_one_worst_case(remaining, tokens, worst, copies):
+    assert copies_in(remaining, tokens=tokens, worst=worst) == copies

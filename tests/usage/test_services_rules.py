@@ -26,6 +26,7 @@ from usage.services import (
     usage_reservations_expire,
     usage_reserve,
     usage_settle,
+    usage_unit_settle,
     usage_units_settle,
 )
 
@@ -475,3 +476,22 @@ def test_what_the_job_lacks_must_fit_exactly_in_what_the_allowance_has_left(teac
     spend(teacher, allowance_pool(user=teacher).remaining() - 2_000)  # the allowance, 2 000
 
     assert usage_hold(pool_key="job-1", unit="c1:1", need=need) is outcome
+
+
+@pytest.mark.django_db
+def test_a_unit_settles_with_its_outcome_and_a_jobs_units_without_one_by_default(teacher):
+    usage_reserve(user=teacher, key="job-1", tokens=30_000)
+    for unit in ("c1:1", "c2:1", "c3:1"):
+        usage_hold(pool_key="job-1", unit=unit, need=1_000)
+
+    assert usage_unit_settle(pool_key="job-1", unit="c1:1", outcome="failed") is True
+    assert usage_units_settle(pool_key="job-1") == 2
+
+    outcomes = dict(Reservation.objects.filter(key__contains=":").values_list("key", "outcome"))
+    assert outcomes == {"job-1:c1:1": "failed", "job-1:c2:1": "", "job-1:c3:1": ""}
+
+
+@pytest.mark.django_db
+def test_an_unknown_tier_is_refused_by_name(teacher):
+    with pytest.raises(ValueError, match=r"^unknown tier 'platinum'$"):
+        usage_plan_set(user=teacher, tier="platinum")
