@@ -73,3 +73,7 @@ def test_a_school_without_subscription_or_with_billing_off_has_none(story, schoo
     school.refresh_from_db()
     status = school_billing_status(school=school)
     assert (status.enabled, status.tier, status.subscription_id, status.status) == (False, Tier.ESSENTIEL, None, None)
+    settings.BILLING_ENABLED = True
+    story.sub["cancel_at_period_end"] = True
+    webhooks.deliver(story.fake.event("customer.subscription.updated", story.sub))
+    assert school_billing_status(school=school).cancel_at_period_end is True

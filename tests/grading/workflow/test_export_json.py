@@ -27,7 +27,9 @@ def test_the_json_keeps_each_graders_answer_of_each_round(owner_client, teacher,
     copy.refresh_from_db()
     services.copy_grade(copy_id=copy.pk, job_id=job.pk, attempt=copy.attempt, lease_owner="test-task")
 
-    data = json.loads(owner_client.get(reverse("exam_export", args=[exam.pk, "json"])).content)
+    raw = owner_client.get(reverse("exam_export", args=[exam.pk, "json"])).content
+    assert raw.startswith(b'{\n  "') and '"student": "Léa"'.encode() in raw  # indented, UTF-8 as is
+    data = json.loads(raw)
 
     [lea] = data["copies"]
     answers = list(ModelAnswer.objects.filter(copy=copy).order_by("created_at", "id"))
