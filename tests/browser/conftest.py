@@ -116,3 +116,33 @@ def log_in(asgi_server):
             page.locator("main form button[type=submit]").click()
 
     return log_in
+
+
+@pytest.fixture
+def double_corrected(llm, eager_tasks):
+    """A copy double-corrected through the engine and the scripted server
+    (tests/grading/double_correction.py, step 0,5): Q1 /4 A 3, B 3,25 (grade 3); Q2 /6 disputed,
+    A 3, B 4,5 after verification (grade 4, the mean)."""
+    from decimal import Decimal
+
+    from grading import services
+    from grading.models import Copy
+    from tests.factories import UserFactory, copy_with_pages, exam_with_bareme
+    from tests.grading.double_correction import script_two_graders
+
+    teacher = UserFactory(email="prof.roux@college.example")
+    exam = exam_with_bareme(owner=teacher, mode="double", questions=2, title="Triangles", rounding_step=Decimal("0.5"))
+    copy = copy_with_pages(exam, pages=1, label="Lefèvre Chloé")
+    script_two_graders(llm)
+    services.job_start(exam=exam, user=teacher)  # the copy task runs inline, through the scripted server
+    copy.refresh_from_db()
+    assert copy.status == Copy.Status.DONE
+    return copy
+
+
+def cell_saved(cell, value: str) -> None:
+    """Waits until a grid or copy-page grade input says `value` was saved."""
+    cell.page.wait_for_function(
+        "([el, value]) => el.getAttribute('data-saved') === value && el.getAttribute('data-state') === 'saved'",
+        arg=[cell.element_handle(), value],
+    )

@@ -14,30 +14,16 @@ import pytest
 
 from grading import services
 from grading.models import Copy, GradeEdit
+from tests.browser.conftest import cell_saved
 from tests.factories import UserFactory, copy_with_pages, exam_with_bareme
-from tests.grading.double_correction import script_two_graders
 from tests.grading.helpers import grades_json
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 @pytest.fixture
-def double(llm, eager_tasks):
-    teacher = UserFactory(email="prof.roux@college.example")
-    exam = exam_with_bareme(owner=teacher, mode="double", questions=2, title="Triangles", rounding_step=Decimal("0.5"))
-    copy = copy_with_pages(exam, pages=1, label="Lefèvre Chloé")
-    script_two_graders(llm)
-    services.job_start(exam=exam, user=teacher)  # the copy task runs inline, through the scripted server
-    copy.refresh_from_db()
-    assert copy.status == Copy.Status.DONE
-    return copy
-
-
-def _saved(cell, value: str) -> None:
-    cell.page.wait_for_function(
-        "([el, value]) => el.getAttribute('data-saved') === value && el.getAttribute('data-state') === 'saved'",
-        arg=[cell.element_handle(), value],
-    )
+def double(double_corrected):
+    return double_corrected
 
 
 def test_keys_b_a_and_m_pick_a_grader_in_the_grid(double, asgi_server, page, screenshot, log_in):
@@ -51,15 +37,15 @@ def test_keys_b_a_and_m_pick_a_grader_in_the_grid(double, asgi_server, page, scr
 
     q2.focus()
     page.keyboard.press("b")
-    _saved(q2, "4,5")
+    cell_saved(q2, "4,5")
     assert (q2.input_value(), total.inner_text()) == ("4,5", "7,5")
     assert "edited" in q2.locator("xpath=ancestor::td").get_attribute("class")
 
     page.keyboard.press("a")
-    _saved(q2, "3")
+    cell_saved(q2, "3")
     assert total.inner_text() == "6"
     page.keyboard.press("m")
-    _saved(q2, "4")
+    cell_saved(q2, "4")
     assert total.inner_text() == "7"
     assert "edited" not in q2.locator("xpath=ancestor::td").get_attribute("class")
 
@@ -70,7 +56,7 @@ def test_keys_b_a_and_m_pick_a_grader_in_the_grid(double, asgi_server, page, scr
     page.keyboard.press("Control+a")
     page.keyboard.type("2,5")
     page.keyboard.press("Enter")
-    _saved(q1, "2,5")
+    cell_saved(q1, "2,5")
     assert total.inner_text() == "6,5"
     path = screenshot(page, "grid after picks")
     assert path.stat().st_size > 5_000
@@ -129,7 +115,7 @@ def test_grade_by_question_with_the_keyboard_then_a_group(class_graded, asgi_ser
     assert page.evaluate("document.activeElement.dataset.row") == "0"
     page.keyboard.type("2")
     page.keyboard.press("Enter")  # saved, and on to the next answer
-    _saved(inputs.nth(0), "2")
+    cell_saved(inputs.nth(0), "2")
     assert page.evaluate("document.activeElement.dataset.row") == "1"
     page.keyboard.press("k")
     assert page.evaluate("document.activeElement.dataset.row") == "0"
@@ -172,7 +158,7 @@ def test_after_enter_one_arrow_press_moves_to_the_next_cell(llm, eager_tasks, as
     page.keyboard.press("Control+a")
     page.keyboard.type("3")
     page.keyboard.press("Enter")  # saved, and down to the next copy's cell, its text selected
-    _saved(first, "3")
+    cell_saved(first, "3")
     assert page.evaluate("[document.activeElement.dataset.row, document.activeElement.dataset.col]") == ["1", "0"]
     page.keyboard.press("ArrowRight")
     assert page.evaluate("[document.activeElement.dataset.row, document.activeElement.dataset.col]") == ["1", "1"]

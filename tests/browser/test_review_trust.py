@@ -11,16 +11,13 @@ on Q2, beside points it did not give, is left out until the teacher keeps it on 
 from __future__ import annotations
 
 import io
-from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
 
-from grading import services
-from grading.models import Copy, GradeEdit
+from grading.models import GradeEdit
 from grading.services.appreciation import copy_appreciation_draft
-from tests.factories import UserFactory, copy_with_pages, exam_with_bareme
-from tests.grading.double_correction import script_two_graders
+from tests.browser.conftest import cell_saved
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -28,25 +25,12 @@ MINE = "Chloé a bien progressé en géométrie ; la réciproque de Pythagore re
 
 
 @pytest.fixture
-def double(llm, eager_tasks):
-    teacher = UserFactory(email="prof.marchand@college.example")
-    exam = exam_with_bareme(owner=teacher, mode="double", questions=2, title="Triangles", rounding_step=Decimal("0.5"))
-    copy = copy_with_pages(exam, pages=1, label="Lefèvre Chloé")
-    script_two_graders(llm)
-    services.job_start(exam=exam, user=teacher)  # the copy task runs inline, through the scripted server
-    copy.refresh_from_db()
-    assert copy.status == Copy.Status.DONE
-    copy_appreciation_draft(copy=copy, user=teacher)  # the grading model's draft, metered
+def double(double_corrected):
+    copy = double_corrected
+    copy_appreciation_draft(copy=copy, user=copy.exam.owner)  # the grading model's draft, metered
     copy.refresh_from_db()
     assert copy.appreciation and copy.appreciation == copy.appreciation_ai
     return copy
-
-
-def _saved(cell, value: str) -> None:
-    cell.page.wait_for_function(
-        "([el, value]) => el.getAttribute('data-saved') === value && el.getAttribute('data-state') === 'saved'",
-        arg=[cell.element_handle(), value],
-    )
 
 
 def _xlsx_rows(page) -> list[list]:
@@ -83,7 +67,7 @@ def test_appreciation_pick_b_rescale_then_the_xlsx(double, asgi_server, page, sc
     assert (q1_cell.input_value(), q2_cell.input_value(), total.inner_text()) == ("3", "4", "7")
     q2_cell.focus()
     page.keyboard.press("b")
-    _saved(q2_cell, "4,5")
+    cell_saved(q2_cell, "4,5")
     assert total.inner_text() == "7,5"
     screenshot(page, "grid after picking b")
 

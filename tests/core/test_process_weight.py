@@ -48,6 +48,7 @@ def test_the_annotated_pdfs_load_their_libraries_when_they_are_asked_for():
 
 
 def test_every_exported_name_resolves_to_its_module():
+    assert sorted(exports.__all__) == sorted(exports._MODULES)  # one list of names, kept in step
     for name in exports.__all__:
         value = getattr(exports, name)
         assert value is not None
