@@ -1,10 +1,11 @@
 """Every answer a provider gave is paid for, so none is lost and none is bought twice.
 
 The moment a call returns, its answer is kept in Redis under the call's idempotency key
-(`answer_keep`, in the call's own thread, before it even reaches the task). Then its ledger
-row is written first, in its own transaction (`ledger_write`), and only then the copy's
-ModelAnswer. A task that dies anywhere after the answer (a dropped database connection, a
-killed worker, an exam deleted meanwhile) finds the kept answer on its next run
+(`answer_keep`), then its ledger row is written in its own transaction (`ledger_write`), both
+in the call's own thread (`answer_call`): no answer waits in memory for the task's thread,
+which may be busy with another call's row (or its backoff) when the worker is killed. Only
+then the copy's ModelAnswer. A task that dies anywhere after the answer (a dropped database
+connection, a killed worker, an exam deleted meanwhile) finds the kept answer on its next run
 (`answer_kept`): it records what is missing and never calls the provider again for that call.
 Each ledger row is keyed by its call and its answer's receipt (LLMResult.receipt): a replay
 writes nothing more; a call made again because both stores lost its answer has its own row.
@@ -12,8 +13,8 @@ writes nothing more; a call made again because both stores lost its answer has i
 Neither store may lose the answer because the other is down: a Redis that cannot keep it
 (restarting, unreachable) does not stop the ledger row (`answer_keep` only logs), and a
 ledger write that keeps failing (connections killed one after the other, PostgreSQL
-restarting) is retried with a backoff for a few seconds before the task gives up and leaves
-the answer to Redis and its next run.
+restarting) is retried with a backoff for a few seconds, then once more by the task's thread,
+before the task gives up and leaves the answer to Redis and its next run.
 """
 
 from __future__ import annotations
@@ -21,17 +22,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import IntegrityError, InterfaceError, OperationalError, connection
+from django.db import IntegrityError, InterfaceError, OperationalError, close_old_connections, connection
+from django.utils import translation
 from redis.exceptions import RedisError
 
 from accounts.models import User
 from usage.services import usage_record
 
-from ..engine.llm import LLMResult
+from ..engine.llm import LLMResult, llm_complete
 from ..models import Copy, Exam
 
 logger = logging.getLogger(__name__)
@@ -125,3 +129,48 @@ def ledger_write(
             write(None, None)
 
     _reconnecting(attempt)
+
+
+@dataclasses.dataclass(frozen=True)
+class Answered:
+    """A call's answer, and whether the call's thread committed its ledger row."""
+
+    result: LLMResult
+    recorded: bool
+
+
+def answer_call(*, key: str, language: str | None, ledger: Callable[..., None] | None, **call: Any) -> Answered:
+    """One call (`llm_complete(**call)`) on a thread of llm_pool(): its answer kept at once, then
+    its ledger row written at once (`ledger(result=…)`, ledger_write with the call's arguments),
+    each in this thread, whatever the task's thread is doing meanwhile.
+
+    `ledger` None leaves the row to the task's thread: the caller passes None when its own
+    connection is inside a transaction (connection.in_atomic_block), whose rows (the copy, its
+    exam, the teacher) this thread's connection cannot see until it commits; a test's `db`
+    fixture runs each test so. Any failure here is left to the task's thread too, which records
+    whatever is not `recorded` (same row key: never twice) and raises what it cannot record."""
+    # Activated languages are per thread: errors raised in the call threads speak the task's.
+    with translation.override(language):
+        result = llm_complete(**call)
+    answer_keep(key=key, result=result)
+    return Answered(result, recorded=ledger is not None and _recorded_here(ledger, result, key=key))
+
+
+def _recorded_here(ledger: Callable[..., None], result: LLMResult, *, key: str) -> bool:
+    """The ledger row on this pool thread's own database connection. The pool's threads outlive
+    tasks, which Celery (and Django, around a request) would otherwise clean up after: the
+    connection follows the same policy around each write (close_old_connections): reused up to
+    CONN_MAX_AGE (600 s in a worker, so one connection per busy call thread; 0 elsewhere: closed
+    after the write), checked before its first query (CONN_HEALTH_CHECKS), closed when an error
+    left it unusable."""
+    close_old_connections()
+    try:
+        ledger(result=result)
+    except Exception:
+        logger.warning(
+            "LLM call not recorded in its own thread: the task records it", exc_info=True, extra={"key": key}
+        )
+        return False
+    finally:
+        close_old_connections()
+    return True

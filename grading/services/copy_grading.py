@@ -1,11 +1,12 @@
 """One copy through the engine: the copy task's service.
 
 grade_copy (engine.grader) decides what to ask and how grades are reached; this module makes
-the calls, in parallel, keeps each answer (services.answers), writes its ledger row first, in
-its own transaction, then its ModelAnswer, under unique keys (UsageRecord.idempotency_key,
-ModelAnswer per copy / attempt / phase / slot / repair). A retried or redelivered task replays
-the calls already stored or kept instead of paying for them again, and every state change is
-a conditional UPDATE (Copy.transition), so a copy is graded once.
+the calls, in parallel, keeps each answer and writes its ledger row, in its own transaction,
+in the call's own thread (services.answers.answer_call), then its ModelAnswer, under unique
+keys (UsageRecord.idempotency_key, ModelAnswer per copy / attempt / phase / slot / repair). A
+retried or redelivered task replays the calls already stored or kept instead of paying for
+them again, and every state change is a conditional UPDATE (Copy.transition), so a copy is
+graded once.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 from concurrent.futures import Future, as_completed
 from functools import partial
 
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 
@@ -24,11 +25,11 @@ from ..engine.asking import Reply, Request, reply_parse
 from ..engine.config import RoleConfig
 from ..engine.errors import EngineError, TransientLLMError
 from ..engine.grader import PhaseRun, grade_copy
-from ..engine.llm import LLMResult, llm_complete, llm_pool
+from ..engine.llm import LLMResult, llm_pool
 from ..engine.prompts import ExamContext, exam_context
 from ..engine.schema import parse_copy_grades
 from ..models import Copy, GradingJob, ModelAnswer
-from .answers import answer_forget, answer_keep, answer_kept, ledger_write
+from .answers import Answered, answer_call, answer_forget, answer_keep, answer_kept, ledger_write
 from .estimate import copy_first_round_worst, request_worst_tokens, slot_configs
 from .events import progress_push
 from .grade_writing import copy_grades_write
@@ -87,16 +88,6 @@ def _replayed(answer: ModelAnswer) -> Reply:
     return Reply(model=answer.model, raw=answer.raw, value=answer.get_grades(), error=answer.error)
 
 
-def _answered(key: str, language: str | None, **kwargs) -> LLMResult:
-    """One call, its answer kept at once, in the call's thread: a worker killed while the task
-    waits for the round's other calls, or writes the first ones, leaves it for the next run."""
-    # Activated languages are per thread: errors raised in the call threads speak the task's.
-    with translation.override(language):
-        result = llm_complete(**kwargs)
-    answer_keep(key=key, result=result)
-    return result
-
-
 def _run(copy: Copy, job: GradingJob, lease_owner: str) -> PhaseRun:
     def run(phase: str, requests: dict[str, Request], repair: bool) -> dict[str, Reply]:
         """Replays the calls of this round already stored; makes the others in parallel and stores each."""
@@ -111,7 +102,19 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str) -> PhaseRun:
         # Answers a previous run was given but could not store: recorded now, never paid twice.
         results = {slot: kept for slot in pending if (kept := answer_kept(key=keys[slot])) is not None}
         to_call = {slot: request for slot, request in pending.items() if slot not in results}
-        futures: dict[Future[LLMResult], str] = {}
+        futures: dict[Future[Answered], str] = {}
+
+        def ledger(slot: str):
+            """The slot's ledger row, ledger_write but the answer (`result=`)."""
+            return partial(
+                ledger_write,
+                key=keys[slot],
+                user=job.created_by,
+                copy=copy,
+                phase="repair" if repair else phase,
+                reservation_key=unit_key(pool_key=job.reservation_key, unit=copy_unit(copy)),
+            )
+
         if to_call:
             # Still ours? A worker stalled past its lease may find the copy given to another
             # execution: it stops here rather than pay for the round a second time.
@@ -123,28 +126,31 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str) -> PhaseRun:
             if hold is not Hold.GRANTED:
                 raise NoRoom(hold)
             pool, language = llm_pool(), translation.get_language()
+            # Each answer is kept and recorded in its call's thread (answer_call): none waits for
+            # another's row. Inside a transaction of ours, what the call threads would refer to
+            # is not committed yet: this thread records them.
+            in_thread = not connection.in_atomic_block
             futures = {
-                pool.submit(_answered, keys[slot], language, config=request.config, messages=request.messages): slot
+                pool.submit(
+                    answer_call,
+                    key=keys[slot],
+                    language=language,
+                    ledger=ledger(slot) if in_thread else None,
+                    config=request.config,
+                    messages=request.messages,
+                ): slot
                 for slot, request in to_call.items()
             }
-        # Every answered call in the ledger first, each in its own transaction, whatever
-        # happens to the others' rows, and each as soon as it is answered (not after the
-        # round's slowest call: a worker killed meanwhile would leave it to Redis alone);
-        # then the audit.
+        # Every answered call in the ledger before any audit row, each in its own transaction,
+        # whatever happens to the others' rows: here only those the call's thread did not write
+        # (and answers kept by a previous run).
         failure: Exception | None = None
         unrecorded: Exception | None = None
 
         def record(slot: str, result: LLMResult) -> None:
             nonlocal unrecorded
             try:
-                ledger_write(
-                    key=keys[slot],
-                    user=job.created_by,
-                    copy=copy,
-                    phase="repair" if repair else phase,
-                    result=result,
-                    reservation_key=unit_key(pool_key=job.reservation_key, unit=copy_unit(copy)),
-                )
+                ledger(slot)(result=result)
             except (OperationalError, InterfaceError) as exc:
                 # The database stays out of reach: the answer waits in Redis for the task's
                 # retry, which records it before anything else (and does not pay for it again).
@@ -157,11 +163,13 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str) -> PhaseRun:
         for future in as_completed(futures):
             slot = futures[future]
             try:
-                results[slot] = future.result()
+                answered = future.result()
             except EngineError as exc:
                 failure = failure or exc
                 continue
-            record(slot, results[slot])
+            results[slot] = answered.result
+            if not answered.recorded:
+                record(slot, answered.result)
         if unrecorded is not None:
             raise unrecorded
         for slot in [slot for slot in pending if slot in results]:  # in the round's order

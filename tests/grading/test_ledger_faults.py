@@ -27,11 +27,12 @@ from grading.models import Copy, Exam, ModelAnswer
 from grading.services.jobs import _job_create
 from grading.tasks import copy_grade_task
 from tests.factories import copy_with_pages, exam_with_bareme
+from tests.support.deadlines import Deadline, scaled, wait_until
 from tests.support.servers import BASE_DIR, free_port, service_env, wait_for_port
 from usage.models import UsageRecord
 
-from .conftest import roles_env
-from .helpers import grades_json
+from .conftest import MODELS, roles_env
+from .helpers import from_model, grades_json
 
 pytestmark = pytest.mark.usefixtures("french")
 
@@ -369,3 +370,176 @@ def test_an_answer_lost_after_its_ledger_row_is_paid_again_and_the_second_call_h
     assert len(llm_server.requests) == 2 == _ledger(teacher)
     assert [a.raw for a in ModelAnswer.objects.filter(copy=copy)] == [grades_json([1, 2])]
     assert sorted(copy.grades.values_list("points", flat=True)) == [1, 2]
+
+
+@pytest.fixture
+def stalls():
+    """Writes held in PostgreSQL, as a server whose connections are being killed holds them.
+
+    `arm()`; then the ledger inserts of grader "a" (the call's key: ``copy:<id>:<attempt>:<phase>:a``)
+    wait until `release("ledger")`, and the first ModelAnswer insert until `release("answer")`
+    (a trigger looping on pg_sleep, bounded); `reached(name)`: one has started waiting."""
+    go = "test_stall_go"
+
+    class Stalls:
+        armed = False
+
+        def arm(self) -> None:
+            def waiting(name: str) -> str:
+                return (
+                    f"FOR i IN 1..2400 LOOP EXIT WHEN EXISTS (SELECT 1 FROM {go} WHERE name = '{name}'); "
+                    "PERFORM pg_sleep(0.05); END LOOP;"
+                )
+
+            with connection.cursor() as cursor:
+                cursor.execute(f"CREATE TABLE {go} (name text)")
+                cursor.execute("CREATE SEQUENCE test_stall_ledger")
+                cursor.execute("CREATE SEQUENCE test_stall_answer")
+                cursor.execute(
+                    "CREATE FUNCTION test_stall_ledger() RETURNS trigger AS $$ BEGIN "
+                    "IF NEW.idempotency_key LIKE 'copy:%:a:%' OR NEW.idempotency_key LIKE 'copy:%:a' THEN "
+                    f"PERFORM nextval('test_stall_ledger'); {waiting('ledger')} END IF; RETURN NEW; END $$ "
+                    "LANGUAGE plpgsql"
+                )
+                cursor.execute(
+                    "CREATE FUNCTION test_stall_answer() RETURNS trigger AS $$ BEGIN "
+                    f"IF nextval('test_stall_answer') = 1 THEN {waiting('answer')} END IF; RETURN NEW; END $$ "
+                    "LANGUAGE plpgsql"
+                )
+                for table, function in ((UsageRecord, "test_stall_ledger"), (ModelAnswer, "test_stall_answer")):
+                    cursor.execute(
+                        f"CREATE TRIGGER {function} BEFORE INSERT ON {table._meta.db_table} "
+                        f"FOR EACH ROW EXECUTE FUNCTION {function}()"
+                    )
+            self.armed = True
+
+        def reached(self, name: str) -> bool:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT is_called FROM test_stall_{name}")
+                return bool(cursor.fetchone()[0])
+
+        def release(self, name: str) -> None:
+            with connection.cursor() as cursor:
+                cursor.execute(f"INSERT INTO {go} VALUES (%s)", [name])
+
+    stalls = Stalls()
+    yield stalls
+    connections["default"].close()
+    if stalls.armed:
+        stalls.release("ledger")
+        stalls.release("answer")
+    with connection.cursor() as cursor:
+        for table, function in ((UsageRecord, "test_stall_ledger"), (ModelAnswer, "test_stall_answer")):
+            cursor.execute(f"DROP TRIGGER IF EXISTS {function} ON {table._meta.db_table}")
+            cursor.execute(f"DROP FUNCTION IF EXISTS {function}()")
+            cursor.execute(f"DROP SEQUENCE IF EXISTS {function}")
+        cursor.execute(f"DROP TABLE IF EXISTS {go}")
+
+
+def _slots_recorded(teacher) -> list[str]:
+    """The slot of each ledger row (its key: copy:<id>:<attempt>:<phase>:<slot>:<receipt>)."""
+    return sorted(
+        key.split(":")[4] for key in UsageRecord.objects.filter(user=teacher).values_list("idempotency_key", flat=True)
+    )
+
+
+def _redis_restarted() -> None:
+    """Every key under this test's own prefix deleted, as a Redis without persistence loses them
+    when it restarts (the shared Redis is never flushed)."""
+    import redis
+
+    conf = settings.CACHES["default"]
+    client = redis.Redis.from_url(conf["LOCATION"])
+    keys = list(client.scan_iter(match=f"{conf['KEY_PREFIX']}:*"))
+    assert keys, "nothing was kept under this test's prefix"
+    client.delete(*keys)
+
+
+def _wait_on(worker: subprocess.Popen, log_path, predicate, *, base: float, what: str) -> None:
+    deadline = Deadline(base)
+    while not predicate():
+        assert worker.poll() is None, log_path.read_text(errors="replace")
+        if deadline.expired():
+            raise AssertionError(
+                f"timed out after {deadline} waiting for {what}: " + log_path.read_text(errors="replace")
+            )
+        time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("redis_restarts", [True, False], ids=["answers-lost-with-redis", "answers-kept"])
+def test_an_answer_reaches_the_ledger_while_another_calls_write_stalls_so_a_killed_worker_loses_no_call(
+    llm_server, teacher, tmp_path, stalls, redis_restarts
+):
+    """Issue 11 (make chaos: 52 ledger rows for 53 calls). Grader a answers first and its ledger
+    write stalls; grader b's answer, which arrives meanwhile, must reach the ledger at once, not
+    wait behind a's write: the worker may be killed any moment (here once a's row is in, before
+    any ModelAnswer) and Redis, where both answers are kept, may restart before the copy's
+    retry. Then the retry calls both graders again, each new call with its row; with Redis kept
+    it replays both answers and pays for nothing more."""
+    exam = exam_with_bareme(owner=teacher, mode="double", questions=2)
+    copy = copy_with_pages(exam, pages=1)
+    job = _job(exam, teacher)
+    stalls.arm()
+    grader_b = from_model(MODELS["grader_b"])
+
+    def once_a_stalls(text, model):
+        try:  # b answers once a's answer is in the worker and its ledger write is held
+            wait_until(lambda: stalls.reached("ledger"), base=30, what="grader a's ledger write", interval=0.05)
+        finally:
+            connections["default"].close()
+        return grades_json([2, 3])
+
+    llm_server.script(grades_json([2, 3]), match=from_model(MODELS["grader_a"]), times=2)
+    llm_server.script(once_a_stalls, match=grader_b, times=2)
+    copy.refresh_from_db()
+    # The call's timeout covers b's wait for a's write (the worker's start included).
+    env = service_env(
+        **{**roles_env(llm_server), "CORRIGO_LLM_TIMEOUT": f"{scaled(60):.1f}"},
+        CACHE_KEY_PREFIX=settings.CACHES["default"]["KEY_PREFIX"],
+    )
+    log_path = tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", KILLED_TASK, str(copy.pk), str(copy.job_id), str(copy.attempt)],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_on(
+            worker,
+            log_path,
+            lambda: any(r.delivered and grader_b({"model": r.model}) for r in llm_server.requests),
+            base=60,
+            what="grader b's answer",
+        )
+        _wait_on(worker, log_path, lambda: _ledger(teacher), base=10, what="b's ledger row while a's write stalls")
+        assert _slots_recorded(teacher) == ["b"]
+        stalls.release("ledger")
+        _wait_on(
+            worker,
+            log_path,
+            lambda: _ledger(teacher) == 2 and stalls.reached("answer"),
+            base=10,
+            what="a's ledger row, then the first ModelAnswer",
+        )
+        os.kill(worker.pid, signal.SIGKILL)  # the worker dies before storing either answer
+        worker.wait(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=30)
+        stalls.release("answer")
+    assert len(llm_server.requests) == 2 == _ledger(teacher)
+    assert not ModelAnswer.objects.filter(copy=copy).exists()
+
+    if redis_restarts:
+        _redis_restarted()
+    Copy.objects.filter(pk=copy.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert _run_task(copy, job) == Copy.Status.DONE
+
+    calls = 4 if redis_restarts else 2  # a lost answer is bought again, a kept one never
+    assert len(llm_server.requests) == calls == _ledger(teacher)
+    assert _slots_recorded(teacher) == sorted(["a", "b"] * (calls // 2))
+    assert ModelAnswer.objects.filter(copy=copy).count() == 2
