@@ -151,6 +151,21 @@ def source_thumbnails_render_task(source_id: int) -> int:
         return 0
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def subject_pages_render_task(exam_id: int, name: str) -> int:
+    """The subject's pages shown beside a proposed barème (a subject replaced since is not)."""
+    from .services.subject_pages import subject_pages_render
+
+    exam = Exam.objects.filter(pk=exam_id, subject_file=name).first()
+    if exam is None:
+        return 0
+    try:
+        return subject_pages_render(exam=exam)
+    except (EngineError, FileNotFoundError) as exc:
+        logger.warning("exam %s: subject pages not rendered: %s", exam_id, exc)
+        return 0
+
+
 @shared_task(name="grading.proposal_run", acks_late=True, ignore_result=True)
 def proposal_run_task(proposal_id: int) -> str:
     """A barème or a class split read from its PDF (pages rendered in the sandbox, then the

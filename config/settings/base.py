@@ -187,18 +187,19 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = f"{REDIS_PREFIX}"
-# Work on files that asks no model (pages rendered from an upload, a class PDF's thumbnails,
-# exports: sandboxed, CPU- and memory-heavy) has its own queue, CORRIGO_RENDER_QUEUE (default
-# "<REDIS_PREFIX>-render"), and its own worker process (config/workers.py), so a big upload
-# never holds a grading thread — and that process never imports litellm (≈ 200 MB resident),
-# which keeps a 300-copy export under 200 MB. Names read on the pages and the barème / split
-# proposals ask a model: they run with the grading (their pages are rendered in the sandbox's
-# child process, not in the worker). A worker started by hand must consume both queues
-# (`-Q <default queue>,<render queue>`), or be a render worker of its own.
+# Work on files that asks no model (pages rendered from an upload, a class PDF's thumbnails, the
+# subject's pages beside a proposed barème, exports: sandboxed, CPU- and memory-heavy) has its
+# own queue, CORRIGO_RENDER_QUEUE (default "<REDIS_PREFIX>-render"), and its own worker process
+# (config/workers.py), so a big upload never holds a grading thread — and that process never
+# imports litellm (≈ 200 MB resident), which keeps a 300-copy export under 200 MB. Names read on
+# the pages and the barème / split proposals ask a model: they run with the grading (their pages
+# are rendered in the sandbox's child process, not in the worker). A worker started by hand must
+# consume both queues (`-Q <default queue>,<render queue>`), or be a render worker of its own.
 CORRIGO_RENDER_QUEUE = env("CORRIGO_RENDER_QUEUE", default="") or f"{REDIS_PREFIX}-render"
 RENDER_TASKS = (
     "grading.tasks.copy_pages_render_task",
     "grading.tasks.source_thumbnails_render_task",
+    "grading.tasks.subject_pages_render_task",
     "grading.tasks.*export*",
 )
 CELERY_TASK_ROUTES = {name: {"queue": CORRIGO_RENDER_QUEUE} for name in RENDER_TASKS}

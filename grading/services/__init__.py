@@ -107,6 +107,7 @@ from .review import (
     points_check,
 )
 from .roster import copy_student_set, exam_student_mark
+from .subject_pages import SUBJECT_PAGES_MAX, SubjectPages, subject_page_jpeg, subject_pages_get
 from .summary import class_summary_text, exam_summary_draft, exam_summary_edit, exam_summary_restore
 from .uploads import (
     SplitRow,
@@ -233,5 +234,9 @@ __all__ = [
     "split_proposal_start",
     "split_rows_match",
     "student_label_from_filename",
+    "SUBJECT_PAGES_MAX",
+    "SubjectPages",
+    "subject_page_jpeg",
+    "subject_pages_get",
     "thumbnail_key",
 ]

@@ -169,6 +169,15 @@ def bareme_extract(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return redirect("bareme_proposal", pk=exam.pk, proposal_pk=proposal.pk)
 
 
+def _review_render(
+    request: AuthenticatedHttpRequest, exam: Exam, formset: forms.BaseFormSet, total: Decimal
+) -> HttpResponse:
+    """The proposal's rows to correct, the subject's pages beside them (rendered by a worker)."""
+    context = {"exam": exam, "formset": formset, "total": total}
+    context["subject_pages"] = services.subject_pages_get(exam=exam)
+    return render(request, "grading/bareme_review.html", context)
+
+
 @login_required
 @require_GET
 def bareme_proposal(request: AuthenticatedHttpRequest, pk: int, proposal_pk: int) -> HttpResponse:
@@ -181,7 +190,7 @@ def bareme_proposal(request: AuthenticatedHttpRequest, pk: int, proposal_pk: int
         rows = proposal.bareme_rows()
         formset = BaremeProposalFormSet(prefix="bareme", initial=rows)
         total = sum((row["max_points"] for row in rows), Decimal(0))
-        return render(request, "grading/bareme_review.html", {"exam": exam, "formset": formset, "total": total})
+        return _review_render(request, exam, formset, total)
     if not proposal.waiting:  # failed, or its worker was lost
         reason = proposal.failure_text()
         messages.error(request, _("Le barème n'a pas pu être lu dans le sujet : %(reason)s") % {"reason": reason})
@@ -205,4 +214,4 @@ def bareme_confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             return redirect(reverse("exam_detail", args=[exam.pk]) + "#bareme")
     rows = [f.cleaned_data for f in formset.forms if getattr(f, "cleaned_data", None)]
     total = sum((row["max_points"] for row in rows if row.get("max_points") and not row.get("DELETE")), Decimal(0))
-    return render(request, "grading/bareme_review.html", {"exam": exam, "formset": formset, "total": total})
+    return _review_render(request, exam, formset, total)

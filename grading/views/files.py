@@ -154,3 +154,42 @@ def source_thumbnail(request: AuthenticatedHttpRequest, pk: int, index: int) -> 
     response = HttpResponse(jpeg, content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+@login_required
+@require_GET
+def exam_subject_pages(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The subject's pages beside a proposed barème (an HTMX partial the page polls until a
+    worker has rendered them): its owner only."""
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    if not exam.subject_file:
+        raise Http404
+    context = {"exam": exam, "subject_pages": services.subject_pages_get(exam=exam)}
+    return render(request, "grading/bareme_review.html#subject-pages", context)
+
+
+# Stands in for a page the cache lost while a worker renders it again.
+SUBJECT_PAGE_PLACEHOLDER = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="778" height="1100" viewBox="0 0 778 1100">'
+    b'<rect width="778" height="1100" fill="#eeeef2"/></svg>'
+)
+
+
+@login_required
+@require_GET
+def exam_subject_page(request: AuthenticatedHttpRequest, pk: int, index: int) -> HttpResponse:
+    """One page of the subject as an image, readable beside the barème: its owner only."""
+    exam = selectors.exam_get(user=request.user, pk=pk)
+    if not exam.subject_file or not 1 <= index <= services.SUBJECT_PAGES_MAX:
+        raise Http404
+    shown = services.subject_pages_get(exam=exam)
+    if shown is not None and index > len(shown.sizes):
+        raise Http404
+    jpeg = services.subject_page_jpeg(exam=exam, index=index)
+    if jpeg is None:
+        response = HttpResponse(SUBJECT_PAGE_PLACEHOLDER, content_type="image/svg+xml")
+        response["Cache-Control"] = "no-store"
+        return response
+    response = HttpResponse(jpeg, content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -76,6 +76,7 @@ def test_the_render_queue_takes_no_task_that_asks_a_model():
         for name in (
             "grading.tasks.copy_pages_render_task",
             "grading.tasks.source_thumbnails_render_task",
+            "grading.tasks.subject_pages_render_task",
             "grading.tasks.export_build_task",
             "grading.tasks.copy_name_read_task",
             "grading.proposal_run",
@@ -84,6 +85,7 @@ def test_the_render_queue_takes_no_task_that_asks_a_model():
     } == {
         "grading.tasks.copy_pages_render_task": render,
         "grading.tasks.source_thumbnails_render_task": render,
+        "grading.tasks.subject_pages_render_task": render,
         "grading.tasks.export_build_task": render,
         "grading.tasks.copy_name_read_task": grading,
         "grading.proposal_run": grading,
