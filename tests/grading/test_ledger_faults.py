@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from grading import services
 from grading.models import Copy, Exam, ModelAnswer
+from grading.services.answers import RECONNECTS
 from grading.services.jobs import _job_create
 from grading.tasks import copy_grade_task
 from tests.factories import copy_with_pages, exam_with_bareme
@@ -199,6 +200,33 @@ def test_a_connection_killed_at_each_of_four_ledger_writes_while_redis_is_down_l
     with connection.cursor() as cursor:
         cursor.execute("SELECT last_value FROM test_ledger_kills")
         assert cursor.fetchone()[0] == 5  # four inserts killed, the fifth written
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_ledger_row_the_calls_thread_could_not_write_is_written_by_the_tasks_thread(
+    llm_server, teacher, own_redis, ledger_inserts_killed, caplog
+):
+    """The call's own thread writes its row, reconnecting RECONNECTS times; when every attempt
+    is killed, the task's thread writes it, once, before any ModelAnswer."""
+    exam = exam_with_bareme(owner=teacher, mode="single", questions=2)
+    copy = copy_with_pages(exam, pages=1)
+    job = _job(exam, teacher)
+    ledger_inserts_killed(RECONNECTS + 1)
+
+    def stop_redis_then_answer(text, model):
+        _stop(own_redis)
+        return grades_json([2, 3])
+
+    llm_server.script(stop_redis_then_answer)
+
+    assert _run_task(copy, job) == Copy.Status.DONE
+
+    assert "LLM call not recorded in its own thread" in caplog.text
+    assert len(llm_server.requests) == 1 == _ledger(teacher)
+    assert UsageRecord.objects.get(user=teacher).copy_id == copy.pk
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_value FROM test_ledger_kills")
+        assert cursor.fetchone()[0] == RECONNECTS + 2  # the call's thread's attempts killed, the task's written
 
 
 @pytest.mark.django_db(transaction=True)
