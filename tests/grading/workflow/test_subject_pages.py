@@ -16,9 +16,11 @@ from django.urls import reverse
 from PIL import Image
 
 from grading import tasks
+from grading.engine.detection import BAREME_MAX_PAGES
 from grading.models import Exam, Proposal
-from grading.services.subject_pages import SUBJECT_PAGE_LONG_SIDE, subject_page_key
+from grading.services.subject_pages import SUBJECT_PAGE_LONG_SIDE, SUBJECT_PAGES_MAX, subject_page_key
 from tests.factories import ExamFactory
+from tests.support.hostile_pdfs import many_images
 from tests.support.pdfs import text_pdf
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("french")]
@@ -109,6 +111,44 @@ def test_a_new_subject_does_not_show_the_old_ones_pages(owner_client, exam, djan
     assert "Préparation des pages du sujet" in html.unescape(_pages(owner_client, exam).text)
     assert tasks.subject_pages_render_task.apply(args=[exam.pk, old]).get() == 0  # replaced: not rendered
     assert _render(exam) == 1
+
+
+def test_a_long_subject_shows_the_pages_the_model_reads_and_says_so(
+    owner_client, teacher, django_capture_on_commit_callbacks
+):
+    exam = ExamFactory(owner=teacher)
+    pages = [f"Exercice {n}" for n in range(1, SUBJECT_PAGES_MAX + 2)]
+    subject = SimpleUploadedFile("sujet.pdf", text_pdf(pages), content_type="application/pdf")
+    with django_capture_on_commit_callbacks():
+        owner_client.post(reverse("bareme_extract", args=[exam.pk]), {"subject": subject})
+    exam.refresh_from_db()
+
+    assert _render(exam) == SUBJECT_PAGES_MAX == BAREME_MAX_PAGES
+
+    shown = html.unescape(_pages(owner_client, exam).text)
+    assert (
+        f"Les {SUBJECT_PAGES_MAX} premières pages sur {SUBJECT_PAGES_MAX + 1}, celles que la lecture a lues." in shown
+    )
+    assert shown.count("<img ") == SUBJECT_PAGES_MAX
+
+
+def test_a_subject_the_sandbox_refuses_is_told_and_no_longer_polled(
+    owner_client, teacher, settings, django_capture_on_commit_callbacks
+):
+    settings.PDF_SANDBOX_PAGE_CPU_S = 2  # the bomb stops in seconds (as in test_hostile_pdfs.py)
+    settings.PDF_SANDBOX_WALL_S = 120
+    exam = ExamFactory(owner=teacher)
+    subject = SimpleUploadedFile("sujet.pdf", many_images(), content_type="application/pdf")
+    with django_capture_on_commit_callbacks():
+        owner_client.post(reverse("bareme_extract", args=[exam.pk]), {"subject": subject})
+    exam.refresh_from_db()
+
+    assert _render(exam) == 0  # refused in the sandbox, and logged
+
+    told = html.unescape(_pages(owner_client, exam).text)
+    assert "Les pages du sujet ne peuvent pas être affichées ici : ouvrez le PDF." in told
+    assert "hx-get" not in told and "<img " not in told
+    assert _page(owner_client, exam, 1).status_code == 404
 
 
 def test_the_proposal_shows_the_subject_beside_its_rows(
