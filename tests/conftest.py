@@ -82,6 +82,10 @@ def _isolated_cache(settings):
     settings.CACHES = {
         "default": {**settings.CACHES["default"], "KEY_PREFIX": f"{settings.REDIS_PREFIX}:{uuid.uuid4().hex[:8]}"}
     }
+    # So are the operator's prices each process keeps (usage.pricing): a test's rows roll back.
+    from usage.pricing import operator_cards_forget
+
+    operator_cards_forget()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -162,7 +163,29 @@ def _map_candidates(model: str) -> list[str]:
     return names
 
 
+# The operator's prices are read once per OPERATOR_CARD_TTL_S by each process (a grading worker
+# prices every call it records): a change saved in the admin applies at once in the process
+# that saved it (operator_cards_forget, on ModelPrice's post_save and post_delete) and within
+# the TTL in the others.
+OPERATOR_CARD_TTL_S = 60.0
+_operator_cards: dict[str, tuple[float, PriceCard | None]] = {}
+
+
+def operator_cards_forget(**_kwargs) -> None:
+    _operator_cards.clear()
+
+
 def _operator_card(model: str) -> PriceCard | None:
+    now = time.monotonic()
+    cached = _operator_cards.get(model)
+    if cached is not None and now < cached[0]:
+        return cached[1]
+    card = _operator_card_read(model)
+    _operator_cards[model] = (now + OPERATOR_CARD_TTL_S, card)
+    return card
+
+
+def _operator_card_read(model: str) -> PriceCard | None:
     row = ModelPrice.objects.filter(model=model).first()
     if row is None:
         return None

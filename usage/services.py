@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.formats import number_format
@@ -21,14 +19,12 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from core.errors import ApplicationError
 
+from .holds import Hold, unit_key, usage_hold, usage_settle, usage_unit_settle, usage_units_settle
 from .models import Allowance, Reservation, UsageRecord
-from .pools import Pool, allowance_pool, pool_school_now, reservation_pool
+from .pools import allowance_pool, pool_school_now
 from .pricing import CallCost, PriceMissing, call_cost, price_card
 from .school_plans import usage_school_plan_set
-from .selectors import (
-    ZERO,
-    reservation_spent,
-)
+from .selectors import ZERO
 from .tiers import Tier
 
 if TYPE_CHECKING:
@@ -94,103 +90,6 @@ def usage_reserve(*, user: User, key: str, tokens: int, exam: Model | None = Non
         )
 
 
-class Hold(StrEnum):
-    GRANTED = "granted"
-    WAIT = "wait"  # no room now, but other units in flight will release tokens when they settle
-    EXHAUSTED = "exhausted"  # no room, and nothing in flight that could free any
-
-
-def unit_key(*, pool_key: str, unit: str) -> str:
-    """The reservation key of one unit of work (a copy's attempt) of the job reserving `pool_key`."""
-    return f"{pool_key}:{unit}"
-
-
-def _in_flight(budget: Pool, *, exclude_key: str) -> bool:
-    """Whether another unit on this pool holds tokens beyond what it spent (it will settle)."""
-    units = Reservation.objects.filter(budget.holders(), state=Reservation.State.HELD, key__contains=":").exclude(
-        key=exclude_key
-    )
-    return any(r.tokens > (r.spent or 0) for r in units.annotate(spent=Sum("records__total_tokens")))
-
-
-def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
-    """Makes one unit of a job (a copy) hold `need` tokens beyond what it already spent.
-
-    The unit's reservation (unit_key, created on first use) takes the tokens from its job's
-    reservation (`pool_key`, the estimate held since the job started) first, then from the
-    allowance's headroom, under the Allowance row lock: used + everything held never exceeds
-    the limit, however many units ask at once. Callers ask before each round of calls for that
-    round's worst case (every prompt's bound + max output tokens per call), so what the round
-    spends never exceeds what was held. On refusal the unit gives back what it held beyond its
-    spending (units waiting on each other cannot deadlock) and learns whether to wait.
-    """
-    if need < 0:
-        raise ValueError("need must be >= 0")
-    key = unit_key(pool_key=pool_key, unit=unit)
-    pool = Reservation.objects.select_related("user").filter(key=pool_key).first()
-    if pool is None:
-        return Hold.EXHAUSTED
-    user = pool.user
-    with transaction.atomic():
-        # The job's pool (usage.pools): the one its reservation was taken on, not necessarily
-        # the one the teacher spends now.
-        budget = reservation_pool(reservation=pool, lock=True)
-        pool = Reservation.objects.get(pk=pool.pk)
-        held, _created = Reservation.objects.get_or_create(
-            key=key, defaults={"user": user, "tokens": 0, "exam_id": pool.exam_id, "school_id": pool.school_id}
-        )
-        if held.state != Reservation.State.HELD:
-            return Hold.EXHAUSTED
-        spent = reservation_spent(held)
-        missing = spent + need - held.tokens
-        if missing <= 0:
-            return Hold.GRANTED
-        pooled = 0
-        if pool.state == Reservation.State.HELD:
-            pooled = min(missing, max(pool.tokens - reservation_spent(pool), 0))
-        if missing > pooled and missing - pooled > budget.remaining():
-            Reservation.objects.filter(pk=held.pk).update(tokens=spent)
-            return Hold.WAIT if _in_flight(budget, exclude_key=key) else Hold.EXHAUSTED
-        if pooled:
-            Reservation.objects.filter(pk=pool.pk).update(tokens=F("tokens") - pooled)
-        Reservation.objects.filter(pk=held.pk).update(tokens=spent + need)
-        return Hold.GRANTED
-
-
-def usage_unit_settle(*, pool_key: str, unit: str, outcome: str = "") -> bool:
-    """Settles one unit's reservation to what it spent (its unused tokens go back to the allowance)."""
-    return usage_settle(key=unit_key(pool_key=pool_key, unit=unit), outcome=outcome)
-
-
-def usage_units_settle(*, pool_key: str, outcome: str = "") -> int:
-    """Settles every unit of a job still held (its copies all ended). Returns how many."""
-    held = Reservation.objects.filter(key__startswith=f"{pool_key}:", state=Reservation.State.HELD)
-    return sum(usage_settle(key=key, outcome=outcome) for key in held.values_list("key", flat=True))
-
-
-def usage_settle(*, key: str, outcome: str = "") -> bool:
-    """Settles a job's reservation to its actual usage. True only for the call that settled it.
-
-    Call it when the job leaves `running` — finished, failed or cancelled (`outcome`); a second
-    call (a redelivered task) changes nothing. Calls recorded after settlement still count in
-    the period's usage: the ledger, not the reservation, is the truth.
-    """
-    if outcome and outcome not in Reservation.Outcome.values:
-        raise ValueError(f"unknown outcome {outcome!r}")
-    with transaction.atomic():
-        updated = Reservation.objects.filter(key=key, state=Reservation.State.HELD).update(
-            state=Reservation.State.SETTLED, settled_at=timezone.now(), outcome=outcome
-        )
-        if updated:
-            reservation = Reservation.objects.get(key=key)
-            # A job's calls are recorded against its units (its copies' holds): its own line
-            # shows what they all spent.
-            units = UsageRecord.objects.filter(reservation__key__startswith=f"{key}:")
-            spent = reservation_spent(reservation) + (units.aggregate(t=Sum("total_tokens"))["t"] or 0)
-            Reservation.objects.filter(pk=reservation.pk).update(tokens_used=spent)
-    return bool(updated)
-
-
 # Longer than any job runs: a reservation held past it belongs to a job whose worker was lost.
 RESERVATION_MAX_AGE = timedelta(hours=12)
 
@@ -250,9 +149,8 @@ def usage_record(
             "prompt_tokens must include cached and cache-write tokens (litellm's normalised usage), "
             f"got prompt={prompt_tokens} cached={cached_read_tokens} cache_write={cache_write_tokens}"
         )
-    existing = UsageRecord.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing
+    # A second call with the same key (a replay) is refused by the key's unique index below and
+    # answered with the row already written: no read before the insert, a call costs one.
     priced = True
     try:
         cost = call_cost(
@@ -269,11 +167,12 @@ def usage_record(
         cost = CallCost(prompt_cost=ZERO, completion_cost=ZERO, cached_cost=ZERO, total_cost=ZERO, savings=ZERO)
     reservation = None
     if reservation_key:
-        reservation = Reservation.objects.filter(key=reservation_key, user=user).first()
+        reservations = Reservation.objects.filter(key=reservation_key, user=user)
+        reservation = reservations.values_list("pk", "school_id").first()
         if reservation is None:
             logger.warning("usage recorded against an unknown reservation", extra={"reservation": reservation_key})
     # The pool that pays (usage.pools): a job's, else the teacher's school at this moment.
-    school_id = reservation.school_id if reservation is not None else getattr(pool_school_now(user=user), "pk", None)
+    school_id = reservation[1] if reservation is not None else getattr(pool_school_now(user=user), "pk", None)
     try:
         with transaction.atomic():
             return UsageRecord.objects.create(
@@ -294,7 +193,7 @@ def usage_record(
                 total_cost=cost.total_cost,
                 savings=cost.savings,
                 priced=priced,
-                reservation=reservation,
+                reservation_id=reservation[0] if reservation is not None else None,
                 school_id=school_id,
                 idempotency_key=idempotency_key,
             )

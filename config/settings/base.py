@@ -113,6 +113,11 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'd
 # first query so one the server or a pooler dropped is replaced instead of failing the task.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+# Celery's Django fixup closes a worker's connections before and after every task, whatever
+# CONN_MAX_AGE says, unless this is set (then it closes them once every that many tasks): a
+# worker opened a new connection for each copy (make bench found no backend of the workers
+# alive between two tasks). config.celery applies CONN_MAX_AGE and the health check instead.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # Behind PgBouncer in transaction pooling (docker/compose.yml: DATABASE_POOLER=pgbouncer) a
 # server connection serves other clients between two transactions, so nothing may outlive a
 # transaction: no server-side cursors (QuerySet.iterator() declares one on a server connection

@@ -21,6 +21,9 @@ Lines printed, for each class size of `--copies`:
   a verification round. load= is the load average (1 and 5 min) before the run, load_after= after.
 - cpu_ms_per_copy: the worker processes' CPU time (user + system) during the run / copies;
   LLM waits use no CPU. The sampler's own CPU (sampler_ms_per_copy) is left out.
+- cpu_ms_per_copy_beside: the CPU the same run cost beside the workers, on the same cores:
+  provider_server = this process (the scripted provider, standing in for a remote one, and
+  the wait loop), postgres = the backends serving the bench database.
 - cpu_phases_ms_per_copy: the same CPU split by what the thread was doing (tests/bench/sampler.py:
   llm_call = litellm and the HTTP client, ledger = answers kept, ledger rows and allowance holds,
   progress = live events, engine = prompts and answers stored, copy_state = the rest of the copy
@@ -48,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import io
 import math
@@ -140,6 +144,24 @@ def _xacts() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
         return int(cursor.fetchone()[0])
+
+
+def _others_cpu() -> tuple[float, float]:
+    """CPU seconds so far of (this process: the scripted provider's threads, which stand in for
+    a remote provider, and the wait loop; the PostgreSQL backends serving the bench database)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        pids = [row[0] for row in cursor.fetchall()]
+    postgres = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):  # gone meanwhile
+            postgres += _cpu_seconds(pid)
+    times = os.times()
+    return times.user + times.system, postgres
 
 
 def _sampled(directory: Path) -> dict[str, float]:
@@ -240,6 +262,7 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path) -> list[str]:
     load_before = _load()
     xacts_before = _xacts()
     cpu_before = sum(_cpu_seconds(worker.process.pid) for worker in workers)
+    own_before, postgres_before = _others_cpu()
     phases_before = _sampled(sampler_dir)
     started = time.perf_counter()
     t0 = time.monotonic()
@@ -248,6 +271,7 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path) -> list[str]:
     ended = _wait_finished(exam)
     time.sleep(0.6)  # the samplers' next write covers the end of the run
     cpu = sum(_cpu_seconds(worker.process.pid) for worker in workers) - cpu_before
+    own_after, postgres_after = _others_cpu()
     xacts = _xacts() - xacts_before
     phases_after = _sampled(sampler_dir)
     phases = {name: phases_after.get(name, 0.0) - phases_before.get(name, 0.0) for name in phases_after}
@@ -281,6 +305,12 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path) -> list[str]:
         f"cpu_ms_per_copy={worker_cpu * 1000 / copies:.1f} copies={copies}"
         f" cpu_ms_per_page={worker_cpu * 1000 / (copies * args.pages):.1f}"
         f" sampler_ms_per_copy={sampler * 1000 / copies:.1f}"
+    )
+    # What else the run cost on the same cores (PostgreSQL's backends of the bench database that
+    # lived through the run: the workers' persistent connections; Redis is shared, left out).
+    others_line = (
+        f"cpu_ms_per_copy_beside copies={copies} provider_server={(own_after - own_before) * 1000 / copies:.1f}"
+        f" postgres={(postgres_after - postgres_before) * 1000 / copies:.1f}"
     )
     attributed = sum(phases.values())
     split = " ".join(f"{name}={seconds * 1000 / copies:.1f}" for name, seconds in sorted(phases.items()))
@@ -317,7 +347,7 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path) -> list[str]:
         f"sizing copies={copies} tokens_per_copy={spent // copies} db_transactions_per_copy={xacts / copies:.0f}"
     )
     print(f"# {done}/{copies} copies done, static prefix ≈ {common} tokens", file=sys.stderr)
-    return [grading_line, cpu_line, split_line, cache_line, sizing_line]
+    return [grading_line, cpu_line, split_line, others_line, cache_line, sizing_line]
 
 
 def bench_progress(args, tmp: Path) -> str:

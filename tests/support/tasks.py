@@ -18,6 +18,17 @@ def realtime_echo(group: str, html: str) -> None:
     realtime_send(group, html=html, data={"echo": html})
 
 
+@shared_task
+def db_backend_log(tag: str) -> None:
+    """Logs the PostgreSQL backend this worker thread's connection is served by."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    logger.info("db_backend %s %s", tag, pid)
+
+
 if os.environ.get("CORRIGO_COUNT_QUERIES"):
     # The export bench (tests/bench/export.py) reads each task's database queries from the log.
     from celery.signals import task_postrun, task_prerun

@@ -136,3 +136,36 @@ def test_an_operator_price_in_the_admin_prices_an_unknown_model_and_wins_over_th
     assert card.cache_read == Decimal("0.000001")  # unset cache prices are the input price
     ModelPrice.objects.create(model="gpt-4o-mini", input_per_token=Decimal("0.5"), output_per_token=Decimal("1"))
     assert price_card("gpt-4o-mini").input == Decimal("0.5")
+
+
+@pytest.mark.django_db
+def test_an_operator_price_is_read_once_a_minute_and_at_once_after_a_change_saved_here(monkeypatch):
+    from usage import pricing
+
+    clock = [1000.0]
+    monkeypatch.setattr(pricing.time, "monotonic", lambda: clock[0])
+    price = ModelPrice.objects.create(
+        model="ollama/maison", input_per_token=Decimal("1"), output_per_token=Decimal("1")
+    )
+    assert price_card("ollama/maison").input == Decimal("1")
+    # Changed by another process (no signal here): this one keeps its reading for the TTL.
+    ModelPrice.objects.filter(pk=price.pk).update(input_per_token=Decimal("2"))
+    clock[0] += pricing.OPERATOR_CARD_TTL_S - 0.001
+    assert price_card("ollama/maison").input == Decimal("1")
+    clock[0] += 0.001  # exactly the TTL after the reading
+    assert price_card("ollama/maison").input == Decimal("2")
+    # Saved in this process (the admin): at once.
+    price.input_per_token = Decimal("3")
+    price.save()
+    assert price_card("ollama/maison").input == Decimal("3")
+    price.delete()
+    with pytest.raises(PriceMissing):
+        price_card("ollama/maison")
+
+
+@pytest.mark.django_db
+def test_a_model_priced_from_the_operators_table_costs_no_query_within_the_ttl(django_assert_num_queries):
+    ModelPrice.objects.create(model="ollama/maison", input_per_token=Decimal("1"), output_per_token=Decimal("1"))
+    price_card("ollama/maison")
+    with django_assert_num_queries(0):
+        price_card("ollama/maison")

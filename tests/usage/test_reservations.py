@@ -148,6 +148,41 @@ def test_asking_again_for_what_a_unit_already_holds_changes_nothing(teacher):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(("more", "queries"), [(0, 1), (1, None)])
+def test_a_round_the_unit_already_covers_is_granted_on_one_read(
+    teacher, spend, django_assert_num_queries, more, queries
+):
+    usage_reserve(user=teacher, key="job-1", tokens=30_000)
+    usage_hold(pool_key="job-1", unit="c1:1", need=10_000)
+    spend(teacher, 4_000, reservation_key="job-1:c1:1")
+    need = 6_000 + more  # 4 000 spent + 6 000 = exactly what it holds
+    if queries is None:
+        assert usage_hold(pool_key="job-1", unit="c1:1", need=need) is Hold.GRANTED
+    else:
+        with django_assert_num_queries(queries):
+            assert usage_hold(pool_key="job-1", unit="c1:1", need=need) is Hold.GRANTED
+    assert Reservation.objects.get(key="job-1:c1:1").tokens == 10_000 + more
+    assert Reservation.objects.get(key="job-1").tokens == 20_000 - more
+
+
+@pytest.mark.django_db
+def test_a_settlement_records_what_the_unit_or_the_job_and_its_units_spent_in_one_statement(
+    teacher, spend, django_assert_num_queries
+):
+    usage_reserve(user=teacher, key="job-1", tokens=30_000)
+    for n in (1, 2):
+        usage_hold(pool_key="job-1", unit=f"c{n}:1", need=10_000)
+        spend(teacher, 1_000 * n, reservation_key=f"job-1:c{n}:1")
+    spend(teacher, 500, reservation_key="job-1")
+    with django_assert_num_queries(1):
+        assert usage_unit_settle(pool_key="job-1", unit="c1:1", outcome="finished")
+    assert usage_settle(key="job-1", outcome="finished")
+    assert Reservation.objects.get(key="job-1:c1:1").tokens_used == 1_000
+    assert Reservation.objects.get(key="job-1").tokens_used == 500 + 1_000 + 2_000
+    assert not usage_unit_settle(pool_key="job-1", unit="c1:1", outcome="finished")  # once
+
+
+@pytest.mark.django_db
 def test_each_round_holds_its_worst_case_beyond_what_the_unit_spent(teacher, spend):
     usage_reserve(user=teacher, key="job-1", tokens=0)
     assert usage_hold(pool_key="job-1", unit="c1:1", need=10_000) is Hold.GRANTED

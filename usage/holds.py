@@ -1,0 +1,146 @@
+"""Holds and settlements: what a job's copies may spend, round by round, and what they spent.
+
+A job reserves its estimate when it starts (usage.services.usage_reserve). Each unit of the
+job (a copy's attempt) then holds, before each round of calls, that round's worst case
+(usage_hold); when the unit ends, its hold is settled to what it spent (usage_unit_settle) and
+the rest goes back to the allowance. A grading worker runs these for every copy: each is
+written in as few statements as its rule allows (a covered round is one read, a settlement
+one UPDATE), as their cost is paid per copy.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from django.db import transaction
+from django.db.models import F, IntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .models import Reservation, UsageRecord
+from .pools import Pool, reservation_pool
+
+
+class Hold(StrEnum):
+    GRANTED = "granted"
+    WAIT = "wait"  # no room now, but other units in flight will release tokens when they settle
+    EXHAUSTED = "exhausted"  # no room, and nothing in flight that could free any
+
+
+def unit_key(*, pool_key: str, unit: str) -> str:
+    """The reservation key of one unit of work (a copy's attempt) of the job reserving `pool_key`."""
+    return f"{pool_key}:{unit}"
+
+
+def _in_flight(budget: Pool, *, exclude_key: str) -> bool:
+    """Whether another unit on this pool holds tokens beyond what it spent (it will settle)."""
+    units = Reservation.objects.filter(budget.holders(), state=Reservation.State.HELD, key__contains=":").exclude(
+        key=exclude_key
+    )
+    return any(r.tokens > (r.spent or 0) for r in units.annotate(spent=Sum("records__total_tokens")))
+
+
+def _with_spent(reservations):
+    """The reservations with `spent`: the tokens of their ledger rows (0 without any)."""
+    return reservations.annotate(spent=Coalesce(Sum("records__total_tokens"), 0))
+
+
+def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
+    """Makes one unit of a job (a copy) hold `need` tokens beyond what it already spent.
+
+    The unit's reservation (unit_key, created on first use) takes the tokens from its job's
+    reservation (`pool_key`, the estimate held since the job started) first, then from the
+    allowance's headroom, under the Allowance row lock: used + everything held never exceeds
+    the limit, however many units ask at once. Callers ask before each round of calls for that
+    round's worst case (every prompt's bound + max output tokens per call), so what the round
+    spends never exceeds what was held. On refusal the unit gives back what it held beyond its
+    spending (units waiting on each other cannot deadlock) and learns whether to wait.
+
+    A round the unit's hold already covers is granted on one read, without the lock: what a
+    unit holds changes only under its own execution (one lease per copy) and by its settlement,
+    which the lock would not order any differently (settled just after the lock, the round runs
+    all the same).
+    """
+    if need < 0:
+        raise ValueError("need must be >= 0")
+    key = unit_key(pool_key=pool_key, unit=unit)
+    covered = _with_spent(Reservation.objects.filter(key=key, state=Reservation.State.HELD)).values_list(
+        "tokens", "spent"
+    )
+    if (held_now := covered.first()) is not None and held_now[1] + need <= held_now[0]:
+        return Hold.GRANTED
+    pool = Reservation.objects.select_related("user").filter(key=pool_key).first()
+    if pool is None:
+        return Hold.EXHAUSTED
+    user = pool.user
+    with transaction.atomic():
+        # The job's pool (usage.pools): the one its reservation was taken on, not necessarily
+        # the one the teacher spends now.
+        budget = reservation_pool(reservation=pool, lock=True)
+        pool = _with_spent(Reservation.objects.filter(pk=pool.pk)).get()
+        # Created on first use; a concurrent creation (a redelivery) is not an error.
+        Reservation.objects.bulk_create(
+            [Reservation(key=key, user=user, tokens=0, exam_id=pool.exam_id, school_id=pool.school_id)],
+            ignore_conflicts=True,
+        )
+        held = _with_spent(Reservation.objects.filter(key=key)).get()
+        if held.state != Reservation.State.HELD:
+            return Hold.EXHAUSTED
+        spent = held.spent
+        missing = spent + need - held.tokens
+        if missing <= 0:
+            return Hold.GRANTED
+        pooled = 0
+        if pool.state == Reservation.State.HELD:
+            pooled = min(missing, max(pool.tokens - pool.spent, 0))
+        if missing > pooled and missing - pooled > budget.remaining():
+            Reservation.objects.filter(pk=held.pk).update(tokens=spent)
+            return Hold.WAIT if _in_flight(budget, exclude_key=key) else Hold.EXHAUSTED
+        if pooled:
+            Reservation.objects.filter(pk=pool.pk).update(tokens=F("tokens") - pooled)
+        Reservation.objects.filter(pk=held.pk).update(tokens=spent + need)
+        return Hold.GRANTED
+
+
+def _tokens_of(records) -> Coalesce:
+    """The sum of `records`' tokens as a subquery (0 without any)."""
+    total = records.order_by().annotate(group=Value(1)).values("group").annotate(t=Sum("total_tokens")).values("t")
+    return Coalesce(Subquery(total, output_field=IntegerField()), 0)
+
+
+def _settle(*, key: str, outcome: str, with_units: bool) -> bool:
+    if outcome and outcome not in Reservation.Outcome.values:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    # What it spent: its own ledger rows, and for a job those of its units (its copies' holds,
+    # against which its calls are recorded), so that its line shows what they all spent.
+    spent: Combinable = _tokens_of(UsageRecord.objects.filter(reservation_id=OuterRef("pk")))
+    if with_units:
+        spent = spent + _tokens_of(UsageRecord.objects.filter(reservation__key__startswith=f"{key}:"))
+    # One statement: settled once, by whichever call gets there first.
+    updated = Reservation.objects.filter(key=key, state=Reservation.State.HELD).update(
+        state=Reservation.State.SETTLED, settled_at=timezone.now(), outcome=outcome, tokens_used=spent
+    )
+    return bool(updated)
+
+
+def usage_settle(*, key: str, outcome: str = "") -> bool:
+    """Settles a job's reservation to its actual usage. True only for the call that settled it.
+
+    Call it when the job leaves `running` — finished, failed or cancelled (`outcome`); a second
+    call (a redelivered task) changes nothing. Calls recorded after settlement still count in
+    the period's usage: the ledger, not the reservation, is the truth.
+    """
+    return _settle(key=key, outcome=outcome, with_units=True)
+
+
+def usage_unit_settle(*, pool_key: str, unit: str, outcome: str = "") -> bool:
+    """Settles one unit's reservation to what it spent (its unused tokens go back to the allowance)."""
+    return _settle(key=unit_key(pool_key=pool_key, unit=unit), outcome=outcome, with_units=False)
+
+
+def usage_units_settle(*, pool_key: str, outcome: str = "") -> int:
+    """Settles every unit of a job still held (its copies all ended). Returns how many."""
+    held = Reservation.objects.filter(key__startswith=f"{pool_key}:", state=Reservation.State.HELD)
+    keys = held.values_list("key", flat=True)
+    return sum(_settle(key=key, outcome=outcome, with_units=False) for key in keys)
