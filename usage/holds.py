@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
@@ -46,6 +46,34 @@ def _with_spent(reservations):
     return reservations.annotate(spent=Coalesce(Sum("records__total_tokens"), 0))
 
 
+def _job_locked(reservations):
+    """The reservations locked (a unit's tokens are taken from its job's row under its lock),
+    with `spent`: what was recorded against them (0 without any)."""
+    spent = _tokens_of(UsageRecord.objects.filter(reservation_id=OuterRef("pk")))
+    return reservations.select_for_update().annotate(spent=spent)
+
+
+def _first_hold_from_job(*, pool_key: str, key: str, need: int) -> bool:
+    """A unit's first hold taken from its job's reservation alone, the common case (a job
+    reserves its copies' estimate when it starts). Moving tokens from the job's row to the
+    unit's changes nothing the allowance counts, so it needs only the job's row lock, not the
+    allowance's, which every copy of a teacher (of a school) would otherwise queue on. False
+    when the job's reservation cannot cover it, or the unit exists after all: usage_hold's
+    general path then decides."""
+    try:
+        with transaction.atomic():
+            job = _job_locked(Reservation.objects.filter(key=pool_key, state=Reservation.State.HELD)).first()
+            if job is None or job.tokens - job.spent < need:
+                return False
+            Reservation.objects.filter(pk=job.pk).update(tokens=F("tokens") - need)
+            Reservation.objects.create(
+                key=key, user_id=job.user_id, tokens=need, exam_id=job.exam_id, school_id=job.school_id
+            )
+    except IntegrityError:  # the unit was created meanwhile (or settled before): nothing moved
+        return False
+    return True
+
+
 def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
     """Makes one unit of a job (a copy) hold `need` tokens beyond what it already spent.
 
@@ -57,7 +85,9 @@ def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
     spends never exceeds what was held. On refusal the unit gives back what it held beyond its
     spending (units waiting on each other cannot deadlock) and learns whether to wait.
 
-    A round the unit's hold already covers is granted on one read, without the lock: what a
+    A unit's first round is taken from its job's reservation under that row's lock alone when
+    it can cover it (_first_hold_from_job). A round the unit's hold already covers is granted on
+    one read, without any lock: what a
     unit holds changes only under its own execution (one lease per copy) and by its settlement,
     which the lock would not order any differently (settled just after the lock, the round runs
     all the same).
@@ -68,7 +98,10 @@ def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
     covered = _with_spent(Reservation.objects.filter(key=key, state=Reservation.State.HELD)).values_list(
         "tokens", "spent"
     )
-    if (held_now := covered.first()) is not None and held_now[1] + need <= held_now[0]:
+    held_now = covered.first()
+    if held_now is not None and held_now[1] + need <= held_now[0]:
+        return Hold.GRANTED
+    if held_now is None and _first_hold_from_job(pool_key=pool_key, key=key, need=need):
         return Hold.GRANTED
     pool = Reservation.objects.select_related("user").filter(key=pool_key).first()
     if pool is None:
@@ -78,7 +111,7 @@ def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
         # The job's pool (usage.pools): the one its reservation was taken on, not necessarily
         # the one the teacher spends now.
         budget = reservation_pool(reservation=pool, lock=True)
-        pool = _with_spent(Reservation.objects.filter(pk=pool.pk)).get()
+        pool = _job_locked(Reservation.objects.filter(pk=pool.pk)).get()
         # Created on first use; a concurrent creation (a redelivery) is not an error.
         Reservation.objects.bulk_create(
             [Reservation(key=key, user=user, tokens=0, exam_id=pool.exam_id, school_id=pool.school_id)],

@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
@@ -163,6 +163,55 @@ def test_a_round_the_unit_already_covers_is_granted_on_one_read(
             assert usage_hold(pool_key="job-1", unit="c1:1", need=need) is Hold.GRANTED
     assert Reservation.objects.get(key="job-1:c1:1").tokens == 10_000 + more
     assert Reservation.objects.get(key="job-1").tokens == 20_000 - more
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("short", [0, 1])
+def test_a_first_round_is_taken_from_the_jobs_reservation_to_its_last_token_then_from_the_allowance(
+    teacher, spend, short
+):
+    usage_reserve(user=teacher, key="job-1", tokens=10_000)
+    spend(teacher, 1_000, reservation_key="job-1")  # recorded against the job itself
+    assert usage_hold(pool_key="job-1", unit="c1:1", need=9_000 + short) is Hold.GRANTED
+    assert Reservation.objects.get(key="job-1:c1:1").tokens == 9_000 + short
+    assert Reservation.objects.get(key="job-1").tokens == 1_000  # what it spent; nothing left to move
+    summary = usage_summary(user=teacher)
+    assert (summary.tokens_used, summary.reserved) == (1_000, 9_000 + short)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_round_the_job_covers_does_not_wait_for_the_allowances_lock(teacher):
+    from usage.models import Allowance
+
+    usage_reserve(user=teacher, key="job-1", tokens=10_000)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_allowance_lock() -> None:
+        try:
+            with transaction.atomic():
+                Allowance.objects.select_for_update().get(user=teacher)
+                locked.set()
+                release.wait(timeout=scaled(60))
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_allowance_lock)
+    holder.start()
+    try:
+        assert locked.wait(timeout=scaled(30))
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '500ms'")
+        assert usage_hold(pool_key="job-1", unit="c1:1", need=10_000) is Hold.GRANTED
+        # Beyond what the job holds: the allowance is asked, under its lock.
+        with pytest.raises(OperationalError):
+            usage_hold(pool_key="job-1", unit="c2:1", need=1)
+    finally:
+        release.set()
+        holder.join(timeout=scaled(30))
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+    assert Reservation.objects.get(key="job-1:c1:1").tokens == 10_000
+    assert Reservation.objects.get(key="job-1").tokens == 0
 
 
 @pytest.mark.django_db
