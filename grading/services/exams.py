@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from ..models import Exam, Page, source_upload_to
+from ..models import Copy, Exam, Page, source_upload_to
 
 
 def exam_create(*, owner, **fields) -> Exam:
@@ -28,6 +28,13 @@ def exam_delete(*, exam: Exam) -> None:
     files.extend(export.file for export in exam.export_files.only("file"))
     names = [(f.storage, f.name) for f in files if f and f.name]
     with transaction.atomic():
+        # The exam's and its copies' rows locked first: a ledger row or a hold a running copy
+        # writes meanwhile (they point at both, emptied on delete) waits for this commit, then
+        # finds them gone and is kept without them (services.answers.ledger_write). Unlocked,
+        # it could slip in after the delete collected what points at them, and the delete
+        # failed at its commit (a foreign key) with the exam still there.
+        Exam.objects.select_for_update().filter(pk=exam.pk).first()
+        list(Copy.objects.select_for_update().filter(exam=exam).values_list("pk", flat=True))
         exam.delete()
         transaction.on_commit(lambda: _files_delete(names))
 
