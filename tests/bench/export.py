@@ -79,7 +79,11 @@ def bench_export(server, tmp: Path, copies: int = COPIES, pages: int = PAGES) ->
     }
     timings = " ".join(f"{name}_ms={_timed_ms(build):.0f}" for name, build in tables.items())
 
-    worker = celery_worker_start(tmp, name="export", concurrency=1, CORRIGO_COUNT_QUERIES="1")
+    # On the render queue alone, as production's render process (config.workers): a worker that
+    # also grades imports litellm (≈ 200 MB) as soon as it is ready.
+    worker = celery_worker_start(
+        tmp, name="export", concurrency=1, queues=[settings.CORRIGO_RENDER_QUEUE], CORRIGO_COUNT_QUERIES="1"
+    )
     try:
         # Warm-up: the worker's first task imports what an export needs (openpyxl, reportlab).
         with transaction.atomic():

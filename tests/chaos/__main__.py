@@ -309,6 +309,9 @@ def run(args, tmp: Path) -> int:  # noqa: PLR0915 (one scenario, read top to bot
             "CORRIGO_COPY_LEASE_S": "10",  # above the 5 s a copy waiting for room sleeps
             "CORRIGO_RECONCILE_EVERY_S": "2",
             "LOG_LEVEL": "WARNING",
+            # As production workers (config.workers): connections kept between tasks, so the
+            # killed ones are found by the health check before a task's first query.
+            "CONN_MAX_AGE": "600",
         }
         workers = [celery_worker_start(tmp, name=f"w{n}", concurrency=3, **env) for n in (1, 2)]
         beat = _beat_start(tmp, env)
@@ -377,10 +380,12 @@ def run(args, tmp: Path) -> int:  # noqa: PLR0915 (one scenario, read top to bot
 # row is written in its call's own thread (services.answers.answer_call), so the window is that
 # answer's own write, never another call's (the task's thread used to record a round's rows one
 # after the other: an answer waited in memory behind them, 52 rows for 53 calls once). Measured
-# here (two runs instrumented, load 3.4): from llm_complete's return to the row's commit, median
-# 40 ms, p90 ≈ 200 ms (Redis 4, connecting 10 — these workers keep no connection, CONN_MAX_AGE
-# 0 — and usage_record 28 ms), some answer of a worker inside it 3–7 % of the time: the run's
-# one SIGKILL lands there in a few runs in a hundred (an estimate, none seen), hence exit 3.
+# here (two runs instrumented, load 3.4, when these workers still opened a connection per write):
+# from llm_complete's return to the row's commit, median 40 ms, p90 ≈ 200 ms (Redis 4,
+# connecting 10, usage_record 28 ms), some answer of a worker inside it 3–7 % of the time: the
+# run's one SIGKILL lands there in a few runs in a hundred (an estimate, none seen), hence exit 3.
+# The workers now keep their connections as production's do, and usage_record costs one query
+# fewer: the window is narrower (not re-measured); three runs after that change came out equal.
 BOOKS_DIFFER = 3
 
 

@@ -120,13 +120,16 @@ def celery_worker_start(
     concurrency: int = 4,
     pool: str = "threads",
     extra_args: list[str] | None = None,
+    queues: list[str] | None = None,
     **env_extra: str,
 ) -> Service:
+    """A Celery worker on the test queues (both, unless `queues`), ready when this returns."""
     log_path = tmp_dir / f"celery-{name}.log"
+    queues = queues or [settings.CELERY_TASK_DEFAULT_QUEUE, settings.CORRIGO_RENDER_QUEUE]
     argv = [
         sys.executable, "-m", "celery", "-A", "config", "worker",
         "-n", f"{name}@%h-{settings.REDIS_PREFIX}",
-        "-Q", f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CORRIGO_RENDER_QUEUE}",
+        "-Q", ",".join(queues),
         "-P", pool, "-c", str(concurrency),
         "-I", "tests.support.tasks",
         "--without-gossip", "--without-mingle", "-l", "INFO",
