@@ -149,11 +149,13 @@ class PrefixCache:
         digest = hashlib.sha1(usedforsecurity=False)
         end = len(units) if limit is None else min(limit, len(units))
         marks = []
-        for index in range(end):
-            digest.update(units[index].encode("utf-8", "surrogatepass"))
-            digest.update(b"\x01")
-            if (index + 1) % CACHE_BLOCK == 0:
-                marks.append((index + 1, digest.digest()))
+        # Each unit then "\x01", fed a block at a time (the same bytes as unit by unit, and the
+        # same digests, for a hundredth of the calls: the bench counts this server's CPU too).
+        for start in range(0, end, CACHE_BLOCK):
+            stop = min(start + CACHE_BLOCK, end)
+            digest.update("\x01".join(units[start:stop]).encode("utf-8", "surrogatepass") + b"\x01")
+            if stop % CACHE_BLOCK == 0:
+                marks.append((stop, digest.digest()))
         if limit is not None and end % CACHE_BLOCK:
             marks.append((end, digest.digest()))
         return marks
