@@ -145,10 +145,16 @@ def source_thumbnail(request: AuthenticatedHttpRequest, pk: int, index: int) -> 
     if not 1 <= index <= source.page_count:
         raise Http404
     jpeg = cache.get(services.thumbnail_key(source, index))
+    if jpeg is None and source.file:
+        services.source_thumbnails_enqueue(source=source)
+    return _rendered_page(jpeg, placeholder=THUMBNAIL_PLACEHOLDER)
+
+
+def _rendered_page(jpeg: bytes | None, *, placeholder: bytes) -> HttpResponse:
+    """A page a worker rendered into the cache, kept an hour by the browser; until it is there,
+    a grey placeholder the browser asks for again."""
     if jpeg is None:
-        if source.file:
-            services.source_thumbnails_enqueue(source=source)
-        response = HttpResponse(THUMBNAIL_PLACEHOLDER, content_type="image/svg+xml")
+        response = HttpResponse(placeholder, content_type="image/svg+xml")
         response["Cache-Control"] = "no-store"
         return response
     response = HttpResponse(jpeg, content_type="image/jpeg")
@@ -185,11 +191,4 @@ def exam_subject_page(request: AuthenticatedHttpRequest, pk: int, index: int) ->
     shown = services.subject_pages_get(exam=exam)
     if shown is not None and index > len(shown.sizes):
         raise Http404
-    jpeg = services.subject_page_jpeg(exam=exam, index=index)
-    if jpeg is None:
-        response = HttpResponse(SUBJECT_PAGE_PLACEHOLDER, content_type="image/svg+xml")
-        response["Cache-Control"] = "no-store"
-        return response
-    response = HttpResponse(jpeg, content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return _rendered_page(services.subject_page_jpeg(exam=exam, index=index), placeholder=SUBJECT_PAGE_PLACEHOLDER)
