@@ -16,7 +16,7 @@ from concurrent.futures import Future, as_completed
 from functools import partial
 
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone, translation
 
 from usage.services import Hold, unit_key, usage_hold
@@ -88,9 +88,14 @@ def _replayed(answer: ModelAnswer) -> Reply:
     return Reply(model=answer.model, raw=answer.raw, value=answer.get_grades(), error=answer.error)
 
 
-def _run(copy: Copy, job: GradingJob, lease_owner: str) -> PhaseRun:
+def _run(copy: Copy, job: GradingJob, lease_owner: str, *, held: int = 0) -> PhaseRun:
+    """`held`: the first round's worst case this execution held just before (copy_grade): that
+    round does not ask for its hold again when it needs no more."""
+
     def run(phase: str, requests: dict[str, Request], repair: bool) -> dict[str, Reply]:
         """Replays the calls of this round already stored; makes the others in parallel and stores each."""
+        nonlocal held
+        covered, held = held, 0  # what copy_grade held covers this execution's first round only
         stored = ModelAnswer.objects.filter(
             copy=copy, attempt=copy.attempt, phase=phase, repair=repair, slot__in=list(requests)
         )
@@ -122,9 +127,10 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str) -> PhaseRun:
                 raise _LeaseLost
             # The round's worst case is held before any call: what it spends cannot exceed it.
             need = sum(request_worst_tokens(request) for request in to_call.values())
-            hold = usage_hold(pool_key=job.reservation_key, unit=copy_unit(copy), need=need)
-            if hold is not Hold.GRANTED:
-                raise NoRoom(hold)
+            if not (phase == "grading" and not repair and need <= covered):
+                hold = usage_hold(pool_key=job.reservation_key, unit=copy_unit(copy), need=need)
+                if hold is not Hold.GRANTED:
+                    raise NoRoom(hold)
             pool, language = llm_pool(), translation.get_language()
             # Each answer is kept and recorded in its call's thread (answer_call): none waits for
             # another's row. Inside a transaction of ours, what the call threads would refer to
@@ -198,7 +204,7 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str) -> 
     if job is None or job.pk != job_id or copy.attempt != attempt:
         return "stale"
     exam = copy.exam
-    configs, ctx = None, None
+    configs, ctx, held = None, None, 0
     if copy.status == Copy.Status.QUEUED:
         if job.status != GradingJob.Status.RUNNING:
             return copy.status
@@ -207,12 +213,10 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str) -> 
         except EngineError as exc:
             copy_fail(copy=copy, reason=exc.message)
             return Copy.Status.FAILED
+        _grading_reads(copy)
         ctx = exam_context(exam)
-        hold = usage_hold(
-            pool_key=job.reservation_key,
-            unit=copy_unit(copy),
-            need=copy_first_round_worst(copy, configs=configs, ctx=ctx),
-        )
+        held = copy_first_round_worst(copy, configs=configs, ctx=ctx)
+        hold = usage_hold(pool_key=job.reservation_key, unit=copy_unit(copy), need=held)
         if hold is not Hold.GRANTED:
             return copy_no_room(copy, job, hold)
         if not copy.transition(
@@ -230,23 +234,39 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str) -> 
 
     lease_keeper.hold(copy_id=copy.pk, owner=lease_owner)
     try:
-        return _copy_grade_leased(copy, job, configs=configs, ctx=ctx, lease_owner=lease_owner)
+        return _copy_grade_leased(copy, job, configs=configs, ctx=ctx, held=held, lease_owner=lease_owner)
     finally:
         lease_keeper.release(owner=lease_owner)
 
 
+def _grading_reads(copy: Copy) -> None:
+    """The copy's pages and its exam's questions, read once for the whole grading: the first
+    round's bound, the prompts, the manipulation check and the grades' rows use these (the
+    barème cannot change while the exam is being graded, nor a graded copy's pages)."""
+    prefetch_related_objects([copy], "pages", "exam__questions")
+
+
 def _copy_grade_leased(
-    copy: Copy, job: GradingJob, *, configs: dict[str, RoleConfig] | None, ctx: ExamContext | None, lease_owner: str
+    copy: Copy,
+    job: GradingJob,
+    *,
+    configs: dict[str, RoleConfig] | None,
+    ctx: ExamContext | None,
+    held: int,
+    lease_owner: str,
 ) -> str:
     exam = copy.exam
     try:
         configs = configs or slot_configs(exam, checked=False)
+        if ctx is None:
+            _grading_reads(copy)
+            ctx = exam_context(exam)
         outcome = grade_copy(
-            ctx=ctx or exam_context(exam),
+            ctx=ctx,
             pages=copy_pages_for_grading(copy=copy),
             step=exam.rounding_step,
             configs=configs,
-            run=_run(copy, job, lease_owner),
+            run=_run(copy, job, lease_owner, held=held),
             on_verification=lambda: _verifying(copy),
         )
     except TransientLLMError:

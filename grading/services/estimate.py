@@ -262,5 +262,5 @@ def copy_first_round_worst(copy: Copy, *, configs: dict[str, RoleConfig], ctx: E
     """The first grading round's worst case, before its messages are built: each slot's prompt
     estimate with a third more for the bound, plus the answer's cap."""
     prefix = prompt_tokens_estimate(ctx, image_tokens=IMAGE_TOKENS_DEFAULT)
-    pages = list(copy.pages.values_list("text", flat=True))
+    pages = [page.text for page in copy.pages.all()]  # the pages prefetched for grading, if they are
     return _first_round_worst(configs, prefix=prefix, pages=len(pages), text_chars=sum(len(text) for text in pages))

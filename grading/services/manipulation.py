@@ -13,7 +13,7 @@ def copy_manipulation(*, copy: Copy, outcome: CopyOutcome) -> tuple[bool, str]:
     """(flag, reason): the models' own flag, or — whatever the models said, since a model that
     obeys the copy also keeps quiet about it — instruction-like text addressed to the grader
     found locally in the copy's text layer or in what any model read on its pages."""
-    texts = list(copy.pages.order_by("index").values_list("text", flat=True))
+    texts = [page.text for page in copy.pages.all()]  # in index order (prefetched for grading)
     answers = ModelAnswer.objects.filter(copy=copy, attempt=copy.attempt, parsed__isnull=False)
     for answer in answers.order_by("id"):
         grades = answer.get_grades()

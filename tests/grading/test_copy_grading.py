@@ -116,6 +116,35 @@ def test_two_models_that_agree_grade_in_parallel_without_verification(llm_server
     assert UsageRecord.objects.filter(copy=copy).count() == 2
 
 
+# Queries of one double-corrected copy without verification (issue 18: each costs the worker
+# about a millisecond of CPU): 41 before the exam's questions and the copy's pages were read
+# once per copy and the first round's hold was no longer asked twice.
+DOUBLE_COPY_QUERIES = 37
+
+
+def test_grading_a_double_corrected_copy_costs_a_fixed_number_of_queries(
+    llm_server, teacher, django_assert_max_num_queries
+):
+    exam = exam_with_bareme(owner=teacher, mode="double", questions=3)
+    copies = [copy_with_pages(exam, pages=4, text="x = 4") for _ in range(3)]
+    job = _job_create(exam=exam, user=teacher, copies=copies, estimate_tokens=500_000)
+    llm_server.script(grades_json([2, 3, 4]), times=4)
+    assert _grade(copies[0], job) == Copy.Status.DONE  # the first copy warms what a process reads once
+    copy = copies[1]
+    copy.refresh_from_db()
+
+    with django_assert_max_num_queries(DOUBLE_COPY_QUERIES):
+        status = services.copy_grade(copy_id=copy.pk, job_id=job.pk, attempt=copy.attempt, lease_owner="test-task")
+
+    assert status == Copy.Status.DONE
+    assert set(ModelAnswer.objects.filter(copy=copy).values_list("phase", "slot")) == {
+        ("grading", "a"),
+        ("grading", "b"),
+    }
+    assert Grade.objects.filter(copy=copy).count() == 3
+    assert UsageRecord.objects.filter(copy=copy).count() == 2
+
+
 def _verified(points: dict) -> str:
     questions = [
         {"id": qid, "points": value, "reading": "x = 12", "reasoning": "x", "feedback": "f", "confidence": 0.8}
