@@ -104,18 +104,19 @@ def eager_tasks():
     app.conf.task_always_eager = previous
 
 
+def login(page, base_url: str, user) -> None:
+    """Logs `user` in on `page` through the login page of the server at `base_url`."""
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=login]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").click()
+
+
 @pytest.fixture
 def log_in(asgi_server):
     """Logs `user` in on `page` through the login page."""
-
-    def log_in(page, user) -> None:
-        page.goto(f"{asgi_server.url}/accounts/login/")
-        page.fill("input[name=login]", user.email)
-        page.fill("input[name=password]", PASSWORD)
-        with page.expect_navigation():
-            page.locator("main form button[type=submit]").click()
-
-    return log_in
+    return lambda page, user: login(page, asgi_server.url, user)
 
 
 @pytest.fixture

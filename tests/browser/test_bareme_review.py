@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from grading import services
-from tests.factories import PASSWORD, UserFactory
+from tests.browser.conftest import login
+from tests.factories import UserFactory
 from tests.grading.conftest import roles_env
 from tests.support.deadlines import scaled_ms
 from tests.support.llm_server import LLMServer
@@ -57,11 +58,7 @@ def test_the_teacher_checks_the_proposed_rows_against_the_subjects_pages(web, tm
     subject.write_bytes(text_pdf(SUBJECT))
 
     page.set_viewport_size({"width": 1366, "height": 900})
-    page.goto(f"{web.url}/accounts/login/")
-    page.fill("input[name=login]", teacher.email)
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.locator("main form button[type=submit]").click()
+    login(page, web.url, teacher)
     page.goto(f"{web.url}/exams/{exam.pk}/")
     page.locator(".bareme-extract summary").click()
     page.set_input_files("#subject-file", str(subject))

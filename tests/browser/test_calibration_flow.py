@@ -11,7 +11,8 @@ from decimal import Decimal
 import pytest
 
 from grading.models import Calibration, Copy, Grade
-from tests.factories import PASSWORD, UserFactory, copy_with_pages, exam_with_bareme
+from tests.browser.conftest import login
+from tests.factories import UserFactory, copy_with_pages, exam_with_bareme
 from tests.grading.conftest import roles_env
 from tests.grading.helpers import grades_json
 from tests.support.deadlines import scaled_ms, wait_until
@@ -53,11 +54,7 @@ def test_a_teacher_grades_three_copies_blind_then_reads_the_agreement(stack, pag
             match=f"copie de {name}",
         )
 
-    page.goto(f"{web.url}/accounts/login/")
-    page.fill("input[name=login]", teacher.email)
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.locator("main form button[type=submit]").click()
+    login(page, web.url, teacher)
     page.goto(f"{web.url}/exams/{exam.pk}/")
 
     # The offer, before « Lancer la correction »: three copies by default, Corrigo picks them.

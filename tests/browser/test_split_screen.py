@@ -11,7 +11,8 @@ from grading import services
 from grading.models import Copy
 from rosters.importing import roster_rows_parse
 from rosters.services import roster_import, school_class_create
-from tests.factories import PASSWORD, UserFactory
+from tests.browser.conftest import login
+from tests.factories import UserFactory
 from tests.grading.conftest import roles_env
 from tests.support.deadlines import scaled_ms
 from tests.support.llm_server import LLMServer
@@ -63,11 +64,7 @@ def test_the_teacher_checks_the_thumbnails_moves_a_boundary_and_picks_a_student(
     source = services.source_upload_class(exam=exam, upload=SimpleUploadedFile("classe.pdf", text_pdf(PAGES)))
     assert services.source_thumbnails_render(source=source) == 5  # what the worker's task does
 
-    page.goto(f"{web.url}/accounts/login/")
-    page.fill("input[name=login]", teacher.email)
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.locator("main form button[type=submit]").click()
+    login(page, web.url, teacher)
     # The proposal (the detection model reading the pages) is made by the worker: the page
     # polls its status and reloads itself once it is ready.
     page.goto(f"{web.url}/sources/{source.pk}/split/")
