@@ -130,11 +130,16 @@ def exam_files_purge(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
     )
 
 
+def _placeholder(width: int, height: int) -> bytes:
+    """A grey page of this size, as SVG."""
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+        f'<rect width="{width}" height="{height}" fill="#eeeef2"/></svg>'
+    ).encode()
+
+
 # Shown while a worker renders the thumbnails (the split page works without them).
-THUMBNAIL_PLACEHOLDER = (
-    b'<svg xmlns="http://www.w3.org/2000/svg" width="170" height="240" viewBox="0 0 170 240">'
-    b'<rect width="170" height="240" fill="#eeeef2"/></svg>'
-)
+THUMBNAIL_PLACEHOLDER = _placeholder(170, 240)
 
 
 @login_required
@@ -175,10 +180,7 @@ def exam_subject_pages(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
 
 
 # Stands in for a page the cache lost while a worker renders it again.
-SUBJECT_PAGE_PLACEHOLDER = (
-    b'<svg xmlns="http://www.w3.org/2000/svg" width="778" height="1100" viewBox="0 0 778 1100">'
-    b'<rect width="778" height="1100" fill="#eeeef2"/></svg>'
-)
+SUBJECT_PAGE_PLACEHOLDER = _placeholder(778, 1100)
 
 
 @login_required
