@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db.models import Prefetch, Q, QuerySet
 
 from ..engine.metrics import Agreement, agreement, quadratic_weighted_kappa
 from ..models import Calibration, CalibrationGrade, Copy, Exam, Grade, GradingJob, Page, Question
@@ -29,9 +30,24 @@ def calibration_candidates(*, exam: Exam) -> QuerySet[Copy]:
     return gradable_copies(exam).filter(grades__isnull=True).order_by("id")
 
 
-def calibration_points(*, copy_id: int) -> dict[int, Decimal]:
-    """The teacher's calibration points of a copy, per question id (empty for most copies)."""
-    return dict(CalibrationGrade.objects.filter(copy_id=copy_id).values_list("question_id", "points"))
+def copy_regrade_choices(*, copy_id: int) -> tuple[bool, dict[int, Decimal]]:
+    """What the grades' writing follows, in one read: whether the teacher asked to replace their
+    edits (Copy.regrade_overwrite), and the teacher's calibration points of the copy per question id
+    (empty for most copies)."""
+    given = Q(calibration_grades__isnull=False)
+    row = (
+        Copy.objects.filter(pk=copy_id)
+        .annotate(
+            questions=ArrayAgg("calibration_grades__question_id", filter=given, order_by="calibration_grades__id"),
+            points=ArrayAgg("calibration_grades__points", filter=given, order_by="calibration_grades__id"),
+        )
+        .values_list("regrade_overwrite", "questions", "points")
+        .first()
+    )
+    if row is None:
+        return False, {}
+    overwrite, questions, points = row
+    return overwrite, dict(zip(questions or [], points or [], strict=True))
 
 
 def calibration_copies(*, calibration: Calibration) -> list[Copy]:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ..engine.grader import CopyOutcome
 from ..models import Copy, Grade, GradeEdit, Question
-from ..selectors.calibration import calibration_points
+from ..selectors.calibration import copy_regrade_choices
 
 
 def copy_grades_write(*, copy: Copy, questions: dict[str, Question], outcome: CopyOutcome) -> None:
@@ -21,10 +21,10 @@ def copy_grades_write(*, copy: Copy, questions: dict[str, Question], outcome: Co
     and feedback are renewed, but the teacher's edited points, feedback and appréciation stay,
     unless the teacher ticked "replace my edits" (Copy.regrade_overwrite; each replaced edit is
     audited); a drafted appréciation is marked possibly stale."""
-    overwrite = Copy.objects.filter(pk=copy.pk).values_list("regrade_overwrite", flat=True).first() or False
+    overwrite, calibrated = copy_regrade_choices(copy_id=copy.pk)
     existing = {grade.question_id: grade for grade in Grade.objects.filter(copy=copy)}
     # A calibration copy: the teacher graded it blind first, and those grades are its final ones.
-    calibrated = {} if overwrite else calibration_points(copy_id=copy.pk)
+    calibrated = {} if overwrite else calibrated
     created: list[Grade] = []
     updated: list[Grade] = []
     replaced: list[GradeEdit] = []

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -217,6 +217,8 @@ def job_finalize(*, job: GradingJob) -> bool:
 
 def job_maybe_finish(*, job_id: int) -> None:
     """Finalizes the job once none of its copies is queued or being graded any more."""
-    job = GradingJob.objects.select_related("exam", "exam__owner", "created_by").get(pk=job_id)
-    if job.status == GradingJob.Status.RUNNING and not job.copies.filter(status__in=ACTIVE).exists():
+    # The job and whether a copy of it is still active, in one read (one snapshot).
+    active = Exists(Copy.objects.filter(job_id=OuterRef("pk"), status__in=ACTIVE))
+    job = GradingJob.objects.select_related("exam", "exam__owner", "created_by").annotate(active=active).get(pk=job_id)
+    if job.status == GradingJob.Status.RUNNING and not job.active:
         job_finalize(job=job)
