@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
 import websockets
@@ -81,3 +82,32 @@ def test_a_foreign_origin_is_refused(asgi_server):
     owner = UserFactory()
     headers = {"Origin": "http://evil.example", "Cookie": _session_cookie(owner)}
     assert asyncio.run(_handshake_status(_ws_url(asgi_server, f"user-{owner.pk}"), headers)) == 403
+
+
+def test_sends_from_threads_without_a_loop_share_one_loop_and_all_arrive():
+    import threading
+
+    from channels.layers import get_channel_layer
+
+    from core import realtime
+
+    layer = get_channel_layer()
+    group = f"exam-{uuid.uuid4().int % 10**9}"
+    loops = []
+
+    def send(n: int) -> None:  # a worker's thread: no event loop of its own
+        for k in range(2):
+            realtime.realtime_send(group, data={"n": n, "k": k})
+        loops.append(realtime._send_loop._current())
+
+    async def scenario() -> list[dict]:
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        await asyncio.gather(*(asyncio.to_thread(send, n) for n in range(3)))
+        return [await asyncio.wait_for(layer.receive(channel), scaled(10)) for _ in range(6)]
+
+    received = sorted((m["data"]["n"], m["data"]["k"]) for m in asyncio.run(scenario()))
+
+    assert received == [(n, k) for n in range(3) for k in range(2)]
+    assert len({id(loop) for loop in loops}) == 1
+    assert [t.name for t in threading.enumerate()].count("realtime-send") == 1
