@@ -7,8 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from ..engine.metrics import Agreement, agreement, quadratic_weighted_kappa
 from ..models import Calibration, CalibrationGrade, Copy, Exam, Grade, GradingJob, Page, Question
@@ -33,21 +32,15 @@ def calibration_candidates(*, exam: Exam) -> QuerySet[Copy]:
 def copy_regrade_choices(*, copy_id: int) -> tuple[bool, dict[int, Decimal]]:
     """What the grades' writing follows, in one read: whether the teacher asked to replace their
     edits (Copy.regrade_overwrite), and the teacher's calibration points of the copy per question id
-    (empty for most copies)."""
-    given = Q(calibration_grades__isnull=False)
-    row = (
-        Copy.objects.filter(pk=copy_id)
-        .annotate(
-            questions=ArrayAgg("calibration_grades__question_id", filter=given, order_by="calibration_grades__id"),
-            points=ArrayAgg("calibration_grades__points", filter=given, order_by="calibration_grades__id"),
+    (empty for most copies). A plain join, one row per calibration grade (or one without any):
+    cheaper to build than an aggregate."""
+    rows = list(
+        Copy.objects.filter(pk=copy_id).values_list(
+            "regrade_overwrite", "calibration_grades__question_id", "calibration_grades__points"
         )
-        .values_list("regrade_overwrite", "questions", "points")
-        .first()
     )
-    if row is None:
-        return False, {}
-    overwrite, questions, points = row
-    return overwrite, dict(zip(questions or [], points or [], strict=True))
+    calibrated = {question_id: points for _overwrite, question_id, points in rows if question_id is not None}
+    return (rows[0][0] if rows else False), calibrated
 
 
 def calibration_copies(*, calibration: Calibration) -> list[Copy]:

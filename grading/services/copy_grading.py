@@ -27,7 +27,7 @@ from ..engine.errors import EngineError, TransientLLMError
 from ..engine.grader import PhaseRun, grade_copy
 from ..engine.llm import LLMResult, llm_pool
 from ..engine.prompts import ExamContext, exam_context
-from ..engine.schema import parse_copy_grades
+from ..engine.schema import CopyGrades, parse_copy_grades
 from ..models import Copy, GradingJob, ModelAnswer
 from .answers import Answered, answer_call, answer_forget, answer_keep, answer_kept, ledger_write
 from .estimate import copy_first_round_worst, request_worst_tokens, slot_configs
@@ -55,12 +55,12 @@ def _call_key(copy: Copy, *, phase: str, slot: str, repair: bool) -> str:
 
 def _store(
     copy: Copy, job: GradingJob, *, phase: str, slot: str, repair: bool, result: LLMResult, reply: Reply
-) -> Reply:
-    """The audit row of one call whose ledger row is written (see _run)."""
+) -> tuple[int, Reply]:
+    """The audit row of one call whose ledger row is written (see _run): its id, and the reply."""
     key = _call_key(copy, phase=phase, slot=slot, repair=repair)
     try:
         with transaction.atomic():
-            ModelAnswer.objects.create(
+            answer = ModelAnswer.objects.create(
                 copy=copy,
                 attempt=copy.attempt,
                 phase=phase,
@@ -79,18 +79,19 @@ def _store(
         ).first()
         if stored is None:
             raise CopyGone from None
-        reply = _replayed(stored)
+        answer, reply = stored, _replayed(stored)
     answer_forget(key=key)
-    return reply
+    return answer.pk, reply
 
 
 def _replayed(answer: ModelAnswer) -> Reply:
     return Reply(model=answer.model, raw=answer.raw, value=answer.get_grades(), error=answer.error)
 
 
-def _run(copy: Copy, job: GradingJob, lease_owner: str, *, held: int = 0) -> PhaseRun:
+def _run(copy: Copy, job: GradingJob, lease_owner: str, *, held: int, seen: dict[int, CopyGrades]) -> PhaseRun:
     """`held`: the first round's worst case this execution held just before (copy_grade): that
-    round does not ask for its hold again when it needs no more."""
+    round does not ask for its hold again when it needs no more. `seen` gets every usable answer
+    of the copy's attempt, by ModelAnswer id (those replayed and those stored)."""
 
     def run(phase: str, requests: dict[str, Request], repair: bool) -> dict[str, Reply]:
         """Replays the calls of this round already stored; makes the others in parallel and stores each."""
@@ -99,7 +100,11 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str, *, held: int = 0) -> Pha
         stored = ModelAnswer.objects.filter(
             copy=copy, attempt=copy.attempt, phase=phase, repair=repair, slot__in=list(requests)
         )
-        replies = {answer.slot: _replayed(answer) for answer in stored}
+        replies: dict[str, Reply] = {}
+        for answer in stored:
+            replies[answer.slot] = _replayed(answer)
+            if (grades := replies[answer.slot].value) is not None:
+                seen[answer.pk] = grades
         pending = {slot: request for slot, request in requests.items() if slot not in replies}
         if not pending:
             return replies
@@ -181,7 +186,11 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str, *, held: int = 0) -> Pha
         for slot in [slot for slot in pending if slot in results]:  # in the round's order
             result = results[slot]
             reply = reply_parse(result, partial(parse_copy_grades, expected_ids=pending[slot].expected))
-            replies[slot] = _store(copy, job, phase=phase, slot=slot, repair=repair, result=result, reply=reply)
+            answer_id, replies[slot] = _store(
+                copy, job, phase=phase, slot=slot, repair=repair, result=result, reply=reply
+            )
+            if (grades := replies[slot].value) is not None:
+                seen[answer_id] = grades
         if failure is not None:
             # The calls that succeeded are stored: a retry will not pay for them again.
             raise failure
@@ -256,6 +265,7 @@ def _copy_grade_leased(
     lease_owner: str,
 ) -> str:
     exam = copy.exam
+    seen: dict[int, CopyGrades] = {}  # the attempt's usable answers, for the manipulation check
     try:
         configs = configs or slot_configs(exam, checked=False)
         if ctx is None:
@@ -266,7 +276,7 @@ def _copy_grade_leased(
             pages=copy_pages_for_grading(copy=copy),
             step=exam.rounding_step,
             configs=configs,
-            run=_run(copy, job, lease_owner, held=held),
+            run=_run(copy, job, lease_owner, held=held, seen=seen),
             on_verification=lambda: _verifying(copy),
         )
     except TransientLLMError:
@@ -281,7 +291,7 @@ def _copy_grade_leased(
     except _LeaseLost:
         return "taken"
     questions = {f"q{number}": question for number, question in enumerate(exam.questions.all(), start=1)}
-    flagged, reason = copy_manipulation(copy=copy, outcome=outcome)
+    flagged, reason = copy_manipulation(copy=copy, outcome=outcome, answers=[seen[pk] for pk in sorted(seen)])
     with transaction.atomic():
         if not copy.transition(
             source=(Copy.Status.GRADING, Copy.Status.VERIFYING),

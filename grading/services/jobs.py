@@ -217,8 +217,9 @@ def job_finalize(*, job: GradingJob) -> bool:
 
 def job_maybe_finish(*, job_id: int) -> None:
     """Finalizes the job once none of its copies is queued or being graded any more."""
-    # The job and whether a copy of it is still active, in one read (one snapshot).
+    # The job's status and whether a copy of it is still active, in one read (one snapshot); the
+    # job itself is read only when it ends (job_finalize's transition checks its status again).
     active = Exists(Copy.objects.filter(job_id=OuterRef("pk"), status__in=ACTIVE))
-    job = GradingJob.objects.select_related("exam", "exam__owner", "created_by").annotate(active=active).get(pk=job_id)
-    if job.status == GradingJob.Status.RUNNING and not job.active:
-        job_finalize(job=job)
+    status, busy = GradingJob.objects.filter(pk=job_id).values_list("status", active).get()
+    if status == GradingJob.Status.RUNNING and not busy:
+        job_finalize(job=GradingJob.objects.select_related("exam", "exam__owner", "created_by").get(pk=job_id))

@@ -6,19 +6,20 @@ from django.utils.translation import gettext as _
 
 from ..engine.grader import CopyOutcome
 from ..engine.injection import injection_find
-from ..models import Copy, ModelAnswer
+from ..engine.schema import CopyGrades
+from ..models import Copy
 
 
-def copy_manipulation(*, copy: Copy, outcome: CopyOutcome) -> tuple[bool, str]:
+def copy_manipulation(*, copy: Copy, outcome: CopyOutcome, answers: list[CopyGrades]) -> tuple[bool, str]:
     """(flag, reason): the models' own flag, or — whatever the models said, since a model that
     obeys the copy also keeps quiet about it — instruction-like text addressed to the grader
-    found locally in the copy's text layer or in what any model read on its pages."""
+    found locally in the copy's text layer or in what any model read on its pages.
+
+    `answers`: every usable answer of the copy's attempt, in the order they were stored (the
+    copy's run replayed or stored each of them: services.copy_grading)."""
     texts = [page.text for page in copy.pages.all()]  # in index order (prefetched for grading)
-    answers = ModelAnswer.objects.filter(copy=copy, attempt=copy.attempt, parsed__isnull=False)
-    for answer in answers.order_by("id"):
-        grades = answer.get_grades()
-        if grades is not None:
-            texts += [question.reading for question in grades.questions]
+    for grades in answers:
+        texts += [question.reading for question in grades.questions]
     texts += [item.reading for item in outcome.questions]
     quote = injection_find(texts)
     reasons = []
