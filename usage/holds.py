@@ -38,19 +38,29 @@ def _in_flight(budget: Pool, *, exclude_key: str) -> bool:
     units = Reservation.objects.filter(budget.holders(), state=Reservation.State.HELD, key__contains=":").exclude(
         key=exclude_key
     )
-    return any(r.tokens > (r.spent or 0) for r in units.annotate(spent=Sum("records__total_tokens")))
+    return any(r.tokens > r.spent for r in _with_spent(units))
+
+
+def _tokens_of(records) -> Coalesce:
+    """The sum of `records`' tokens as a subquery (0 without any)."""
+    total = records.order_by().annotate(group=Value(1)).values("group").annotate(t=Sum("total_tokens")).values("t")
+    return Coalesce(Subquery(total, output_field=IntegerField()), 0)
+
+
+def _spent() -> Coalesce:
+    """What was recorded against the reservation a query reads (its ledger rows' tokens)."""
+    return _tokens_of(UsageRecord.objects.filter(reservation_id=OuterRef("pk")))
 
 
 def _with_spent(reservations):
-    """The reservations with `spent`: the tokens of their ledger rows (0 without any)."""
-    return reservations.annotate(spent=Coalesce(Sum("records__total_tokens"), 0))
+    """The reservations with `spent` (a subquery, so they can also be locked FOR UPDATE)."""
+    return reservations.annotate(spent=_spent())
 
 
 def _job_locked(reservations):
     """The reservations locked (a unit's tokens are taken from its job's row under its lock),
-    with `spent`: what was recorded against them (0 without any)."""
-    spent = _tokens_of(UsageRecord.objects.filter(reservation_id=OuterRef("pk")))
-    return reservations.select_for_update().annotate(spent=spent)
+    with `spent`."""
+    return _with_spent(reservations.select_for_update())
 
 
 def _first_hold_from_job(*, pool_key: str, key: str, need: int) -> bool:
@@ -136,18 +146,12 @@ def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
         return Hold.GRANTED
 
 
-def _tokens_of(records) -> Coalesce:
-    """The sum of `records`' tokens as a subquery (0 without any)."""
-    total = records.order_by().annotate(group=Value(1)).values("group").annotate(t=Sum("total_tokens")).values("t")
-    return Coalesce(Subquery(total, output_field=IntegerField()), 0)
-
-
 def _settle(*, key: str, outcome: str, with_units: bool) -> bool:
     if outcome and outcome not in Reservation.Outcome.values:
         raise ValueError(f"unknown outcome {outcome!r}")
     # What it spent: its own ledger rows, and for a job those of its units (its copies' holds,
     # against which its calls are recorded), so that its line shows what they all spent.
-    spent: Combinable = _tokens_of(UsageRecord.objects.filter(reservation_id=OuterRef("pk")))
+    spent: Combinable = _spent()
     if with_units:
         spent = spent + _tokens_of(UsageRecord.objects.filter(reservation__key__startswith=f"{key}:"))
     # One statement: settled once, by whichever call gets there first.
