@@ -424,6 +424,20 @@ class Walk:
         say("dashboard, exam and review pages shot at 768 and 390 px")
 
 
+def chromium_launch(playwright):
+    """Debian's Chromium, headless, as the walks run it (in a container or as root too)."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+    )
+
+
+def page_open(browser):
+    """A French-speaking visitor at 1366 px, patient enough for a loaded machine."""
+    context = browser.new_context(locale="fr-FR", viewport={"width": 1366, "height": 900})
+    context.set_default_timeout(120_000)
+    return context.new_page()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--copies", type=int, default=6, help="copies to grade (at most 8)")
@@ -440,14 +454,8 @@ def main() -> int:
 
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-            )
-            context = browser.new_context(locale="fr-FR", viewport={"width": 1366, "height": 900})
-            context.set_default_timeout(120_000)
-            page = context.new_page()
+            browser = chromium_launch(playwright)
+            page = page_open(browser)
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
             walk = Walk(stack, page, work)

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import demo_walk  # noqa: E402  (the same stack and steps)
-from demo_walk import CHROMIUM, PY, STUDENTS, Stack, Walk, _step, say, wait  # noqa: E402
+from demo_walk import PY, STUDENTS, Stack, Walk, _step, chromium_launch, page_open, say, wait  # noqa: E402
 
 OUT = ROOT / "test-artifacts" / "demo-walk-school"
 OPERATOR = ("operateur@corrigo.example", "Operateur-mot-de-passe-42")
@@ -154,6 +154,12 @@ class SchoolWalk(Walk):
         text = self.page.get_by_test_id("estimate-cost").inner_text()
         return int(re.sub(r"\D", "", re.search(r"\(([\d\s  .,]+) jetons", text).group(1)))
 
+    def used_tokens(self) -> int:
+        """What the school's pool has paid already (the names read on the class PDF, say)."""
+        self.page.reload()
+        text = self.page.locator("body").inner_text()
+        return int(re.sub(r"\D", "", re.search(r"([\d\s  .,]+) / [\d\s  .,]+ jetons utilisés", text).group(1)))
+
     def partial_launch(self) -> int:
         self.page.reload()
         button = self.page.get_by_test_id("start")
@@ -208,19 +214,9 @@ def main() -> int:
 
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-            )
-
-            def person():
-                context = browser.new_context(locale="fr-FR", viewport={"width": 1366, "height": 900})
-                context.set_default_timeout(120_000)
-                return context.new_page()
-
-            head = SchoolWalk(stack, person(), work)
-            teacher = SchoolWalk(stack, person(), work)
+            browser = chromium_launch(playwright)
+            head = SchoolWalk(stack, page_open(browser), work)
+            teacher = SchoolWalk(stack, page_open(browser), work)
             teacher.shots = head.shots  # one numbering for the screenshots
             _step(head, "school admin signs up", lambda: head.signup_as(HEAD))
             _step(head, "operator", lambda: head.operator_login(browser))
@@ -232,7 +228,8 @@ def main() -> int:
             _step(teacher, "exam", teacher.exam)
             _step(teacher, "upload", lambda: teacher.upload(students))
             estimate = _step(teacher, "estimate", teacher.estimate_tokens)
-            partial_pool = estimate * 2 // 3  # about two thirds of the exam: a partial launch
+            used = _step(teacher, "used", teacher.used_tokens)
+            partial_pool = used + estimate * 2 // 3  # about two thirds of the exam: a partial launch
             _step(head, "pool for part of the exam", lambda: head.pool_set(partial_pool, "operator pool for a part"))
             _step(teacher, "partial launch", teacher.partial_launch)
             _step(head, "pool raised", lambda: head.pool_set(5_000_000, "operator raised the pool"))
