@@ -1,7 +1,7 @@
 """`make bench`: the grading engine's figures (printed, never asserted).
 
     python -m tests.bench  [--copies 30/120/300] [--workers <cores>] [--threads 8] [--pages 4]
-                           [--latency 1.0] [--samples 200] [--only grading|grid|export]
+                           [--latency 1.0] [--samples 200] [--repeat 1] [--only grading|grid|export]
 
 Database: a dedicated PostgreSQL database (`corrigo_bench_<checkout>`) on the server of
 DATABASE_URL, created for the run with Django's test-database machinery and MIGRATE=False
@@ -13,14 +13,18 @@ worker subprocesses (threads pool, `--threads` each, prefetch 1, acks_late, pers
 connections: the production worker model, config/workers.py), daphne + the Redis channel layer
 for websockets, litellm for every call.
 
-Lines printed, for each class size of `--copies`:
+Lines printed: first `machine cores= python_loop_ms= load=`, the time one core takes for a fixed
+Python loop (compare CPU figures from two machines by it: they differ by 1.5–2× here); then,
+for each class size of `--copies`:
 - grading copies= workers= threads= wall_s ideal_s ratio calls concurrency load=: a class of
   N copies × `--pages` pages in double correction. concurrency = workers × threads × 2 (each
   task calls both graders at once); ideal = max(ceil(calls / concurrency), longest chain of
   dependent calls) × latency, the chain being grading → verification (2) when any copy needed
   a verification round. load= is the load average (1 and 5 min) before the run, load_after= after.
+  These come from runs without the sampler below (it takes the GIL 200 times a second);
+  `--repeat K` times each, then `grading_median copies= runs= ratio= cpu_ms_per_copy=`.
 - cpu_ms_per_copy: the worker processes' CPU time (user + system) during the run / copies;
-  LLM waits use no CPU. The sampler's own CPU (sampler_ms_per_copy) is left out.
+  LLM waits use no CPU.
 - cpu_ms_per_copy_beside: the CPU the same run cost beside the workers, on the same cores:
   provider_server = this process (the scripted provider, standing in for a remote one, and
   the wait loop), postgres = the backends serving the bench database.
@@ -28,7 +32,8 @@ Lines printed, for each class size of `--copies`:
   llm_call = litellm and the HTTP client, ledger = answers kept, ledger rows and allowance holds,
   progress = live events, engine = prompts and answers stored, copy_state = the rest of the copy
   task, celery = the broker, llm_logging = litellm's callbacks). BENCH_SAMPLER_DETAIL=1 prints
-  the top functions too.
+  the top functions too. From one more run of the same class with the sampler on (its own CPU,
+  sampler_ms_per_copy, left out), with that run's sampled_run_cpu_ms_per_copy and ratio.
 - sizing tokens_per_copy db_transactions_per_copy: the ledger's tokens per copy (prompt +
   completion, every call) and the transactions committed in the database per copy (every
   process; PostgreSQL's statistics, which lag by up to half a second).
@@ -222,10 +227,14 @@ def bench_grading(args, tmp: Path, server) -> list[str]:
     try:
         _warm_up(workers)
         for copies in args.copies:
-            result = _graded(args, copies, server, workers, sampler_dir)
-            for line in result:
+            runs = [_graded(args, copies, server, workers, sampler_dir) for _ in range(args.repeat)]
+            if args.repeat > 1:
+                runs.append([_median_line(copies, runs)])
+            # The split by phase comes from a run of its own, with the sampler on (it perturbs).
+            runs.append(_graded(args, copies, server, workers, sampler_dir, sampled=True))
+            for line in (line for run in runs for line in run):
                 print(line, flush=True)
-            lines += result
+                lines.append(line)
     except Exception:
         for worker in workers:
             print(worker.log()[-4000:], file=sys.stderr)
@@ -248,7 +257,19 @@ def _warm_up(workers) -> None:
     _wait_finished(exam, timeout=300)
 
 
-def _graded(args, copies: int, server, workers, sampler_dir: Path) -> list[str]:
+def _median_line(copies: int, runs: list[list[str]]) -> str:
+    """The median of the repeated runs' ratio and CPU per copy (the machine is noisy)."""
+
+    def figure(run: list[str], name: str) -> float:
+        return float(next(part for line in run for part in line.split() if part.startswith(f"{name}=")).split("=")[1])
+
+    ratio = statistics.median(figure(run, "ratio") for run in runs)
+    cpu = statistics.median(figure(run, "cpu_ms_per_copy") for run in runs)
+    return f"grading_median copies={copies} runs={len(runs)} ratio={ratio:.2f} cpu_ms_per_copy={cpu:.1f}"
+
+
+def _graded(args, copies: int, server, workers, sampler_dir: Path, *, sampled: bool = False) -> list[str]:
+    """One timed class: the headline lines, or (`sampled`) the split of the CPU by phase alone."""
     from django.db import transaction
 
     from grading import services
@@ -263,17 +284,22 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path) -> list[str]:
     xacts_before = _xacts()
     cpu_before = sum(_cpu_seconds(worker.process.pid) for worker in workers)
     own_before, postgres_before = _others_cpu()
+    switch = sampler_dir / "on"
+    if sampled:
+        switch.touch()
+        time.sleep(0.3)  # every sampler has read its threads' clocks once
     phases_before = _sampled(sampler_dir)
     started = time.perf_counter()
     t0 = time.monotonic()
     with transaction.atomic():
         services.job_start(exam=exam, user=teacher)
     ended = _wait_finished(exam)
-    time.sleep(0.6)  # the samplers' next write covers the end of the run
+    time.sleep(0.6)  # the work a copy's end leaves (progress sent late) and the samplers' next write
     cpu = sum(_cpu_seconds(worker.process.pid) for worker in workers) - cpu_before
     own_after, postgres_after = _others_cpu()
     xacts = _xacts() - xacts_before
     phases_after = _sampled(sampler_dir)
+    switch.unlink(missing_ok=True)
     phases = {name: phases_after.get(name, 0.0) - phases_before.get(name, 0.0) for name in phases_after}
     sampler = phases.pop("sampler", 0.0)
     if os.environ.get("BENCH_SAMPLER_DETAIL"):
@@ -304,7 +330,6 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path) -> list[str]:
     cpu_line = (
         f"cpu_ms_per_copy={worker_cpu * 1000 / copies:.1f} copies={copies}"
         f" cpu_ms_per_page={worker_cpu * 1000 / (copies * args.pages):.1f}"
-        f" sampler_ms_per_copy={sampler * 1000 / copies:.1f}"
     )
     # What else the run cost on the same cores (PostgreSQL's backends of the bench database that
     # lived through the run: the workers' persistent connections; Redis is shared, left out).
@@ -316,7 +341,11 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path) -> list[str]:
     split = " ".join(f"{name}={seconds * 1000 / copies:.1f}" for name, seconds in sorted(phases.items()))
     split_line = (
         f"cpu_phases_ms_per_copy copies={copies} {split} unattributed={(worker_cpu - attributed) * 1000 / copies:.1f}"
+        f" sampled_run_cpu_ms_per_copy={worker_cpu * 1000 / copies:.1f} sampled_run_ratio={wall / ideal:.2f}"
+        f" sampler_ms_per_copy={sampler * 1000 / copies:.1f}"
     )
+    if sampled:
+        return [split_line]
 
     # Prefix caching: per model, grading calls in arrival order; copies 2..N.
     grading_calls = [r for r in server.requests if "[TASK:verify]" not in r.text and r.usage]
@@ -347,7 +376,7 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path) -> list[str]:
         f"sizing copies={copies} tokens_per_copy={spent // copies} db_transactions_per_copy={xacts / copies:.0f}"
     )
     print(f"# {done}/{copies} copies done, static prefix ≈ {common} tokens", file=sys.stderr)
-    return [grading_line, cpu_line, split_line, others_line, cache_line, sizing_line]
+    return [grading_line, cpu_line, others_line, cache_line, sizing_line]
 
 
 def bench_progress(args, tmp: Path) -> str:
@@ -417,6 +446,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=cores, help="worker processes (default: the core count)")
     parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs of each class size (a median line when > 1)")
     parser.add_argument(
         "--only",
         choices=["grading", "grid", "export"],
@@ -441,7 +471,7 @@ def main() -> None:
         old_name = connection.settings_dict["NAME"]
         connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         server = LLMServer().start()
-        print(f"# {cores} cores, {_load()}", flush=True)
+        print(_machine_line(cores), flush=True)
         try:
             if args.only in (None, "grading"):
                 bench_grading(args, tmp, server)
@@ -459,6 +489,17 @@ def main() -> None:
             connection.creation.destroy_test_db(old_name, verbosity=0)
         if args.only is None:
             print(bench_render(tmp), flush=True)
+
+
+def _machine_line(cores: int) -> str:
+    """How fast this machine runs Python on one core, so that CPU figures measured on two
+    machines can be compared: the median of 5 runs of a fixed loop (10⁶ squares summed)."""
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        sum(i * i for i in range(1_000_000))
+        runs.append((time.perf_counter() - started) * 1000)
+    return f"machine cores={cores} python_loop_ms={statistics.median(runs):.1f} {_load()}"
 
 
 def _sessions_close(connection) -> None:
