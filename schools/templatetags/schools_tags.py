@@ -8,10 +8,11 @@ register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def school_admin_link(context) -> bool:
-    """`{% school_admin_link as administers %}`: whether the signed-in user administers a school
-    (the navigation then links to its page). One indexed query per page, signed-in users only."""
+def school_roles(context) -> selectors.SchoolRoles | None:
+    """`{% school_roles as roles %}`: whether the signed-in user administers a school (the menu
+    links to its page) and whether a school pays for them (the menu then offers no plans: their
+    school's admin manages the plan). One query per page, signed-in users only."""
     user = context.get("user")
     if user is None or not user.is_authenticated:
-        return False
-    return selectors.schools_administered(user=user).exists()
+        return None
+    return selectors.school_roles(user=user)
