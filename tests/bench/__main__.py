@@ -225,7 +225,7 @@ def bench_grading(args, tmp: Path, server) -> list[str]:
     ]
     lines: list[str] = []
     try:
-        _warm_up(workers)
+        _warm_up(workers, args.threads)
         for copies in args.copies:
             runs = [_graded(args, copies, server, workers, sampler_dir) for _ in range(args.repeat)]
             if args.repeat > 1:
@@ -245,13 +245,17 @@ def bench_grading(args, tmp: Path, server) -> list[str]:
     return lines
 
 
-def _warm_up(workers) -> None:
-    """Every worker imports litellm (seconds) and opens its connections before the timed runs."""
+def _warm_up(workers, threads: int) -> None:
+    """Every worker imports litellm (seconds) and opens its connections before the timed runs,
+    as long-running workers have: a class of two copies per thread, so that every task thread
+    and every call thread (two per task) has opened its database connection (the first timed
+    run paid 25–35 ms a copy more than the second, in 4 pairs at load 2–11, when the warm-up
+    class was four copies a worker: half the call threads opened their connections in it)."""
     from django.db import transaction
 
     from grading import services
 
-    teacher, exam = _class_create(copies=len(workers) * 4, pages=1)
+    teacher, exam = _class_create(copies=len(workers) * threads * 2, pages=1)
     with transaction.atomic():
         services.job_start(exam=exam, user=teacher)
     _wait_finished(exam, timeout=300)
