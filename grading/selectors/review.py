@@ -325,6 +325,11 @@ def feedback_stale_count(*, exam: Exam) -> int:
     return Grade.objects.filter(copy__exam=exam).alias(stale=FEEDBACK_STALE).filter(stale=True).count()
 
 
+def grade_feedback_stale(*, grade_id: int) -> bool:
+    """Whether the engine's comment on this answer is « à revoir » (FEEDBACK_STALE), as stored now."""
+    return Grade.objects.filter(pk=grade_id).alias(stale=FEEDBACK_STALE).filter(stale=True).exists()
+
+
 def copy_total(*, copy: Copy) -> Decimal | None:
     """The copy's total after an edit (the grid's and the copy page's live figure)."""
     return copy.grades.aggregate(t=Sum("points"))["t"]

@@ -49,16 +49,7 @@ def grid_cells(rows: list[ReviewRow], columns: list[int], *, csrf_token: str, ne
     label_pattern = _("%(student)s, question %(n)s")
     restore_pattern = _("Rétablir la note de l'IA : %(label)s")
     ai = escape(_("IA"))
-    # The engine's comment beside points the teacher changed (FEEDBACK_STALE): not exported.
-    stale_title = escape(
-        _("Les points ont changé : le commentaire de l'IA n'est pas exporté tant qu'il n'est pas revu.")
-    )
-    stale_label = escape(_("Commentaire à revoir"))
-    stale_url = reverse("copy_detail", args=[_PK])
-    stale = (
-        f'<a class="badge feedback-stale" data-testid="feedback-stale" title="{stale_title}"'
-        f' href="{stale_url}#question-{_PK + 1}">{stale_label}</a>'
-    )
+    stale = _stale_badge_pattern()
     html_rows = []
     for row_index, row in enumerate(rows):
         student = row.copy.student_label
@@ -88,6 +79,22 @@ def grid_cells(rows: list[ReviewRow], columns: list[int], *, csrf_token: str, ne
             )
         html_rows.append(mark_safe("".join(parts)))  # noqa: S308  # nosec B308 B703 (every value above is escaped)
     return html_rows
+
+
+def _stale_badge_pattern() -> str:
+    """The engine's comment beside points the teacher changed (FEEDBACK_STALE): not exported.
+    A link to the answer on the copy page, for copy _PK and question _PK + 1."""
+    title = escape(_("Les points ont changé : le commentaire de l'IA n'est pas exporté tant qu'il n'est pas revu."))
+    return (
+        f'<a class="badge feedback-stale" data-testid="feedback-stale" title="{title}"'
+        f' href="{reverse("copy_detail", args=[_PK])}#question-{_PK + 1}">{escape(_("Commentaire à revoir"))}</a>'
+    )
+
+
+def feedback_stale_badge(grade: Grade) -> SafeString:
+    """One cell's badge, as the grid writes it (sent with a grade's edit so it shows at once)."""
+    badge = _stale_badge_pattern().replace(str(_PK + 1), str(grade.question_id)).replace(str(_PK), str(grade.copy_id))
+    return mark_safe(badge)  # noqa: S308  # nosec B308 B703 (escaped above)
 
 
 def _cell(

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import formats
 from django.utils.translation import gettext as _
@@ -24,7 +25,7 @@ from .. import exports, selectors, services
 from ..errors import WorkflowError
 from ..forms import CopyRenameForm, points_parse
 from ..models import Copy, ExamStudent, Grade
-from .grid import grid_cells
+from .grid import feedback_stale_badge, grid_cells
 from .responses import back_to, wants_json
 from .roster import pronote_scale
 
@@ -119,6 +120,7 @@ def _number(value: Decimal) -> str:
 def _grade_payload(grade: Grade) -> dict[str, object]:
     """What the grid's script shows after an edit: the points, the engine's, the new total."""
     total = selectors.copy_total(copy=grade.copy)
+    stale = selectors.grade_feedback_stale(grade_id=grade.pk)
     return {
         "ok": True,
         "points": _number(grade.points),
@@ -127,6 +129,11 @@ def _grade_payload(grade: Grade) -> dict[str, object]:
         "total": _number(total) if total is not None else "",
         # The copy page shows at once that its appréciation may no longer agree with the points.
         "appreciation_stale": selectors.copy_appreciation_stale(copy_id=grade.copy_id),
+        # …and the engine's comment on this answer, « à revoir » (or no longer): the grid's badge
+        # and the copy page's warning, rendered here as on a reload (review.js puts them in place).
+        "grade": grade.pk,
+        "feedback_stale_badge": feedback_stale_badge(grade) if stale else "",
+        "feedback_stale_warning": render_to_string("grading/copy_detail.html#feedback-stale") if stale else "",
     }
 
 

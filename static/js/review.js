@@ -25,6 +25,18 @@
     }, 600);
   }
 
+  // The engine's comment on the answer, « à revoir » once the points change (or no longer,
+  // after a restore): the server sends the grid's badge and the copy page's warning.
+  function feedbackStale(cell, body) {
+    if (cell && cell.closest("[data-feedback-badges]")) {
+      var badge = cell.querySelector(".feedback-stale");
+      if (badge) { badge.remove(); }
+      if (body.feedback_stale_badge) { cell.insertAdjacentHTML("beforeend", body.feedback_stale_badge); }
+    }
+    var slot = document.querySelector('[data-feedback-stale-slot="' + body.grade + '"]');
+    if (slot) { slot.innerHTML = body.feedback_stale_warning || ""; }
+  }
+
   function apply(input, body) {
     input.value = body.points;
     input.setAttribute("data-saved", body.points);
@@ -41,6 +53,7 @@
     if (total && body.total !== undefined) { total.textContent = body.total; }
     var stale = document.querySelector("[data-appreciation-stale]");
     if (stale && body.appreciation_stale) { stale.hidden = false; }
+    feedbackStale(cell, body);
     statsRefresh();
   }
 

@@ -178,3 +178,29 @@ def test_a_kept_comment_is_asked_again_when_a_new_grading_brings_another_one(
         False,
     )
     assert _lea_csv_feedback(owner_client, graded) == "Q2 : Justifie le calcul."
+
+
+def test_the_edit_answers_with_the_badge_and_the_warning_a_reload_would_show(owner_client, graded):
+    """review.js puts them in place at once (tests/browser/test_feedback_stale_live.py)."""
+    grade = _lea_q1(graded)
+
+    lowered = _points(owner_client, grade, "1,5").json()
+
+    assert lowered["grade"] == grade.pk
+    grid = _page(owner_client, "exam_review", graded.pk)
+    badge = html.unescape(lowered["feedback_stale_badge"])
+    assert 'data-testid="feedback-stale"' in badge and badge in grid  # the very cell's badge
+    warning = html.unescape(lowered["feedback_stale_warning"])
+    assert "Garder le commentaire" in warning and warning.strip() in _page(owner_client, "copy_detail", grade.copy_id)
+
+    restored = owner_client.post(reverse("grade_restore", args=[grade.pk]), headers={"Accept": "application/json"})
+
+    assert (restored.json()["feedback_stale_badge"], restored.json()["feedback_stale_warning"]) == ("", "")
+
+
+def test_the_edit_answers_in_the_teachers_language(owner_client, teacher, graded):
+    teacher.language = "en"
+    teacher.save()
+    answer = _points(owner_client, _lea_q1(graded), "1").json()
+    assert "Comment to review" in answer["feedback_stale_badge"]
+    assert "Keep the comment" in answer["feedback_stale_warning"]

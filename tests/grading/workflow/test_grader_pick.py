@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 from decimal import Decimal
+from unittest.mock import ANY
 
 import pytest
 from django.urls import reverse
@@ -61,6 +62,9 @@ def test_picking_grader_b_on_a_disagreement_takes_its_verified_points_and_is_aud
         "edited": True,
         "total": "7,5",
         "appreciation_stale": False,
+        "grade": q2.pk,
+        "feedback_stale_badge": ANY,
+        "feedback_stale_warning": ANY,
     }
     q2.refresh_from_db()
     assert (q2.points, q2.ai_points, q2.edited) == (D("4.5"), D(4), True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import html
 import re
 from decimal import Decimal
+from unittest.mock import ANY
 
 import pytest
 from django.db import connection
@@ -91,6 +92,9 @@ def test_an_edit_is_saved_and_audited(owner_client, teacher):
         "edited": True,
         "total": "2,5",
         "appreciation_stale": False,
+        "grade": grade.pk,
+        "feedback_stale_badge": ANY,
+        "feedback_stale_warning": ANY,
     }
     grade.refresh_from_db()
     assert (grade.points, grade.ai_points, grade.edited) == (Decimal("2.5"), Decimal("0"), True)
