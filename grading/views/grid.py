@@ -85,9 +85,10 @@ def _stale_badge_pattern() -> str:
     """The engine's comment beside points the teacher changed (FEEDBACK_STALE): not exported.
     A link to the answer on the copy page, for copy _PK and question _PK + 1."""
     title = escape(_("Les points ont changé : le commentaire de l'IA n'est pas exporté tant qu'il n'est pas revu."))
+    label = escape(_("Commentaire à revoir"))  # outside the f-string, where makemessages finds it
     return (
         f'<a class="badge feedback-stale" data-testid="feedback-stale" title="{title}"'
-        f' href="{reverse("copy_detail", args=[_PK])}#question-{_PK + 1}">{escape(_("Commentaire à revoir"))}</a>'
+        f' href="{reverse("copy_detail", args=[_PK])}#question-{_PK + 1}">{label}</a>'
     )
 
 
