@@ -10,7 +10,7 @@ from core.errors import ApplicationError
 from usage.admin import CopyUsageInline
 
 from . import services
-from .models import Copy, Exam, Grade, GradingJob, ModelAnswer, Question
+from .models import AppreciationRun, Copy, Exam, Grade, GradingJob, ModelAnswer, Question
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -44,6 +44,12 @@ class JobInline(ReadOnlyInline):
     fields = ("status", "total_copies", "estimated_tokens", "started_at", "finished_at")
     readonly_fields = fields
     show_change_link = True
+
+
+class AppreciationRunInline(ReadOnlyInline):
+    model = AppreciationRun
+    fields = ("status", "total", "drafted", "message", "created_at", "updated_at")
+    readonly_fields = fields
 
 
 @admin.action(description=_("Supprimer les fichiers des élèves (les notes restent)"))
@@ -87,7 +93,7 @@ class ExamAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     raw_id_fields = ("owner",)
     readonly_fields = ("files_purged_at",)
-    inlines = [QuestionInline, JobInline, CopyInline]
+    inlines = [QuestionInline, JobInline, AppreciationRunInline, CopyInline]
     actions = [purge_student_files]
 
 

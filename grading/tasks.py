@@ -247,3 +247,18 @@ def deferred_resume_all_task() -> int:
     from .services.deferred import deferred_resume_all
 
     return deferred_resume_all()
+
+
+@shared_task(acks_late=False, ignore_result=True)
+def exam_appreciations_task(run_id: int) -> str:
+    """« Rédiger les appréciations manquantes », in the teacher's language (its message is stored
+    as text). Acknowledged on receipt, never redelivered: two deliveries would draft copies twice
+    (each call metered, only one written); a lost worker leaves its pass silent, and the teacher's
+    next click starts a new one (AppreciationRun.lost)."""
+    from .services.appreciation_run import exam_appreciations_run
+
+    teacher = User.objects.filter(exams__appreciation_runs=run_id).first()
+    if teacher is None:
+        return "deleted"
+    with user_language_override(teacher):
+        return exam_appreciations_run(run_id=run_id)

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .views import (
+    appreciations,
     bareme,
     by_question,
     calibration,
@@ -69,6 +70,12 @@ urlpatterns = [
     path("grades/<int:pk>/pick/", review.grade_pick, name="grade_pick"),
     path("grades/<int:pk>/feedback/", review.grade_feedback, name="grade_feedback"),
     path("copies/<int:pk>/appreciation/", review.copy_appreciation, name="copy_appreciation"),
+    path("exams/<int:pk>/appreciations/", appreciations.exam_appreciations, name="exam_appreciations"),
+    path(
+        "exams/<int:pk>/appreciations/draft/",
+        appreciations.exam_appreciations_draft,
+        name="exam_appreciations_draft",
+    ),
     path("copies/<int:pk>/rename/", review.copy_rename, name="copy_rename"),
     path("copies/<int:pk>/reviewed/", review.copy_reviewed, name="copy_reviewed"),
     path("copies/<int:pk>/regrade/", review.copy_regrade, name="copy_regrade"),

@@ -10,6 +10,7 @@ failed. Every status change is a conditional UPDATE (StatusTransitions).
 from __future__ import annotations
 
 from ..roster_models import ExamStudent
+from .appreciations import AppreciationRun
 from .calibration import Calibration, CalibrationGrade
 from .exams import Copy, Exam, GradingJob, Page, Question, SourceFile, page_upload_to, source_upload_to
 from .exports import ExportFile
@@ -20,6 +21,7 @@ from .summary import ClassSummary
 
 __all__ = [
     "FEEDBACK_STALE",
+    "AppreciationRun",
     "Calibration",
     "CalibrationGrade",
     "ClassSummary",

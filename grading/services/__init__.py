@@ -10,7 +10,8 @@
 - review: grade and feedback edits, restore, a double-corrected answer's pick (A, B, mean), a
   group's grade and answers marked reviewed (by question), the copy's appréciation, reviewed
   flag, renaming.
-- appreciation: the copy's appréciation drafted by the grading model (metered).
+- appreciation: the copy's appréciation drafted by the grading model (metered); appreciation_run:
+  the missing ones of a whole exam, drafted by a task.
 - estimate: what a job will cost, each slot's checked model.
 - jobs: start (all copies, or those the allowance takes), re-run, cancel, finalize.
 - deferred: copies a partial launch left waiting, started when the allowance comes back.
@@ -35,6 +36,7 @@
 from __future__ import annotations
 
 from .appreciation import copy_appreciation_draft
+from .appreciation_run import exam_appreciations_start
 from .bareme import (
     GradesChoice,
     GradesChoiceNeeded,
@@ -125,6 +127,7 @@ from .uploads import (
 )
 
 __all__ = [
+    "exam_appreciations_start",
     "demo_class_create",
     "CALIBRATION_DEFAULT",
     "CALIBRATION_MAX",

@@ -36,6 +36,12 @@ class Metered(Generic[T]):
     model: str  # the model that gave it (the repair's when there was one)
 
 
+def metered_hold(request: Request, *, max_tokens: int) -> int:
+    """What metered_ask holds on the allowance: the call and its possible repair, each at its
+    worst case."""
+    return 2 * request_worst_tokens(request, max_tokens=max_tokens)
+
+
 def metered_ask(
     *,
     user: User,
@@ -51,8 +57,7 @@ def metered_ask(
     case and its repair's reserved under `key`, each call's ledger row written the moment it
     returns (`phase`, or "repair"), the reservation settled whatever happens.
     `write(request=…, record=…)` is the engine's function that asks."""
-    # The call and its possible repair, each at its worst case.
-    usage_reserve(user=user, key=key, tokens=2 * request_worst_tokens(request, max_tokens=max_tokens), exam=exam)
+    usage_reserve(user=user, key=key, tokens=metered_hold(request, max_tokens=max_tokens), exam=exam)
     models: list[str] = []
 
     def record(result: LLMResult, repair: bool) -> None:
@@ -101,31 +106,41 @@ def _items(copy: Copy) -> tuple[list[dict], Decimal, Decimal]:
     return items, total, maximum
 
 
-def copy_appreciation_draft(*, copy: Copy, user: User) -> Copy:
-    """Asks the grading model for the copy's appréciation; it becomes the draft and the text.
-
-    Raises ApplicationError: no grades yet, allowance too small (QuotaExceeded), model
-    misconfigured, provider down or unusable answer (EngineError)."""
+def copy_appreciation_request(*, copy: Copy) -> Request:
+    """The call that drafts the copy's appréciation (WorkflowError: no grades yet;
+    ModelMisconfigured: the grading model is not set up)."""
     items, total, maximum = _items(copy)
-    config = role_ready(APPRECIATION_ROLE)
-    request = appreciation_request(
-        config=config,
+    return appreciation_request(
+        config=role_ready(APPRECIATION_ROLE),
         title=copy.exam.title,
         language=copy.exam.language,
         items=items,
         total=_number(total),
         maximum=_number(maximum),
     )
-    draft = metered_ask(
+
+
+def copy_appreciation_ask(*, copy: Copy, user: User) -> str:
+    """The grading model's appréciation for the copy, metered (metered_ask); stores nothing.
+
+    Raises ApplicationError: no grades yet, allowance too small (QuotaExceeded, before any
+    call), model misconfigured, provider down or unusable answer (EngineError)."""
+    return metered_ask(
         user=user,
         exam=copy.exam,
         copy=copy,
         phase="appreciation",
         key=f"appreciation:{copy.pk}:{uuid.uuid4().hex[:12]}",
-        request=request,
+        request=copy_appreciation_request(copy=copy),
         max_tokens=APPRECIATION_MAX_TOKENS,
         write=appreciation_write,
     ).value
+
+
+def copy_appreciation_draft(*, copy: Copy, user: User) -> Copy:
+    """Asks the grading model for the copy's appréciation; it becomes the draft and the text
+    (the teacher asked for it on this copy: it replaces theirs). Raises as copy_appreciation_ask."""
+    draft = copy_appreciation_ask(copy=copy, user=user)
     with transaction.atomic():
         locked = Copy.objects.select_for_update().get(pk=copy.pk)
         locked.appreciation_ai = draft

@@ -11,6 +11,7 @@ every URL pattern to prove it). Refusals are ApplicationErrors, shown with their
 - grading: start, cancel, live progress.
 - calibration: the calibration round (blind grading form, AI round, figures, criteria, again).
 - review: the grid, a copy's page, grade edits, re-grading.
+- appreciations: the missing appréciations of an exam drafted by a worker, its progress.
 - by_question: grade by question (one question across all copies, identical readings grouped).
 - grid: the review grid's cells, rendered in Python (6 000 cells through templates took seconds).
 - roster: a student's status (Abs, Disp., Non noté), a copy's student.

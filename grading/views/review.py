@@ -25,6 +25,7 @@ from .. import exports, selectors, services
 from ..errors import WorkflowError
 from ..forms import CopyRenameForm, points_parse
 from ..models import Copy, ExamStudent, Grade
+from .appreciations import appreciations_context
 from .grid import feedback_stale_badge, grid_cells
 from .responses import back_to, wants_json
 from .roster import pronote_scale
@@ -60,6 +61,7 @@ def exam_review(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "histogram": (
             selectors.question_histogram(review, filters["question"] - 1) if filters["question"] else review.histogram
         ),
+        **appreciations_context(exam),
     }
     return render(request, "grading/exam_review.html", context)
 

@@ -4,6 +4,7 @@ import pytest
 
 # Stripe's webhooks signed for dj-stripe's endpoint, its API faked (a partial launch resumes on an upgrade).
 from tests.billing.conftest import fake_stripe, prices, webhook_endpoint, webhooks  # noqa: F401
+from tests.usage.conftest import spend  # noqa: F401  (one ledger writer for every app's tests)
 
 
 @pytest.fixture(autouse=True)
