@@ -18,7 +18,6 @@ import base64
 import html
 import json
 import secrets
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -105,20 +104,12 @@ def data_url(jpeg: bytes) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
 
 
-_subject_lock = threading.Lock()
-
-
-@lru_cache(maxsize=32)
-def _subject_pages_cached(name: str, size: int) -> tuple[tuple[str, str], ...]:
-    with local_copy(name) as path:
+def subject_prompt_render(name: str, *, storage=None) -> tuple[tuple[str, str], ...]:
+    """The subject's pages as the prompt shows them: its first SUBJECT_MAX_PAGES at the model's
+    size, (data URL, text layer) each. Rendered once per subject on the render queue
+    (services.subject_pages); here when that render is not in the cache."""
+    with local_copy(name, storage=storage) as path:
         return tuple((data_url(page.jpeg), page.text) for page in pdf_pages(path, last=SUBJECT_MAX_PAGES))
-
-
-def _subject_pages(name: str, size: int) -> tuple[tuple[str, str], ...]:
-    # Workers grade many copies of one exam at once: its subject is rendered once per
-    # process, not once per thread that happens to start at the same moment.
-    with _subject_lock:
-        return _subject_pages_cached(name, size)
 
 
 @lru_cache(maxsize=64)
@@ -127,22 +118,18 @@ def _subject_page_count(name: str, size: int) -> int:
         return min(pdf_page_count(path), SUBJECT_MAX_PAGES)
 
 
-def _subject_placeholders(name: str, size: int) -> tuple[tuple[str, str], ...]:
-    return (("", ""),) * _subject_page_count(name, size)
-
-
-def exam_context(exam, *, render_subject: bool = True) -> ExamContext:
-    """The exam's part of every prompt. `render_subject=False` (estimates) only counts the
-    subject's pages, with empty images, instead of rendering them."""
+def exam_context(exam, *, subject_pages: tuple[tuple[str, str], ...] | None) -> ExamContext:
+    """The exam's part of every prompt, with the subject's pages the caller has (a grading
+    prompt's: services.subject_pages.subject_prompt_pages). None (estimates): the subject's
+    pages are only counted, with empty images and text."""
     questions = tuple(
         {"id": f"q{number}", "label": question.label, "max": float(question.max_points), "criteria": question.criteria}
         for number, question in enumerate(exam.questions.all(), start=1)
     )
-    subject_pages: tuple = ()
-    if exam.subject_file:
-        name, size = exam.subject_file.name, exam.subject_file.size
-        rendered = _subject_pages if render_subject else _subject_placeholders
-        subject_pages = rendered(name, size)
+    if not exam.subject_file:
+        subject_pages = ()
+    elif subject_pages is None:
+        subject_pages = (("", ""),) * _subject_page_count(exam.subject_file.name, exam.subject_file.size)
     return ExamContext(
         exam_id=exam.pk,
         title=exam.title,

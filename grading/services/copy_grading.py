@@ -38,6 +38,7 @@ from .jobs import job_maybe_finish
 from .leases import IN_FLIGHT, copy_lease_take, lease_keeper, lease_length
 from .manipulation import copy_manipulation
 from .names import copy_pages_for_grading
+from .subject_pages import subject_prompt_pages
 
 logger = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str) -> 
             copy_fail(copy=copy, reason=exc.message)
             return Copy.Status.FAILED
         _grading_reads(copy)
-        ctx = exam_context(exam)
+        ctx = exam_context(exam, subject_pages=subject_prompt_pages(exam=exam))
         held = copy_first_round_worst(copy, configs=configs, ctx=ctx)
         hold = usage_hold(pool_key=job.reservation_key, unit=copy_unit(copy), need=held)
         if hold is not Hold.GRANTED:
@@ -270,7 +271,7 @@ def _copy_grade_leased(
         configs = configs or slot_configs(exam, checked=False)
         if ctx is None:
             _grading_reads(copy)
-            ctx = exam_context(exam)
+            ctx = exam_context(exam, subject_pages=subject_prompt_pages(exam=exam))
         outcome = grade_copy(
             ctx=ctx,
             pages=copy_pages_for_grading(copy=copy),

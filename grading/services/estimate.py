@@ -22,6 +22,7 @@ from ..engine.errors import ModelMisconfigured
 from ..engine.prompts import ExamContext, exam_context, prompt_tokens_estimate
 from ..models import Copy, Exam
 from ..selectors.exams import gradable_copies
+from .subject_pages import subject_pages_counted
 
 if TYPE_CHECKING:
     from ..selectors.exams import GradableCopy
@@ -149,9 +150,14 @@ def copies_estimate(*, exam: Exam, copy_ids: Sequence[int]) -> JobEstimate:
     return _copies_estimate(exam, copies)
 
 
+def _counted_context(exam: Exam) -> ExamContext:
+    """The prompt as estimates count it: the subject's pages counted, with empty images."""
+    return exam_context(exam, subject_pages=subject_pages_counted(exam=exam))
+
+
 def _copies_estimate(exam: Exam, copies: QuerySet[GradableCopy]) -> JobEstimate:
     configs = slot_configs(exam)
-    prefix = prompt_tokens_estimate(exam_context(exam, render_subject=False), image_tokens=IMAGE_TOKENS_DEFAULT)
+    prefix = prompt_tokens_estimate(_counted_context(exam), image_tokens=IMAGE_TOKENS_DEFAULT)
     questions = exam.questions.count()
     cards = {config.model: price_card(config.model) for config in configs.values()}
     tokens, cost = 0, Decimal(0)
@@ -178,7 +184,7 @@ def copy_estimate(*, copy: Copy) -> JobEstimate:
     """What grading this one copy again should cost (shown before « Corriger à nouveau »);
     its tokens are what copy_rerun reserves. Raises ModelMisconfigured."""
     configs = slot_configs(copy.exam)
-    ctx = exam_context(copy.exam, render_subject=False)
+    ctx = _counted_context(copy.exam)
     prefix = prompt_tokens_estimate(ctx, image_tokens=IMAGE_TOKENS_DEFAULT)
     cards = {config.model: price_card(config.model) for config in configs.values()}
     tokens, cost = _copy_estimate(
@@ -190,7 +196,7 @@ def copy_estimate(*, copy: Copy) -> JobEstimate:
 
 def copy_estimate_tokens(copy: Copy, *, configs: dict[str, RoleConfig], ctx: ExamContext | None = None) -> int:
     """The tokens one copy should need (what a job asks its reservation for, copy by copy)."""
-    ctx = ctx or exam_context(copy.exam, render_subject=False)
+    ctx = ctx or _counted_context(copy.exam)
     prefix = prompt_tokens_estimate(ctx, image_tokens=IMAGE_TOKENS_DEFAULT)
     pages = copy.pages.count()
     return _copy_estimate(configs, pages=pages, prefix=prefix, questions=len(ctx.questions), cards=None)[0]

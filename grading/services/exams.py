@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from ..models import Copy, Exam, Page, source_upload_to
+from .subject_pages import subject_pages_enqueue
 
 
 def exam_create(*, owner, **fields) -> Exam:
@@ -46,8 +47,9 @@ def _files_delete(names) -> None:
 
 def exam_subject_save(*, exam: Exam, upload: UploadedFile) -> str:
     """Stores an upload pdf_validate checked as the exam's subject / corrigé, replacing any
-    previous one (deleted once committed). Returns the new name: the caller deletes that file if
-    its transaction fails."""
+    previous one (deleted once committed), and enqueues the render of its pages (the barème
+    review and the grading prompts read them). Returns the new name: the caller deletes that file
+    if its transaction fails."""
     previous = exam.subject_file.name if exam.subject_file else ""
     storage = Exam._meta.get_field("subject_file").storage
     upload.seek(0)
@@ -58,6 +60,7 @@ def exam_subject_save(*, exam: Exam, upload: UploadedFile) -> str:
         storage.delete(name)
         raise
     exam.subject_file.name = name
+    subject_pages_enqueue(exam=exam)
     if previous:
         transaction.on_commit(lambda: storage.delete(previous))
     return name

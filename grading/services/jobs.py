@@ -30,6 +30,7 @@ from ..selectors.exams import copy_held_for_calibration, gradable_copies
 from ..tasks import copy_grade_task
 from .estimate import copy_estimate_tokens, job_estimate, reservation_for, slot_configs
 from .events import job_finished_notify, progress_push
+from .subject_pages import subject_pages_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,9 @@ def _job_create(
             transaction.on_commit(enqueue)
     except IntegrityError as exc:
         raise WorkflowError(_("Une correction est déjà en cours pour cet examen.")) from exc
+    # Rendered once on the render queue for every worker's prompts (enqueued when the subject was
+    # stored; again if the cache lost them): meanwhile a worker renders them itself.
+    subject_pages_ensure(exam=exam)
     transaction.on_commit(lambda: progress_push(exam))
     return job
 

@@ -26,7 +26,7 @@ from ..tasks import proposal_run_task
 from ..validation import pdf_validate
 from .detection import bareme_read, split_read
 from .exams import exam_subject_drop, exam_subject_save
-from .subject_pages import subject_pages_enqueue
+from .subject_pages import subject_pages_ensure
 from .uploads import SplitRow
 
 logger = logging.getLogger(__name__)
@@ -70,8 +70,9 @@ def bareme_proposal_start(*, exam: Exam, upload: UploadedFile | None = None) -> 
                 exam=locked, kind=Proposal.Kind.BAREME, file_name=locked.subject_file.name, sha256=sha256
             )
             _enqueue(proposal)
-            # Rendered on the render queue while the model reads: shown beside the proposal.
-            subject_pages_enqueue(exam=locked)
+            # Rendered on the render queue while the model reads (enqueued when stored; a
+            # subject read again whose pages the cache lost, now): shown beside the proposal.
+            subject_pages_ensure(exam=locked)
     except Exception:
         if stored:  # the transaction that would have kept it failed
             Exam._meta.get_field("subject_file").storage.delete(stored)

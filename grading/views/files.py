@@ -180,7 +180,7 @@ def exam_subject_pages(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
 
 
 # Stands in for a page the cache lost while a worker renders it again.
-SUBJECT_PAGE_PLACEHOLDER = _placeholder(778, 1100)
+SUBJECT_PAGE_PLACEHOLDER = _placeholder(990, 1400)
 
 
 @login_required

@@ -113,8 +113,10 @@ def _page_jpeg(label: str, number: int) -> bytes:
 
 
 def _class_create(*, copies: int, pages: int):
-    """The typical class (tests/support/typical.py, the one usage.tiers sizes FREE on), on MAX."""
+    """The typical class (tests/support/typical.py, the one usage.tiers sizes FREE on), on MAX,
+    its subject's pages rendered (uploaded minutes before the launch in production)."""
     from accounts.models import User
+    from grading.services import subject_pages_get
     from tests.support.typical import typical_copies_add, typical_exam_create
     from usage.services import usage_plan_set
     from usage.tiers import Tier
@@ -123,6 +125,11 @@ def _class_create(*, copies: int, pages: int):
     usage_plan_set(user=teacher, tier=Tier.MAX)
     exam = typical_exam_create(owner=teacher)
     typical_copies_add(exam, copies=copies, pages=pages, image=_page_jpeg)
+    deadline = time.monotonic() + 120
+    while subject_pages_get(exam=exam) is None:  # the render queue's task, enqueued on storing
+        if time.monotonic() > deadline:
+            raise TimeoutError("the subject's pages were not rendered")
+        time.sleep(0.05)
     return teacher, exam
 
 

@@ -160,8 +160,10 @@ def _leave(user, tokens: int) -> None:
 def _first_round_worst(copy) -> int:
     from grading.engine.prompts import exam_context
     from grading.services.estimate import copy_first_round_worst, slot_configs
+    from grading.services.subject_pages import subject_prompt_pages
 
-    return copy_first_round_worst(copy, configs=slot_configs(copy.exam), ctx=exam_context(copy.exam))
+    ctx = exam_context(copy.exam, subject_pages=subject_prompt_pages(exam=copy.exam))
+    return copy_first_round_worst(copy, configs=slot_configs(copy.exam), ctx=ctx)
 
 
 @pytest.mark.parametrize(("spare", "graded"), [(0, True), (-1, False), (1, True)])

@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.support.pdfs import text_pdf
 
@@ -15,8 +16,10 @@ EXERCISES = [("Fractions", 4), ("Pythagore", 6), ("Fonctions", 5), ("Probabilit�
 
 
 def typical_exam_create(*, owner, title: str = "Brevet blanc de mathématiques"):
-    """The typical exam, without copies (typical_copies_add adds them)."""
+    """The typical exam, without copies (typical_copies_add adds them). Its subject is stored as
+    an upload is (services.exam_subject_save), which enqueues the render of its pages."""
     from grading.models import Exam, Question
+    from grading.services.exams import exam_subject_save
 
     exam = Exam.objects.create(
         owner=owner,
@@ -31,17 +34,13 @@ def typical_exam_create(*, owner, title: str = "Brevet blanc de mathématiques")
         )
         * 6,
     )
-    exam.subject_file.save(
-        "sujet.pdf",
-        ContentFile(
-            text_pdf(
-                [
-                    "Exercice 1 (4 points) : calculer A = 3/4 + 5/6 et donner le resultat sous forme irreductible.",
-                    "Exercice 2 (6 points) : un triangle ABC rectangle en B, AB = 6 cm, BC = 8 cm. Calculer AC.",
-                ]
-            )
-        ),
+    subject = text_pdf(
+        [
+            "Exercice 1 (4 points) : calculer A = 3/4 + 5/6 et donner le resultat sous forme irreductible.",
+            "Exercice 2 (6 points) : un triangle ABC rectangle en B, AB = 6 cm, BC = 8 cm. Calculer AC.",
+        ]
     )
+    exam_subject_save(exam=exam, upload=SimpleUploadedFile("sujet.pdf", subject, content_type="application/pdf"))
     for order, (label, points) in enumerate(EXERCISES):
         Question.objects.create(
             exam=exam,

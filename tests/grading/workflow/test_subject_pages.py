@@ -17,6 +17,7 @@ from PIL import Image
 
 from grading import tasks
 from grading.engine.detection import BAREME_MAX_PAGES
+from grading.engine.render import LONG_SIDE
 from grading.models import Exam, Proposal
 from grading.services.subject_pages import SUBJECT_PAGE_LONG_SIDE, SUBJECT_PAGES_MAX, subject_page_key
 from tests.factories import ExamFactory
@@ -67,7 +68,7 @@ def test_a_placeholder_polls_until_the_task_has_rendered_the_pages(owner_client,
     served = _page(owner_client, exam, 2)
     assert served["Content-Type"] == "image/jpeg"
     page = Image.open(io.BytesIO(served.content))
-    assert max(page.size) == SUBJECT_PAGE_LONG_SIDE and page.height > page.width
+    assert max(page.size) == SUBJECT_PAGE_LONG_SIDE == LONG_SIDE and page.height > page.width  # the prompt's size
 
 
 def test_the_pages_are_the_owners_only(owner_client, other_teacher, exam):
