@@ -52,3 +52,8 @@ class AppreciationRun(models.Model):
 
     def lost(self) -> bool:
         return self.running and self.updated_at < timezone.now() - self.SILENT_MAX
+
+    @property
+    def in_progress(self) -> bool:
+        """Running and not taken for lost: the page polls it and offers no new pass meanwhile."""
+        return self.running and not self.lost()

@@ -213,3 +213,30 @@ def test_a_pass_silent_past_its_limit_is_taken_for_lost_and_a_click_starts_a_new
     assert "3 appréciations rédigées par le modèle" in page and len(llm_server.requests) == 3
     # The lost pass's worker, back after all, finds itself replaced and drafts nothing.
     assert exam_appreciations_run(run_id=lost.pk) == "gone" and len(llm_server.requests) == 3
+
+
+def test_a_lost_pass_no_longer_polls_and_the_page_offers_the_button_again(owner_client, teacher, graded):
+    lost, _started = exam_appreciations_start(exam=graded, user=teacher)  # its worker died: no task ran
+    url = reverse("exam_review", args=[graded.pk])
+    assert 'hx-trigger="every 2s"' in owner_client.get(url).text
+    silent = timezone.now() - AppreciationRun.SILENT_MAX - timedelta(seconds=1)
+    AppreciationRun.objects.filter(pk=lost.pk).update(updated_at=silent)
+
+    page = html.unescape(owner_client.get(url).text)
+
+    assert 'hx-trigger="every 2s"' not in page and "Rédaction par le modèle en cours" not in page
+    assert "Interrompue : le traitement a été perdu." in page
+    assert "Rédiger les appréciations manquantes" in page
+
+
+def test_the_progress_is_announced_from_a_live_region_the_polling_does_not_replace(owner_client, teacher, graded):
+    exam_appreciations_start(exam=graded, user=teacher)
+
+    page = owner_client.get(reverse("exam_review", args=[graded.pk])).text
+
+    # The polled element is replaced by itself (hx-select), inside a live region that stays put.
+    live = page.index('<div aria-live="polite">', page.index('id="appreciations"'))
+    body = page.index('<div id="appreciations-body"', live)
+    assert page.index("every 2s", body) < page.index("</div>", body)
+    assert 'hx-select="#appreciations-body"' in page and 'hx-swap="outerHTML"' in page[body:]
+
