@@ -45,7 +45,11 @@ def exam_appreciations_start(*, exam: Exam, user: User) -> tuple[AppreciationRun
 
 
 def _finish(run: AppreciationRun, status: str, message: str = "") -> str:
-    AppreciationRun.objects.filter(pk=run.pk).update(status=status, message=message, updated_at=timezone.now())
+    # Only a running pass ends: one taken for lost and replaced keeps its « interrompue » if its
+    # worker comes back and reaches the end.
+    AppreciationRun.objects.filter(pk=run.pk, status=AppreciationRun.Status.RUNNING).update(
+        status=status, message=message, updated_at=timezone.now()
+    )
     return status
 
 
@@ -58,7 +62,8 @@ def exam_appreciations_run(*, run_id: int) -> str:
         return _drafts(run)
     except Exception:
         # Not left « en cours » (polled, blocking a new click) until it counts as lost.
-        _finish(run, AppreciationRun.Status.STOPPED, f"{_('Erreur inattendue.')} {_stopped(run)}")
+        unexpected = _("Erreur inattendue.")  # outside the f-string, where makemessages finds it
+        _finish(run, AppreciationRun.Status.STOPPED, f"{unexpected} {_stopped(run)}")
         raise
 
 

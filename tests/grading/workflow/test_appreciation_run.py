@@ -17,7 +17,8 @@ from grading.engine.appreciation import APPRECIATION_MAX_TOKENS
 from grading.models import AppreciationRun, Copy
 from grading.services import exam_appreciations_start
 from grading.services.appreciation import copy_appreciation_request, metered_hold
-from grading.services.appreciation_run import exam_appreciations_run
+from grading.services.appreciation_run import _drafts, exam_appreciations_run
+from grading.tasks import exam_appreciations_task
 from tests.factories import exam_with_bareme
 from usage.models import Reservation, UsageRecord
 from usage.selectors import usage_summary
@@ -240,3 +241,33 @@ def test_the_progress_is_announced_from_a_live_region_the_polling_does_not_repla
     assert page.index("every 2s", body) < page.index("</div>", body)
     assert 'hx-select="#appreciations-body"' in page and 'hx-swap="outerHTML"' in page[body:]
 
+
+def test_a_replaced_passs_worker_reaching_the_end_leaves_it_interrupted(teacher, graded, llm_server):
+    stale, _started = exam_appreciations_start(exam=graded, user=teacher)
+    AppreciationRun.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - AppreciationRun.SILENT_MAX * 2)
+    new, started = exam_appreciations_start(exam=graded, user=teacher)
+    assert started and exam_appreciations_run(run_id=new.pk) == "done"
+
+    # The lost worker was past its first check (it holds the pass as it was): nothing left to draft.
+    _drafts(stale)
+
+    stale.refresh_from_db()
+    assert (stale.status, stale.message) == (AppreciationRun.Status.STOPPED, "Interrompue : le traitement a été perdu.")
+    assert len(llm_server.requests) == 3
+
+
+def test_an_unexpected_error_stops_the_pass_with_a_translated_message(teacher, graded, monkeypatch):
+    teacher.language = "en"
+    teacher.save()
+    run, _started = exam_appreciations_start(exam=graded, user=teacher)
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("grading.services.appreciation_run.copy_appreciation_ask", broken)
+    with pytest.raises(RuntimeError):
+        exam_appreciations_task.run(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == AppreciationRun.Status.STOPPED
+    assert run.message == "Unexpected error. No comment was drafted."
