@@ -7,7 +7,7 @@ which writes each call to the ledger (grading.services.detection).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from pydantic import BaseModel
@@ -39,14 +39,24 @@ def _ask(config: RoleConfig, messages: list[dict], schema: type[BaseModel], reco
     return ask_with_repair({"detection": Request(config, messages)}, run)["detection"].value
 
 
-def bareme_extract(*, name: str, language: str, config: RoleConfig, record: Record) -> BaremeProposal:
-    """Proposes the barème read from the stored subject / corrigé `name`.
+def bareme_extract(
+    *,
+    name: str,
+    language: str,
+    config: RoleConfig,
+    record: Record,
+    pages: Sequence[tuple[str, str]] | None = None,
+) -> BaremeProposal:
+    """Proposes the barème read from the stored subject / corrigé `name`: its first
+    BAREME_MAX_PAGES, (data URL, text layer) each, given when the caller has them already
+    rendered at the model's size, else rendered here.
 
     Raises EngineError (InvalidAnswer, TransientLLMError, PermanentLLMError…) with a readable reason.
     """
-    with local_copy(name) as path:
-        pages = [(data_url(page.jpeg), page.text) for page in pdf_pages(path, last=BAREME_MAX_PAGES)]
-    return _ask(config, bareme_messages(pages, language=language), BaremeProposal, record)
+    if pages is None:
+        with local_copy(name) as path:
+            pages = [(data_url(page.jpeg), page.text) for page in pdf_pages(path, last=BAREME_MAX_PAGES)]
+    return _ask(config, bareme_messages(list(pages), language=language), BaremeProposal, record)
 
 
 def split_propose(*, name: str, config: RoleConfig, record: Record) -> SplitProposal:

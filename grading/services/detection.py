@@ -10,10 +10,11 @@ from collections.abc import Callable
 from accounts.models import User
 from usage.services import usage_record
 
-from ..engine.detection import bareme_extract, split_propose
+from ..engine.detection import BAREME_MAX_PAGES, bareme_extract, split_propose
 from ..engine.llm import LLMResult
 from ..models import Copy, Exam, SourceFile
 from .estimate import role_ready
+from .subject_pages import subject_pages_cached
 
 
 def detection_record(
@@ -44,6 +45,9 @@ def bareme_read(*, exam: Exam, name: str) -> list[dict]:
     Raises EngineError: PdfRefused (the file), InvalidAnswer (the model's answer), provider errors."""
     proposal = bareme_extract(
         name=name,
+        # The render queue renders the same pages at the same size when the subject is stored:
+        # taken from the cache when that render came first, rendered here otherwise.
+        pages=subject_pages_cached(exam_id=exam.pk, name=name, last=BAREME_MAX_PAGES),
         language=exam.language,
         config=role_ready("detection"),
         record=detection_record(user=exam.owner, exam=exam, label="bareme"),

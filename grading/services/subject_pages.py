@@ -175,9 +175,16 @@ def _prompt_pages(exam_id: int, name: str) -> tuple[tuple[str, str], ...]:
 
 
 def _prompt_pages_kept(exam_id: int, name: str) -> tuple[tuple[str, str], ...] | None:
+    return subject_pages_cached(exam_id=exam_id, name=name, last=SUBJECT_MAX_PAGES)
+
+
+def subject_pages_cached(*, exam_id: int, name: str, last: int) -> tuple[tuple[str, str], ...] | None:
+    """The subject's first `last` pages (or all, when fewer) as (data URL, text layer), read from
+    the render queue's cache: the very bytes a render at the model's size gives. None unless every
+    one of them is there (not rendered yet, lost, or a subject the sandbox refused)."""
     base = _base_of(exam_id, name)
     kept = cache.get(base)
-    count = min(int(kept["total"]), SUBJECT_MAX_PAGES) if kept else 0
+    count = min(int(kept["total"]), last, SUBJECT_PAGES_MAX) if kept else 0
     texts = kept.get("texts", []) if kept else []
     if not count or len(texts) < count:
         return None
@@ -186,3 +193,11 @@ def _prompt_pages_kept(exam_id: int, name: str) -> tuple[tuple[str, str], ...] |
     if len(jpegs) < count:
         return None
     return tuple((data_url(jpegs[key]), text) for key, text in zip(keys, texts[:count], strict=True))
+
+
+def subject_pages_forget(*, exam_id: int, name: str) -> None:
+    """Deletes the subject's pages, their summary and render marker from the cache (its file is
+    purged: the images are the subject's, which goes with the students' files)."""
+    base = _base_of(exam_id, name)
+    keys = [base, f"{base}:task", *(f"{base}:{index}" for index in range(1, SUBJECT_PAGES_MAX + 1))]
+    cache.delete_many(keys)

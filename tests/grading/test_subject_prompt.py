@@ -14,6 +14,7 @@ from grading import tasks
 from grading.engine import render
 from grading.engine.prompts import SUBJECT_MAX_PAGES, exam_context, static_prefix, subject_prompt_render
 from grading.models import Copy, Exam
+from grading.services.detection import bareme_read
 from grading.services.estimate import job_estimate
 from grading.services.exams import exam_subject_save
 from grading.services.subject_pages import subject_page_key, subject_pages_get, subject_prompt_pages
@@ -174,3 +175,25 @@ def test_estimates_count_the_subjects_pages_from_the_cache_as_the_sandbox_does(
 
     assert job_estimate(exam=Exam.objects.get(pk=exam.pk)) == counted
     assert len(sandbox) == asked  # read from the render's summary
+
+
+def test_the_bareme_is_read_from_the_pages_the_render_queue_rendered_else_rendered_there(
+    teacher, llm_server, eager_celery, sandbox, django_capture_on_commit_callbacks
+):
+    exam = exam_with_bareme(owner=teacher, questions=1)
+    _subject_store(exam, SUBJECT, django_capture_on_commit_callbacks, rendered=True)
+    rendered = sandbox.count("render")
+    assert rendered == 1  # the render task, on storing
+    llm_server.script({"questions": [{"label": "Exercice 1", "max_points": 4}]}, times=2)
+
+    rows = bareme_read(exam=exam, name=exam.subject_file.name)
+
+    assert [row["label"] for row in rows] == ["Exercice 1"]
+    assert sandbox.count("render") == rendered  # the cache's pages: no second render
+    from_cache = llm_server.requests[-1].body["messages"]
+    assert sum(part["type"] == "image_url" for part in from_cache[0]["content"]) == 2
+    assert "Exercice 2 (6 points)" in llm_server.requests[-1].text
+    _evict(exam)
+    bareme_read(exam=exam, name=exam.subject_file.name)
+    assert sandbox.count("render") == rendered + 1  # lost from the cache: rendered by the reading
+    assert llm_server.requests[-1].body["messages"] == from_cache  # the same bytes either way
