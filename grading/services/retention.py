@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from ..errors import PurgeRefused
 from ..models import Copy, Exam, ExportFile, Grade, GradingJob, Page, SourceFile
+from .subject_pages import subject_pages_forget
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,11 @@ def exam_files_purge(*, exam: Exam, reason: str) -> PurgeResult:
     result = PurgeResult()
     subject_deleted = False
     if exam.subject_file:
-        subject_deleted = _delete(exam.subject_file.storage, exam.subject_file.name, result)
+        subject_name = exam.subject_file.name
+        subject_deleted = _delete(exam.subject_file.storage, subject_name, result)
+        if subject_deleted:
+            # Its pages rendered for the barème review and the prompts: in the cache up to 2 days.
+            subject_pages_forget(exam_id=exam.pk, name=subject_name)
     sources_deleted = []
     for source in SourceFile.objects.filter(exam=exam).exclude(file=""):
         if _delete(source.file.storage, source.file.name, result):

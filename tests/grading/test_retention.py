@@ -10,14 +10,16 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from grading import services
+from grading import services, tasks
 from grading.errors import FilesPurged, PurgeRefused
 from grading.models import Exam, Grade, GradeEdit, GradingJob, ModelAnswer, Page, SourceFile
+from grading.services.subject_pages import subject_page_key
 from tests.factories import CopyFactory, ExamFactory, GradeFactory, QuestionFactory, jpeg_bytes
 from tests.grading.workflow.pdfs import pdf_bytes
 from usage.models import UsageRecord
@@ -86,6 +88,17 @@ def test_the_purge_deletes_every_file_from_storage_and_clears_the_references(tea
     assert exam.files_purged_at is not None
     assert not Page.objects.filter(copy__exam=exam).exists()  # the text layer is the student's writing too
     assert list(SourceFile.objects.filter(exam=exam).values_list("file", flat=True)) == ["", ""]
+
+
+def test_the_purge_deletes_the_subjects_pages_from_the_cache(teacher):
+    exam = _exam_with_files(teacher)
+    assert tasks.subject_pages_render_task.apply(args=[exam.pk, exam.subject_file.name]).get() == 1
+    keys = [subject_page_key(exam, 1), subject_page_key(exam, 1).removesuffix(":1")]  # the page, the summary
+    assert all(cache.get(key) is not None for key in keys)
+
+    assert services.exam_files_purge(exam=exam, reason="test").complete
+
+    assert [cache.get(key) for key in keys] == [None, None]
 
 
 def test_the_purge_keeps_grades_edits_audit_and_ledger(teacher):
