@@ -204,3 +204,12 @@ def test_the_edit_answers_in_the_teachers_language(owner_client, teacher, graded
     answer = _points(owner_client, _lea_q1(graded), "1").json()
     assert "Comment to review" in answer["feedback_stale_badge"]
     assert "Keep the comment" in answer["feedback_stale_warning"]
+
+
+def test_the_warning_a_points_edit_puts_in_place_is_announced(owner_client, graded):
+    """review.js fills the slot without a reload: a live region tells a screen reader's user."""
+    grade = _lea_q1(graded)
+
+    page = _page(owner_client, "copy_detail", grade.copy_id)
+
+    assert f'<div data-feedback-stale-slot="{grade.pk}" aria-live="polite">' in page
