@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from ..models import Copy, Exam, Page, source_upload_to
-from .subject_pages import subject_pages_enqueue
+from .subject_pages import subject_pages_enqueue, subject_pages_forget
 
 
 def exam_create(*, owner, **fields) -> Exam:
@@ -28,6 +28,7 @@ def exam_delete(*, exam: Exam) -> None:
     files.extend(page.image for page in Page.objects.filter(copy__exam=exam).only("image"))
     files.extend(export.file for export in exam.export_files.only("file"))
     names = [(f.storage, f.name) for f in files if f and f.name]
+    exam_id, subject = exam.pk, exam.subject_file.name if exam.subject_file else ""
     with transaction.atomic():
         # The exam's and its copies' rows locked first: a ledger row or a hold a running copy
         # writes meanwhile (they point at both, emptied on delete) waits for this commit, then
@@ -37,12 +38,14 @@ def exam_delete(*, exam: Exam) -> None:
         Exam.objects.select_for_update().filter(pk=exam.pk).first()
         list(Copy.objects.select_for_update().filter(exam=exam).values_list("pk", flat=True))
         exam.delete()
-        transaction.on_commit(lambda: _files_delete(names))
+        transaction.on_commit(lambda: _files_delete(names, exam_id=exam_id, subject=subject))
 
 
-def _files_delete(names) -> None:
+def _files_delete(names, *, exam_id: int, subject: str) -> None:
     for storage, name in names:
         storage.delete(name)
+    if subject:  # its rendered pages, else kept in the cache up to 2 days
+        subject_pages_forget(exam_id=exam_id, name=subject)
 
 
 def exam_subject_save(*, exam: Exam, upload: UploadedFile) -> str:
@@ -62,7 +65,7 @@ def exam_subject_save(*, exam: Exam, upload: UploadedFile) -> str:
     exam.subject_file.name = name
     subject_pages_enqueue(exam=exam)
     if previous:
-        transaction.on_commit(lambda: storage.delete(previous))
+        transaction.on_commit(lambda: _files_delete([(storage, previous)], exam_id=exam.pk, subject=previous))
     return name
 
 
@@ -73,6 +76,6 @@ def exam_subject_drop(*, exam: Exam, name: str) -> bool:
         if not Exam.objects.filter(pk=exam.pk, subject_file=name).update(subject_file=""):
             return False
         storage = Exam._meta.get_field("subject_file").storage
-        transaction.on_commit(lambda: storage.delete(name))
+        transaction.on_commit(lambda: _files_delete([(storage, name)], exam_id=exam.pk, subject=name))
     exam.subject_file.name = ""
     return True

@@ -16,7 +16,7 @@ from grading.engine.prompts import SUBJECT_MAX_PAGES, exam_context, static_prefi
 from grading.models import Copy, Exam
 from grading.services.detection import bareme_read
 from grading.services.estimate import job_estimate
-from grading.services.exams import exam_subject_save
+from grading.services.exams import exam_delete, exam_subject_save
 from grading.services.subject_pages import subject_page_key, subject_pages_get, subject_prompt_pages
 from tests.factories import copy_with_pages, exam_with_bareme
 from tests.support.pdfs import text_pdf
@@ -197,3 +197,21 @@ def test_the_bareme_is_read_from_the_pages_the_render_queue_rendered_else_render
     bareme_read(exam=exam, name=exam.subject_file.name)
     assert sandbox.count("render") == rendered + 1  # lost from the cache: rendered by the reading
     assert llm_server.requests[-1].body["messages"] == from_cache  # the same bytes either way
+
+
+def test_a_replaced_or_deleted_subjects_pages_leave_the_cache(
+    teacher, eager_celery, django_capture_on_commit_callbacks
+):
+    exam = exam_with_bareme(owner=teacher, questions=1)
+    _subject_store(exam, SUBJECT, django_capture_on_commit_callbacks, rendered=True)
+    old = [subject_page_key(exam, 1), subject_page_key(exam, 2)]
+    assert None not in cache.get_many(old).values() and len(cache.get_many(old)) == 2
+
+    _subject_store(exam, ["Un autre sujet"], django_capture_on_commit_callbacks, rendered=True)
+
+    assert cache.get_many(old) == {}  # not kept up to 2 days beside the new subject's
+    new = subject_page_key(exam, 1)
+    assert cache.get(new) is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        exam_delete(exam=exam)
+    assert cache.get(new) is None
