@@ -72,9 +72,7 @@ def grid_cells(rows: list[ReviewRow], columns: list[int], *, csrf_token: str, ne
                     hidden=hidden,
                     number=number,
                     ai=ai,
-                    stale=stale.replace(str(_PK + 1), str(grade.question_id)).replace(str(_PK), str(row.copy.pk))
-                    if getattr(grade, "feedback_stale", False)
-                    else "",
+                    stale=_stale_fill(stale, grade) if getattr(grade, "feedback_stale", False) else "",
                 )
             )
         html_rows.append(mark_safe("".join(parts)))  # noqa: S308  # nosec B308 B703 (every value above is escaped)
@@ -92,10 +90,14 @@ def _stale_badge_pattern() -> str:
     )
 
 
+def _stale_fill(pattern: str, grade: Grade) -> str:
+    """The badge's pattern filled in for this grade's copy and question."""
+    return pattern.replace(str(_PK + 1), str(grade.question_id)).replace(str(_PK), str(grade.copy_id))
+
+
 def feedback_stale_badge(grade: Grade) -> SafeString:
     """One cell's badge, as the grid writes it (sent with a grade's edit so it shows at once)."""
-    badge = _stale_badge_pattern().replace(str(_PK + 1), str(grade.question_id)).replace(str(_PK), str(grade.copy_id))
-    return mark_safe(badge)  # noqa: S308  # nosec B308 B703 (escaped above)
+    return mark_safe(_stale_fill(_stale_badge_pattern(), grade))  # noqa: S308  # nosec B308 B703 (escaped above)
 
 
 def _cell(
