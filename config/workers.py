@@ -6,8 +6,14 @@ worker needs many copies in flight but one process cannot run many threads' Pyth
 process, 5.55 × with 16, and 1.44 × with 2 processes of 4 (issue 18). So:
 
 - `CORRIGO_WORKER_PROCESSES` grading processes (default: the machine's cores), each a Celery
-  worker with the threads pool and `CORRIGO_WORKER_THREADS` threads (default 8; the older
-  CELERY_CONCURRENCY is read when set), on the default queue: copies only ever wait for copies;
+  worker with the threads pool, on the default queue (copies only ever wait for copies):
+  `CORRIGO_WORKER_THREADS` copies calling their providers at once (default 8; the older
+  CELERY_CONCURRENCY is read when set) and `CORRIGO_WORKER_AHEAD` more copies being prepared
+  or stored meanwhile (default 4): the process runs threads + ahead Celery threads and bounds
+  its provider calls to 2 × threads (CORRIGO_LLM_CALL_SLOTS, engine.llm.CallSlots). A copy's
+  start (reads, hold, prompts) and end (answers stored, grades, settlement) then overlap the
+  other copies' provider wait instead of following it: with a slot per thread, the calls went
+  out in waves, 0.4–0.7 s after the previous answers (issue 18);
 - one `render` process (`CORRIGO_RENDER_THREADS` threads, default 2) on the render queue
   (settings.CORRIGO_RENDER_QUEUE: pages rendered, thumbnails, exports — never a model call, so
   it never loads litellm), so a 1 200-page class upload never holds a grading thread;
@@ -28,7 +34,10 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+# Copies a grading process prepares ahead of those calling (CORRIGO_WORKER_AHEAD's default).
+AHEAD = 4
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class WorkerSpec:
     name: str
     queue: str
     threads: int
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def _int(environ: dict[str, str], *names: str, default: int) -> int:
@@ -59,11 +69,14 @@ def worker_plan(environ: dict[str, str] | None = None) -> list[WorkerSpec]:
     environ = dict(os.environ if environ is None else environ)
     processes = _int(environ, "CORRIGO_WORKER_PROCESSES", default=cores())
     threads = _int(environ, "CORRIGO_WORKER_THREADS", "CELERY_CONCURRENCY", default=8)
+    ahead = max(0, int(environ.get("CORRIGO_WORKER_AHEAD", "").strip() or AHEAD))
+    # Two calls per copy calling (both graders at once); the copies ahead wait for a slot.
+    slots = {"CORRIGO_LLM_CALL_SLOTS": str(2 * threads)} if ahead else {}
     render_threads = _int(environ, "CORRIGO_RENDER_THREADS", default=2)
     base = environ.get("CELERY_WORKER_NAME", "worker@%h")
     prefix, _, host = base.partition("@")
     plan = [
-        WorkerSpec(f"{prefix}-grading{n}@{host or '%h'}", settings.CELERY_TASK_DEFAULT_QUEUE, threads)
+        WorkerSpec(f"{prefix}-grading{n}@{host or '%h'}", settings.CELERY_TASK_DEFAULT_QUEUE, threads + ahead, slots)
         for n in range(1, processes + 1)
     ]
     plan.append(WorkerSpec(f"{prefix}-render@{host or '%h'}", settings.CORRIGO_RENDER_QUEUE, render_threads))
@@ -88,7 +101,7 @@ def main(extra: list[str]) -> int:
     env = dict(os.environ)
     env.setdefault("CONN_MAX_AGE", "600")
     plan = worker_plan(env)
-    children = [subprocess.Popen(_argv(spec, extra), env=env) for spec in plan]  # noqa: S603
+    children = [subprocess.Popen(_argv(spec, extra), env={**env, **spec.env}) for spec in plan]  # noqa: S603
     print(
         "celery workers: " + ", ".join(f"{spec.name} ({spec.queue}, {spec.threads} threads)" for spec in plan),
         flush=True,

@@ -484,6 +484,9 @@ CORRIGO_LLM_MAX_TOKENS = env.int("CORRIGO_LLM_MAX_TOKENS", default=4000)
 # Threads per worker process making provider calls (kept between copies): a copy's graders
 # are asked at once, so at least twice the worker's threads.
 CORRIGO_LLM_THREADS = env.int("CORRIGO_LLM_THREADS", default=32)
+# Provider calls at once per worker process (engine.llm.CallSlots; 0: no bound). config/workers.py
+# sets it for its grading processes, which run more copy threads than that.
+CORRIGO_LLM_CALL_SLOTS = env.int("CORRIGO_LLM_CALL_SLOTS", default=0)
 # Providers' rate limits, shared by every worker through Redis (core.ratelimit): per model,
 # "<model>=<requests per minute>:<tokens per minute>", comma-separated (0: no limit of that
 # kind), e.g. "openai/gpt-4o=500:30000,anthropic/claude-sonnet-4-5=50:40000". Set them a little

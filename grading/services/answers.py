@@ -139,7 +139,14 @@ class Answered:
     recorded: bool
 
 
-def answer_call(*, key: str, language: str | None, ledger: Callable[..., None] | None, **call: Any) -> Answered:
+def answer_call(
+    *,
+    key: str,
+    language: str | None,
+    ledger: Callable[..., None] | None,
+    answered: Callable[[], None] = lambda: None,
+    **call: Any,
+) -> Answered:
     """One call (`llm_complete(**call)`) on a thread of llm_pool(): its answer kept at once, then
     its ledger row written at once (`ledger(result=…)`, ledger_write with the call's arguments),
     each in this thread, whatever the task's thread is doing meanwhile.
@@ -148,10 +155,15 @@ def answer_call(*, key: str, language: str | None, ledger: Callable[..., None] |
     connection is inside a transaction (connection.in_atomic_block), whose rows (the copy, its
     exam, the teacher) this thread's connection cannot see until it commits; a test's `db`
     fixture runs each test so. Any failure here is left to the task's thread too, which records
-    whatever is not `recorded` (same row key: never twice) and raises what it cannot record."""
-    # Activated languages are per thread: errors raised in the call threads speak the task's.
-    with translation.override(language):
-        result = llm_complete(**call)
+    whatever is not `recorded` (same row key: never twice) and raises what it cannot record.
+    `answered()` runs as soon as the provider has answered or failed: the call's slot
+    (engine.llm.CallSlots) is free for another copy's call while this one is recorded."""
+    try:
+        # Activated languages are per thread: errors raised in the call threads speak the task's.
+        with translation.override(language):
+            result = llm_complete(**call)
+    finally:
+        answered()
     answer_keep(key=key, result=result)
     return Answered(result, recorded=ledger is not None and _recorded_here(ledger, result, key=key))
 

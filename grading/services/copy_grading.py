@@ -25,7 +25,7 @@ from ..engine.asking import Reply, Request, reply_parse
 from ..engine.config import RoleConfig
 from ..engine.errors import EngineError, TransientLLMError
 from ..engine.grader import PhaseRun, grade_copy
-from ..engine.llm import LLMResult, llm_pool
+from ..engine.llm import LLMResult, llm_call_slots, llm_pool
 from ..engine.prompts import ExamContext, exam_context
 from ..engine.schema import CopyGrades, parse_copy_grades
 from ..models import Copy, GradingJob, ModelAnswer
@@ -137,22 +137,28 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str, *, held: int, seen: dict
                 hold = usage_hold(pool_key=job.reservation_key, unit=copy_unit(copy), need=need)
                 if hold is not Hold.GRANTED:
                     raise NoRoom(hold)
-            pool, language = llm_pool(), translation.get_language()
+            pool, language, slots = llm_pool(), translation.get_language(), llm_call_slots()
             # Each answer is kept and recorded in its call's thread (answer_call): none waits for
             # another's row. Inside a transaction of ours, what the call threads would refer to
-            # is not committed yet: this thread records them.
+            # is not committed yet: this thread records them. Each call waits for a slot of the
+            # process's (CallSlots), given back as soon as the provider has answered.
             in_thread = not connection.in_atomic_block
-            futures = {
-                pool.submit(
-                    answer_call,
-                    key=keys[slot],
-                    language=language,
-                    ledger=ledger(slot) if in_thread else None,
-                    config=request.config,
-                    messages=request.messages,
-                ): slot
-                for slot, request in to_call.items()
-            }
+            for slot, request in to_call.items():
+                slots.take()
+                try:
+                    future = pool.submit(
+                        answer_call,
+                        key=keys[slot],
+                        language=language,
+                        ledger=ledger(slot) if in_thread else None,
+                        answered=slots.give,
+                        config=request.config,
+                        messages=request.messages,
+                    )
+                except BaseException:
+                    slots.give()
+                    raise
+                futures[future] = slot
         # Every answered call in the ledger before any audit row, each in its own transaction,
         # whatever happens to the others' rows: here only those the call's thread did not write
         # (and answers kept by a previous run).

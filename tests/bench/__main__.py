@@ -1,6 +1,6 @@
 """`make bench`: the grading engine's figures (printed, never asserted).
 
-    python -m tests.bench  [--copies 30/120/300] [--workers <cores>] [--threads 8] [--pages 4]
+    python -m tests.bench  [--copies 30/120/300] [--workers <cores>] [--threads 8] [--ahead 4] [--pages 4]
                            [--latency 1.0] [--samples 200] [--repeat 1] [--only grading|grid|export]
 
 Database: a dedicated PostgreSQL database (`corrigo_bench_<checkout>`) on the server of
@@ -9,18 +9,20 @@ DATABASE_URL, created for the run with Django's test-database machinery and MIGR
 minute), and dropped at the end. Redis: the REDIS_URL server under its own key prefix.
 
 What runs for real: the scripted LLM server (HTTP, `--latency` per call), `--workers` Celery
-worker subprocesses (threads pool, `--threads` each, prefetch 1, acks_late, persistent database
-connections: the production worker model, config/workers.py), daphne + the Redis channel layer
+worker subprocesses (threads pool, `--threads` + `--ahead` each with 2 × `--threads` provider
+calls at once, prefetch 1, acks_late, persistent database connections: the production worker
+model, config/workers.py), daphne + the Redis channel layer
 for websockets, litellm for every call.
 
 Lines printed: first `machine cores= python_loop_ms= load=`, the time one core takes for a fixed
 Python loop (compare CPU figures from two machines by it: they differ by 1.5–2× here); then,
 for each class size of `--copies`:
-- grading copies= workers= threads= wall_s ideal_s ratio calls concurrency load=: a class of
-  N copies × `--pages` pages in double correction. concurrency = workers × threads × 2 (each
-  task calls both graders at once); ideal = max(ceil(calls / concurrency), longest chain of
-  dependent calls) × latency, the chain being grading → verification (2) when any copy needed
-  a verification round. load= is the load average (1 and 5 min) before the run, load_after= after.
+- grading copies= workers= threads= ahead= wall_s ideal_s ratio calls concurrency load=: a class
+  of N copies × `--pages` pages in double correction. concurrency = workers × threads × 2 (the
+  provider calls at once: each copy calls both graders at once; copies ahead wait for a slot);
+  ideal = max(ceil(calls / concurrency), longest chain of dependent calls) × latency, the chain
+  being grading → verification (2) when any copy needed a verification round. load= is the
+  load average (1 and 5 min) before the run, load_after= after.
   These come from runs without the sampler below (it takes the GIL 200 times a second);
   `--repeat K` times each, then `grading_median copies= runs= ratio= cpu_ms_per_copy=`.
 - cpu_ms_per_copy: the worker processes' CPU time (user + system) during the run / copies;
@@ -70,6 +72,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+from config.workers import AHEAD  # noqa: E402
 from tests.bench.export import bench_export  # noqa: E402
 from tests.bench.grid import bench_review_grid  # noqa: E402
 
@@ -218,21 +221,24 @@ def bench_grading(args, tmp: Path, server) -> list[str]:
     }
     sampler_dir = tmp / "sampler"
     sampler_dir.mkdir()
+    # As config.workers runs them: --threads copies calling at once, --ahead more prepared.
+    slots_env = {"CORRIGO_LLM_CALL_SLOTS": str(2 * args.threads)} if args.ahead else {}
     workers = [
         celery_worker_start(
             tmp,
             name=f"bench{n}",
-            concurrency=args.threads,
+            concurrency=args.threads + args.ahead,
             pool="threads",
             extra_args=["-I", "tests.bench.sampler"],
             BENCH_SAMPLER_DIR=str(sampler_dir),
             **env,
+            **slots_env,
         )
         for n in range(args.workers)
     ]
     lines: list[str] = []
     try:
-        _warm_up(workers, args.threads)
+        _warm_up(workers, args.threads + args.ahead)
         for copies in args.copies:
             runs = [_graded(args, copies, server, workers, sampler_dir) for _ in range(args.repeat)]
             if args.repeat > 1:
@@ -332,7 +338,7 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path, *, sampled: b
     ideal = max(math.ceil(calls / concurrency), chain) * args.latency
     wall = ended - started
     grading_line = (
-        f"grading copies={copies} workers={args.workers} threads={args.threads} wall_s={wall:.2f}"
+        f"grading copies={copies} workers={args.workers} threads={args.threads} ahead={args.ahead} wall_s={wall:.2f}"
         f" ideal_s={ideal:.2f} ratio={wall / ideal:.2f} calls={calls} concurrency={concurrency}"
         f" max_in_flight={server.max_in_flight} {load_before} load_after={_load().removeprefix('load=')}"
     )
@@ -377,6 +383,10 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path, *, sampled: b
             copy_id = hashlib.sha1(record.text[-3000:].encode(), usedforsecurity=False).hexdigest()[:6]
             times = f"{record.started - t0:7.3f} {record.ended - t0:7.3f}"
             print(f"trace {times} {kind} {record.model} {copy_id}", file=sys.stderr)
+        for worker in workers:  # retries and warnings explain a gap in the trace
+            for line in worker.log().splitlines():
+                if "WARNING" in line or "ERROR" in line or "retry" in line:
+                    print(f"trace-log {line[:300]}", file=sys.stderr)
     cache_line = f"prefix_cache_ratio={cached / static if static else 0:.3f} copies={copies}"
     from django.db.models import Sum
 
@@ -455,7 +465,8 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=4)
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=cores, help="worker processes (default: the core count)")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
+    parser.add_argument("--threads", type=int, default=8, help="copies calling at once per worker process")
+    parser.add_argument("--ahead", type=int, default=AHEAD, help="more copies per process, prepared ahead (0: none)")
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of each class size (a median line when > 1)")
     parser.add_argument(

@@ -312,6 +312,8 @@ def run(args, tmp: Path) -> int:  # noqa: PLR0915 (one scenario, read top to bot
             # As production workers (config.workers): connections kept between tasks, so the
             # killed ones are found by the health check before a task's first query.
             "CONN_MAX_AGE": "600",
+            # And more copy threads than copies calling (CORRIGO_WORKER_AHEAD): 3 threads, 2 copies' calls.
+            "CORRIGO_LLM_CALL_SLOTS": "4",
         }
         workers = [celery_worker_start(tmp, name=f"w{n}", concurrency=3, **env) for n in (1, 2)]
         beat = _beat_start(tmp, env)
