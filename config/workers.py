@@ -38,6 +38,9 @@ from dataclasses import dataclass, field
 
 # Copies a grading process prepares ahead of those calling (CORRIGO_WORKER_AHEAD's default).
 AHEAD = 4
+# Copies a grading process prepares at once, up to their first call (CORRIGO_PREPARE_AT_ONCE's
+# default, grading/services/prepare_gate.py).
+PREPARE_AT_ONCE = 2
 
 
 @dataclass(frozen=True)

@@ -41,21 +41,28 @@ def retry_countdown(retries: int) -> float:
 
 @shared_task(bind=True, acks_late=True, max_retries=RETRY_MAX, ignore_result=True)
 def copy_grade_task(self, copy_id: int, job_id: int, attempt: int) -> str:
+    from .services.prepare_gate import preparing
+
+    with preparing():  # up to the copy's first call (services.prepare_gate)
+        return _copy_grade_task(self, copy_id, job_id, attempt)
+
+
+def _copy_grade_task(task, copy_id: int, job_id: int, attempt: int) -> str:
     try:
         teacher = User.objects.filter(exams__copies=copy_id).first()
     except (OperationalError, InterfaceError) as exc:
         # Under the same policy as the grading itself: a database hiccup here used to kill the
         # task with no retry, the copy left "en cours".
-        if self.request.retries >= RETRY_MAX:
+        if task.request.retries >= RETRY_MAX:
             raise
-        countdown = retry_countdown(self.request.retries)
+        countdown = retry_countdown(task.request.retries)
         logger.warning("copy %s: database error, retry in %.1fs: %s", copy_id, countdown, exc)
-        raise self.retry(exc=exc, countdown=countdown) from exc
+        raise task.retry(exc=exc, countdown=countdown) from exc
     if teacher is None:
         return "deleted"  # the copy went with its exam
     # Failure reasons are stored as text: write them in the language the teacher reads.
     with user_language_override(teacher):
-        return _copy_grade_run(self, copy_id, job_id, attempt)
+        return _copy_grade_run(task, copy_id, job_id, attempt)
 
 
 def _copy_grade_run(task, copy_id: int, job_id: int, attempt: int) -> str:

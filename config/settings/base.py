@@ -17,6 +17,8 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from config.workers import PREPARE_AT_ONCE
+
 # The one place this is set: every process (web, worker, beat, manage.py, pytest) loads these
 # settings before the grading gateway imports litellm, which reads it then. litellm uses the
 # price map bundled with the package, never one fetched from the network: start-up needs no
@@ -487,6 +489,9 @@ CORRIGO_LLM_THREADS = env.int("CORRIGO_LLM_THREADS", default=32)
 # Provider calls at once per worker process (engine.llm.CallSlots; 0: no bound). config/workers.py
 # sets it for its grading processes, which run more copy threads than that.
 CORRIGO_LLM_CALL_SLOTS = env.int("CORRIGO_LLM_CALL_SLOTS", default=0)
+# Copies a grading process prepares at once, up to their first call (services.prepare_gate;
+# 0: no bound): its threads no longer prepare all their copies in lockstep under the GIL.
+CORRIGO_PREPARE_AT_ONCE = env.int("CORRIGO_PREPARE_AT_ONCE", default=PREPARE_AT_ONCE)
 # Providers' rate limits, shared by every worker through Redis (core.ratelimit): per model,
 # "<model>=<requests per minute>:<tokens per minute>", comma-separated (0: no limit of that
 # kind), e.g. "openai/gpt-4o=500:30000,anthropic/claude-sonnet-4-5=50:40000". Set them a little

@@ -38,6 +38,7 @@ from .jobs import job_maybe_finish
 from .leases import IN_FLIGHT, copy_lease_take, lease_keeper, lease_length
 from .manipulation import copy_manipulation
 from .names import copy_pages_for_grading
+from .prepare_gate import prepare_done
 from .subject_pages import subject_prompt_pages
 
 logger = logging.getLogger(__name__)
@@ -143,6 +144,7 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str, *, held: int, seen: dict
             # is not committed yet: this thread records them. Each call waits for a slot of the
             # process's (CallSlots), given back as soon as the provider has answered.
             in_thread = not connection.in_atomic_block
+            prepare_done()  # the process's next copy may be prepared while this one waits
             for slot, request in to_call.items():
                 slots.take()
                 try:

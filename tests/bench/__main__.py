@@ -1,6 +1,7 @@
 """`make bench`: the grading engine's figures (printed, never asserted).
 
-    python -m tests.bench  [--copies 30/120/300] [--workers <cores>] [--threads 8] [--ahead 4] [--pages 4]
+    python -m tests.bench  [--copies 30/120/300] [--workers <cores>] [--threads 8] [--ahead 4] [--prepare 2]
+                           [--pages 4]
                            [--latency 1.0] [--samples 200] [--repeat 1] [--only grading|grid|export]
 
 Database: a dedicated PostgreSQL database (`corrigo_bench_<checkout>`) on the server of
@@ -17,7 +18,7 @@ for websockets, litellm for every call.
 Lines printed: first `machine cores= python_loop_ms= load=`, the time one core takes for a fixed
 Python loop (compare CPU figures from two machines by it: they differ by 1.5–2× here); then,
 for each class size of `--copies`:
-- grading copies= workers= threads= ahead= wall_s ideal_s ratio calls concurrency load=: a class
+- grading copies= workers= threads= ahead= prepare= wall_s ideal_s ratio calls concurrency load=: a class
   of N copies × `--pages` pages in double correction. concurrency = workers × threads × 2 (the
   provider calls at once: each copy calls both graders at once; copies ahead wait for a slot);
   ideal = max(ceil(calls / concurrency), longest chain of dependent calls) × latency, the chain
@@ -72,7 +73,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-from config.workers import AHEAD  # noqa: E402
+from config.workers import AHEAD, PREPARE_AT_ONCE  # noqa: E402
 from tests.bench.export import bench_export  # noqa: E402
 from tests.bench.grid import bench_review_grid  # noqa: E402
 
@@ -223,6 +224,8 @@ def bench_grading(args, tmp: Path, server) -> list[str]:
     sampler_dir.mkdir()
     # As config.workers runs them: --threads copies calling at once, --ahead more prepared.
     slots_env = {"CORRIGO_LLM_CALL_SLOTS": str(2 * args.threads)} if args.ahead else {}
+    # Copies a process prepares at once (services.prepare_gate); 0: all its threads together.
+    slots_env["CORRIGO_PREPARE_AT_ONCE"] = str(args.prepare)
     workers = [
         celery_worker_start(
             tmp,
@@ -338,7 +341,8 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path, *, sampled: b
     ideal = max(math.ceil(calls / concurrency), chain) * args.latency
     wall = ended - started
     grading_line = (
-        f"grading copies={copies} workers={args.workers} threads={args.threads} ahead={args.ahead} wall_s={wall:.2f}"
+        f"grading copies={copies} workers={args.workers} threads={args.threads} ahead={args.ahead}"
+        f" prepare={args.prepare} wall_s={wall:.2f}"
         f" ideal_s={ideal:.2f} ratio={wall / ideal:.2f} calls={calls} concurrency={concurrency}"
         f" max_in_flight={server.max_in_flight} {load_before} load_after={_load().removeprefix('load=')}"
     )
@@ -470,6 +474,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=cores, help="worker processes (default: the core count)")
     parser.add_argument("--threads", type=int, default=8, help="copies calling at once per worker process")
     parser.add_argument("--ahead", type=int, default=AHEAD, help="more copies per process, prepared ahead (0: none)")
+    parser.add_argument(
+        "--prepare", type=int, default=PREPARE_AT_ONCE, help="copies a process prepares at once (0: no bound)"
+    )
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of each class size (a median line when > 1)")
     parser.add_argument(
