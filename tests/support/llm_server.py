@@ -734,6 +734,7 @@ class LLMServer:
         with self._lock:
             self._script.clear()
             self.requests.clear()
+            self.max_in_flight = self.in_flight  # a test's peak is its own
         self.fault_plan = None
         self.cache = PrefixCache()
 
