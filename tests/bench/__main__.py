@@ -25,9 +25,10 @@ for each class size of `--copies`:
   being grading → verification (2) when any copy needed a verification round. load= is the
   load average (1 and 5 min) before the run, load_after= after.
   These come from runs without the sampler below (it takes the GIL 200 times a second);
-  `--repeat K` times each, then `grading_median copies= runs= ratio= cpu_ms_per_copy=`.
+  `--repeat K` times each, then `grading_median copies= runs= ratio= cpu_ms_per_copy= python_loop_ms=`.
 - cpu_ms_per_copy: the worker processes' CPU time (user + system) during the run / copies;
-  LLM waits use no CPU.
+  LLM waits use no CPU. With python_loop_ms measured again just after the run (a shared
+  machine's speed drifts within one bench).
 - cpu_ms_per_copy_beside: the CPU the same run cost beside the workers, on the same cores:
   provider_server = this process (the scripted provider, standing in for a remote one, and
   the wait loop), postgres = the backends serving the bench database.
@@ -285,7 +286,11 @@ def _median_line(copies: int, runs: list[list[str]]) -> str:
 
     ratio = statistics.median(figure(run, "ratio") for run in runs)
     cpu = statistics.median(figure(run, "cpu_ms_per_copy") for run in runs)
-    return f"grading_median copies={copies} runs={len(runs)} ratio={ratio:.2f} cpu_ms_per_copy={cpu:.1f}"
+    loop = statistics.median(figure(run, "python_loop_ms") for run in runs)
+    return (
+        f"grading_median copies={copies} runs={len(runs)} ratio={ratio:.2f} cpu_ms_per_copy={cpu:.1f}"
+        f" python_loop_ms={loop:.1f}"
+    )
 
 
 def _graded(args, copies: int, server, workers, sampler_dir: Path, *, sampled: bool = False) -> list[str]:
@@ -348,9 +353,10 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path, *, sampled: b
     )
     # The samplers' own CPU is not the workers': left out of the figure and printed apart.
     worker_cpu = cpu - sampler
+    # The shared cores' speed drifts within a bench (1.5–2× here): measured again after each run.
     cpu_line = (
         f"cpu_ms_per_copy={worker_cpu * 1000 / copies:.1f} copies={copies}"
-        f" cpu_ms_per_page={worker_cpu * 1000 / (copies * args.pages):.1f}"
+        f" cpu_ms_per_page={worker_cpu * 1000 / (copies * args.pages):.1f} python_loop_ms={_loop_ms(3):.1f}"
     )
     # What else the run cost on the same cores (PostgreSQL's backends of the bench database that
     # lived through the run: the workers' persistent connections; Redis is shared, left out).
@@ -523,15 +529,20 @@ def main() -> None:
             print(bench_render(tmp), flush=True)
 
 
-def _machine_line(cores: int) -> str:
-    """How fast this machine runs Python on one core, so that CPU figures measured on two
-    machines can be compared: the median of 5 runs of a fixed loop (10⁶ squares summed)."""
-    runs = []
-    for _ in range(5):
+def _loop_ms(runs: int = 5) -> float:
+    """How fast this machine runs Python on one core now, so that CPU figures measured on two
+    machines (or minutes apart on a shared one) can be compared: the median of `runs` runs of a
+    fixed loop (10⁶ squares summed)."""
+    times = []
+    for _ in range(runs):
         started = time.perf_counter()
         sum(i * i for i in range(1_000_000))
-        runs.append((time.perf_counter() - started) * 1000)
-    return f"machine cores={cores} python_loop_ms={statistics.median(runs):.1f} {_load()}"
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def _machine_line(cores: int) -> str:
+    return f"machine cores={cores} python_loop_ms={_loop_ms():.1f} {_load()}"
 
 
 def _sessions_close(connection) -> None:
