@@ -118,7 +118,7 @@ def test_a_copy_waiting_for_a_call_slot_does_not_hold_the_next_copys_preparation
 
     with ThreadPoolExecutor(2) as pool:
         first_done = pool.submit(task, first)
-        wait_until(lambda: llm_server.in_flight == 1, base=WAIT, what="the first copy's call")
+        wait_until(lambda: len(llm_server.requests) == 1, base=WAIT, what="the first copy's call")
         second_done = pool.submit(task, second)
         wait_until(
             lambda: Copy.objects.get(pk=second.pk).status == Copy.Status.GRADING,
@@ -128,4 +128,5 @@ def test_a_copy_waiting_for_a_call_slot_does_not_hold_the_next_copys_preparation
         assert Copy.objects.get(pk=first.pk).status == Copy.Status.GRADING  # its call still out
         assert len(llm_server.requests) == 1  # the second waits for the slot
         assert first_done.result(timeout=scaled(60)) == second_done.result(timeout=scaled(60)) == Copy.Status.DONE
-    assert llm_server.max_in_flight == 1
+    first_call, second_call = llm_server.requests  # one after the other: one slot
+    assert second_call.started >= first_call.ended
