@@ -139,13 +139,17 @@ def copy_appreciation_ask(*, copy: Copy, user: User) -> str:
 
 def copy_appreciation_draft(*, copy: Copy, user: User) -> Copy:
     """Asks the grading model for the copy's appréciation; it becomes the draft and the text
-    (the teacher asked for it on this copy: it replaces theirs). Raises as copy_appreciation_ask."""
+    (the teacher asked for it on this copy: it replaces theirs), unless the text changed while the
+    model wrote: the teacher saved hers meanwhile, which stays, the draft only offered beside it
+    (« Rétablir le texte de l'IA »). Raises as copy_appreciation_ask."""
+    asked_over = Copy.objects.values_list("appreciation", flat=True).get(pk=copy.pk)
     draft = copy_appreciation_ask(copy=copy, user=user)
     with transaction.atomic():
         locked = Copy.objects.select_for_update().get(pk=copy.pk)
         locked.appreciation_ai = draft
-        locked.appreciation = draft
+        if locked.appreciation == asked_over:
+            locked.appreciation = draft
         locked.appreciation_stale = False
         locked.save(update_fields=["appreciation_ai", "appreciation", "appreciation_stale", "updated_at"])
-    copy.appreciation_ai, copy.appreciation, copy.appreciation_stale = draft, draft, False
+    copy.appreciation_ai, copy.appreciation, copy.appreciation_stale = draft, locked.appreciation, False
     return copy

@@ -285,7 +285,16 @@ def copy_appreciation(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
     try:
         if action == "draft":
             services.copy_appreciation_draft(copy=copy, user=request.user)
-            messages.success(request, _("Appréciation rédigée par le modèle : relisez-la."))
+            if copy.appreciation == copy.appreciation_ai:
+                messages.success(request, _("Appréciation rédigée par le modèle : relisez-la."))
+            else:  # the teacher's text, saved while the model wrote, is not written over
+                messages.info(
+                    request,
+                    _(
+                        "Votre appréciation, enregistrée pendant la rédaction, est gardée : "
+                        "celle du modèle vous est proposée par « Rétablir le texte de l'IA »."
+                    ),
+                )
         elif action == "restore":
             services.copy_appreciation_restore(copy=copy)
             messages.success(request, _("Appréciation de l'IA rétablie."))
