@@ -81,6 +81,14 @@ def _centre(locator) -> tuple[float, float]:
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
 
+def _copy_page_open(page, web, copy: Copy) -> int:
+    """The teacher logged in on the copy's page; the last ledger row before the test's call."""
+    last = UsageRecord.objects.order_by("-pk").values_list("pk", flat=True).first()
+    login(page, web.url, copy.exam.owner)
+    page.goto(f"{web.url}/copies/{copy.pk}/")
+    return last
+
+
 def _calls(llm) -> list:
     return [request for request in llm.requests if TASK in request.text]
 
@@ -88,10 +96,8 @@ def _calls(llm) -> list:
 def test_the_teachers_text_saved_while_the_draft_runs_is_kept_and_the_draft_offered(
     graded, web, held, llm, page, screenshot
 ):
-    copy, teacher = graded, graded.exam.owner
-    last = UsageRecord.objects.order_by("-pk").values_list("pk", flat=True).first()
-    login(page, web.url, teacher)
-    page.goto(f"{web.url}/copies/{copy.pk}/")
+    copy = graded
+    last = _copy_page_open(page, web, copy)
     form = page.locator("#appreciation")
     text = page.locator("#appreciation-text")
     expect(text).to_have_value("")
@@ -141,10 +147,8 @@ def test_the_teachers_text_saved_while_the_draft_runs_is_kept_and_the_draft_offe
 def test_the_draft_page_says_that_her_text_saved_in_another_tab_meanwhile_is_kept(
     graded, web, held, llm, page, screenshot
 ):
-    copy, teacher = graded, graded.exam.owner
-    last = UsageRecord.objects.order_by("-pk").values_list("pk", flat=True).first()
-    login(page, web.url, teacher)
-    page.goto(f"{web.url}/copies/{copy.pk}/")
+    copy = graded
+    last = _copy_page_open(page, web, copy)
     other = page.context.new_page()
     other.goto(f"{web.url}/copies/{copy.pk}/")
 
