@@ -3,7 +3,7 @@
 - lookups: owner-scoped gets by id (another teacher's id is a 404), the dashboard's exams.
 - exams: the exam page (barème, copies, grading state, its five steps), the copies a job would grade.
 - review: the review grid with statistics, one copy's page.
-- appreciations: the copies missing an appréciation, the latest pass drafting them.
+- appreciations: the copies missing an appréciation, the latest pass drafting them, a copy's block.
 - double_correction: both graders of a double-corrected grade, what the teacher can take (A, B, mean).
 - by_question: one question across all copies, identical readings grouped.
 - progress: the live progress fragment.
@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 from .agreement import AgreementFigures, ExamAgreement, exam_agreement, exams_agreement, recent_agreement
-from .appreciations import appreciation_run_latest, appreciations_missing
+from .appreciations import appreciation_run_latest, appreciations_missing, copy_appreciation_block
 from .by_question import BY_QUESTION_SORTS, QuestionReview, question_grades, question_review_get, reading_key
 from .calibration import (
     INDICATIVE_BELOW,
@@ -83,6 +83,7 @@ from .summary import ClassResults, QuestionResult, class_results, class_summary_
 __all__ = [
     "appreciation_run_latest",
     "appreciations_missing",
+    "copy_appreciation_block",
     "question_histogram",
     "BY_QUESTION_SORTS",
     "QuestionReview",

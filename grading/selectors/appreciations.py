@@ -1,4 +1,5 @@
-"""The copies « Rédiger les appréciations manquantes » drafts, and its latest pass."""
+"""The copies « Rédiger les appréciations manquantes » drafts, and its latest pass; a copy's
+appréciation block alone."""
 
 from __future__ import annotations
 
@@ -19,3 +20,9 @@ def appreciations_missing(*, exam: Exam) -> QuerySet[Copy]:
 
 def appreciation_run_latest(*, exam: Exam) -> AppreciationRun | None:
     return AppreciationRun.objects.filter(exam=exam).order_by("-pk").first()
+
+
+def copy_appreciation_block(*, copy: Copy) -> dict[str, object]:
+    """What the copy page's appréciation block shows, for its htmx answer (the page's is
+    copy_page_get): the copy, and whether it has grades for the model to draft from."""
+    return {"copy": copy, "has_grades": copy.grades.exists()}

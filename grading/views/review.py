@@ -279,12 +279,16 @@ def grade_feedback(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def copy_appreciation(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """The copy's general appréciation: saved, restored to the model's draft, or (re)drafted."""
+    """The copy's general appréciation: saved, restored to the model's draft, or (re)drafted.
+    Drafted from the page's button (htmx), the answer is the block alone, with its messages: the
+    page stays, and what the teacher typed meanwhile with it (static/js/appreciation.js)."""
     copy = selectors.copy_get(user=request.user, pk=pk)
     action = request.POST.get("action", "save")
+    drafted = False
     try:
         if action == "draft":
             services.copy_appreciation_draft(copy=copy, user=request.user)
+            drafted = True
             if copy.appreciation == copy.appreciation_ai:
                 messages.success(request, _("Appréciation rédigée par le modèle : relisez-la."))
             else:  # the teacher's text, saved while the model wrote, is not written over
@@ -303,4 +307,7 @@ def copy_appreciation(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
             messages.success(request, _("Appréciation enregistrée."))
     except ApplicationError as error:
         messages.error(request, error.message)
+    if request.htmx:
+        context = selectors.copy_appreciation_block(copy=copy) | {"drafted": drafted}
+        return render(request, "grading/copy_detail.html#appreciation-answer", context)
     return redirect(reverse("copy_detail", args=[copy.pk]) + "#appreciation")

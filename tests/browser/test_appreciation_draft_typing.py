@@ -1,8 +1,10 @@
 """« Rédiger avec l'IA » on a copy page in Debian's Chromium, against daphne and the scripted LLM
-server, while the teacher types her own appréciation: the draft call is held at the server, she
-types in the field and saves it the way the page saves (« Enregistrer »), then the call returns.
-Her text is kept, on the page and in the database; the model's draft is offered beside it
-(« Rétablir le texte de l'IA »), not written over it; the call is metered exactly once.
+server, while the teacher writes her own appréciation: the draft call is held at the server while
+she types, then the call returns. The button asks without leaving the page (htmx swaps the block):
+a text she typed and has not saved stays in the field, where she goes on typing, the model's draft
+offered by « Rétablir le texte de l'IA » with a message; one she saved meanwhile (« Enregistrer »,
+in this tab or another) is kept on the page and in the database, the draft offered beside it.
+Without typing, the draft fills the field. The call is metered exactly once.
 The copy is graded through the engine and the scripted server (Q1 /4, Q2 /6)."""
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ MINE = "Léa a bien travaillé ; soigner la rédaction."
 DRAFT = "Appréciation du modèle pour Léa : des équations bien posées."
 TASK = "[TASK:appreciation]"
 KEPT = "Votre appréciation, enregistrée pendant la rédaction, est gardée"
+KEPT_TYPED = "Votre texte, pas encore enregistré, est resté dans le champ"
+DRAFTED = "Appréciation rédigée par le modèle : relisez-la."
 
 
 class HeldDraft:
@@ -152,24 +156,92 @@ def test_the_draft_page_says_that_her_text_saved_in_another_tab_meanwhile_is_kep
     other = page.context.new_page()
     other.goto(f"{web.url}/copies/{copy.pk}/")
 
-    # The draft's page, in the first tab, comes once the model has answered.
-    with page.expect_navigation():
-        page.locator("#appreciation").get_by_role("button", name="Rédiger avec l'IA").click(no_wait_after=True)
-        wait_until(lambda: len(_calls(llm)) == 1, base=30, what="the appréciation call at the scripted server")
-        # Meanwhile, in the other tab, she writes and saves her own.
-        other.locator("#appreciation-text").fill(MINE)
-        with other.expect_navigation():
-            other.locator("#appreciation").get_by_role("button", name="Enregistrer").click()
-        expect(other.locator("#appreciation-text")).to_have_value(MINE)
-        held.release.set()
+    # The draft asked for in the first tab; its block comes once the model has answered.
+    page.locator("#appreciation").get_by_role("button", name="Rédiger avec l'IA").click()
+    wait_until(lambda: len(_calls(llm)) == 1, base=30, what="the appréciation call at the scripted server")
+    # Meanwhile, in the other tab, she writes and saves her own.
+    other.locator("#appreciation-text").fill(MINE)
+    with other.expect_navigation():
+        other.locator("#appreciation").get_by_role("button", name="Enregistrer").click()
+    expect(other.locator("#appreciation-text")).to_have_value(MINE)
+    held.release.set()
 
-    expect(page.get_by_text(KEPT)).to_be_visible()
+    expect(page.get_by_text(KEPT)).to_be_visible(timeout=scaled_ms(30))
     expect(page.get_by_text("Appréciation rédigée par le modèle")).to_have_count(0)
+    expect(page.get_by_text(KEPT_TYPED)).to_be_hidden()  # nothing typed in this tab
     expect(page.locator("#appreciation-text")).to_have_value(MINE)
     expect(page.locator("#appreciation").get_by_role("button", name="Rétablir le texte de l'IA")).to_be_visible()
     screenshot(page, "the draft page keeps her text")
     copy.refresh_from_db()
     assert (copy.appreciation, copy.appreciation_ai, copy.appreciation_stale) == (MINE, DRAFT, False)
+    _metered_once(llm, last, copy)
+    assert page.console_errors == []
+
+
+def test_her_unsaved_text_typed_while_the_draft_runs_stays_in_the_field_and_the_draft_is_offered(
+    graded, web, held, llm, page, screenshot
+):
+    copy = graded
+    last = _copy_page_open(page, web, copy)
+    form = page.locator("#appreciation")
+    text = page.locator("#appreciation-text")
+    expect(text).to_have_value("")
+
+    form.get_by_role("button", name="Rédiger avec l'IA").click()
+    wait_until(lambda: len(_calls(llm)) == 1, base=30, what="the appréciation call at the scripted server")
+    expect(form.get_by_text("Rédaction en cours…")).to_be_visible()
+    # The page stays while the model writes: she types her own, without saving it.
+    text.click()
+    page.keyboard.type(MINE)
+    screenshot(page, "typing while the model writes")
+
+    held.release.set()
+    expect(page.get_by_text(DRAFTED)).to_be_visible(timeout=scaled_ms(30))
+    expect(page.get_by_text(KEPT_TYPED)).to_be_visible()
+    expect(form.get_by_text("Rédaction en cours…")).to_be_hidden()
+    expect(text).to_have_value(MINE)
+    # The draft was saved as the copy's text (she asked for it); hers is in the field, unsaved.
+    copy.refresh_from_db()
+    assert (copy.appreciation, copy.appreciation_ai, copy.appreciation_stale) == (DRAFT, DRAFT, False)
+    restore = form.get_by_role("button", name="Rétablir le texte de l'IA")
+    expect(restore).to_be_visible()
+    # Her caret is where it was: she goes on typing.
+    page.keyboard.type(" Bon courage.")
+    expect(text).to_have_value(f"{MINE} Bon courage.")
+    screenshot(page, "her text kept in the field, the draft offered")
+
+    # She saves hers: the draft stays offered beside it, and she can still take it.
+    with page.expect_navigation():
+        form.get_by_role("button", name="Enregistrer").click()
+    expect(page.get_by_text("Appréciation enregistrée.")).to_be_visible()
+    copy.refresh_from_db()
+    assert (copy.appreciation, copy.appreciation_ai) == (f"{MINE} Bon courage.", DRAFT)
+    with page.expect_navigation():
+        restore.click()
+    expect(text).to_have_value(DRAFT)
+
+    _metered_once(llm, last, copy)
+    assert page.console_errors == []
+
+
+def test_without_typing_the_draft_fills_the_field_without_leaving_the_page(graded, web, held, llm, page):
+    copy = graded
+    last = _copy_page_open(page, web, copy)
+    form = page.locator("#appreciation")
+    page.evaluate("window.stayed = true")  # gone if the page were loaded again
+
+    form.get_by_role("button", name="Rédiger avec l'IA").click()
+    wait_until(lambda: len(_calls(llm)) == 1, base=30, what="the appréciation call at the scripted server")
+    held.release.set()
+
+    expect(page.get_by_text(DRAFTED)).to_be_visible(timeout=scaled_ms(30))
+    expect(page.locator("#appreciation-text")).to_have_value(DRAFT)
+    expect(page.get_by_text(KEPT_TYPED)).to_be_hidden()
+    expect(form.get_by_role("button", name="Rétablir le texte de l'IA")).to_be_hidden()
+    expect(form.get_by_role("button", name="Rédiger à nouveau avec l'IA")).to_be_enabled()
+    assert page.evaluate("window.stayed") is True
+    copy.refresh_from_db()
+    assert (copy.appreciation, copy.appreciation_ai) == (DRAFT, DRAFT)
     _metered_once(llm, last, copy)
     assert page.console_errors == []
 

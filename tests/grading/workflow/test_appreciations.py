@@ -109,6 +109,25 @@ def test_the_appreciation_is_drafted_by_the_grading_model_from_the_grades_and_me
     assert DRAFT_6_OF_10 in _page(owner_client, copy)
 
 
+def test_the_pages_button_gets_the_block_alone_with_its_message_none_left_for_the_next_page(owner_client, graded):
+    # « Rédiger avec l'IA » asks through htmx: the page stays, and with it what the teacher types.
+    copy = _copy(graded)
+
+    response = owner_client.post(
+        reverse("copy_appreciation", args=[copy.pk]), {"action": "draft"}, headers={"HX-Request": "true"}
+    )
+
+    assert response.status_code == 200
+    block = html.unescape(response.text)
+    assert "<html" not in block and 'id="appreciation-body"' in block
+    assert f">{DRAFT_6_OF_10}</textarea>" in block
+    assert 'hx-swap-oob="innerHTML:#appreciation-notice"' in block
+    assert "Appréciation rédigée par le modèle : relisez-la." in block
+    # Shown by the page's script only when her unsaved text stays in the field.
+    assert "data-appreciation-kept hidden" in block and "data-appreciation-restore hidden" in block
+    assert "relisez-la" not in _page(owner_client, copy)
+
+
 def test_changing_points_marks_the_appreciation_stale_and_one_click_redrafts_it(owner_client, graded):
     copy = _copy(graded)
     _draft(owner_client, copy)
