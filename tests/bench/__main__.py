@@ -26,6 +26,8 @@ for each class size of `--copies`:
   load average (1 and 5 min) before the run, load_after= after.
   These come from runs without the sampler below (it takes the GIL 200 times a second);
   `--repeat K` times each, then `grading_median copies= runs= ratio= cpu_ms_per_copy= python_loop_ms=`.
+  BENCH_TRACE=1 prints on stderr when job_start's transaction committed and each provider
+  call's start and end (seconds from the launch), then the workers' warnings and retries.
 - cpu_ms_per_copy: the worker processes' CPU time (user + system) during the run / copies;
   LLM waits use no CPU. With python_loop_ms measured again just after the run (a shared
   machine's speed drifts within one bench).
@@ -324,6 +326,7 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path, *, sampled: b
     t0 = time.monotonic()
     with transaction.atomic():
         services.job_start(exam=exam, user=teacher)
+    started_s = time.monotonic() - t0
     ended = _wait_finished(exam)
     time.sleep(0.6)  # the work a copy's end leaves (progress sent late) and the samplers' next write
     cpu = sum(_cpu_seconds(worker.process.pid) for worker in workers) - cpu_before
@@ -397,6 +400,7 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path, *, sampled: b
             cached += record.usage["prompt_tokens_details"]["cached_tokens"]
             static += common
     if os.environ.get("BENCH_TRACE"):
+        print(f"trace {0:7.3f} {started_s:7.3f} job_start (its transaction committed: the tasks go)", file=sys.stderr)
         for record in sorted(server.requests, key=lambda r: r.started):
             kind = "verify" if "[TASK:verify]" in record.text else "grade"
             copy_id = hashlib.sha1(record.text[-3000:].encode(), usedforsecurity=False).hexdigest()[:6]
