@@ -206,7 +206,7 @@ def exam_json(*, exam: Exam) -> dict[str, Any]:
                 "appreciation_ai": row.copy.appreciation_ai,
                 "appreciation_stale": row.copy.appreciation_stale,
                 "total": str(row.total) if row.total is not None else None,
-                "on_twenty": str(on_twenty(row.total, review.bareme_total) or "") or None,
+                "on_twenty": str(mark) if (mark := on_twenty(row.total, review.bareme_total)) is not None else None,
                 "grades": grades,
                 "model_answers": answers.get(row.copy.pk, []),
             }
