@@ -74,3 +74,47 @@ def test_the_best_live_subscription_governs_else_the_latest(teacher, fake_stripe
 def test_a_teacher_without_subscription_has_none_governing(teacher, fake_stripe):
     assert governing(user=teacher) is None
     assert billing_invoices(user=teacher) == []
+
+
+def test_the_invoices_are_newest_first_by_stripes_date_whatever_order_their_webhooks_arrived_in(
+    teacher, fake_stripe, prices, webhooks
+):
+    story = _subscribed(fake_stripe, prices, webhooks, teacher)
+    fake_stripe.clock += 86_400
+    earlier = fake_stripe.invoice_create(story.sub)
+    fake_stripe.clock += 86_400
+    later = fake_stripe.invoice_create(story.sub)
+    same_second = fake_stripe.invoice_create(story.sub)  # a second invoice Stripe dated the same second
+    for invoice in (later, earlier, same_second):  # `earlier`'s webhook arrives late
+        webhooks.deliver(fake_stripe.event("invoice.paid", invoice))
+
+    ids = [row.id for row in billing_invoices(user=teacher)]
+
+    # Of two invoices of the same second, the one stored last first.
+    assert ids[:3] == [same_second["id"], later["id"], earlier["id"]]
+    assert len(ids) == 4
+
+
+def test_an_invoice_shows_its_own_currency_euros_when_stripe_sends_none_and_blanks_for_missing_fields(
+    teacher, fake_stripe, prices, webhooks
+):
+    story = _subscribed(fake_stripe, prices, webhooks, teacher)
+    fake_stripe.clock += 86_400
+    francs = fake_stripe.invoice_create(story.sub)
+    francs["currency"] = "chf"
+    webhooks.deliver(fake_stripe.event("invoice.paid", francs))
+    fake_stripe.clock += 86_400
+    bare = fake_stripe.invoice_create(story.sub, status="open")
+    bare.update(currency=None, status=None, invoice_pdf=None, hosted_invoice_url=None)
+    webhooks.deliver(fake_stripe.event("invoice.finalized", bare))
+
+    latest, chf = billing_invoices(user=teacher)[:2]
+
+    assert (chf.id, chf.currency, chf.status) == (francs["id"], "CHF", "paid")
+    assert (latest.id, latest.currency, latest.status, latest.invoice_pdf, latest.hosted_invoice_url) == (
+        bare["id"],
+        "EUR",
+        "",
+        "",
+        "",
+    )
