@@ -169,3 +169,44 @@ def test_a_model_priced_from_the_operators_table_costs_no_query_within_the_ttl(d
     price_card("ollama/maison")
     with django_assert_num_queries(0):
         price_card("ollama/maison")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("cache_rates", "read_rate", "write_rate"),
+    [
+        ({"cache_read_per_token": "0.0000001", "cache_write_per_token": "0.00000125"}, "0.0000001", "0.00000125"),
+        ({}, "0.000001", "0.000001"),  # left empty in the admin: the input price
+    ],
+)
+def test_a_call_to_a_model_the_operator_priced_is_billed_at_each_of_the_rates_saved_in_the_admin(
+    client, teacher, cache_rates, read_rate, write_rate
+):
+    from django.urls import reverse
+
+    from tests.factories import UserFactory
+    from usage.services import usage_record
+
+    client.force_login(UserFactory(email="ops@corrigo.example", is_staff=True, is_superuser=True))
+    form = {"model": "ollama/maison", "input_per_token": "0.000001", "output_per_token": "0.000004", **cache_rates}
+    assert client.post(reverse("admin:usage_modelprice_add"), form).status_code == 302
+
+    row = usage_record(
+        user=teacher,
+        phase="grading",
+        model="ollama/maison",
+        prompt_tokens=1_000,
+        completion_tokens=200,
+        cached_read_tokens=600,
+        cache_write_tokens=300,
+        idempotency_key="call-1",
+    )
+
+    row.refresh_from_db()
+    read, write = Decimal(read_rate), Decimal(write_rate)
+    assert (row.priced, row.prompt_cost, row.completion_cost, row.cached_cost) == (
+        True,
+        Decimal("0.000001") * 100,  # the 100 tokens neither read from nor written to the cache
+        Decimal("0.000004") * 200,
+        read * 600 + write * 300,
+    )
