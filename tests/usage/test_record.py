@@ -108,3 +108,27 @@ def test_an_exams_cost_is_the_sum_of_its_calls_per_phase(teacher, exam_of, spend
     assert total["total_cost"] == sum(p["total_cost"] for p in breakdown["phases"].values())
     assert total["total_cost"] == sum(r.total_cost for r in UsageRecord.objects.filter(exam=exam))
     assert total["cached_read_tokens"] == 15_000
+
+
+def test_a_call_is_paid_by_the_pool_its_job_started_on_and_one_outside_a_job_by_the_teachers_pool_now(teacher):
+    from accounts.models import School
+    from schools.services import school_teacher_add, school_teacher_remove
+    from tests.factories import UserFactory
+    from usage.selectors import usage_summary
+
+    school = School.objects.create(name="Lycée Victor-Hugo", allowance_tokens=100_000)
+    colleague = UserFactory(email="collegue@lycee-hugo.example")
+    for member in (teacher, colleague):
+        school_teacher_add(school=school, user=member)
+    usage_reserve(user=teacher, key="job-1", tokens=50_000)
+    record(teacher, idempotency_key="member-outside-a-job", reservation_key=None)  # 9 400 tokens
+    school_teacher_remove(school=school, user=teacher)
+
+    record(teacher, idempotency_key="left-in-the-job", reservation_key="job-1")
+    record(teacher, idempotency_key="left-outside-a-job", reservation_key=None)
+
+    # The school's pool, as its teachers see it: both calls made for it; the teacher's own, the last.
+    assert usage_summary(user=colleague).tokens_used == 2 * 9_400
+    assert usage_summary(user=teacher).tokens_used == 9_400
+    rows = dict(UsageRecord.objects.values_list("idempotency_key", "school_id"))
+    assert rows == {"member-outside-a-job": school.pk, "left-in-the-job": school.pk, "left-outside-a-job": None}
