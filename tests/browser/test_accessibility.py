@@ -1,10 +1,11 @@
-"""axe-core (WCAG 2.1 A and AA rules) on the pages a teacher, a school admin and a visitor use,
-in Debian's Chromium: sign-in (and refused) and sign-up, the offers, the dashboard, an exam with
-copies double-corrected through the engine and the scripted LLM server, its review grid, a copy's
-page with its appréciation (also with a grade it refuses, and at a phone's width), the exports,
-the classes and a class's list, subscription and preferences, the school admin's page; in French,
-and three again in English. A violation of impact serious or critical fails the test, printed
-with its rule, its help and the nodes it found."""
+"""axe-core (WCAG 2.1 A and AA rules) on the pages a teacher, a school admin, a student and a
+visitor use, in Debian's Chromium: sign-in (and refused) and sign-up, the offers, the dashboard,
+an exam with copies double-corrected through the engine and the scripted LLM server, its review
+grid and by-question review, a copy's page with its appréciation (also with a grade it refuses,
+and at a phone's width), the exports, the class summary, the students' links and the student's
+copy, a new exam, the classes and a class's list, subscription and preferences, the school admin's
+page; in French, and three again in English. A violation of impact serious or critical fails the
+test, printed with its rule, its help and the nodes it found."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from accounts.models import School
 from grading import services
 from grading.models import Copy
 from grading.services.appreciation import copy_appreciation_draft
+from grading.services.links import copy_link_issue
 from rosters.importing import roster_rows_parse
 from rosters.services import roster_import, school_class_create
 from schools.services import school_teacher_add
@@ -110,6 +112,10 @@ def test_the_main_pages_have_no_serious_or_critical_axe_violation(
         "offers": "/billing/pricing/",
         "subscription and invoices": "/billing/invoices/",
         "preferences": "/settings/",
+        "new exam": "/exams/new/",
+        "by question": f"/exams/{exam.pk}/review/questions/",
+        "class summary": f"/exams/{exam.pk}/summary/",
+        "student links": f"/exams/{exam.pk}/links/",
     }
     for name, path in teacher_pages.items():
         check(name, path)
@@ -136,6 +142,8 @@ def test_the_main_pages_have_no_serious_or_critical_axe_violation(
         check(f"{name} (en)", teacher_pages[name])
 
     page.context.clear_cookies()
+    issued = copy_link_issue(copy=copy, user=data["teacher"])  # the link the teacher gives the student
+    check("student's copy", "/r/" + issued.url.split("/r/", 1)[1])
     login(page, base, data["admin"])
     check("school admin", f"/schools/{data['school'].pk}/")
 
