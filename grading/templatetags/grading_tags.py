@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from django import template
+from django.template.defaultfilters import floatformat
 from django.utils import formats
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from ..selectors.review import HIGH_CONFIDENCE, LOW_CONFIDENCE
@@ -37,3 +39,17 @@ def points(value: Decimal | float | str | None) -> str:
     except InvalidOperation:  # an audit's text that is not a number is shown as it is
         return str(value)
     return formats.number_format(number.normalize(), use_l10n=True)
+
+
+@register.filter
+def points_unit(value: Decimal | float | None) -> str:
+    """A gap in points with its unit agreed as each language does: French keeps « point » below 2
+    (« 0,5 point », « 1,5 point », « 2,56 points »), English only for exactly one ("1.5 points").
+    The count given to ngettext is 1 or 2, which both catalogues' plural rules read alike."""
+    if value is None:
+        return "—"
+    number = Decimal(str(value))
+    french = (get_language() or "").startswith("fr")
+    singular = abs(number) < 2 if french else number == 1
+    shown = floatformat(number, "-2")
+    return ngettext("%(points)s point", "%(points)s points", 1 if singular else 2) % {"points": shown}

@@ -129,3 +129,28 @@ def test_the_json_export_carries_the_figures(owner_client, edited_exam):
     assert (questions[first]["changed"], questions[first]["mean_gap_changed"]) == (2, "0.75")
     bonus = data["questions"][2]["id"]
     assert (questions[bonus]["ai_grades"], questions[bonus]["kept_share"]) == (0, None)
+
+
+@pytest.mark.parametrize(
+    ("points", "french", "english"),
+    [("3", "2,50 points", "2.50 points"), ("2", "1,50 point", "1.50 points"), ("1,5", "1 point", "1 point")],
+)
+def test_the_gap_agrees_point_as_each_language_does(owner_client, teacher, grade_exam, points, french, english):
+    # French keeps « point » singular below 2, English only for exactly one.
+    exam = grade_exam(exam_with_bareme(owner=teacher, questions=1), {"Léa": [0.5]})
+    _edit(owner_client, exam, "Léa", 0, points)
+
+    def pages(language: str) -> tuple[str, str]:
+        teacher.language = language
+        teacher.save(update_fields=["language"])
+        return tuple(
+            " ".join(html.unescape(owner_client.get(reverse(name, args=args)).content.decode()).split())
+            for name, args in (("exam_detail", [exam.pk]), ("dashboard", []))
+        )
+
+    exam_page, dashboard = pages("fr")
+    assert f"Écart moyen sur la note modifiée : {french}." in exam_page
+    assert f"Écart moyen sur les notes modifiées : {french}." in dashboard
+    exam_page, dashboard = pages("en")
+    assert f"Mean gap on the changed grade: {english}." in exam_page
+    assert f"Mean gap on changed grades: {english}." in dashboard

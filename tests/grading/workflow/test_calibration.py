@@ -193,6 +193,7 @@ def test_the_round_compares_the_teachers_grades_with_the_ais(
     ]
     text = _text(page)
     assert "Accord exact 67 %" in text and "À un pas d'arrondi près (± 0,5) 83 %" in text
+    assert "Écart moyen 0,33 point Kappa" in text  # below 2: singular in French
     assert "indicatif : 3 copies seulement (moins de 5)" in text
     assert "LECTURE-IA Inès q2" in text and "RAISON-IA Inès q2" in text
 
@@ -350,6 +351,7 @@ def test_the_figures_read_in_english(
     teacher.save(update_fields=["language"])
     text = _text(owner_client.get(reverse("calibration_detail", args=[exam.pk])))
     assert "Exact agreement 67 %" in text and "Within one rounding step (± 0.5) 83 %" in text
+    assert "Mean difference 0.33 points" in text
     assert "indicative: only 3 copies (fewer than 5)" in text
     assert "Grade the 7 other copies" in text
     page = _text(owner_client.get(reverse("exam_detail", args=[exam.pk])))
