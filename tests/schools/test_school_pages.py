@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -63,6 +64,24 @@ def test_removing_a_teacher_mid_period_keeps_their_usage_on_the_page_and_frees_t
     assert (summary.school, summary.limit, summary.tokens_used) == ("", TIER_LIMITS[Tier.FREE], 0)
     again = admin_client.post(reverse("school_teacher_remove", args=[school.pk, school_teacher.pk]))
     assert again.status_code == 404
+
+
+@pytest.mark.parametrize(("language", "amount"), [("fr", "{} €"), ("en", "€{}")])
+def test_the_monthly_cost_reads_in_euros_as_the_teachers_pages_do(
+    admin_client, school, school_admin, school_teacher, spend, settings, language, amount
+):
+    settings.USD_EUR_RATE = Decimal("0.5")  # the operator's rate, easy to check by hand
+    record = spend(school_teacher, 2_000_000)
+    assert record.total_cost > Decimal("0.1")
+    school_admin.language = language
+    school_admin.save()
+    page = admin_client.get(reverse("school_detail", args=[school.pk])).content.decode()
+    months = page[
+        page.index('data-testid="usage-months"') : page.index("</table>", page.index('data-testid="usage-months"'))
+    ]
+    euros = f"{record.total_cost * Decimal('0.5'):.2f}"
+    assert amount.format(euros.replace(".", "," if language == "fr" else ".")) in months
+    assert "$" not in months
 
 
 @pytest.mark.parametrize(
