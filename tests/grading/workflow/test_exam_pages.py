@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from grading.models import Exam, Question
-from tests.factories import ExamFactory, QuestionFactory
+from tests.factories import ExamFactory, QuestionFactory, copy_with_pages, exam_with_bareme
 
 pytestmark = pytest.mark.django_db
 
@@ -201,3 +201,23 @@ def test_htmx_never_settles_style_attributes_which_the_csp_forbids(owner_client,
     page = owner_client.get(reverse("exam_detail", args=[exam.pk])).text
     config = json.loads(html.unescape(re.search(r'<meta name="htmx-config" content=\'([^\']*)\'', page).group(1)))
     assert "style" not in config["attributesToSettle"]
+
+
+@pytest.mark.parametrize(
+    ("copies", "french", "english"),
+    [
+        (1, "jetons, 1 appel au modèle)", "tokens, 1 model call)"),
+        (2, "jetons, 2 appels aux modèles)", "tokens, 2 model calls)"),
+    ],
+)
+def test_the_estimate_counts_the_model_calls_in_the_pages_language(
+    owner_client, teacher, llm_server, copies, french, english
+):
+    exam = exam_with_bareme(owner=teacher, questions=2)  # one model: one call a copy
+    for number in range(copies):
+        copy_with_pages(exam, pages=1, label=f"Élève {number}")
+    url = reverse("exam_detail", args=[exam.pk])
+    assert owner_client.get(url).context["estimate"].calls == copies
+    assert french in html.unescape(owner_client.get(url).text)
+    owner_client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert english in html.unescape(owner_client.get(url).text)
