@@ -66,7 +66,7 @@ def test_removing_a_teacher_mid_period_keeps_their_usage_on_the_page_and_frees_t
     assert again.status_code == 404
 
 
-@pytest.mark.parametrize(("language", "amount"), [("fr", "{} €"), ("en", "€{}")])
+@pytest.mark.parametrize(("language", "amount"), [("fr", "{}\xa0€"), ("en", "€{}")])
 def test_the_monthly_cost_reads_in_euros_as_the_teachers_pages_do(
     admin_client, school, school_admin, school_teacher, spend, settings, language, amount
 ):

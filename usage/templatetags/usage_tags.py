@@ -15,9 +15,15 @@ register = template.Library()
 @register.filter
 def eur(value: Decimal | int | None, digits: int = 2) -> str:
     """`{{ cost_usd|eur }}`: a provider cost (USD) in euros at the operator's rate
-    (settings.USD_EUR_RATE), in the active language: « 0,25 € », "€0.25"."""
-    amount = floatformat(selectors.usd_to_eur(Decimal(value or 0)), digits)
-    return _("%(amount)s €") % {"amount": amount}
+    (settings.USD_EUR_RATE), in the active language: « 0,25 € », "€0.25". A cost too small to
+    show at `digits` (a copy graded by a cheap model costs a fraction of a cent) reads
+    « < 0,01 € », never « 0,00 € » beside the table that shows it. The spaces in the French
+    msgids are non-breaking (U+00A0): an amount never wraps away from its sign."""
+    euros = selectors.usd_to_eur(Decimal(value or 0))
+    smallest = Decimal(1).scaleb(-digits)
+    if 0 < euros < smallest / 2:
+        return _("< %(amount)s €") % {"amount": floatformat(smallest, digits)}
+    return _("%(amount)s €") % {"amount": floatformat(euros, digits)}
 
 
 @register.inclusion_tag("usage/bar.html", takes_context=True)

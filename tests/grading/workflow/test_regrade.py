@@ -57,8 +57,9 @@ def test_the_copy_page_offers_it_with_the_estimate_and_the_edits_it_would_keep(o
     assert estimate.tokens > 0
     with translation.override("fr"):
         tokens = intcomma(estimate.tokens)
-    euros = f"{estimate.cost_usd * settings.USD_EUR_RATE:.2f}".replace(".", ",")
-    assert f"≈ {euros} € (≈ {tokens} jetons)" in page  # euros first, tokens as the detail
+    euros = estimate.cost_usd * settings.USD_EUR_RATE
+    euros = "<\xa00,01" if euros < Decimal("0.005") else f"{euros:.2f}".replace(".", ",")
+    assert f"coût estimé {euros}\xa0€ (≈ {tokens} jetons)" in page  # euros first, tokens as the detail
     # Q1's points, Q2's feedback and the appréciation.
     assert "Remplacer aussi mes modifications (3)" in page
 

@@ -34,8 +34,12 @@ def _as(client, teacher, language: str, url: str) -> str:
 
 
 def _euros(usd: Decimal, language: str, digits: int = 2) -> str:
-    amount = f"{usd * Decimal('0.5'):.{digits}f}"
-    return f"{amount.replace('.', ',')} €" if language == "fr" else f"€{amount}"
+    """The amount as the pages write it: below half the last digit shown, « < 0,01 € »."""
+    euros, last = usd * Decimal("0.5"), Decimal(1).scaleb(-digits)
+    below = 0 < euros < last / 2
+    amount = f"{last if below else euros:.{digits}f}"
+    text = f"{amount.replace('.', ',')}\xa0€" if language == "fr" else f"€{amount}"
+    return f"<\xa0{text}" if below else text
 
 
 def test_the_exams_cost_reads_in_euros_per_copy_with_tokens_beside(owner_client, teacher, graded):
@@ -63,7 +67,7 @@ def test_the_dashboard_and_the_regrade_estimate_read_in_euros(owner_client, teac
     assert _euros(total, "en") in _as(owner_client, teacher, "en", reverse("dashboard"))
     copy = graded.copies.get(student_label="Léa")
     page = _as(owner_client, teacher, "fr", reverse("copy_detail", args=[copy.pk]))
-    assert " € (≈ " in page and " jetons)" in page
+    assert "\xa0€ (≈ " in page and " jetons)" in page
     page = _as(owner_client, teacher, "en", reverse("copy_detail", args=[copy.pk]))
     assert "(≈ " in page and " tokens)" in page and "€" in page
 
@@ -95,3 +99,18 @@ def test_the_job_finished_email_speaks_english_with_euros(teacher, grade_exam, s
     (sent,) = mail.outbox
     with translation.override("en"):
         assert f"Total cost of this exam: {_euros(total, 'en')}." in sent.body
+
+
+def test_a_cost_too_small_for_cents_reads_below_a_cent_never_zero(owner_client, teacher, graded, settings):
+    # A copy graded by a cheap model costs a fraction of a cent: « 0,00 € par copie » beside a
+    # table of non-zero figures read as if grading were free.
+    total = usage_exam_cost(exam_id=graded.pk)["total"]["total_cost"]
+    settings.USD_EUR_RATE = Decimal("0.004") / total  # the whole exam: 0.004 €, 0.002 € a copy
+    url = reverse("exam_detail", args=[graded.pk])
+    page = _as(owner_client, teacher, "fr", url)
+    assert "<\xa00,01\xa0€ pour 2 copies, soit <\xa00,01\xa0€ par copie." in page
+    assert "0,0040\xa0€" in page  # the table's four decimals show it
+    assert "0,00\xa0€" not in page
+    assert "< €0.01 for 2 copies, i.e. < €0.01 per copy." in _as(owner_client, teacher, "en", url).replace("\xa0", " ")
+    settings.USD_EUR_RATE = Decimal("0.012") / total  # half a cent a copy: a cent
+    assert "0,01\xa0€ pour 2 copies, soit 0,01\xa0€ par copie." in _as(owner_client, teacher, "fr", url)
