@@ -171,8 +171,8 @@ def usage_exam_cost(*, exam_id: int, user: User | None = None) -> dict[str, Any]
     """Cost breakdown of an exam, per phase and in total (Decimal USD, token counts).
 
     {"phases": {phase: {prompt_cost, completion_cost, cached_cost, total_cost, savings,
-    …token fields}}, "total": {same keys}, "copies": how many copies had calls}; phases
-    in the order of Phase. With `user`, only
+    …token fields}}, "total": {same keys}, "copies": how many copies had a grading call (a
+    copy whose name was only read is not a graded one)}; phases in the order of Phase. With `user`, only
     that user's calls count: the ledger answers "what did I spend on this exam" without
     knowing who owns it (usage never reads grading's tables).
     """
@@ -188,7 +188,8 @@ def usage_exam_cost(*, exam_id: int, user: User | None = None) -> dict[str, Any]
             row = by_phase[phase]
             phases[phase] = {f: row[f] or (ZERO if f in COST_FIELDS else 0) for f in keys}
     total = {f: sum((p[f] for p in phases.values()), ZERO if f in COST_FIELDS else 0) for f in keys}
-    copies = records.filter(copy__isnull=False).values("copy_id").distinct().count()
+    graded = records.filter(copy__isnull=False, phase=UsageRecord.Phase.GRADING)
+    copies = graded.values("copy_id").distinct().count()
     return {"phases": phases, "total": total, "copies": copies}
 
 

@@ -17,6 +17,8 @@ from grading.selectors import progress_html
 from tests.factories import copy_with_pages, exam_with_bareme
 from usage.selectors import usage_exam_cost
 
+from .classes import class_imported, copies_graded, copies_uploaded_read, exam_for_class
+
 pytestmark = pytest.mark.django_db
 
 
@@ -114,3 +116,21 @@ def test_a_cost_too_small_for_cents_reads_below_a_cent_never_zero(owner_client, 
     assert "< €0.01 for 2 copies, i.e. < €0.01 per copy." in _as(owner_client, teacher, "en", url).replace("\xa0", " ")
     settings.USD_EUR_RATE = Decimal("0.012") / total  # half a cent a copy: a cent
     assert "0,01\xa0€ pour 2 copies, soit 0,01\xa0€ par copie." in _as(owner_client, teacher, "fr", url)
+
+
+def test_the_cost_per_copy_counts_the_graded_copies_not_the_names_read(owner_client, teacher, llm_server, eager_tasks):
+    # Reading each copy's name is a call of its own: before grading, « 0,01 € pour 2 copies,
+    # soit … par copie » priced a grading that had not happened.
+    exam = exam_for_class(owner_client, class_imported(owner_client, roster="DUBOIS Chloé\nMARTIN Lucas\n"))
+    copies_uploaded_read(
+        owner_client, exam, {"a.pdf": ("Chloé Dubois", "COPIE-A"), "b.pdf": ("Lucas Martin", "COPIE-B")}
+    )
+    assert usage_exam_cost(exam_id=exam.pk)["phases"].keys() == {"detection"}
+    url = reverse("exam_detail", args=[exam.pk])
+    page = _as(owner_client, teacher, "fr", url)
+    assert "Coût de la correction" in page and "par copie" not in page  # the calls' table only
+    copies_graded(exam, teacher, llm_server, {"COPIE-A": [3, 5], "COPIE-B": [2, 4]})
+    # A latecomer's copy, its name read: not graded, not counted.
+    copies_uploaded_read(owner_client, exam, {"c.pdf": ("Chloé Dubois", "COPIE-C")})
+    assert usage_exam_cost(exam_id=exam.pk)["copies"] == 2
+    assert " pour 2 copies, soit " in _as(owner_client, teacher, "fr", url)
