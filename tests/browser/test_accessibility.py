@@ -9,6 +9,8 @@ test, printed with its rule, its help and the nodes it found."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
@@ -52,6 +54,19 @@ def _violations(page) -> list[str]:
         if targets:
             found.append(f"{violation['id']} ({violation['impact']}) {violation['help']}: {targets[:8]}")
     return found
+
+
+def _contrast_on_white(css_color: str) -> float:
+    """Contrast ratio against white of a computed CSS colour (rgb or rgba, blended over white)."""
+    red, green, blue, *alpha = (float(part) for part in re.search(r"rgba?\(([^)]*)\)", css_color)[1].split(","))
+    opacity = alpha[0] if alpha else 1.0
+
+    def linear(channel: float) -> float:
+        value = (channel * opacity + 255 * (1 - opacity)) / 255
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    luminance = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+    return 1.05 / (luminance + 0.05)
 
 
 @pytest.fixture
@@ -129,7 +144,14 @@ def test_the_main_pages_have_no_serious_or_critical_axe_violation(
     expect(cell).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_role("status").filter(has_text="La note doit être entre 0 et 4")).to_be_visible()
     check("copy, grade refused")
+    cell.press("Escape")  # back to the saved grade, which leaving the field then does not send
+    expect(page.locator(".grid-status")).to_have_text("")
     page.console_errors.clear()  # the refused grade's answer (400), as expected
+    # What axe does not measure: a field's edge and its focus ring at 3:1 on white (WCAG 1.4.11).
+    field = page.locator("#appreciation-text")
+    field.focus()
+    edge, ring = field.evaluate("el => [getComputedStyle(el).borderTopColor, getComputedStyle(el).boxShadow]")
+    assert _contrast_on_white(edge) >= 3 and _contrast_on_white(ring) >= 3, (edge, ring)
     page.set_viewport_size({"width": 390, "height": 844})
     check("copy 390", teacher_pages["copy"])
     page.set_viewport_size({"width": 1280, "height": 900})
