@@ -55,7 +55,7 @@ def test_a_job_reserves_tokens_grades_every_copy_then_settles_and_emails(
     exam.refresh_from_db()
     assert exam.status == Exam.Status.GRADED
     assert len(mail.outbox) == 1 and exam.title in mail.outbox[0].subject
-    assert "3 copie(s) corrigée(s) sur 3" in mail.outbox[0].body
+    assert "3 copies corrigées sur 3" in mail.outbox[0].body
 
 
 def test_a_teacher_who_opted_out_gets_no_email(

@@ -109,9 +109,9 @@ def test_an_event_carries_the_counters_and_only_the_rows_that_changed(teacher, l
     roots = _roots(progress_delta_html(exam=exam, copy_ids=[copies[7].pk]))
 
     assert list(roots) == ["progress-summary", f"copy-status-{copies[7].pk}"]
-    assert "0 copie(s) sur 30" not in _text(roots["progress-summary"])
-    assert "1 copie(s) sur 30" in _text(roots["progress-summary"])
-    assert "0 terminée(s), 1 en échec" in _text(roots["progress-summary"])
+    assert "0 copies traitées sur 30" not in _text(roots["progress-summary"])
+    assert "1 copie traitée sur 30" in _text(roots["progress-summary"])
+    assert "0 terminées, 1 en échec" in _text(roots["progress-summary"])
     assert "Élève 07" in roots[f"copy-status-{copies[7].pk}"] and "Illisible" in roots[f"copy-status-{copies[7].pk}"]
     # The same rows as the full block renders (the page after a reload).
     full = progress_html(exam=exam, oob=False)
@@ -137,7 +137,7 @@ def test_changes_inside_a_window_arrive_together_with_the_last_counters(asgi_ser
             _url(asgi_server, exam),
             _cookie(teacher),
             finish_all,
-            until=lambda received: "12 copie(s) sur 12" in received[-1],
+            until=lambda received: "12 copies traitées sur 12" in received[-1],
             timeout=30,
         )
     )
@@ -150,7 +150,7 @@ def test_changes_inside_a_window_arrive_together_with_the_last_counters(asgi_ser
     shown = _page(messages)
     assert {f"copy-status-{copy.pk}" for copy in copies} <= shown.keys()
     assert all("Terminée" in shown[f"copy-status-{copy.pk}"] for copy in copies)
-    assert "12 terminée(s), 0 en échec" in _text(shown["progress-summary"])
+    assert "12 terminées, 0 en échec" in _text(shown["progress-summary"])
 
 
 def test_a_job_graded_by_a_real_worker_streams_its_progress_and_a_reload_shows_the_same(
@@ -174,7 +174,7 @@ def test_a_job_graded_by_a_real_worker_streams_its_progress_and_a_reload_shows_t
     assert all(Copy.objects.get(pk=c.pk).status == Copy.Status.DONE for c in copies), worker.log()[-3000:]
     assert GradingJob.objects.get(exam=exam).status == GradingJob.Status.FINISHED
     assert any("Correction en cours" in m for m in messages)
-    assert "Correction terminée" in messages[-1] and "3 copie(s) sur 3" in messages[-1]
+    assert "Correction terminée" in messages[-1] and "3 copies traitées sur 3" in messages[-1]
     # No event carries the whole block: the summary, changed rows and, at the end, the usage bar.
     assert not any('id="grading-progress"' in m for m in messages)
     # The page that applied every event shows what a reload renders from the database.
