@@ -63,7 +63,26 @@ def test_a_paid_bar_shows_the_renewal_date(teacher):
     usage_plan_set(user=teacher, tier=Tier.PRO)
     html = usage_bar_html(user=teacher)
     assert "une seule fois" not in html
-    assert "Se renouvelle le 1 " in html
+    # Periods renew on the 1st of a month: French writes it « 1er ».
+    assert re.search(r"Se renouvelle le 1er [a-zéû]+ 20\d\d", html), html
+    teacher.language = "en"
+    teacher.save(update_fields=["language"])
+    assert re.search(r"1 [A-Z][a-z]+ 20\d\d", usage_bar_html(user=teacher))
+    assert "1er" not in usage_bar_html(user=teacher)
+
+
+def test_a_date_is_written_with_the_ordinal_only_on_the_first_of_a_month_in_french():
+    from datetime import date
+
+    from django.template import Context, Template
+    from django.utils import translation
+
+    template = Template('{% load dates %}{{ a|long_date }} · {{ b|long_date }} · {{ a|long_date:"DATE_FORMAT" }}')
+    context = Context({"a": date(2027, 1, 1), "b": date(2027, 3, 15)})
+    with translation.override("fr"):
+        assert template.render(context) == "1er janvier 2027 · 15 mars 2027 · 1er janvier 2027"
+    with translation.override("en"):
+        assert template.render(context) == "1 January 2027 · 15 March 2027 · Jan. 1, 2027"
 
 
 def test_the_bar_pushed_by_a_worker_speaks_the_teachers_language(teacher, spend):
