@@ -114,7 +114,13 @@ class Stack:
              "--dir", str(work / "redis"), "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
-        wait(lambda: port_open(self.redis_port), seconds=30, what="Redis")
+        self.run: subprocess.Popen | None = None
+        self.log = None
+        try:
+            wait(lambda: port_open(self.redis_port), seconds=30, what="Redis")
+        except BaseException:
+            self.stop()
+            raise
         env = {
             key: value
             for key, value in os.environ.items()
@@ -132,12 +138,16 @@ class Stack:
         )
         self.env = env  # for commands run next to it (scripts/demo_walk_school.py)
         self.log = (work / "run.log").open("w")
-        self.run = subprocess.Popen(
+        self.run = run = subprocess.Popen(
             [PY, "scripts/run.py"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        wait(lambda: port_open(self.port) or self.run.poll() is not None, seconds=240, what="make run's web server")
-        if self.run.poll() is not None:
-            raise SystemExit(f"demo walk: make run stopped; see {work / 'run.log'}")
+        try:
+            wait(lambda: port_open(self.port) or run.poll() is not None, seconds=240, what="make run's web server")
+            if run.poll() is not None:
+                raise SystemExit(f"demo walk: make run stopped; see {work / 'run.log'}")
+        except BaseException:
+            self.stop()  # a start that failed (or timed out) leaves neither make run nor its Redis behind
+            raise
         self.url = f"http://localhost:{self.port}"
 
     def mail_link(self, pattern: str) -> str:
@@ -149,15 +159,17 @@ class Stack:
         return ""
 
     def stop(self) -> None:
-        for process in (self.run, self.redis):
+        processes = [process for process in (self.run, self.redis) if process is not None]
+        for process in processes:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
-        for process in (self.run, self.redis):
+        for process in processes:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
 
 
 class Walk:
