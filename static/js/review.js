@@ -76,6 +76,9 @@
       }
       if (onDone) { onDone(body && body.ok); }
     });
+    // Being saved: not unsaved (unsaved.js); a request that never answers is not saved.
+    xhr.addEventListener("error", function () { input.setAttribute("data-state", "error"); });
+    input.setAttribute("data-state", "saving");
     xhr.send(data);
   }
 
