@@ -1,6 +1,7 @@
-"""Leaving a page with edits not saved, in Debian's Chromium: the copy page and the review grid
-ask first (the browser's « beforeunload » prompt, static/js/unsaved.js) while a field differs from
-its saved value — an appréciation or a comment typed, a grade typed in a cell not yet left; they
+"""Leaving a page with edits not saved, in Debian's Chromium: the copy page, the review grid and the
+by-question page ask first (the browser's « beforeunload » prompt, static/js/unsaved.js) while a
+field differs from its saved value — an appréciation or a comment typed, a grade typed in a cell
+not yet left, an answer ticked and not marked reviewed; they
 leave quietly once it is saved (« Enregistrer », the grade's Enter, the cell left for a link, the
 model's draft through htmx) and when nothing was typed. Chromium asks only after a gesture on the
 page, which typing is. The copy is graded through the engine and the scripted server (Q1 /4, Q2 /6)."""
@@ -104,6 +105,27 @@ def test_a_grade_typed_in_a_cell_not_yet_left_asks_before_the_tab_closes(graded,
     cell = page.locator('.grade-input[data-row="0"][data-col="0"]')
     cell.click()
     page.keyboard.type("2")
+    _close(page)
+    assert seen == ["beforeunload"]
+
+
+def _by_question(page, web, copy) -> list[str]:
+    question = copy.exam.questions.order_by("order").first()
+    return _open(page, web, f"/exams/{copy.exam_id}/review/questions/{question.pk}/")
+
+
+def test_the_by_question_page_asks_for_a_grade_typed_in_a_cell_not_yet_left(graded, web, page):
+    seen = _by_question(page, web, graded)
+    page.locator(".grade-input").first.click()
+    page.keyboard.type("1")
+    _close(page)
+    assert seen == ["beforeunload"]
+    assert sorted(Grade.objects.filter(copy=graded).values_list("points", flat=True)) == [3, 5]
+
+
+def test_the_by_question_page_asks_for_answers_ticked_and_not_marked_reviewed(graded, web, page):
+    seen = _by_question(page, web, graded)
+    page.locator(".review-check").first.check()  # ticked for « Marquer comme revues », not sent
     _close(page)
     assert seen == ["beforeunload"]
 
