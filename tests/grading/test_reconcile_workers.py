@@ -8,12 +8,13 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.conf import settings as django_settings
 from django.db.models import Count
 
 from grading import services
 from grading.models import Copy, Grade, GradingJob, ModelAnswer
 from tests.factories import copy_with_pages, exam_with_bareme
-from tests.support.deadlines import Deadline
+from tests.support.deadlines import Deadline, scaled
 from tests.support.servers import celery_worker_start
 
 from .conftest import roles_env
@@ -21,15 +22,18 @@ from .test_reconcile import broker_flush
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
+# A lease of 2 s on a quiet machine, scaled to this one's measured speed: a worker's keeper renews
+# it every third of its length, and at a load of 12 a stalled thread missed a 2 s lease, so a copy
+# was rescued twice (requeues 2).
 LEASE_S = 2.0
 QUESTIONS = 2
 
 
 @pytest.fixture
 def worker_env(llm_server, settings):
-    settings.CORRIGO_COPY_LEASE_S = LEASE_S
+    settings.CORRIGO_COPY_LEASE_S = lease = scaled(LEASE_S)
     broker_flush()
-    yield {**roles_env(llm_server), "CORRIGO_COPY_LEASE_S": str(LEASE_S)}
+    yield {**roles_env(llm_server), "CORRIGO_COPY_LEASE_S": str(lease)}
     broker_flush()
 
 
@@ -89,7 +93,7 @@ def test_a_flushed_broker_loses_no_copy(llm_server, worker_env, teacher, tmp_pat
     copies = [copy_with_pages(exam, pages=1) for _ in range(3)]
     services.job_start(exam=exam, user=teacher)  # three messages, no worker yet
     assert broker_flush() > 0  # Redis loses them
-    time.sleep(LEASE_S + 0.5)  # the copies have been quiet for a lease length
+    time.sleep(django_settings.CORRIGO_COPY_LEASE_S + 0.5)  # the copies have been quiet for a lease length
 
     assert services.copies_reconcile().requeued == 3
     worker = celery_worker_start(tmp_path, name="after-flush", concurrency=2, **worker_env)
