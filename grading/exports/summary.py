@@ -17,6 +17,8 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
+from core.numbers import average_text
+
 from ..models import Exam
 from ..selectors.summary import ClassResults, class_results
 from .overlay import A4, BOLD, INK, MARK, REGULAR, _fonts
@@ -29,10 +31,8 @@ SIZE = 10.0
 ROW_MIN = 14.0
 
 
-def _number(value: float | Decimal | None, language: str, places: int = 1) -> str:
-    if value is None:
-        return "—"
-    text = fr_number(Decimal(str(round(float(value), places))))
+def _points(value: Decimal, language: str) -> str:
+    text = fr_number(value)
     return text.replace(",", ".") if language == "en" else text
 
 
@@ -82,8 +82,8 @@ def _questions(page: _Page, results: ClassResults, language: str, room: float) -
         canvas.setFillColorRGB(*INK)
         canvas.setFont(font, size)
         average = _("%(average)s / %(max)s") % {
-            "average": _number(result.average, language),
-            "max": _number(result.maximum, language, 2),
+            "average": average_text(result.average),
+            "max": _points(result.maximum, language),
         }
         canvas.drawString(bar_x + bar_width + 8, page.y + 3, average)
         under = _("%(count)s < moitié") % {"count": result.under_half}
@@ -108,9 +108,9 @@ def class_summary_pdf(*, exam: Exam) -> bytes:
         page.space(8)
         figures = _("%(count)s copies corrigées · moyenne %(average)s / %(max)s · médiane %(median)s") % {
             "count": results.graded,
-            "average": _number(results.average, language),
-            "max": _number(results.bareme_total, language, 2),
-            "median": _number(results.median, language),
+            "average": average_text(results.average),
+            "max": _points(results.bareme_total, language),
+            "median": average_text(results.median),
         }
         page.line(figures, font=BOLD, size=11)
         page.space(10)

@@ -14,6 +14,8 @@ from django.db.models.functions import Lower, Trim
 from django.utils import formats
 from django.utils.translation import gettext as _
 
+from core.numbers import average_text
+
 from ..models import FEEDBACK_STALE, Copy, Exam, Grade, GradeEdit, Question
 from .double_correction import grade_double_correction, graders_models
 
@@ -246,7 +248,7 @@ def _outliers_flag(rows: list[ReviewRow]) -> None:
         if abs(total - mean) > OUTLIER_SIGMAS * stdev:
             row.reasons.append(
                 _("Total éloigné de la classe : %(total)s pour une moyenne de %(mean)s")
-                % {"total": _number(total), "mean": _number(round(mean, 2))}
+                % {"total": _number(total), "mean": average_text(mean)}
             )
 
 

@@ -10,6 +10,8 @@ from django.utils import formats
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
+from core.numbers import average_text
+
 from ..selectors.review import HIGH_CONFIDENCE, LOW_CONFIDENCE
 
 register = template.Library()
@@ -26,6 +28,13 @@ def confidence_words(value: float | None) -> str:
     if value < HIGH_CONFIDENCE:
         return _("moyenne")
     return _("élevée")
+
+
+@register.filter
+def average(value: float | Decimal | None) -> str:
+    """A class's mean, median or standard deviation (core.numbers.average_text): two decimals
+    on the class summary as in the review grid, the dashboard and the summary's PDF."""
+    return average_text(value)
 
 
 @register.filter

@@ -6,6 +6,7 @@ Copies graded through the engine and the scripted server."""
 from __future__ import annotations
 
 import html
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -124,11 +125,27 @@ def test_the_one_page_pdf_prints_the_figures_the_failed_questions_and_the_teache
     assert [round(v) for v in document[0].get_size()] == [595, 842]
     text = document[0].get_textpage().get_text_bounded()
     assert "Bilan de la classe" in text and "Fonctions affines" in text
-    assert "3 copies corrigées" in text and "moyenne 7,3 / 17" in text
+    assert "3 copies corrigées" in text and "moyenne 7,33 / 17 · médiane 7,50" in text
+    assert "1,50 / 4" in text
     assert "Q4. Rédaction — 25 % des points en moyenne" in text
     assert "Justifier chaque étape." in text and "bien réussi" not in text
     for name in ("Léa", "Hugo", "Inès"):
         assert name not in text
+
+
+def test_the_summary_writes_averages_with_two_decimals_as_the_review_grid_does(owner_client, teacher, graded):
+    """Totals 7,5, 6,5 and 8: the class's mean 7,33 (not « 7,3 »), Q1's 1,50 and Q3's 2,33."""
+    page = _page(owner_client, graded)
+    grid = html.unescape(owner_client.get(reverse("exam_review", args=[graded.pk])).text)
+
+    assert "moyenne 7,33 / 17" in page
+    assert re.findall(r"<td>(\S+) / 4</td>", page) == ["1,50"] and "<td>2,33 / 5</td>" in page
+    assert "<td>7,33</td>" in grid and "<td>1,50</td>" in grid and "<td>2,33</td>" in grid
+
+    teacher.language = "en"
+    teacher.save(update_fields=["language"])
+    english = _page(owner_client, graded)
+    assert "average 7.33 / 17" in english and "<td>1.50 / 4</td>" in english
 
 
 def test_nothing_graded_means_nothing_to_summarise_and_no_call(owner_client, teacher, llm_server):
