@@ -168,6 +168,10 @@ def test_the_main_pages_have_no_serious_or_critical_axe_violation(
     check("student's copy", "/r/" + issued.url.split("/r/", 1)[1])
     login(page, base, data["admin"])
     check("school admin", f"/schools/{data['school'].pk}/")
+    # Each part of the page under a heading (axe's WCAG rules do not ask it): the invitation form too.
+    invite = page.get_by_role("form", name="Inviter un enseignant")
+    expect(invite.get_by_role("textbox", name="Adresse e-mail de l'enseignant")).to_be_visible()
+    expect(page.get_by_role("heading", name="Inviter un enseignant", level=3)).to_be_visible()
 
     assert problems == {}, "\n".join(f"{name}:\n  " + "\n  ".join(found) for name, found in problems.items())
     assert page.console_errors == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -84,15 +85,29 @@ def test_the_monthly_cost_reads_in_euros_as_the_teachers_pages_do(
     assert "$" not in months
 
 
+def _form_heading(page: str, action: str) -> str | None:
+    """The text of the heading (h2 … h6) that names the form posting to `action` through its
+    aria-labelledby, None when it has none."""
+    form = re.search(rf'<form[^>]*action="{re.escape(action)}"[^>]*>', page)
+    named_by = form and re.search(r'aria-labelledby="([^"]+)"', form[0])
+    heading = named_by and re.search(rf'<h([2-6]) id="{named_by[1]}">([^<]+)</h\1>', page)
+    return heading[2].strip() if heading else None
+
+
 @pytest.mark.parametrize(
-    ("language", "title", "invite"),
-    [("fr", "Consommation par enseignant et par mois", "Inviter"), ("en", "Usage per teacher and month", "Invite")],
+    ("language", "title", "invite", "invite_title"),
+    [
+        ("fr", "Consommation par enseignant et par mois", "Inviter", "Inviter un enseignant"),
+        ("en", "Usage per teacher and month", "Invite", "Invite a teacher"),
+    ],
 )
-def test_the_page_speaks_the_admins_language(admin_client, school, school_admin, language, title, invite):
+def test_the_page_speaks_the_admins_language(admin_client, school, school_admin, language, title, invite, invite_title):
     school_admin.language = language
     school_admin.save()
     page = admin_client.get(reverse("school_detail", args=[school.pk])).content.decode()
     assert title in page and f">{invite}</button>" in page
+    # The invitation form has a heading of its own, which names it for a screen reader.
+    assert _form_heading(page, reverse("school_invite", args=[school.pk])) == invite_title
 
 
 def test_the_navigation_links_the_admin_to_their_school(admin_client, school):
