@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from ..engine.schema import normalise_points
@@ -18,17 +18,18 @@ from ..selectors.by_question import REVIEWED_FIELD, reviewed_grade_ids
 from ..selectors.double_correction import grade_picks
 
 
+def _decimal(value: Decimal) -> str:
+    """« 2,5 » in French, "2.5" in English (the reader's language, like the grid)."""
+    return formats.number_format(value.normalize(), use_l10n=True)
+
+
 def points_check(*, points: Decimal, max_points: Decimal, step: Decimal) -> None:
     if not points.is_finite():
         raise WorkflowError(_("Saisissez un nombre, par exemple 2,5."))
     if points < 0 or points > max_points:
-        raise WorkflowError(
-            _("La note doit être entre 0 et %(max)s.") % {"max": f"{max_points.normalize():f}".replace(".", ",")}
-        )
+        raise WorkflowError(_("La note doit être entre 0 et %(max)s.") % {"max": _decimal(max_points)})
     if step and (points / step) % 1 != 0:
-        raise WorkflowError(
-            _("La note doit être un multiple de %(step)s.") % {"step": f"{step.normalize():f}".replace(".", ",")}
-        )
+        raise WorkflowError(_("La note doit être un multiple de %(step)s.") % {"step": _decimal(step)})
 
 
 def _grade_set(*, grade: Grade, user, points: Decimal, action: str) -> Grade:

@@ -47,7 +47,7 @@ def exam_subject(request: AuthenticatedHttpRequest, pk: int) -> FileResponse:
     exam = selectors.exam_get(user=request.user, pk=pk)
     if not exam.subject_file:
         raise Http404
-    return file_response(exam.subject_file, content_type="application/pdf", filename="sujet.pdf")
+    return file_response(exam.subject_file, content_type="application/pdf", filename=_("sujet") + ".pdf")
 
 
 # format → (builder, content type, file extension)

@@ -52,5 +52,6 @@ def exam_summary_pdf(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
     exam = selectors.exam_get(user=request.user, pk=pk)
     response = HttpResponse(exports.class_summary_pdf(exam=exam), content_type="application/pdf")
     name = slugify(exam.title) or "correction"
-    response["Content-Disposition"] = f'attachment; filename="{name}-bilan.pdf"'
+    suffix = _("bilan")
+    response["Content-Disposition"] = f'attachment; filename="{name}-{suffix}.pdf"'
     return response
