@@ -10,6 +10,7 @@ one UPDATE), as their cost is paid per copy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from django.db import IntegrityError, transaction
@@ -84,6 +85,42 @@ def _first_hold_from_job(*, pool_key: str, key: str, need: int) -> bool:
     return True
 
 
+def usage_units_prehold(*, pool_key: str, units: Sequence[tuple[str, int]]) -> int:
+    """Gives the first units of a job that just reserved `pool_key` their first hold at once,
+    from the job's reservation, in order while it covers them (`units`: each unit and its first
+    round's worst case). Returns how many.
+
+    Moving tokens from the job's row to its units changes nothing the allowance counts; done when
+    the job starts, in one statement, it spares each of those copies the job row's lock that
+    its first usage_hold would otherwise queue on with every other copy of the job starting at
+    the same moment: their first round is then a covered one (one read). The units it cannot
+    cover take their first hold as any unit does (usage_hold)."""
+    with transaction.atomic():
+        job = _job_locked(Reservation.objects.filter(key=pool_key, state=Reservation.State.HELD)).first()
+        if job is None:
+            return 0
+        free, held = job.tokens - job.spent, []
+        for unit, need in units:
+            if need < 0:
+                raise ValueError("need must be >= 0")
+            if need > free:
+                break
+            free -= need
+            held.append(
+                Reservation(
+                    key=unit_key(pool_key=pool_key, unit=unit),
+                    user_id=job.user_id,
+                    tokens=need,
+                    exam_id=job.exam_id,
+                    school_id=job.school_id,
+                )
+            )
+        if held:
+            Reservation.objects.filter(pk=job.pk).update(tokens=F("tokens") - sum(unit.tokens for unit in held))
+            Reservation.objects.bulk_create(held)
+    return len(held)
+
+
 def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
     """Makes one unit of a job (a copy) hold `need` tokens beyond what it already spent.
 
@@ -95,12 +132,12 @@ def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
     spends never exceeds what was held. On refusal the unit gives back what it held beyond its
     spending (units waiting on each other cannot deadlock) and learns whether to wait.
 
-    A unit's first round is taken from its job's reservation under that row's lock alone when
-    it can cover it (_first_hold_from_job). A round the unit's hold already covers is granted on
-    one read, without any lock: what a
-    unit holds changes only under its own execution (one lease per copy) and by its settlement,
-    which the lock would not order any differently (settled just after the lock, the round runs
-    all the same).
+    A unit's first round is held when its job starts (usage_units_prehold), else taken from
+    its job's reservation under that row's lock alone when it can cover it
+    (_first_hold_from_job). A round the unit's hold already covers is granted on one read,
+    without any lock: what a unit holds changes only under its own execution (one lease per
+    copy) and by its settlement, which the lock would not order any differently (settled just
+    after the lock, the round runs all the same).
     """
     if need < 0:
         raise ValueError("need must be >= 0")

@@ -19,7 +19,15 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from core.errors import ApplicationError
 
-from .holds import Hold, unit_key, usage_hold, usage_settle, usage_unit_settle, usage_units_settle
+from .holds import (
+    Hold,
+    unit_key,
+    usage_hold,
+    usage_settle,
+    usage_unit_settle,
+    usage_units_prehold,
+    usage_units_settle,
+)
 from .models import Allowance, Reservation, UsageRecord
 from .pools import allowance_pool, pool_school_now
 from .pricing import CallCost, PriceMissing, call_cost, price_card
@@ -236,6 +244,7 @@ __all__ = [
     "unit_key",
     "usage_hold",
     "usage_unit_settle",
+    "usage_units_prehold",
     "usage_units_settle",
     "usage_plan_set",
     "usage_school_plan_set",

@@ -120,7 +120,7 @@ def _round_start(calibration: Calibration, *, user: User) -> GradingJob:
     estimate = calibration_estimate(calibration=calibration)
     if estimate.copies != len(copies):
         raise WorkflowError(_("Les pages de ces copies sont encore en préparation : réessayez dans un instant."))
-    job = job_start_copies(exam=exam, user=user, copies=copies, estimate_tokens=estimate.reservation)
+    job = job_start_copies(exam=exam, user=user, copies=copies, estimate=estimate)
     calibration.job = job
     calibration.rounds += 1
     return job

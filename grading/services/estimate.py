@@ -43,6 +43,8 @@ class CopyLine:
     copy_id: int
     tokens: int
     worst: int
+    # Its first grading round's worst case: what its job holds for it when it starts.
+    first: int = 0
 
 
 def reservation_for(lines: Sequence[CopyLine]) -> int:
@@ -166,8 +168,15 @@ def _copies_estimate(exam: Exam, copies: QuerySet[GradableCopy]) -> JobEstimate:
         copy_tokens, copy_cost = _copy_estimate(
             configs, pages=copy.page_total, prefix=prefix, questions=questions, cards=cards
         )
-        worst = _copy_worst(configs, prefix=prefix, pages=copy.page_total, text_chars=copy.text_chars)
-        lines.append(CopyLine(copy_id=copy.pk, tokens=copy_tokens, worst=worst))
+        shape = {"prefix": prefix, "pages": copy.page_total, "text_chars": copy.text_chars}
+        lines.append(
+            CopyLine(
+                copy_id=copy.pk,
+                tokens=copy_tokens,
+                worst=_copy_worst(configs, **shape),
+                first=_first_round_worst(configs, **shape),
+            )
+        )
         tokens += copy_tokens
         cost += copy_cost
     per_copy_calls = len(configs) * (1 + (VERIFICATION_SHARE if len(configs) > 1 else 0))

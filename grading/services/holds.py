@@ -13,7 +13,7 @@ from usage.services import Hold, usage_unit_settle
 from ..models import Copy, GradingJob
 from ..tasks import copy_grade_task
 from .events import progress_push
-from .jobs import job_maybe_finish
+from .jobs import copy_unit_of, job_maybe_finish
 from .leases import IN_FLIGHT
 
 # Seconds a copy that found no room waits before asking again (copies in flight settle).
@@ -44,7 +44,7 @@ class NoRoom(Exception):
 
 def copy_unit(copy: Copy) -> str:
     """The copy's attempt as a unit of its job's reservation (usage.services.usage_hold)."""
-    return f"c{copy.pk}:{copy.attempt}"
+    return copy_unit_of(copy_id=copy.pk, attempt=copy.attempt)
 
 
 def copy_unit_settle(copy: Copy, outcome: str) -> None:

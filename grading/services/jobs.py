@@ -22,19 +22,24 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from usage.selectors import usage_summary
-from usage.services import QuotaExceeded, usage_reserve, usage_settle, usage_units_settle
+from usage.services import QuotaExceeded, usage_reserve, usage_settle, usage_units_prehold, usage_units_settle
 
 from ..errors import WorkflowError
 from ..models import Copy, Exam, GradingJob
 from ..selectors.exams import copy_held_for_calibration, gradable_copies
 from ..tasks import copy_grade_task
-from .estimate import copy_estimate_tokens, job_estimate, reservation_for, slot_configs
+from .estimate import CopyLine, JobEstimate, copy_estimate_tokens, job_estimate, reservation_for, slot_configs
 from .events import job_finished_notify, progress_push
 from .subject_pages import subject_pages_ensure
 
 logger = logging.getLogger(__name__)
 
 ACTIVE = (Copy.Status.QUEUED, Copy.Status.GRADING, Copy.Status.VERIFYING)
+
+
+def copy_unit_of(*, copy_id: int, attempt: int) -> str:
+    """A copy's attempt as a unit of its job's reservation (usage.services.usage_hold)."""
+    return f"c{copy_id}:{attempt}"
 
 
 def _job_create(
@@ -45,7 +50,10 @@ def _job_create(
     estimate_tokens: int,
     overwrite_edits: bool = False,
     later: Sequence[int] = (),
+    lines: Sequence[CopyLine] = (),
 ) -> GradingJob:
+    """`lines`: the copies' estimate, when known: the reservation gives their first rounds
+    to the copies at once, in order while it covers them (usage_units_prehold)."""
     key = f"job-{exam.pk}-{uuid.uuid4().hex[:16]}"
     try:
         with transaction.atomic():
@@ -74,6 +82,14 @@ def _job_create(
                 source=(Exam.Status.DRAFT, Exam.Status.GRADED, Exam.Status.CANCELLED), target=Exam.Status.GRADING
             )
             attempts = dict(Copy.objects.filter(pk__in=ids).values_list("pk", "attempt"))
+            usage_units_prehold(
+                pool_key=key,
+                units=[
+                    (copy_unit_of(copy_id=line.copy_id, attempt=attempts[line.copy_id]), line.first)
+                    for line in lines
+                    if line.copy_id in attempts
+                ],
+            )
 
             def enqueue() -> None:
                 for copy_id in ids:
@@ -138,17 +154,18 @@ def job_start(*, exam: Exam, user: User, copy_ids: Sequence[int] | None = None, 
         copies=copies[: len(lines)],
         estimate_tokens=reservation_for(lines),
         later=later,
+        lines=lines,
     )
 
 
-def job_start_copies(*, exam: Exam, user: User, copies: Sequence[Copy], estimate_tokens: int) -> GradingJob:
+def job_start_copies(*, exam: Exam, user: User, copies: Sequence[Copy], estimate: JobEstimate) -> GradingJob:
     """A job of exactly these copies, graded ones too, all or none (a calibration round,
-    services.calibration, whose caller estimated them: `estimate_tokens` is reserved).
+    services.calibration, whose caller estimated them: `estimate`'s reservation is reserved).
 
     Raises QuotaExceeded or WorkflowError (files purged, a job already running)."""
     if exam.files_purged_at is not None:
         raise WorkflowError(_("Les fichiers des élèves ont été supprimés : correction impossible."))
-    return _job_create(exam=exam, user=user, copies=copies, estimate_tokens=estimate_tokens)
+    return _job_create(exam=exam, user=user, copies=copies, estimate_tokens=estimate.reservation, lines=estimate.lines)
 
 
 def copy_rerun(*, copy: Copy, overwrite_edits: bool = False) -> GradingJob:

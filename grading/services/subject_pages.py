@@ -140,13 +140,16 @@ def subject_page_jpeg(*, exam: Exam, index: int) -> bytes | None:
 
 
 def subject_pages_counted(*, exam: Exam) -> tuple[tuple[str, str], ...] | None:
-    """Stand-ins for the prompt's subject pages (empty images and text), as many as the render's
-    summary says, for the estimates a job's start makes in the web request; None without a
-    summary (the engine counts the pages in the sandbox then)."""
+    """Stand-ins for the prompt's subject pages (empty images, their text layers), as many as the
+    render's summary says, for the estimates a job's start makes in the web request: counted as
+    the worker counts the prompt's (a copy's first hold, given at the start, then covers its
+    first round exactly). None without a summary (the engine counts the pages in the sandbox then)."""
     kept = cache.get(_base(exam, exam.subject_file.name)) if exam.subject_file else None
     if not kept or not kept["sizes"]:
         return None
-    return (("", ""),) * min(int(kept["total"]), SUBJECT_MAX_PAGES)
+    count = min(int(kept["total"]), SUBJECT_MAX_PAGES)
+    texts = [str(text) for text in kept.get("texts", [])[:count]]
+    return tuple(("", text) for text in texts + [""] * (count - len(texts)))
 
 
 _prompt_lock = threading.Lock()

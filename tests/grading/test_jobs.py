@@ -49,6 +49,10 @@ def test_a_job_reserves_tokens_grades_every_copy_then_settles_and_emails(
     units = Reservation.objects.filter(key__startswith=f"{job.reservation_key}:")
     assert units.count() == 3 and {unit.state for unit in units} == {Reservation.State.SETTLED}
     assert reservation.tokens < estimate.tokens
+    # Each held its first round's worst case as the estimate counts it, no more: the worker
+    # reckons it the same way, and a round the start gave is granted on one read.
+    firsts = {f"{job.reservation_key}:c{line.copy_id}:1": line.first for line in estimate.lines}
+    assert dict(units.values_list("key", "tokens")) == firsts
     spent = sum(UsageRecord.objects.filter(exam=exam).values_list("total_tokens", flat=True))
     assert sum(unit.tokens_used for unit in units) == spent
     assert reservation.tokens_used == spent  # the job's own line in the admin: what its copies spent
@@ -193,6 +197,20 @@ def test_a_copy_starts_only_if_the_allowance_holds_its_worst_case(
     assert summary.tokens_used <= summary.limit and summary.reserved == 0
     assert GradingJob.objects.get(pk=job.pk).status == GradingJob.Status.FINISHED
     assert not Reservation.objects.filter(state=Reservation.State.HELD).exists()
+
+
+def test_a_jobs_start_gives_its_first_copies_their_first_round_from_its_reservation(llm_server, exam, teacher):
+    copies = [copy_with_pages(exam, pages=1) for _ in range(3)]
+    lines = services.job_estimate(exam=exam).lines
+    reserved = lines[0].tokens + lines[1].tokens + lines[2].tokens + max(line.worst - line.tokens for line in lines)
+    covered = next(count for count in range(3, -1, -1) if sum(line.first for line in lines[:count]) <= reserved)
+
+    job = services.job_start(exam=exam, user=teacher)  # no on-commit: nothing is enqueued
+
+    units = dict(Reservation.objects.filter(key__startswith=f"{job.reservation_key}:").values_list("key", "tokens"))
+    assert units == {f"{job.reservation_key}:c{copy.pk}:1": lines[0].first for copy in copies[:covered]}
+    assert Reservation.objects.get(key=job.reservation_key).tokens == reserved - sum(units.values())
+    assert covered > 0
 
 
 def test_a_cancelled_job_stops_its_queued_copies_and_settles_once(llm_server, exam, teacher):

@@ -15,7 +15,7 @@ from grading.engine import render
 from grading.engine.prompts import SUBJECT_MAX_PAGES, exam_context, static_prefix, subject_prompt_render
 from grading.models import Copy, Exam
 from grading.services.detection import bareme_read
-from grading.services.estimate import job_estimate
+from grading.services.estimate import copy_first_round_worst, job_estimate, slot_configs
 from grading.services.exams import exam_delete, exam_subject_save
 from grading.services.subject_pages import subject_page_key, subject_pages_get, subject_prompt_pages
 from tests.factories import copy_with_pages, exam_with_bareme
@@ -167,14 +167,21 @@ def test_estimates_count_the_subjects_pages_from_the_cache_as_the_sandbox_does(
     exam = exam_with_bareme(owner=teacher, questions=1)
     texts = [f"Page {n} du sujet." for n in range(1, SUBJECT_MAX_PAGES + 2)]
     _subject_store(exam, texts, django_capture_on_commit_callbacks, rendered=False)
-    copy_with_pages(exam, pages=1)
+    copy = copy_with_pages(exam, pages=1)
     counted = job_estimate(exam=Exam.objects.get(pk=exam.pk))  # no render yet: the sandbox counts
     assert sandbox.count("count") == 1
     tasks.subject_pages_render_task.apply(args=[exam.pk, exam.subject_file.name]).get()
     asked = len(sandbox)
 
-    assert job_estimate(exam=Exam.objects.get(pk=exam.pk)) == counted
+    rendered = job_estimate(exam=Exam.objects.get(pk=exam.pk))
     assert len(sandbox) == asked  # read from the render's summary
+    # The same pages, and now their text layers: the copy's first round as the worker reckons it
+    # from the prompt's pages, which its job's start holds for it.
+    exam = Exam.objects.get(pk=exam.pk)
+    ctx = exam_context(exam, subject_pages=subject_prompt_pages(exam=exam))
+    worker = copy_first_round_worst(copy, configs=slot_configs(exam), ctx=ctx)
+    assert rendered.lines[0].first == worker > counted.lines[0].first
+    assert len(sandbox) == asked
 
 
 def test_the_bareme_is_read_from_the_pages_the_render_queue_rendered_else_rendered_there(
