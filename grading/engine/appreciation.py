@@ -10,6 +10,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import cast
 
+from core.text import squash_spaces
+
 from .asking import Request, ask_one
 from .config import RoleConfig
 from .llm import LLMResult
@@ -37,4 +39,4 @@ def appreciation_write(*, request: Request, record: Record) -> str:
     draft = cast(
         AppreciationDraft, ask_one(request=request, record=record, parse=parse, max_tokens=APPRECIATION_MAX_TOKENS)
     )
-    return " ".join(draft.appreciation.split())
+    return squash_spaces(draft.appreciation)

@@ -9,6 +9,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from core.text import squash_spaces
+
 from .errors import InvalidAnswer
 
 
@@ -134,7 +136,7 @@ class ClassSummaryDraft(BaseModel):
     @field_validator("strengths", "difficulties")
     @classmethod
     def _sentences(cls, value: list[str]) -> list[str]:
-        sentences = [" ".join(item.split())[:400] for item in value]
+        sentences = [squash_spaces(item)[:400] for item in value]
         if not all(sentences):
             raise ValueError("empty sentence")
         return sentences

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -177,7 +178,7 @@ def test_demo_mode_finds_each_answer_under_its_question_number_on_any_page():
     assert first["reading"].startswith("je ne sais pas") and first["page"] == 2 and first["points"] == 0
     assert second["reading"].startswith("on pose 2x = 10") and second["page"] == 1 and second["points"] == 4
     assert 0 <= second["top"] < second["bottom"] <= 1
-    assert "« 5 »" in first["feedback"] and first["feedback"].endswith("(simulé)")
+    assert "«\u00a05\u00a0»" in first["feedback"] and first["feedback"].endswith("(simulé)")
 
 
 def test_demo_mode_shares_an_unmarked_text_out_over_the_questions_in_order():
@@ -201,3 +202,23 @@ def test_demo_mode_says_when_a_copy_has_no_text_to_read():
 
     assert all(grade["reading"].startswith("(lecture simulée") for grade in grades)
     assert all("sans couche texte" in grade["reasoning"] for grade in grades)
+
+
+FRENCH_PLAIN_SPACE_RE = re.compile(r" [:;?!»]|« ")  # what French typography writes with U+00A0
+
+
+def test_demo_mode_writes_french_with_no_break_spaces_and_leaves_the_copy_as_written():
+    text = "Léa Abadie\nQuestion 1 : peut-être x = 3 ? je ne sais pas trop, désolée !\nQuestion 2 :"
+    first, second = _demo_grades([("", text)])
+    unread = _demo_grades([("data:image/jpeg;base64,", "")])[0]
+
+    written = [first["reasoning"], first["feedback"], second["reasoning"], second["feedback"], unread["reading"]]
+    assert [line for line in written if FRENCH_PLAIN_SPACE_RE.search(line)] == []
+    assert first["reasoning"].startswith(
+        "Correction simulée (démo)\u00a0: aucun élément attendu trouvé\u00a0; il manque"
+    )
+    assert first["feedback"] == "Réponse incorrecte\u00a0: on attendait «\u00a05\u00a0». (simulé)"
+    assert second["feedback"] == "Question non traitée\u00a0: reprends-la avec la correction. (simulé)"
+    assert unread["reading"].startswith("(lecture simulée\u00a0: la copie")
+    # The copy's own words are read as the student wrote them, spaces included.
+    assert first["reading"] == "peut-être x = 3 ? je ne sais pas trop, désolée !"

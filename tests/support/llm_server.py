@@ -238,6 +238,21 @@ def request_text(messages: list[dict]) -> str:
     return "\n".join(parts)
 
 
+NBSP = "\u00a0"
+_BEFORE_MARK_RE = re.compile(r" ([:;?!»])")
+
+
+def french_spaces(text: str) -> str:
+    """French typography for the demo's own sentences: a no-break space inside « » and before
+    : ; ? ! (a line never starts with the colon). Applied to the templates, never to what the
+    copy or the barème says."""
+    return _BEFORE_MARK_RE.sub(NBSP + r"\1", text).replace("« ", "«" + NBSP)
+
+
+# A copy without a text layer: the demo cannot read handwriting.
+UNREAD = french_spaces("(lecture simulée : la copie n'a pas de texte que la démonstration puisse lire)")
+
+
 def _rng(*seed: Any) -> random.Random:
     return random.Random(hashlib.sha1(repr(seed).encode(), usedforsecurity=False).hexdigest())  # noqa: S311
 
@@ -260,7 +275,8 @@ def demo_appreciation(text: str) -> str:
     if not questions:
         return opening
     ranked = sorted(questions, key=lambda q: float(q["points"]) / float(q["max"]) if float(q["max"]) else 0.0)
-    return f"{opening} Point fort : {ranked[-1]['label']}. À retravailler en priorité : {ranked[0]['label']}."
+    sentence = french_spaces("{opening} Point fort : {strong}. À retravailler en priorité : {weak}.")
+    return sentence.format(opening=opening, strong=ranked[-1]["label"], weak=ranked[0]["label"])
 
 
 def demo_class_summary(text: str) -> dict:
@@ -273,8 +289,10 @@ def demo_class_summary(text: str) -> dict:
         return float(question.get("average") or 0) / maximum if maximum else 0.0
 
     ranked = sorted(questions, key=share)
-    strengths = [f"{q['label']} : bien réussi par la plupart de la classe." for q in reversed(ranked[-3:])]
-    difficulties = [f"{q['label']} : à retravailler, beaucoup de réponses incomplètes." for q in ranked[:3]]
+    strength = french_spaces("{label} : bien réussi par la plupart de la classe.")
+    difficulty = french_spaces("{label} : à retravailler, beaucoup de réponses incomplètes.")
+    strengths = [strength.format(label=q["label"]) for q in reversed(ranked[-3:])]
+    difficulties = [difficulty.format(label=q["label"]) for q in ranked[:3]]
     return {
         "strengths": strengths or ["Copies rendues complètes."],
         "difficulties": difficulties or ["Rédaction à soigner."],
@@ -363,7 +381,7 @@ def demo_content(text: str, model: str, key: str = "") -> str:
                 "id": question["id"],
                 "points": round(maximum * share * 4) / 4,
                 "max": maximum,
-                "reading": "(lecture simulée : la copie n'a pas de texte que la démonstration puisse lire)",
+                "reading": UNREAD,
                 "reasoning": "Correction simulée, sans lecture de la copie (copie scannée, sans couche texte).",
                 "feedback": rng.choice(
                     ["Bon travail, détaille davantage.", "Revois la méthode.", "Très bien.", "Attention aux unités."]
@@ -596,6 +614,10 @@ _DEMO_PHRASES = {
         "simulated": " (simulated)",
         "quote": "“{}”",
     },
+}
+_DEMO_PHRASES["fr"] = {
+    name: tuple(map(french_spaces, phrase)) if isinstance(phrase, tuple) else french_spaces(phrase)
+    for name, phrase in _DEMO_PHRASES["fr"].items()
 }
 
 

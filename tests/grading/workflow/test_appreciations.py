@@ -22,7 +22,10 @@ from usage.models import Reservation, UsageRecord
 pytestmark = pytest.mark.django_db
 
 D = Decimal
-DRAFT_6_OF_10 = "Travail correct dans l'ensemble. Point fort : Exercice 2. À retravailler en priorité : Exercice 1."
+# The demo model's, in French typography (a no-break space before each colon).
+DRAFT_6_OF_10 = (
+    "Travail correct dans l'ensemble. Point fort\u00a0: Exercice 2. À retravailler en priorité\u00a0: Exercice 1."
+)
 
 
 @pytest.fixture
@@ -148,7 +151,7 @@ def test_changing_points_marks_the_appreciation_stale_and_one_click_redrafts_it(
 
     copy.refresh_from_db()
     # 2/10 now, and Q1 (1/4) is the better of the two.
-    redrafted = "Travail insuffisant. Point fort : Exercice 1. À retravailler en priorité : Exercice 2."
+    redrafted = "Travail insuffisant. Point fort\u00a0: Exercice 1. À retravailler en priorité\u00a0: Exercice 2."
     assert (copy.appreciation, copy.appreciation_stale) == (redrafted, False)
     assert UsageRecord.objects.filter(phase="appreciation", copy=copy).count() == 2
     assert "data-appreciation-stale hidden" in _page(owner_client, copy)

@@ -79,7 +79,7 @@ def test_the_strengths_and_difficulties_are_drafted_from_the_readings_in_one_met
     assert lines[0] == "Points forts" and lines[1].startswith("- Tableau")
     assert "Difficultés" in lines and lines[lines.index("Difficultés") + 1].startswith("- Rédaction")
     assert summary.text_ai == summary.text and not summary.edited
-    assert "- Tableau : bien réussi" in _page(owner_client, graded)
+    assert "- Tableau\u00a0: bien réussi" in _page(owner_client, graded)
 
 
 def test_the_teacher_edits_the_summary_and_restores_the_draft(owner_client, teacher, graded, llm_server):
