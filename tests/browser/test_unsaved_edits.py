@@ -8,6 +8,7 @@ page, which typing is. The copy is graded through the engine and the scripted se
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -15,7 +16,9 @@ from django.conf import settings as django_settings
 from playwright.sync_api import expect
 
 from grading import services
-from grading.models import Copy, Grade
+from grading.models import Copy, ExamStudent, Grade
+from rosters.importing import roster_rows_parse
+from rosters.services import roster_import, school_class_create
 from tests.browser.conftest import cell_saved, login
 from tests.factories import UserFactory, copy_with_pages, exam_with_bareme
 from tests.grading.conftest import roles_env
@@ -51,6 +54,20 @@ def graded(llm, eager_tasks):
     copy.refresh_from_db()
     assert copy.status == Copy.Status.DONE
     return copy
+
+
+@pytest.fixture
+def with_absent(llm, eager_tasks):
+    """An exam of a class list (Léa, Hugo) graded inline; Hugo handed in no copy: his row in the
+    grid has no grades, and a status, « Absent » until the teacher chooses another."""
+    teacher = UserFactory(email="prof.morel@college.example")
+    school_class = school_class_create(teacher=teacher, name="4e A", school_year="2026-2027")
+    roster_import(school_class=school_class, rows=roster_rows_parse(text="ABADIE Léa\nBERNARD Hugo\n"))
+    exam = exam_with_bareme(owner=teacher, questions=2, title="Équations", school_class=school_class)
+    copy_with_pages(exam, pages=1, label=NAME, text=f"copie de {NAME}")
+    llm.script(grades_json([3, 5]), match=f"copie de {NAME}")
+    services.job_start(exam=exam, user=teacher)
+    return exam
 
 
 def _open(page, web, path: str) -> list[str]:
@@ -175,3 +192,61 @@ def test_saved_edits_leave_quietly(graded, web, page, llm):
     )
     _close(page)
     assert seen == []
+
+
+def _hugo(page):
+    """Hugo's status in the grid (a select saved by its row's « Enregistrer »)."""
+    return page.get_by_label(re.compile(r"Statut de .*Hugo"))
+
+
+def _hugo_save(page):
+    return page.locator("tr.missing", has_text="Hugo").get_by_role("button", name="Enregistrer")
+
+
+def _hugo_status(exam) -> str | None:
+    row = ExamStudent.objects.filter(exam=exam, student__last_name__iexact="Bernard").first()
+    return row.status if row else None
+
+
+def test_a_status_chosen_in_the_grid_and_not_saved_asks_before_the_tab_closes(with_absent, web, page):
+    seen = _open(page, web, f"/exams/{with_absent.pk}/review/")
+    _hugo(page).select_option(label="Dispensé")
+    _close(page)
+    assert seen == ["beforeunload"]
+    assert _hugo_status(with_absent) is None  # not saved: absent by default
+
+
+def test_a_status_saved_or_refused_leaves_quietly_with_the_saved_status_shown(with_absent, web, page):
+    seen = _open(page, web, f"/exams/{with_absent.pk}/review/")
+    # Refused by the server (its answer to a status it does not know): the grid comes back with
+    # the reason and the status as it is saved, not the teacher's choice shown as if it were.
+    page.route(
+        "**/status/",
+        lambda route: route.continue_(post_data=route.request.post_data.replace("status=not_graded", "status=x")),
+    )
+    _hugo(page).select_option(label="Non noté")
+    with page.expect_navigation():
+        _hugo_save(page).click()
+    expect(page.get_by_text("Statut inconnu.")).to_be_visible()
+    expect(_hugo(page)).to_have_value("absent")
+    assert _hugo_status(with_absent) is None
+    page.unroute("**/status/")
+
+    _hugo(page).select_option(label="Dispensé")
+    with page.expect_navigation():
+        _hugo_save(page).click()
+    expect(_hugo(page)).to_have_value("excused")
+    assert _hugo_status(with_absent) == "excused"
+    _close(page)
+    assert seen == []  # neither submission nor leaving the pages they brought asked
+
+
+def test_a_status_whose_save_is_under_way_asks_before_the_tab_closes(with_absent, web, page):
+    seen = _open(page, web, f"/exams/{with_absent.pk}/review/")
+    page.route("**/status/", lambda route: None)  # held: the server has not answered yet
+    _hugo(page).select_option(label="Non noté")
+    with page.expect_request("**/status/"):
+        _hugo_save(page).click(no_wait_after=True)
+    _close(page)
+    assert seen == ["beforeunload"]
+    assert _hugo_status(with_absent) is None
