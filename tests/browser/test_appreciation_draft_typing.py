@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from dataclasses import dataclass
 
 import pytest
 from django.conf import settings as django_settings
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, Page, expect
 
 from grading import services
 from grading.models import Copy
@@ -85,34 +86,54 @@ def _centre(locator) -> tuple[float, float]:
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
 
-def _copy_page_open(page, web, copy: Copy) -> int:
-    """The teacher logged in on the copy's page; the last ledger row before the test's call."""
+@dataclass
+class Opened:
+    """Léa's copy page open for her teacher, and the last ledger row before the test's call."""
+
+    copy: Copy
+    page: Page
+    last: int | None
+
+    @property
+    def form(self) -> Locator:
+        return self.page.locator("#appreciation")
+
+    @property
+    def text(self) -> Locator:
+        return self.page.locator("#appreciation-text")
+
+
+@pytest.fixture
+def opened(graded, web, page) -> Opened:
     last = UsageRecord.objects.order_by("-pk").values_list("pk", flat=True).first()
-    login(page, web.url, copy.exam.owner)
-    page.goto(f"{web.url}/copies/{copy.pk}/")
-    return last
+    login(page, web.url, graded.exam.owner)
+    page.goto(f"{web.url}/copies/{graded.pk}/")
+    expect(page.locator("#appreciation-text")).to_have_value("")
+    return Opened(copy=graded, page=page, last=last)
 
 
 def _calls(llm) -> list:
     return [request for request in llm.requests if TASK in request.text]
 
 
+def _draft_ask(opened: Opened, llm, *, wait_for_page: bool = True) -> None:
+    """« Rédiger avec l'IA » clicked, until the call is held at the scripted server. Without
+    `wait_for_page`, the click does not wait for the page the draft's answer would bring."""
+    opened.form.get_by_role("button", name="Rédiger avec l'IA").click(no_wait_after=not wait_for_page)
+    wait_until(lambda: len(_calls(llm)) == 1, base=30, what="the appréciation call at the scripted server")
+
+
 def test_the_teachers_text_saved_while_the_draft_runs_is_kept_and_the_draft_offered(
-    graded, web, held, llm, page, screenshot
+    opened, held, llm, page, screenshot
 ):
-    copy = graded
-    last = _copy_page_open(page, web, copy)
-    form = page.locator("#appreciation")
-    text = page.locator("#appreciation-text")
-    expect(text).to_have_value("")
+    copy, form, text = opened.copy, opened.form, opened.text
 
     # Where she will click while the page waits (Playwright's locators would wait for the draft's
     # page; her mouse and keyboard do not).
     field, save = _centre(text), _centre(form.get_by_role("button", name="Enregistrer"))
 
     # The draft asked for (its page does not come while the call is held at the model).
-    form.get_by_role("button", name="Rédiger avec l'IA").click(no_wait_after=True)
-    wait_until(lambda: len(_calls(llm)) == 1, base=30, what="the appréciation call at the scripted server")
+    _draft_ask(opened, llm, wait_for_page=False)
 
     # Meanwhile the teacher types her own appréciation and saves it.
     page.mouse.click(*field)
@@ -144,21 +165,18 @@ def test_the_teachers_text_saved_while_the_draft_runs_is_kept_and_the_draft_offe
         restore.click()
     expect(page.locator("#appreciation-text")).to_have_value(DRAFT)  # hers to take, if she wants it
 
-    _metered_once(llm, last, copy)
-    assert page.console_errors == []
+    _metered_once(llm, opened)
 
 
 def test_the_draft_page_says_that_her_text_saved_in_another_tab_meanwhile_is_kept(
-    graded, web, held, llm, page, screenshot
+    opened, web, held, llm, page, screenshot
 ):
-    copy = graded
-    last = _copy_page_open(page, web, copy)
+    copy = opened.copy
     other = page.context.new_page()
     other.goto(f"{web.url}/copies/{copy.pk}/")
 
     # The draft asked for in the first tab; its block comes once the model has answered.
-    page.locator("#appreciation").get_by_role("button", name="Rédiger avec l'IA").click()
-    wait_until(lambda: len(_calls(llm)) == 1, base=30, what="the appréciation call at the scripted server")
+    _draft_ask(opened, llm)
     # Meanwhile, in the other tab, she writes and saves her own.
     other.locator("#appreciation-text").fill(MINE)
     with other.expect_navigation():
@@ -174,21 +192,14 @@ def test_the_draft_page_says_that_her_text_saved_in_another_tab_meanwhile_is_kep
     screenshot(page, "the draft page keeps her text")
     copy.refresh_from_db()
     assert (copy.appreciation, copy.appreciation_ai, copy.appreciation_stale) == (MINE, DRAFT, False)
-    _metered_once(llm, last, copy)
-    assert page.console_errors == []
+    _metered_once(llm, opened)
 
 
 def test_her_unsaved_text_typed_while_the_draft_runs_stays_in_the_field_and_the_draft_is_offered(
-    graded, web, held, llm, page, screenshot
+    opened, held, llm, page, screenshot
 ):
-    copy = graded
-    last = _copy_page_open(page, web, copy)
-    form = page.locator("#appreciation")
-    text = page.locator("#appreciation-text")
-    expect(text).to_have_value("")
-
-    form.get_by_role("button", name="Rédiger avec l'IA").click()
-    wait_until(lambda: len(_calls(llm)) == 1, base=30, what="the appréciation call at the scripted server")
+    copy, form, text = opened.copy, opened.form, opened.text
+    _draft_ask(opened, llm)
     expect(form.get_by_text("Rédaction en cours…")).to_be_visible()
     # The page stays while the model writes: she types her own, without saving it.
     text.click()
@@ -220,18 +231,13 @@ def test_her_unsaved_text_typed_while_the_draft_runs_stays_in_the_field_and_the_
         restore.click()
     expect(text).to_have_value(DRAFT)
 
-    _metered_once(llm, last, copy)
-    assert page.console_errors == []
+    _metered_once(llm, opened)
 
 
-def test_without_typing_the_draft_fills_the_field_without_leaving_the_page(graded, web, held, llm, page):
-    copy = graded
-    last = _copy_page_open(page, web, copy)
-    form = page.locator("#appreciation")
+def test_without_typing_the_draft_fills_the_field_without_leaving_the_page(opened, held, llm, page):
+    copy, form = opened.copy, opened.form
     page.evaluate("window.stayed = true")  # gone if the page were loaded again
-
-    form.get_by_role("button", name="Rédiger avec l'IA").click()
-    wait_until(lambda: len(_calls(llm)) == 1, base=30, what="the appréciation call at the scripted server")
+    _draft_ask(opened, llm)
     held.release.set()
 
     expect(page.get_by_text(DRAFTED)).to_be_visible(timeout=scaled_ms(30))
@@ -242,14 +248,15 @@ def test_without_typing_the_draft_fills_the_field_without_leaving_the_page(grade
     assert page.evaluate("window.stayed") is True
     copy.refresh_from_db()
     assert (copy.appreciation, copy.appreciation_ai) == (DRAFT, DRAFT)
-    _metered_once(llm, last, copy)
-    assert page.console_errors == []
+    _metered_once(llm, opened)
 
 
-def _metered_once(llm, last: int, copy: Copy) -> None:
-    """One call: at the server and in the ledger, phase « appreciation », on this copy."""
+def _metered_once(llm, opened: Opened) -> None:
+    """One call: at the server and in the ledger, phase « appreciation », on this copy; and no
+    error in the page's console."""
     calls = _calls(llm)
     assert len(calls) == 1 and len(llm.requests) == 1
-    records = UsageRecord.objects.filter(pk__gt=last)
-    assert list(records.values_list("phase", "copy_id")) == [("appreciation", copy.pk)]
+    records = UsageRecord.objects.filter(pk__gt=opened.last)
+    assert list(records.values_list("phase", "copy_id")) == [("appreciation", opened.copy.pk)]
     assert records.get().prompt_tokens == calls[0].usage["prompt_tokens"]
+    assert opened.page.console_errors == []
