@@ -6,7 +6,7 @@ in the call's own thread (`answer_call`): no answer waits in memory for the task
 which may be busy with another call's row (or its backoff) when the worker is killed. Only
 then the copy's ModelAnswer. A task that dies anywhere after the answer (a dropped database
 connection, a killed worker, an exam deleted meanwhile) finds the kept answer on its next run
-(`answer_kept`): it records what is missing and never calls the provider again for that call.
+(`answers_kept`): it records what is missing and never calls the provider again for that call.
 Each ledger row is keyed by its call and its answer's receipt (LLMResult.receipt): a replay
 writes nothing more; a call made again because both stores lost its answer has its own row.
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -66,19 +66,28 @@ def answer_keep(*, key: str, result: LLMResult) -> bool:
     return True
 
 
-def answer_kept(*, key: str) -> LLMResult | None:
-    data = cache.get(_cache_key(key))
-    if data is None:
-        return None
-    cost = data.pop("litellm_cost", None)
-    return LLMResult(**data, litellm_cost=Decimal(cost) if cost is not None else None)
+def answers_kept(*, keys: Iterable[str]) -> dict[str, LLMResult]:
+    """The answers kept for these calls (a round's), by key, in one read: those a previous run
+    was given but could not store."""
+    keys = list(keys)
+    found = cache.get_many([_cache_key(key) for key in keys])
+    kept = {}
+    for key in keys:
+        if (data := found.get(_cache_key(key))) is not None:
+            cost = data.pop("litellm_cost", None)
+            kept[key] = LLMResult(**data, litellm_cost=Decimal(cost) if cost is not None else None)
+    return kept
 
 
-def answer_forget(*, key: str) -> None:
+def answers_forget(*, keys: Iterable[str]) -> None:
+    """Drops the kept answers of calls now stored (a round's), in one command."""
+    keys = list(keys)
+    if not keys:
+        return
     try:
-        cache.delete(_cache_key(key))
-    except RedisError:  # stored in the database already; the kept copy expires (KEEP_S)
-        logger.warning("kept LLM answer not deleted", exc_info=True, extra={"key": key})
+        cache.delete_many([_cache_key(key) for key in keys])
+    except RedisError:  # stored in the database already; the kept copies expire (KEEP_S)
+        logger.warning("kept LLM answers not deleted", exc_info=True, extra={"keys": keys})
 
 
 def _reconnecting(write):

@@ -29,7 +29,7 @@ from ..engine.llm import LLMResult, llm_call_slots, llm_pool
 from ..engine.prompts import ExamContext, exam_context
 from ..engine.schema import CopyGrades, parse_copy_grades
 from ..models import Copy, GradingJob, ModelAnswer
-from .answers import Answered, answer_call, answer_forget, answer_keep, answer_kept, ledger_write
+from .answers import Answered, answer_call, answer_keep, answers_forget, answers_kept, ledger_write
 from .estimate import copy_first_round_worst, request_worst_tokens, slot_configs
 from .events import progress_push
 from .grade_writing import copy_grades_write
@@ -58,8 +58,8 @@ def _call_key(copy: Copy, *, phase: str, slot: str, repair: bool) -> str:
 def _store(
     copy: Copy, job: GradingJob, *, phase: str, slot: str, repair: bool, result: LLMResult, reply: Reply
 ) -> tuple[int, Reply]:
-    """The audit row of one call whose ledger row is written (see _run): its id, and the reply."""
-    key = _call_key(copy, phase=phase, slot=slot, repair=repair)
+    """The audit row of one call whose ledger row is written (see _run): its id, and the reply.
+    Its kept answer is dropped with the round's others once they are all stored."""
     try:
         with transaction.atomic():
             answer = ModelAnswer.objects.create(
@@ -82,7 +82,6 @@ def _store(
         if stored is None:
             raise CopyGone from None
         answer, reply = stored, _replayed(stored)
-    answer_forget(key=key)
     return answer.pk, reply
 
 
@@ -112,7 +111,8 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str, *, held: int, seen: dict
             return replies
         keys = {slot: _call_key(copy, phase=phase, slot=slot, repair=repair) for slot in pending}
         # Answers a previous run was given but could not store: recorded now, never paid twice.
-        results = {slot: kept for slot in pending if (kept := answer_kept(key=keys[slot])) is not None}
+        kept = answers_kept(keys=keys.values())
+        results = {slot: kept[keys[slot]] for slot in pending if keys[slot] in kept}
         to_call = {slot: request for slot, request in pending.items() if slot not in results}
         futures: dict[Future[Answered], str] = {}
 
@@ -200,6 +200,7 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str, *, held: int, seen: dict
             )
             if (grades := replies[slot].value) is not None:
                 seen[answer_id] = grades
+        answers_forget(keys=[keys[slot] for slot in pending if slot in results])  # stored now
         if failure is not None:
             # The calls that succeeded are stored: a retry will not pay for them again.
             raise failure

@@ -356,3 +356,29 @@ def test_a_repaired_verification_answer_is_stored_under_its_phase_and_reused_on_
         "verification",
         "verification",
     ]
+
+
+def test_each_answer_is_kept_in_redis_until_its_round_is_stored_then_dropped(llm_server, teacher, monkeypatch):
+    """Kept the moment its call returns (a run that dies before storing it replays it), and
+    dropped once the round's audit rows are stored: nothing of a graded copy lingers in Redis."""
+    from grading.services import copy_grading
+    from grading.services.answers import answers_kept
+
+    exam = exam_with_bareme(owner=teacher, mode="double", questions=2)  # two calls a round
+    copy = copy_with_pages(exam, pages=1)
+    job = _start(exam, teacher)
+    kept_while_storing: dict[str, bool] = {}
+    store = copy_grading._store
+
+    def storing(copy, job, *, phase, slot, repair, result, reply):
+        key = copy_grading._call_key(copy, phase=phase, slot=slot, repair=repair)
+        kept_while_storing[key] = key in answers_kept(keys=[key])
+        return store(copy, job, phase=phase, slot=slot, repair=repair, result=result, reply=reply)
+
+    monkeypatch.setattr(copy_grading, "_store", storing)
+
+    assert _grade(copy, job) == Copy.Status.DONE
+
+    assert len(kept_while_storing) >= 2 and all(kept_while_storing.values())
+    assert answers_kept(keys=kept_while_storing) == {}
+    assert ModelAnswer.objects.filter(copy=copy).count() == len(kept_while_storing)
