@@ -34,9 +34,13 @@ class QuestionInline(ReadOnlyInline):
 class CopyInline(ReadOnlyInline):
     model = Copy
     fk_name = "exam"
-    fields = ("student_label", "status", "attempt", "failure_reason", "flagged_manipulation")
+    fields = ("student_label", "status", "attempt", "failure", "flagged_manipulation")
     readonly_fields = fields
     show_change_link = True
+
+    @admin.display(description=_("raison de l'échec"))
+    def failure(self, copy: Copy) -> str:
+        return copy.failure_text
 
 
 class JobInline(ReadOnlyInline):
@@ -141,7 +145,7 @@ class CopyAdmin(admin.ModelAdmin):
     list_filter = ("status", "flagged_manipulation", "reviewed", ("exam__owner", admin.RelatedOnlyFieldListFilter))
     search_fields = ("student_label", "exam__title", "exam__owner__email", "failure_reason")
     list_select_related = ("exam", "exam__owner")
-    readonly_fields = ("exam", "job", "source", "attempt", "failure_reason", "manipulation_reason", "status")
+    readonly_fields = ("exam", "job", "source", "attempt", "failure", "manipulation_reason", "status")
     fields = (
         "exam",
         "student_label",
@@ -150,12 +154,17 @@ class CopyAdmin(admin.ModelAdmin):
         "source",
         ("first_page", "last_page"),
         "attempt",
-        "failure_reason",
+        "failure",
         "flagged_manipulation",
         "manipulation_reason",
         "reviewed",
     )
     inlines = [GradeInline, ModelAnswerInline, CopyUsageInline]
+
+    @admin.display(description=_("raison de l'échec"))
+    def failure(self, copy: Copy) -> str:
+        return copy.failure_text
+
     actions = [rerun_failed_copies]
 
     @admin.display(description=_("enseignant"), ordering="exam__owner__email")

@@ -6,10 +6,11 @@ grading.engine.errors and derive from the same base; views catch only Applicatio
 
 from __future__ import annotations
 
-from django.utils import formats, timezone
-from django.utils.translation import gettext as _
+from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from core.errors import ApplicationError
+from core.i18n import translatable
 
 
 class WorkflowError(ApplicationError):
@@ -26,9 +27,11 @@ class FilesPurged(ApplicationError):
     def __init__(self, purged_at=None):
         when = timezone.localtime(purged_at or timezone.now())
         super().__init__(
-            _(
-                "Les fichiers des copies ont été supprimés le %(date)s : les PDF annotés ne sont plus "
-                "disponibles. Les notes restent exportables en CSV, XLSX et JSON."
+            translatable(
+                gettext_noop(
+                    "Les fichiers des copies ont été supprimés le %(date)s : les PDF annotés ne sont plus "
+                    "disponibles. Les notes restent exportables en CSV, XLSX et JSON."
+                ),
+                date=when.date(),
             )
-            % {"date": formats.date_format(when, "DATE_FORMAT")}
         )

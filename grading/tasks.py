@@ -19,11 +19,12 @@ import random
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from redis.exceptions import RedisError
 
 from accounts.models import User
 from accounts.services import user_language_override
+from core.i18n import text_dump, translatable
 
 from .engine.errors import EngineError, TransientLLMError
 from .models import Copy, Exam, SourceFile
@@ -60,7 +61,8 @@ def _copy_grade_task(task, copy_id: int, job_id: int, attempt: int) -> str:
         raise task.retry(exc=exc, countdown=countdown) from exc
     if teacher is None:
         return "deleted"  # the copy went with its exam
-    # Failure reasons are stored as text: write them in the language the teacher reads.
+    # Failure reasons are stored as their French source (core.i18n), read in the reader's language;
+    # what is still made here as text (an email, a log line for the teacher) is in the teacher's.
     with user_language_override(teacher):
         return _copy_grade_run(task, copy_id, job_id, attempt)
 
@@ -84,8 +86,11 @@ def _copy_grade_run(task, copy_id: int, job_id: int, attempt: int) -> str:
         if task.request.retries >= RETRY_MAX:
             copy_fail(
                 copy=Copy.objects.get(pk=copy_id),
-                reason=_("Fournisseur du modèle indisponible après %(count)s tentatives : %(error)s")
-                % {"count": RETRY_MAX + 1, "error": exc.message},
+                reason=translatable(
+                    gettext_noop("Fournisseur du modèle indisponible après %(count)s tentatives : %(error)s"),
+                    count=RETRY_MAX + 1,
+                    error=exc.message,
+                ),
             )
             return Copy.Status.FAILED
         countdown = retry_countdown(task.request.retries)
@@ -106,7 +111,8 @@ def _copy_grade_run(task, copy_id: int, job_id: int, attempt: int) -> str:
         copy = Copy.objects.filter(pk=copy_id).first()
         if copy is None:
             return "deleted"
-        copy_fail(copy=copy, reason=_("Erreur interne pendant la correction de cette copie ; vous pouvez la relancer."))
+        reason = gettext_noop("Erreur interne pendant la correction de cette copie ; vous pouvez la relancer.")
+        copy_fail(copy=copy, reason=translatable(reason))
         return Copy.Status.FAILED
 
 
@@ -118,7 +124,9 @@ def copy_pages_render_task(self, copy_id: int) -> int:
     try:
         count = copy_pages_render(copy=copy)
     except EngineError as exc:
-        copy.transition(source=[copy.status], target=Copy.Status.FAILED, failure_reason=exc.message[:2000])
+        copy.transition(
+            source=[copy.status], target=Copy.Status.FAILED, failure_reason=text_dump(exc.message, limit=2000)
+        )
         return 0
     if not copy.read_name and copy.student_id is None:
         copy_name_read_task.delay(copy_id)
@@ -183,7 +191,7 @@ def proposal_run_task(proposal_id: int) -> str:
     teacher = User.objects.filter(exams__proposals=proposal_id).first()
     if teacher is None:
         return "deleted"
-    # The failure reason is stored as text: written in the language the teacher reads.
+    # The failure reason is stored as its source (core.i18n); the rest in the teacher's language.
     with user_language_override(teacher):
         return proposal_run(proposal_id=proposal_id)
 

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar, cast
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from core.i18n import translatable
 
 from .config import RoleConfig
 from .errors import InvalidAnswer
@@ -67,8 +69,11 @@ def ask_with_repair(requests: dict[K, Request], run: Run[K, T]) -> dict[K, Reply
     for reply in replies.values():
         if reply.value is None:
             raise InvalidAnswer(
-                _("Réponse inutilisable du modèle %(model)s, même après une réparation : %(error)s")
-                % {"model": reply.model, "error": reply.error},
+                translatable(
+                    gettext_noop("Réponse inutilisable du modèle %(model)s, même après une réparation : %(error)s"),
+                    model=reply.model,
+                    error=reply.error,
+                ),
                 raw=reply.raw,
             )
     return replies

@@ -13,7 +13,9 @@ import os
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from core.i18n import translatable
 
 from .errors import ModelMisconfigured
 
@@ -78,15 +80,26 @@ def role_check(role: str) -> RoleConfig:
     config = role_config(role)
     if not config.model:
         raise ModelMisconfigured(
-            _("Aucun modèle n'est configuré pour le rôle « %(role)s » (variable CORRIGO_LLM_%(env)s_MODEL).")
-            % {"role": role, "env": role.upper()}
+            translatable(
+                gettext_noop(
+                    "Aucun modèle n'est configuré pour le rôle « %(role)s » (variable CORRIGO_LLM_%(env)s_MODEL)."
+                ),
+                role=role,
+                env=role.upper(),
+            )
         )
     needs_key = not (config.api_base and config.provider in KEYLESS_WITH_BASE)
     key_env = PROVIDER_KEY_ENV.get(config.provider)
     if needs_key and not config.api_key and key_env and not os.environ.get(key_env):
         raise ModelMisconfigured(
-            _("Le modèle « %(model)s » n'a pas de clé d'API : renseignez %(key)s ou CORRIGO_LLM_%(env)s_API_KEY.")
-            % {"model": config.model, "key": key_env, "env": role.upper()}
+            translatable(
+                gettext_noop(
+                    "Le modèle « %(model)s » n'a pas de clé d'API : renseignez %(key)s ou CORRIGO_LLM_%(env)s_API_KEY."
+                ),
+                model=config.model,
+                key=key_env,
+                env=role.upper(),
+            )
         )
     return config
 

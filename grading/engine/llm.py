@@ -26,8 +26,9 @@ from functools import lru_cache
 from typing import Any, TypedDict
 
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from core.i18n import translatable
 from core.ratelimit import Limits, RateLimitTimeout, ratelimit_acquire, ratelimit_block, ratelimit_settle
 
 from .config import RoleConfig
@@ -200,10 +201,14 @@ def _classify(exc: Exception) -> EngineError:
     )
     name = type(exc).__name__
     if isinstance(exc, transient) or getattr(exc, "status_code", 0) in (408, 409, 429, 500, 502, 503, 504, 529):
-        return TransientLLMError(_("Le fournisseur du modèle est indisponible (%(error)s).") % {"error": name})
+        return TransientLLMError(
+            translatable(gettext_noop("Le fournisseur du modèle est indisponible (%(error)s)."), error=name)
+        )
     message = str(getattr(exc, "message", "") or exc)[:300]
     return PermanentLLMError(
-        _("Le modèle a refusé la requête (%(error)s) : %(message)s") % {"error": name, "message": message}
+        translatable(
+            gettext_noop("Le modèle a refusé la requête (%(error)s) : %(message)s"), error=name, message=message
+        )
     )
 
 
@@ -290,8 +295,10 @@ def llm_complete(*, config: RoleConfig, messages: list[dict], max_tokens: int | 
             waited += ratelimit_acquire(config.model, limits=limits, tokens=estimate, max_wait=budget - waited)
         except RateLimitTimeout as exc:
             raise TransientLLMError(
-                _("Limite de débit du fournisseur atteinte pour %(model)s : nouvel essai plus tard.")
-                % {"model": config.model}
+                translatable(
+                    gettext_noop("Limite de débit du fournisseur atteinte pour %(model)s : nouvel essai plus tard."),
+                    model=config.model,
+                )
             ) from exc
         started = time.monotonic()
         try:

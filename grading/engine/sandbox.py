@@ -31,7 +31,9 @@ from typing import IO
 
 from django.conf import settings
 from django.utils.formats import number_format
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from core.i18n import Text, translatable
 
 from .errors import EngineError
 
@@ -55,7 +57,7 @@ class PdfRefused(EngineError):
     def unreadable(cls, why: str) -> PdfRefused:
         """The child answered something it never should: logged, told as an unreadable file."""
         logger.warning("pdf sandbox: malformed answer from the child (%s)", why)
-        return cls(_("Le PDF est illisible ou endommagé."), code="unreadable")
+        return cls(translatable(gettext_noop("Le PDF est illisible ou endommagé.")), code="unreadable")
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,14 @@ class SandboxLimits:
         )
 
 
-def _advice() -> str:
-    return _(
-        "Réenregistrez-le (« Imprimer » puis « Enregistrer au format PDF ») ou numérisez à nouveau "
-        "la copie, puis déposez-le à nouveau."
-    )
+ADVICE = gettext_noop(
+    "Réenregistrez-le (« Imprimer » puis « Enregistrer au format PDF ») ou numérisez à nouveau "
+    "la copie, puis déposez-le à nouveau."
+)
+
+
+def _advised(problem: Text) -> Text:
+    return translatable(gettext_noop("%(problem)s %(advice)s"), problem=problem, advice=translatable(ADVICE))
 
 
 def _cm(points: float) -> str:
@@ -89,64 +94,87 @@ def _cm(points: float) -> str:
     return number_format(points / 72 * 2.54, 2)
 
 
-def refusal_message(code: str, details: dict, limits: SandboxLimits) -> str:
-    """The teacher's sentence for a refusal code of the child (or of this module)."""
+def refusal_message(code: str, details: dict, limits: SandboxLimits) -> Text:
+    """The teacher's sentence for a refusal code of the child (or of this module); a Text, so a
+    copy's failure stored from it is read in the language of whoever reads it (core.i18n)."""
     page = details.get("page")
     if code == "protected":
-        return _("Le PDF est protégé (chiffré ou par mot de passe) : déposez une version sans protection.")
+        return translatable(
+            gettext_noop("Le PDF est protégé (chiffré ou par mot de passe) : déposez une version sans protection.")
+        )
     if code == "no_pages":
-        return _("Le PDF ne contient aucune page.")
+        return translatable(gettext_noop("Le PDF ne contient aucune page."))
     if code == "too_many_pages":
         values = {"count": details.get("count"), "max": details.get("max")}
         if details.get("more"):
-            return _("Le PDF a plus de %(count)s pages ; la limite est de %(max)s pages par fichier.") % values
-        return _("Le PDF a %(count)s pages ; la limite est de %(max)s pages par fichier.") % values
+            return translatable(
+                gettext_noop("Le PDF a plus de %(count)s pages ; la limite est de %(max)s pages par fichier."), **values
+            )
+        return translatable(
+            gettext_noop("Le PDF a %(count)s pages ; la limite est de %(max)s pages par fichier."), **values
+        )
     if code == "range":
-        return _("Pages %(first)s à %(last)s absentes du PDF (%(count)s pages).") % details
+        values = {key: details.get(key) for key in ("first", "last", "count")}
+        return translatable(gettext_noop("Pages %(first)s à %(last)s absentes du PDF (%(count)s pages)."), **values)
     if code == "count_mismatch":
-        message = _("Le PDF est endommagé : sa table des pages en annonce %(declared)s mais il en contient %(found)s.")
-        return f"{message % details} {_advice()}"
+        message = gettext_noop(
+            "Le PDF est endommagé : sa table des pages en annonce %(declared)s mais il en contient %(found)s."
+        )
+        return _advised(translatable(message, declared=details.get("declared"), found=details.get("found")))
     if code == "tree_too_deep":
-        message = _("Le PDF est endommagé : l'arborescence de ses pages dépasse %(depth)s niveaux.")
-        return f"{message % details} {_advice()}"
+        message = gettext_noop("Le PDF est endommagé : l'arborescence de ses pages dépasse %(depth)s niveaux.")
+        return _advised(translatable(message, depth=details.get("depth")))
     if code == "tree_cycle":
-        message = _("Le PDF est endommagé : l'arborescence de ses pages boucle sur elle-même.")
-        return f"{message} {_advice()}"
+        return _advised(
+            translatable(gettext_noop("Le PDF est endommagé : l'arborescence de ses pages boucle sur elle-même."))
+        )
     if code == "page_unreadable":
-        message = _("La page %(page)s du PDF ne peut pas être lue (elle est endommagée).") % {"page": page}
-        return f"{message} {_advice()}"
+        message = gettext_noop("La page %(page)s du PDF ne peut pas être lue (elle est endommagée).")
+        return _advised(translatable(message, page=page))
     if code == "page_size":
-        message = _(
+        message = gettext_noop(
             "La page %(page)s du PDF a des dimensions hors norme (%(width)s × %(height)s cm) ; "
             "la limite est de %(max)s cm de côté."
-        ) % {
-            "page": page,
-            "width": _cm(details.get("width", 0)),
-            "height": _cm(details.get("height", 0)),
-            "max": number_format(PAGE_MAX_SIDE_PT / 72 * 2.54, 0),
-        }
-        return f"{message} {_advice()}"
+        )
+        return _advised(
+            translatable(
+                message,
+                page=page,
+                width=_cm(details.get("width", 0)),
+                height=_cm(details.get("height", 0)),
+                max=number_format(PAGE_MAX_SIDE_PT / 72 * 2.54, 0),
+            )
+        )
     if code == "time":
         if details.get("whole_file"):
-            message = _("Le PDF est trop lourd à traiter : il demande plus de %(seconds)s s de calcul au total.")
+            message = gettext_noop(
+                "Le PDF est trop lourd à traiter : il demande plus de %(seconds)s s de calcul au total."
+            )
         elif page:
-            message = _("Le PDF est trop lourd à traiter : sa page %(page)s demande plus de %(seconds)s s de calcul.")
+            message = gettext_noop(
+                "Le PDF est trop lourd à traiter : sa page %(page)s demande plus de %(seconds)s s de calcul."
+            )
         else:
-            message = _("Le PDF est trop lourd à traiter : sa structure demande plus de %(seconds)s s de calcul.")
-        return f"{message % {'page': page, 'seconds': details['seconds']}} {_advice()}"
+            message = gettext_noop(
+                "Le PDF est trop lourd à traiter : sa structure demande plus de %(seconds)s s de calcul."
+            )
+        return _advised(translatable(message, page=page, seconds=details["seconds"]))
     if code == "image_size":
-        message = _(
+        message = gettext_noop(
             "La page %(page)s du PDF contient une image de %(width)s × %(height)s pixels ; "
             "la limite est de %(max)s millions de pixels par image."
-        ) % {**details, "max": limits.image_megapixels}
-        return f"{message} {_advice()}"
+        )
+        values = {key: details.get(key) for key in ("page", "width", "height")}
+        return _advised(translatable(message, **values, max=limits.image_megapixels))
     if code == "memory":
         if page:
-            message = _("Le PDF est trop lourd à traiter : sa page %(page)s demande plus de %(mb)s Mo de mémoire.")
+            message = gettext_noop(
+                "Le PDF est trop lourd à traiter : sa page %(page)s demande plus de %(mb)s Mo de mémoire."
+            )
         else:
-            message = _("Le PDF est trop lourd à traiter : il demande plus de %(mb)s Mo de mémoire.")
-        return f"{message % {'page': page, 'mb': limits.memory_mb}} {_advice()}"
-    return _("Le PDF est illisible ou endommagé.")
+            message = gettext_noop("Le PDF est trop lourd à traiter : il demande plus de %(mb)s Mo de mémoire.")
+        return _advised(translatable(message, page=page, mb=limits.memory_mb))
+    return translatable(gettext_noop("Le PDF est illisible ou endommagé."))
 
 
 def _refuse(code: str, details: dict, limits: SandboxLimits) -> PdfRefused:

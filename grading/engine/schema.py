@@ -6,9 +6,10 @@ import json
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from core.i18n import translatable
 from core.text import squash_spaces
 
 from .errors import InvalidAnswer
@@ -158,8 +159,12 @@ class SplitProposal(BaseModel):
         for item in self.copies:
             if item.first_page > item.last_page or item.last_page > page_count or item.first_page <= previous:
                 raise InvalidAnswer(
-                    _("Découpage incohérent : pages %(first)s à %(last)s (le document en a %(count)s).")
-                    % {"first": item.first_page, "last": item.last_page, "count": page_count}
+                    translatable(
+                        gettext_noop("Découpage incohérent : pages %(first)s à %(last)s (le document en a %(count)s)."),
+                        first=item.first_page,
+                        last=item.last_page,
+                        count=page_count,
+                    )
                 )
             previous = item.last_page
         return self
@@ -189,23 +194,28 @@ def extract_json(raw: str) -> dict:
     # `end <= start` only excludes "}" before "{": they can never be equal (an equivalent mutant).
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end <= start:
-        raise InvalidAnswer(_("La réponse du modèle ne contient pas d'objet JSON."), raw=raw)
+        raise InvalidAnswer(translatable(gettext_noop("La réponse du modèle ne contient pas d'objet JSON.")), raw=raw)
     try:
         # From "{" to "}", json.loads gives a dict or raises.
         return json.loads(text[start : end + 1], parse_constant=_non_finite, parse_float=_finite_float)
     except NonFiniteNumber as exc:
-        message = _(
-            "La réponse du modèle contient un nombre non fini (%(value)s) : seuls des nombres réels sont acceptés."
-        ) % {"value": exc.args[0]}
+        message = translatable(
+            gettext_noop(
+                "La réponse du modèle contient un nombre non fini (%(value)s) : seuls des nombres réels sont acceptés."
+            ),
+            value=exc.args[0],
+        )
         raise InvalidAnswer(message, raw=raw) from exc
     except ValueError as exc:
-        message = _("La réponse du modèle n'est pas du JSON valide (%(error)s).") % {"error": exc}
+        message = translatable(gettext_noop("La réponse du modèle n'est pas du JSON valide (%(error)s)."), error=exc)
         raise InvalidAnswer(message, raw=raw) from exc
 
 
 def parse_model(raw: str, model: type[BaseModel], *, truncated: bool = False):
     if truncated:
-        raise InvalidAnswer(_("La réponse du modèle a été tronquée (limite de longueur atteinte)."), raw=raw)
+        raise InvalidAnswer(
+            translatable(gettext_noop("La réponse du modèle a été tronquée (limite de longueur atteinte).")), raw=raw
+        )
     data = extract_json(raw)
     try:
         return model.model_validate(data)
@@ -213,8 +223,11 @@ def parse_model(raw: str, model: type[BaseModel], *, truncated: bool = False):
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise InvalidAnswer(
-            _("La réponse du modèle ne suit pas le format attendu (%(where)s : %(error)s).")
-            % {"where": where, "error": first["msg"]},
+            translatable(
+                gettext_noop("La réponse du modèle ne suit pas le format attendu (%(where)s : %(error)s)."),
+                where=where,
+                error=first["msg"],
+            ),
             raw=raw,
         ) from exc
 
@@ -224,7 +237,8 @@ def parse_copy_grades(raw: str, *, expected_ids: list[str], truncated: bool = Fa
     missing = [qid for qid in expected_ids if qid not in grades.by_id()]
     if missing:
         raise InvalidAnswer(
-            _("La réponse du modèle omet des questions : %(ids)s.") % {"ids": ", ".join(missing)}, raw=raw
+            translatable(gettext_noop("La réponse du modèle omet des questions : %(ids)s."), ids=", ".join(missing)),
+            raw=raw,
         )
     grades.questions = [q for q in grades.questions if q.id in expected_ids]
     return grades

@@ -12,6 +12,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.i18n import text_load
+
 from ..transitions import StatusTransitions
 
 
@@ -185,6 +187,11 @@ class Copy(StatusTransitions, models.Model):
 
     def __str__(self) -> str:
         return self.student_label
+
+    @property
+    def failure_text(self) -> str:
+        """Why it failed, in the reader's language (stored as its French source, core.i18n)."""
+        return text_load(self.failure_reason)
 
     def transition(self, *, source: Iterable[str], target: str, where: models.Q | None = None, **fields: Any) -> bool:
         """StatusTransitions.transition; with `where`, only if the row still matches it too (the

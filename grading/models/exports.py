@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.i18n import text_load
+
 from ..transitions import StatusTransitions
 from .exams import Exam
 
@@ -60,6 +62,11 @@ class ExportFile(StatusTransitions, models.Model):
 
     def __str__(self) -> str:
         return f"{self.exam_id} · {self.fmt} · {self.status}"
+
+    @property
+    def failure_text(self) -> str:
+        """Why it failed, in the reader's language (stored as its French source, core.i18n)."""
+        return text_load(self.failure_reason)
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at

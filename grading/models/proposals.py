@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.i18n import text_dump, text_load
+
 from ..transitions import StatusTransitions
 from .exams import Exam, SourceFile
 
@@ -95,14 +97,17 @@ class Proposal(StatusTransitions, models.Model):
 
     def fail(self, reason: str) -> bool:
         return self.transition(
-            source=self.IN_FLIGHT, target=self.Status.FAILED, failure_reason=reason[:2000], updated_at=timezone.now()
+            source=self.IN_FLIGHT,
+            target=self.Status.FAILED,
+            failure_reason=text_dump(reason, limit=2000),
+            updated_at=timezone.now(),
         )
 
     def failure_text(self) -> str:
         """Why it failed, for the teacher; a stale one was interrupted (its worker was lost)."""
         if self.stale():
             return gettext("La lecture a été interrompue avant sa fin : relancez-la.")
-        return self.failure_reason
+        return text_load(self.failure_reason)
 
     def bareme_rows(self) -> list[dict]:
         """The proposed questions as the barème form takes them (points stored as text)."""

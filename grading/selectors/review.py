@@ -206,7 +206,7 @@ def review_get(*, exam: Exam, for_grid: bool = False) -> Review:
             reasons.append(_("Réponse blanche : %(questions)s") % {"questions": ", ".join(blank)})
         if copy.status in (Copy.Status.FAILED, Copy.Status.QUOTA_REACHED):
             reasons.append(
-                _("Correction incomplète : %(reason)s") % {"reason": copy.failure_reason}
+                _("Correction incomplète : %(reason)s") % {"reason": copy.failure_text}
                 if copy.failure_reason
                 else _("Correction incomplète")
             )

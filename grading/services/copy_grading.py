@@ -19,6 +19,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone, translation
 
+from core.i18n import text_dump
 from usage.services import Hold, unit_key, usage_hold
 
 from ..engine.asking import Reply, Request, reply_parse
@@ -337,7 +338,7 @@ def copy_fail(*, copy: Copy, reason: str, where: Q | None = None) -> bool:
         source=(Copy.Status.GRADING, Copy.Status.VERIFYING, Copy.Status.QUEUED),
         target=Copy.Status.FAILED,
         where=where,
-        failure_reason=reason[:2000],
+        failure_reason=text_dump(reason, limit=2000),
         lease_owner="",
         lease_until=None,
     )

@@ -32,8 +32,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.errors import ApplicationError
+from core.i18n import text_dump, translatable
 
 from .. import exports
 from ..errors import FilesPurged, WorkflowError
@@ -139,7 +141,7 @@ def export_build(*, export: ExportFile) -> ExportFile:
         export.transition(
             source=[ExportFile.Status.RUNNING],
             target=ExportFile.Status.FAILED,
-            failure_reason=error.message,
+            failure_reason=text_dump(error.message, limit=2000),
             finished_at=timezone.now(),
         )
         return export
@@ -148,7 +150,12 @@ def export_build(*, export: ExportFile) -> ExportFile:
         export.transition(
             source=[ExportFile.Status.RUNNING],
             target=ExportFile.Status.FAILED,
-            failure_reason=_("Erreur interne pendant la préparation de l'export ; vous pouvez le relancer."),
+            failure_reason=text_dump(
+                translatable(
+                    gettext_noop("Erreur interne pendant la préparation de l'export ; vous pouvez le relancer.")
+                ),
+                limit=2000,
+            ),
             finished_at=timezone.now(),
         )
         return export
@@ -171,7 +178,9 @@ def exports_expire(*, now=None) -> int:
         status__in=[ExportFile.Status.PENDING, ExportFile.Status.RUNNING], created_at__lte=now - STALE_AFTER
     ).update(
         status=ExportFile.Status.FAILED,
-        failure_reason=_("L'export n'a pas abouti ; vous pouvez le relancer."),
+        failure_reason=text_dump(
+            translatable(gettext_noop("L'export n'a pas abouti ; vous pouvez le relancer.")), limit=2000
+        ),
         finished_at=now,
     )
     expired = list(ExportFile.objects.filter(expires_at__lte=now))

@@ -4,9 +4,10 @@ and its settlement when it ends."""
 
 from __future__ import annotations
 
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
+from core.i18n import Text, text_dump, translatable
 from usage.selectors import usage_summary
 from usage.services import Hold, usage_unit_settle
 
@@ -18,20 +19,20 @@ from .leases import IN_FLIGHT
 
 # Seconds a copy that found no room waits before asking again (copies in flight settle).
 QUOTA_WAIT_S = 5
-QUOTA = gettext_lazy("Allocation de jetons épuisée : relancez la copie après avoir changé d'offre.")
+QUOTA = gettext_noop("Allocation de jetons épuisée : relancez la copie après avoir changé d'offre.")
 # A school's teacher has no plan to change: the school pays (accounts.models.School).
-SCHOOL_QUOTA = gettext_lazy(
+SCHOOL_QUOTA = gettext_noop(
     "Allocation de %(school)s épuisée : contactez l'administrateur de votre établissement (%(contact)s), "
     "puis relancez la copie."
 )
 
 
-def quota_message(user: User) -> str:
-    """Why a copy stopped, in the language active now (the teacher's, in the copy task)."""
+def quota_message(user: User) -> Text:
+    """Why a copy stopped (stored as its source: read in the language of whoever reads it)."""
     summary = usage_summary(user=user)
     if summary.school:
-        return str(SCHOOL_QUOTA) % {"school": summary.school, "contact": summary.school_contact or "—"}
-    return str(QUOTA)
+        return translatable(SCHOOL_QUOTA, school=summary.school, contact=summary.school_contact or "—")
+    return translatable(QUOTA)
 
 
 class NoRoom(Exception):
@@ -73,7 +74,7 @@ def copy_no_room(copy: Copy, job: GradingJob, hold: Hold) -> str:
     copy.transition(
         source=(Copy.Status.QUEUED, *IN_FLIGHT),
         target=Copy.Status.QUOTA_REACHED,
-        failure_reason=quota_message(job.exam.owner),
+        failure_reason=text_dump(quota_message(job.exam.owner), limit=2000),
     )
     copy_unit_settle(copy, "failed")
     job_quota_reached(job)
@@ -84,6 +85,7 @@ def job_quota_reached(job: GradingJob) -> None:
     """The allowance cannot cover another copy: every copy still queued waits, resumable."""
     queued = job.copies.filter(status=Copy.Status.QUEUED)
     stopped = list(queued.values_list("pk", flat=True))
-    queued.filter(pk__in=stopped).update(status=Copy.Status.QUOTA_REACHED, failure_reason=quota_message(job.exam.owner))
+    reason = text_dump(quota_message(job.exam.owner), limit=2000)
+    queued.filter(pk__in=stopped).update(status=Copy.Status.QUOTA_REACHED, failure_reason=reason)
     progress_push(job.exam, copies=stopped)
     job_maybe_finish(job_id=job.pk)

@@ -16,8 +16,10 @@ import logging
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.errors import ApplicationError
+from core.i18n import translatable
 
 from ..engine.sandbox import PdfRefused
 from ..errors import WorkflowError
@@ -128,8 +130,9 @@ def proposal_run(*, proposal_id: int) -> str:
     except PdfRefused as error:
         reason = error.message
         if proposal.kind == Proposal.Kind.BAREME and exam_subject_drop(exam=proposal.exam, name=proposal.file_name):
-            kept = _("Le fichier n'a pas été gardé : déposez-en une version lisible.")
-            reason = f"{reason} {kept}"
+            reason = translatable(
+                gettext_noop("%(reason)s Le fichier n'a pas été gardé : déposez-en une version lisible."), reason=reason
+            )
         proposal.fail(reason)
     except ApplicationError as error:  # the model's answer, the provider, the configuration
         proposal.fail(error.message)
@@ -137,7 +140,7 @@ def proposal_run(*, proposal_id: int) -> str:
         # A bug or a database hiccup: told on the page (the teacher starts again), never left
         # "en cours"; the exception itself goes to the log, not into the teacher's message.
         logger.exception("proposal %s: unexpected error", proposal_id)
-        proposal.fail(_("Erreur interne pendant la lecture du PDF ; vous pouvez recommencer."))
+        proposal.fail(translatable(gettext_noop("Erreur interne pendant la lecture du PDF ; vous pouvez recommencer.")))
     else:
         proposal.finish(rows)
     return proposal.status

@@ -23,9 +23,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
-from accounts.services import user_language_override
+from core.i18n import translatable
 
 from ..models import Copy, GradingJob
 from ..tasks import copy_grade_task
@@ -47,17 +47,21 @@ class Reconciled:
 def _fail(copy: Copy, rows: Q) -> bool:
     """Fails the copy as any failed copy is (copy_fail: its hold settled, its lease cleared),
     only if it is still in the state read (`rows`)."""
-    with user_language_override(copy.exam.owner):
-        if copy.requeues:
-            reason = _(
+    if copy.requeues:
+        reason = translatable(
+            gettext_noop(
                 "La correction de cette copie a été interrompue %(count)s fois (le traitement ne répond plus) ; "
                 "vous pouvez la relancer."
-            ) % {"count": copy.requeues + 1}
-        else:
-            reason = _(
+            ),
+            count=copy.requeues + 1,
+        )
+    else:
+        reason = translatable(
+            gettext_noop(
                 "La correction de cette copie a été interrompue (le traitement ne répond plus) ; "
                 "vous pouvez la relancer."
             )
+        )
     failed = copy_fail(copy=copy, reason=reason, where=rows)
     if failed:
         logger.warning("copy %s lost its task: failed", copy.pk, extra={"copy": copy.pk})

@@ -19,7 +19,9 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from core.i18n import translatable
 from rosters.models import Student
 
 from ..engine.errors import EngineError
@@ -266,7 +268,7 @@ def copy_pages_render(*, copy: Copy) -> int:
     page over the sandbox's limits, leaving the copy without pages (never some of them).
     """
     if copy.source is None:
-        raise EngineError(_("Cette copie n'a pas de fichier source."))
+        raise EngineError(translatable(gettext_noop("Cette copie n'a pas de fichier source.")))
     with local_copy(copy.source.file.name, storage=copy.source.file.storage) as path:
         _pages_delete(copy)
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.utils import translation
 
 from grading.models import Copy, GradingJob
 from grading.services.jobs import _job_create
@@ -70,7 +71,8 @@ def test_twenty_copies_on_four_threads_never_spend_past_a_nearly_empty_free_allo
     # room was left would leave more (30 000 left at the start, ≈ 3 500 a copy).
     per_copy = max(r.usage["prompt_tokens"] + r.usage["completion_tokens"] for r in llm_server.requests if r.usage)
     assert summary.limit - summary.tokens_used < 2 * per_copy, (summary, per_copy, done)
-    reasons = set(Copy.objects.filter(status=Copy.Status.QUOTA_REACHED).values_list("failure_reason", flat=True))
+    with translation.override("fr"):
+        reasons = {copy.failure_text for copy in Copy.objects.filter(status=Copy.Status.QUOTA_REACHED)}
     assert reasons == {"Allocation de jetons épuisée : relancez la copie après avoir changé d'offre."}
     # Every call the provider answered is in the ledger, each at its cap.
     answered = [r for r in llm_server.requests if r.usage]

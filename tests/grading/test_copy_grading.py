@@ -214,7 +214,7 @@ def test_an_invalid_answer_gets_one_repair_and_a_second_invalid_one_fails_the_co
     llm_server.script(fault="malformed")
     assert _grade(broken, job) == Copy.Status.FAILED
     broken.refresh_from_db()
-    assert "même après une réparation" in broken.failure_reason
+    assert "même après une réparation" in broken.failure_text
     assert not Grade.objects.filter(copy=broken).exists()
     assert UsageRecord.objects.filter(copy=broken).count() == 2  # both calls were paid, both recorded
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.utils import translation
 
 from grading import services
 from grading.engine.errors import ModelMisconfigured
@@ -101,7 +102,7 @@ def test_a_provider_down_for_good_fails_the_copy_and_the_job_still_finishes(
 
     down.refresh_from_db()
     fine.refresh_from_db()
-    assert down.status == Copy.Status.FAILED and "indisponible après 7 tentatives" in down.failure_reason
+    assert down.status == Copy.Status.FAILED and "indisponible après 7 tentatives" in down.failure_text
     assert fine.status == Copy.Status.DONE
     assert GradingJob.objects.get(pk=job.pk).status == GradingJob.Status.FINISHED
 
@@ -113,7 +114,7 @@ def test_a_permanent_error_fails_the_copy_at_once_with_a_readable_reason(
     llm_server.script(fault="400")
     _run(lambda: services.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
     copy.refresh_from_db()
-    assert copy.status == Copy.Status.FAILED and "refusé la requête" in copy.failure_reason
+    assert copy.status == Copy.Status.FAILED and "refusé la requête" in copy.failure_text
     assert len(llm_server.requests) == 1
 
 
@@ -192,7 +193,7 @@ def test_a_copy_starts_only_if_the_allowance_holds_its_worst_case(
         assert llm_server.requests[0].usage["completion_tokens"] == 2000
     else:
         assert copy.status == Copy.Status.QUOTA_REACHED and llm_server.requests == []
-        assert copy.failure_reason.startswith("Allocation de jetons épuisée")
+        assert copy.failure_text.startswith("Allocation de jetons épuisée")
     summary = usage_summary(user=teacher)
     assert summary.tokens_used <= summary.limit and summary.reserved == 0
     assert GradingJob.objects.get(pk=job.pk).status == GradingJob.Status.FINISHED
@@ -294,7 +295,7 @@ def test_an_unexpected_error_fails_the_copy_and_the_job_still_finishes(
     statuses = sorted(Copy.objects.get(pk=c.pk).status for c in copies)
     assert statuses == sorted([Copy.Status.FAILED, Copy.Status.DONE])
     failed = Copy.objects.get(status=Copy.Status.FAILED)
-    assert "relancer" in failed.failure_reason
+    assert "relancer" in failed.failure_text
     job.refresh_from_db()
     assert job.status == GradingJob.Status.FINISHED
 
@@ -316,13 +317,16 @@ def test_the_finished_email_speaks_the_teachers_language_and_links_to_the_review
     assert "https://corrigo.example" + reverse("exam_review", args=[exam.pk]) in message.body
 
 
-def test_a_failure_reason_is_written_in_the_teachers_language(
+def test_a_failure_reason_is_read_in_the_language_of_its_reader(
     llm_server, eager_celery, exam, teacher, django_capture_on_commit_callbacks
 ):
+    # Written while the teacher read English, read later by one who reads French, then English.
     teacher.language = "en"
     teacher.save()
     copy = copy_with_pages(exam, pages=1)
     llm_server.script(fault="400")
     _run(lambda: services.job_start(exam=exam, user=teacher), django_capture_on_commit_callbacks)
     copy.refresh_from_db()
-    assert copy.failure_reason.startswith("The model refused the request")
+    assert copy.failure_text.startswith("Le modèle a refusé la requête (BadRequestError) : ")
+    with translation.override("en"):
+        assert copy.failure_text.startswith("The model refused the request (BadRequestError): ")

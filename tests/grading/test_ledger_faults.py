@@ -68,8 +68,8 @@ def test_a_non_finite_number_in_an_answer_fails_the_copy_with_its_reason_and_bot
     assert _run_task(copy, job) == Copy.Status.FAILED
 
     copy.refresh_from_db()
-    assert "nombre non fini" in copy.failure_reason and value in copy.failure_reason
-    assert "Erreur interne" not in copy.failure_reason
+    assert "nombre non fini" in copy.failure_text and value in copy.failure_text
+    assert "Erreur interne" not in copy.failure_text
     assert len(llm_server.requests) == 2 == _ledger(teacher)
     assert ModelAnswer.objects.filter(copy=copy, parsed__isnull=True).count() == 2
 

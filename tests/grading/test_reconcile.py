@@ -9,7 +9,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.core import mail
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from grading import services
 from grading.engine.errors import TransientLLMError
@@ -156,7 +156,7 @@ def test_a_copy_rescued_too_often_fails_with_a_reason_and_its_job_finishes(
 
     copy.refresh_from_db()
     assert copy.status == Copy.Status.FAILED
-    assert copy.failure_reason.startswith("La correction de cette copie a été interrompue 3 fois")
+    assert copy.failure_text.startswith("La correction de cette copie a été interrompue 3 fois")
     assert GradingJob.objects.get(pk=job.pk).status == GradingJob.Status.FINISHED
     assert Reservation.objects.get(key=job.reservation_key).state == Reservation.State.SETTLED
     assert Exam.objects.get(pk=exam.pk).status == Exam.Status.GRADED
@@ -190,8 +190,9 @@ def test_the_reason_is_in_english_for_an_english_speaking_teacher(
     services.copies_reconcile()
 
     copy.refresh_from_db()
-    assert copy.failure_reason.startswith("Grading of this copy was interrupted")
-    assert "re-run" in copy.failure_reason
+    with translation.override("en"):
+        assert copy.failure_text.startswith("Grading of this copy was interrupted")
+        assert "re-run" in copy.failure_text
 
 
 def test_a_copy_of_a_cancelled_job_is_failed_not_graded_again(

@@ -69,7 +69,7 @@ def test_an_unreadable_pdf_fails_the_copy_with_a_reason(teacher):
     assert copy_pages_render_task.apply(args=[copy.pk]).get() == 0
 
     copy.refresh_from_db()
-    assert copy.status == Copy.Status.FAILED and "illisible" in copy.failure_reason
+    assert copy.status == Copy.Status.FAILED and "illisible" in copy.failure_text
     assert not copy.pages.exists()
 
 

@@ -131,6 +131,6 @@ def test_a_stored_file_with_an_unreadable_page_fails_its_copy_with_no_page_left(
 
     copy.refresh_from_db()
     assert copy.status == Copy.Status.FAILED
-    assert copy.failure_reason.startswith("La page 2 du PDF ne peut pas être lue (elle est endommagée).")
+    assert copy.failure_text.startswith("La page 2 du PDF ne peut pas être lue (elle est endommagée).")
     assert not copy.pages.exists()
     assert selectors.gradable_copies(exam).count() == 0

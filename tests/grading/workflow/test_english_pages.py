@@ -15,6 +15,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from grading.models import Copy, Exam
+from tests.factories import copy_with_pages, exam_with_bareme
 from tests.grading.helpers import grades_json
 
 from .classes import class_imported, copies_uploaded, copy_student_confirm
@@ -176,3 +177,34 @@ def test_a_refused_grade_says_its_numbers_as_english_writes_them(owner_client, g
     refused = owner_client.post(url, {"points": "1.25"}, headers={"Accept": "application/json"})
 
     assert refused.json()["error"] == "The grade must be a multiple of 0.5."
+
+
+def test_a_reason_written_while_the_teacher_read_french_is_read_in_english_later(
+    owner_client, teacher, grade_exam, llm_server
+):
+    # Graded while the teacher reads French; one copy's answers are never usable.
+    teacher.language = "fr"
+    teacher.save(update_fields=["language"])
+    exam = exam_with_bareme(owner=teacher, questions=2, language="en", title="Geometry test")
+    failing = copy_with_pages(exam, pages=1, label="Chloé", text="copie de Chloé")
+    llm_server.script("I cannot grade this copy.", match="copie de Chloé", times=10)
+    grade_exam(exam, {"Léa": [1, 2]})
+    failing.refresh_from_db()
+    assert failing.status == Copy.Status.FAILED
+    owner_client.get(reverse("exam_detail", args=[exam.pk]))  # the start's message, read in French
+    teacher.language = "en"
+    teacher.save(update_fields=["language"])
+
+    copy_page = visible_text(owner_client.get(reverse("copy_detail", args=[failing.pk])).content.decode())
+    grid = visible_text(owner_client.get(reverse("exam_review", args=[exam.pk])).content.decode())
+    progress = visible_text(owner_client.get(reverse("exam_progress", args=[exam.pk])).content.decode())
+
+    unusable = (
+        "Unusable answer from model openai/gpt-4o, even after a repair: The model's answer contains no JSON object."
+    )
+    assert unusable in copy_page and unusable in progress and f"Grading incomplete: {unusable}" in grid
+    assert (french_in(copy_page), french_in(grid), french_in(progress)) == ([], [], [])
+    teacher.language = "fr"
+    teacher.save(update_fields=["language"])
+    copy_page = visible_text(owner_client.get(reverse("copy_detail", args=[failing.pk])).content.decode())
+    assert "Réponse inutilisable du modèle openai/gpt-4o, même après une réparation : La réponse du modèle" in copy_page

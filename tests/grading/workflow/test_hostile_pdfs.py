@@ -66,7 +66,7 @@ def test_each_file_of_the_corpus_gets_its_expected_outcome(owner_client, teacher
     copy.refresh_from_db()
     if case.render_failure:
         assert copy.status == Copy.Status.FAILED
-        assert copy.failure_reason.startswith(case.render_failure), copy.failure_reason
+        assert copy.failure_text.startswith(case.render_failure), copy.failure_text
         assert not copy.pages.exists()
         return
     assert copy.status == Copy.Status.QUEUED and copy.failure_reason == ""

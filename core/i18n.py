@@ -1,0 +1,98 @@
+"""Texts stored now and read later, in the language of whoever reads them then.
+
+A failure reason written by a worker as a translated sentence stays in the language of that
+moment: a teacher who switches to English keeps reading « Allocation de jetons épuisée… ».
+So such a reason is built with `translatable(gettext_noop("…French source…"), **params)`: a `Text` is
+a str translated in the active language (it can be raised, logged, shown at once) that also
+keeps its French source and parameters. `text_dump` turns it into what the database keeps
+(the source and parameters, marked), `text_load` back into a sentence in the active language.
+A plain string (a model's words, a row written before this) is kept and shown as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from django.utils import formats
+from django.utils.translation import gettext
+
+MARK = "i18n:"
+
+
+def _shown(value: Any) -> Any:
+    # A date is written as the reader's language writes dates (« 2 décembre 2026 », "Dec. 2, 2026").
+    return formats.date_format(value, "DATE_FORMAT") if isinstance(value, date) else value
+
+
+def _render(msgid: str, params: dict[str, Any]) -> str:
+    translated = gettext(msgid)
+    if not params:
+        return translated
+    shown = {key: _shown(value) for key, value in params.items()}
+    try:
+        return translated % shown
+    except (KeyError, TypeError, ValueError):  # a catalogue out of step with a stored row
+        return msgid % shown
+
+
+class Text(str):
+    """A translatable sentence: its text in the language active when it was made, and its source."""
+
+    msgid: str
+    params: dict[str, Any]
+
+    def __new__(cls, msgid: str, params: dict[str, Any]) -> Text:
+        made = super().__new__(cls, _render(msgid, params))
+        made.msgid, made.params = msgid, params
+        return made
+
+    def __reduce__(self) -> tuple:  # pickled with an exception (a task's retry): rebuilt, not cut to a str
+        return (Text, (self.msgid, self.params))
+
+    def code(self) -> dict[str, Any]:
+        return {"msgid": self.msgid, "params": {key: _code(value) for key, value in self.params.items()}}
+
+
+def _code(value: Any) -> Any:
+    if isinstance(value, Text):
+        return value.code()
+    if isinstance(value, date):
+        return {"date": value.isoformat()}
+    return value if isinstance(value, int | float | bool) or value is None else str(value)
+
+
+def translatable(msgid: str, /, **params: Any) -> Text:
+    """`msgid` is a French source marked for extraction with gettext_noop."""
+    return Text(msgid, params)
+
+
+def text_dump(value: str, *, limit: int) -> str:
+    """What the database keeps of `value`, at most `limit` characters: a Text as its source and
+    parameters (or, too long for that, its current text cut), anything else cut as it is."""
+    if isinstance(value, Text):
+        dumped = MARK + json.dumps(value.code(), ensure_ascii=False)
+        if len(dumped) <= limit:
+            return dumped
+    return str(value)[:limit]
+
+
+def _load(code: Any) -> Any:
+    if isinstance(code, dict) and isinstance(code.get("msgid"), str):
+        return _render(code["msgid"], {key: _load(value) for key, value in (code.get("params") or {}).items()})
+    if isinstance(code, dict) and isinstance(code.get("date"), str):
+        return date.fromisoformat(code["date"])
+    return code
+
+
+def text_load(stored: str) -> str:
+    """A stored value as the reader of now reads it (the active language)."""
+    if not stored.startswith(MARK):
+        return stored
+    try:
+        code = json.loads(stored[len(MARK) :])
+    except ValueError:
+        return stored
+    loaded = _load(code)
+    return loaded if isinstance(loaded, str) else stored
