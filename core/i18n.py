@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from django.utils import formats
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 MARK = "i18n:"
 
@@ -26,8 +26,8 @@ def _shown(value: Any) -> Any:
     return formats.date_format(value, "DATE_FORMAT") if isinstance(value, date) else value
 
 
-def _render(msgid: str, params: dict[str, Any]) -> str:
-    translated = gettext(msgid)
+def _render(msgid: str, params: dict[str, Any], plural: str = "", number: int = 0) -> str:
+    translated = ngettext(msgid, plural, number) if plural else gettext(msgid)
     if not params:
         return translated
     shown = {key: _shown(value) for key, value in params.items()}
@@ -42,17 +42,25 @@ class Text(str):
 
     msgid: str
     params: dict[str, Any]
+    plural: str  # with `number`, a sentence in the singular and the plural (ngettext)
+    number: int
 
-    def __new__(cls, msgid: str, params: dict[str, Any]) -> Text:
-        made = super().__new__(cls, _render(msgid, params))
-        made.msgid, made.params = msgid, params
+    def __new__(cls, msgid: str, params: dict[str, Any], plural: str = "", number: int = 0) -> Text:
+        made = super().__new__(cls, _render(msgid, params, plural, number))
+        made.msgid, made.params, made.plural, made.number = msgid, params, plural, number
         return made
 
     def __reduce__(self) -> tuple:  # pickled with an exception (a task's retry): rebuilt, not cut to a str
-        return (Text, (self.msgid, self.params))
+        return (Text, (self.msgid, self.params, self.plural, self.number))
+
+    @classmethod
+    def ngettext(cls, singular: str, plural: str, number: int, /, **params: Any) -> Text:
+        """The singular or plural sentence (extracted by makemessages under this name)."""
+        return cls(singular, params, plural, number)
 
     def code(self) -> dict[str, Any]:
-        return {"msgid": self.msgid, "params": {key: _code(value) for key, value in self.params.items()}}
+        code = {"msgid": self.msgid, "params": {key: _code(value) for key, value in self.params.items()}}
+        return code | ({"plural": self.plural, "number": self.number} if self.plural else {})
 
 
 def _code(value: Any) -> Any:
@@ -80,7 +88,8 @@ def text_dump(value: str, *, limit: int) -> str:
 
 def _load(code: Any) -> Any:
     if isinstance(code, dict) and isinstance(code.get("msgid"), str):
-        return _render(code["msgid"], {key: _load(value) for key, value in (code.get("params") or {}).items()})
+        params = {key: _load(value) for key, value in (code.get("params") or {}).items()}
+        return _render(code["msgid"], params, str(code.get("plural") or ""), int(code.get("number") or 0))
     if isinstance(code, dict) and isinstance(code.get("date"), str):
         return date.fromisoformat(code["date"])
     return code

@@ -145,7 +145,7 @@ class CopyAdmin(admin.ModelAdmin):
     list_filter = ("status", "flagged_manipulation", "reviewed", ("exam__owner", admin.RelatedOnlyFieldListFilter))
     search_fields = ("student_label", "exam__title", "exam__owner__email", "failure_reason")
     list_select_related = ("exam", "exam__owner")
-    readonly_fields = ("exam", "job", "source", "attempt", "failure", "manipulation_reason", "status")
+    readonly_fields = ("exam", "job", "source", "attempt", "failure", "manipulation", "status")
     fields = (
         "exam",
         "student_label",
@@ -156,7 +156,7 @@ class CopyAdmin(admin.ModelAdmin):
         "attempt",
         "failure",
         "flagged_manipulation",
-        "manipulation_reason",
+        "manipulation",
         "reviewed",
     )
     inlines = [GradeInline, ModelAnswerInline, CopyUsageInline]
@@ -164,6 +164,10 @@ class CopyAdmin(admin.ModelAdmin):
     @admin.display(description=_("raison de l'échec"))
     def failure(self, copy: Copy) -> str:
         return copy.failure_text
+
+    @admin.display(description=_("manipulation suspectée"))
+    def manipulation(self, copy: Copy) -> str:
+        return copy.manipulation_text
 
     actions = [rerun_failed_copies]
 

@@ -201,7 +201,7 @@ def exam_json(*, exam: Exam) -> dict[str, Any]:
                 "status": row.copy.status,
                 "reviewed": row.copy.reviewed,
                 "flagged_manipulation": row.copy.flagged_manipulation,
-                "manipulation_reason": row.copy.manipulation_reason,
+                "manipulation_reason": row.copy.manipulation_text,
                 "appreciation": row.copy.appreciation,
                 "appreciation_ai": row.copy.appreciation_ai,
                 "appreciation_stale": row.copy.appreciation_stale,

@@ -9,13 +9,16 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.i18n import text_load
+
 from .exams import Exam
 
 
 class AppreciationRun(models.Model):
     """Drafts the appréciation of every graded copy that has none (never drafted, never written
     by the teacher), one metered call each, in a Celery task. At most one runs per exam (the
-    constraint below): a second click finds it. `message` is written in the teacher's language."""
+    constraint below): a second click finds it. `message` is kept as its source (core.i18n): read
+    in the reader's language through `message_text`."""
 
     class Status(models.TextChoices):
         RUNNING = "running", _("En cours")
@@ -45,6 +48,10 @@ class AppreciationRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exam} · {self.drafted}/{self.total}"
+
+    @property
+    def message_text(self) -> str:
+        return text_load(self.message)
 
     @property
     def running(self) -> bool:

@@ -193,6 +193,10 @@ class Copy(StatusTransitions, models.Model):
         """Why it failed, in the reader's language (stored as its French source, core.i18n)."""
         return text_load(self.failure_reason)
 
+    @property
+    def manipulation_text(self) -> str:
+        return text_load(self.manipulation_reason)
+
     def transition(self, *, source: Iterable[str], target: str, where: models.Q | None = None, **fields: Any) -> bool:
         """StatusTransitions.transition; with `where`, only if the row still matches it too (the
         state a caller such as the reconciliation read, so a copy that moved since is left alone)."""

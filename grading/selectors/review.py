@@ -187,7 +187,7 @@ def review_get(*, exam: Exam, for_grid: bool = False) -> Review:
         reasons = []
         if copy.flagged_manipulation:
             reasons.append(
-                _("Manipulation suspectée : %(reason)s") % {"reason": copy.manipulation_reason}
+                _("Manipulation suspectée : %(reason)s") % {"reason": copy.manipulation_text}
                 if copy.manipulation_reason
                 else _("Manipulation suspectée")
             )

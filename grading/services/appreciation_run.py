@@ -13,16 +13,20 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from core.errors import ApplicationError
+from core.i18n import Text, text_dump, translatable
 
 from ..errors import WorkflowError
 from ..models import AppreciationRun, Copy, Exam
 from ..selectors.appreciations import appreciations_missing
 from ..tasks import exam_appreciations_task
 from .appreciation import copy_appreciation_ask
+
+LOST = gettext_noop("Interrompue : le traitement a été perdu.")
+MESSAGE_MAX = 4000
 
 
 def exam_appreciations_start(*, exam: Exam, user: User) -> tuple[AppreciationRun, bool]:
@@ -35,7 +39,7 @@ def exam_appreciations_start(*, exam: Exam, user: User) -> tuple[AppreciationRun
         if current is not None and not current.lost():
             return current, False
         if current is not None:
-            _finish(current, AppreciationRun.Status.STOPPED, _("Interrompue : le traitement a été perdu."))
+            _finish(current, AppreciationRun.Status.STOPPED, translatable(LOST))
         total = appreciations_missing(exam=exam).count()
         if not total:
             raise WorkflowError(_("Toutes les copies corrigées ont déjà une appréciation."))
@@ -46,9 +50,9 @@ def exam_appreciations_start(*, exam: Exam, user: User) -> tuple[AppreciationRun
 
 def _finish(run: AppreciationRun, status: str, message: str = "") -> str:
     # Only a running pass ends: one taken for lost and replaced keeps its « interrompue » if its
-    # worker comes back and reaches the end.
+    # worker comes back and reaches the end. The message is kept as its source (core.i18n).
     AppreciationRun.objects.filter(pk=run.pk, status=AppreciationRun.Status.RUNNING).update(
-        status=status, message=message, updated_at=timezone.now()
+        status=status, message=text_dump(message, limit=MESSAGE_MAX), updated_at=timezone.now()
     )
     return status
 
@@ -62,8 +66,8 @@ def exam_appreciations_run(*, run_id: int) -> str:
         return _drafts(run)
     except Exception:
         # Not left « en cours » (polled, blocking a new click) until it counts as lost.
-        unexpected = _("Erreur inattendue.")  # outside the f-string, where makemessages finds it
-        _finish(run, AppreciationRun.Status.STOPPED, f"{unexpected} {_stopped(run)}")
+        unexpected = translatable(gettext_noop("Erreur inattendue."))
+        _finish(run, AppreciationRun.Status.STOPPED, _stopped_because(unexpected, run))
         raise
 
 
@@ -78,7 +82,7 @@ def _drafts(run: AppreciationRun) -> str:
             draft = copy_appreciation_ask(copy=copy, user=run.created_by)
         except ApplicationError as error:
             # QuotaExceeded comes before the call (its hold does not fit): nothing is spent.
-            return _finish(run, AppreciationRun.Status.STOPPED, f"{error.message} {_stopped(run)}")
+            return _finish(run, AppreciationRun.Status.STOPPED, _stopped_because(error.message, run))
         # Written only where there is still nothing: the teacher's text typed meanwhile stays.
         written = Copy.objects.filter(pk=copy.pk, appreciation="", appreciation_ai="").update(
             appreciation=draft, appreciation_ai=draft, appreciation_stale=False, updated_at=timezone.now()
@@ -89,11 +93,16 @@ def _drafts(run: AppreciationRun) -> str:
             return run.status
 
 
-def _stopped(run: AppreciationRun) -> str:
+def _stopped_because(reason: str, run: AppreciationRun) -> Text:
     if not run.drafted:
-        return _("Aucune appréciation n'a été rédigée.")
-    return ngettext(
-        "Rédaction arrêtée après %(drafted)s appréciation sur %(total)s : elle est gardée, relancez pour la suite.",
-        "Rédaction arrêtée après %(drafted)s appréciations sur %(total)s : elles sont gardées, relancez pour la suite.",
-        run.drafted,
-    ) % {"drafted": run.drafted, "total": run.total}
+        stopped = translatable(gettext_noop("Aucune appréciation n'a été rédigée."))
+    else:
+        stopped = Text.ngettext(
+            "Rédaction arrêtée après %(drafted)s appréciation sur %(total)s : elle est gardée, relancez pour la suite.",
+            "Rédaction arrêtée après %(drafted)s appréciations sur %(total)s : "
+            "elles sont gardées, relancez pour la suite.",
+            run.drafted,
+            drafted=run.drafted,
+            total=run.total,
+        )
+    return translatable(gettext_noop("%(reason)s %(stopped)s"), reason=reason, stopped=stopped)

@@ -309,7 +309,7 @@ def _copy_grade_leased(
             target=Copy.Status.DONE,
             failure_reason="",
             flagged_manipulation=flagged,
-            manipulation_reason=reason[:2000],
+            manipulation_reason=text_dump(reason, limit=2000),
         ):
             return Copy.objects.filter(pk=copy.pk).values_list("status", flat=True).first() or DELETED
         copy_grades_write(copy=copy, questions=questions, outcome=outcome)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from core.i18n import translatable
 
 from ..engine.grader import CopyOutcome
 from ..engine.injection import injection_find
@@ -22,9 +24,11 @@ def copy_manipulation(*, copy: Copy, outcome: CopyOutcome, answers: list[CopyGra
         texts += [question.reading for question in grades.questions]
     texts += [item.reading for item in outcome.questions]
     quote = injection_find(texts)
-    reasons = []
+    said = outcome.manipulation_reason if outcome.manipulation else ""  # the model's words, kept as they are
+    reason: str = said
     if quote:
-        reasons.append(_("Texte adressé au correcteur : « %(quote)s »") % {"quote": quote})
-    if outcome.manipulation and outcome.manipulation_reason:
-        reasons.append(outcome.manipulation_reason)
-    return bool(quote) or outcome.manipulation, " — ".join(reasons)
+        # Kept as its source (core.i18n): read in the language of whoever reads the copy.
+        reason = translatable(gettext_noop("Texte adressé au correcteur : « %(quote)s »"), quote=quote)
+        if said:
+            reason = translatable(gettext_noop("%(found)s — %(said)s"), found=reason, said=said)
+    return bool(quote) or outcome.manipulation, reason

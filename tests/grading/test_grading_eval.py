@@ -174,7 +174,7 @@ def test_the_cost_cap_launches_a_call_exactly_at_it_and_none_just_over(llm_serve
     assert records == [] and report["rows"]["skipped"] == 3
 
 
-def test_calls_go_to_the_account_given_and_the_operator_account_is_reused(llm_server, tmp_path, teacher):
+def test_calls_go_to_the_account_given_and_the_operator_account_is_reused(llm_server, tmp_path, teacher, french):
     path = _csv(tmp_path, HEADER + "Q,ref,rep-a,1,2\n")
     llm_server.script(grades_json([1]), times=3)
     out, _err = _run(path, "--account", "OWNER@college.example")

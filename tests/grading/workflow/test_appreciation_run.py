@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from grading.engine.appreciation import APPRECIATION_MAX_TOKENS
 from grading.models import AppreciationRun, Copy
@@ -189,7 +189,7 @@ def test_a_model_that_fails_stops_the_pass_with_its_reason_and_both_calls_in_the
 
     run = AppreciationRun.objects.get()
     assert (run.status, run.drafted) == (AppreciationRun.Status.STOPPED, 0)
-    assert "Aucune appréciation n'a été rédigée." in page and run.message in page
+    assert "Aucune appréciation n'a été rédigée." in page and run.message_text in page
     assert UsageRecord.objects.filter(phase__in=["appreciation", "repair"]).count() == 2
     assert not Copy.objects.exclude(appreciation="").exists()
 
@@ -210,7 +210,10 @@ def test_a_pass_silent_past_its_limit_is_taken_for_lost_and_a_click_starts_a_new
     page = _click(owner_client, graded, django_capture_on_commit_callbacks)
 
     lost.refresh_from_db()
-    assert (lost.status, lost.message) == (AppreciationRun.Status.STOPPED, "Interrompue : le traitement a été perdu.")
+    assert (lost.status, lost.message_text) == (
+        AppreciationRun.Status.STOPPED,
+        "Interrompue : le traitement a été perdu.",
+    )
     assert "3 appréciations rédigées par le modèle" in page and len(llm_server.requests) == 3
     # The lost pass's worker, back after all, finds itself replaced and drafts nothing.
     assert exam_appreciations_run(run_id=lost.pk) == "gone" and len(llm_server.requests) == 3
@@ -252,7 +255,10 @@ def test_a_replaced_passs_worker_reaching_the_end_leaves_it_interrupted(teacher,
     _drafts(stale)
 
     stale.refresh_from_db()
-    assert (stale.status, stale.message) == (AppreciationRun.Status.STOPPED, "Interrompue : le traitement a été perdu.")
+    assert (stale.status, stale.message_text) == (
+        AppreciationRun.Status.STOPPED,
+        "Interrompue : le traitement a été perdu.",
+    )
     assert len(llm_server.requests) == 3
 
 
@@ -270,4 +276,7 @@ def test_an_unexpected_error_stops_the_pass_with_a_translated_message(teacher, g
 
     run.refresh_from_db()
     assert run.status == AppreciationRun.Status.STOPPED
-    assert run.message == "Unexpected error. No comment was drafted."
+    with translation.override("en"):
+        assert run.message_text == "Unexpected error. No comment was drafted."
+    with translation.override("fr"):
+        assert run.message_text == "Erreur inattendue. Aucune appréciation n'a été rédigée."

@@ -12,6 +12,7 @@ import re
 import pypdfium2 as pdfium
 import pytest
 from django.urls import reverse
+from django.utils import translation
 from openpyxl import load_workbook
 
 from grading.models import Copy, Exam
@@ -21,6 +22,15 @@ from tests.grading.helpers import grades_json
 from .classes import class_imported, copies_uploaded, copy_student_confirm
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _language_kept():
+    # Each page activates its reader's language in this thread (accounts.middleware): the next
+    # module's tests get back the one they had.
+    with translation.override(translation.get_language()):
+        yield
+
 
 ROSTER = "ABADIE Léa\nDUBOIS Chloé\nZAÏDI Inès\n"
 # What the students are called: theirs, shown as they are in any language.
