@@ -8,8 +8,10 @@ import pytest
 
 from grading import services
 from grading.models import Copy
+from tests.browser.conftest import cell_saved
 from tests.factories import UserFactory, copy_with_pages, exam_with_bareme
 from tests.grading.double_correction import READINGS, REASONINGS, VERIFIED, script_two_graders
+from tests.grading.helpers import grades_json
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -72,3 +74,38 @@ def test_the_copy_page_fits_a_phone_with_its_pages_full_width_and_zoomable(
     # ...and each opens at full size, to zoom into.
     link = pages.get_by_role("link", name="Agrandir la page 1")
     assert link.get_attribute("href") == f"/copies/{copy.pk}/pages/1/"
+
+
+def test_an_edited_grade_keeps_its_maximum_beside_it_and_the_engines_below(
+    llm, eager_tasks, asgi_server, page, screenshot, log_in
+):
+    """« 1,5 / 4 » on one line, « IA 3 ↺ » under it: the engine's points once shown (a block)
+    used to push the maximum onto a line of its own, under them."""
+    teacher = UserFactory(email="prof.martin@college.example")
+    exam = exam_with_bareme(owner=teacher, questions=2, title="Fractions")
+    copy = copy_with_pages(exam, pages=1, label="Abadie Léa", text="copie de Léa")
+    llm.script(grades_json([3, 5]), match="copie de Léa")
+    services.job_start(exam=exam, user=teacher)
+
+    log_in(page, teacher)
+    page.goto(f"{asgi_server.url}/copies/{copy.pk}/")
+    first = page.locator("article.answer").first
+    cell = first.locator(".grade-input")
+    cell.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("1,5")
+    page.keyboard.press("Enter")
+    cell_saved(cell, "1,5")
+
+    for shown in ("after the edit", "as the page brings it"):
+        field, maximum = cell.bounding_box(), first.get_by_test_id("grade-max").bounding_box()
+        engine = first.locator(".ai-points").bounding_box()
+        assert first.get_by_test_id("grade-max").inner_text() == "/ 4", shown
+        # Beside the field (to its right, within its height), the engine's points under both.
+        assert maximum["x"] >= field["x"] + field["width"], shown
+        assert field["y"] <= maximum["y"] + maximum["height"] / 2 <= field["y"] + field["height"], shown
+        assert engine["y"] >= field["y"] + field["height"] - 1, shown
+        assert "IA 3" in first.locator(".ai-points").inner_text(), shown
+        page.reload()
+    screenshot(page, "edited grade with its maximum")
+    assert page.console_errors == []
