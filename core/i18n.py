@@ -89,14 +89,15 @@ def text_dump(value: str, *, limit: int) -> str:
 def _load(code: Any) -> Any:
     if isinstance(code, dict) and isinstance(code.get("msgid"), str):
         params = {key: _load(value) for key, value in (code.get("params") or {}).items()}
-        return _render(code["msgid"], params, str(code.get("plural") or ""), int(code.get("number") or 0))
+        return Text(code["msgid"], params, str(code.get("plural") or ""), int(code.get("number") or 0))
     if isinstance(code, dict) and isinstance(code.get("date"), str):
         return date.fromisoformat(code["date"])
     return code
 
 
 def text_load(stored: str) -> str:
-    """A stored value as the reader of now reads it (the active language)."""
+    """A stored value as the reader of now reads it (the active language): a Text again, which
+    can be stored once more as its source, or the plain text as it was stored."""
     if not stored.startswith(MARK):
         return stored
     try:

@@ -121,8 +121,12 @@ class GradeInline(ReadOnlyInline):
 
 class ModelAnswerInline(ReadOnlyInline):
     model = ModelAnswer
-    fields = ("attempt", "phase", "slot", "repair", "model", "raw", "parsed", "error", "created_at")
+    fields = ("attempt", "phase", "slot", "repair", "model", "raw", "parsed", "why_unusable", "created_at")
     readonly_fields = fields
+
+    @admin.display(description="error")
+    def why_unusable(self, answer: ModelAnswer) -> str:
+        return answer.error_text
 
 
 @admin.action(description=_("Relancer les copies en échec sélectionnées"))

@@ -221,7 +221,7 @@ def copy_annotated_pdf(
 
 
 def copy_annotated_filename(copy: Copy) -> str:
-    return f"{slugify(copy.student_label) or 'copie'}-{copy.pk}.pdf"
+    return f"{slugify(copy.student_label) or slugify(_('copie'))}-{copy.pk}.pdf"
 
 
 def exam_annotated_zip_write(

@@ -160,7 +160,7 @@ def exam_json(*, exam: Exam) -> dict[str, Any]:
                 "repair": answer.repair,
                 "model": answer.model,
                 "grades": decoded.model_dump() if decoded is not None else None,
-                "error": answer.error,
+                "error": answer.error_text,
             }
         )
     questions = [

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.i18n import text_load
+
 from ..engine.schema import CopyGrades
 from .exams import Copy, Question
 
@@ -126,6 +128,11 @@ class ModelAnswer(models.Model):
         if self.parsed is None:
             return None
         return CopyGrades.model_validate(self.parsed)
+
+    @property
+    def error_text(self) -> str:
+        """Why the answer was unusable, in the reader's language (kept as its source, core.i18n)."""
+        return text_load(self.error)
 
 
 # The engine's feedback on an answer whose points the teacher changed (and whose feedback they

@@ -72,7 +72,7 @@ def _store(
                 model=result.model,
                 raw=result.content,
                 parsed=reply.value.model_dump() if reply.value is not None else None,
-                error=reply.error,
+                error=text_dump(reply.error, limit=20_000),
             )
     except IntegrityError:
         # A duplicate delivery stored it first (its answer is the one that counts), or the
@@ -87,7 +87,7 @@ def _store(
 
 
 def _replayed(answer: ModelAnswer) -> Reply:
-    return Reply(model=answer.model, raw=answer.raw, value=answer.get_grades(), error=answer.error)
+    return Reply(model=answer.model, raw=answer.raw, value=answer.get_grades(), error=answer.error_text)
 
 
 def _run(copy: Copy, job: GradingJob, lease_owner: str, *, held: int, seen: dict[int, CopyGrades]) -> PhaseRun:

@@ -24,6 +24,8 @@ def test_a_stored_reason_is_read_in_the_readers_language_nested_parts_included()
             "Le fournisseur du modèle est indisponible (Timeout)."
         )
         assert text_load(stored) == reason
+        # Read back, a reason is a Text again: stored once more, still as its source.
+        assert text_dump(text_load(stored), limit=2000) == stored
     with translation.override("en"):
         assert (
             text_load(stored)

@@ -208,7 +208,7 @@ def test_an_invalid_answer_gets_one_repair_and_a_second_invalid_one_fails_the_co
         ("grading", "a", False, False),
         ("grading", "a", True, True),
     ]
-    assert "JSON" in answers[0].error
+    assert "JSON" in answers[0].error_text
 
     llm_server.script(fault="truncated")
     llm_server.script(fault="malformed")

@@ -214,6 +214,10 @@ def test_a_reason_written_while_the_teacher_read_french_is_read_in_english_later
     )
     assert unusable in copy_page and unusable in progress and f"Grading incomplete: {unusable}" in grid
     assert (french_in(copy_page), french_in(grid), french_in(progress)) == ([], [], [])
+    # The JSON export's record of each call says why an answer was unusable, in English too.
+    body, _disposition = download(owner_client, reverse("exam_export", args=[exam.pk, "json"]))
+    [failed] = [c for c in json.loads(body)["copies"] if c["student"] == "Chloé"]
+    assert {answer["error"] for answer in failed["model_answers"]} == {"The model's answer contains no JSON object."}
     teacher.language = "fr"
     teacher.save(update_fields=["language"])
     copy_page = visible_text(owner_client.get(reverse("copy_detail", args=[failing.pk])).content.decode())
