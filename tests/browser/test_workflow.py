@@ -39,6 +39,15 @@ def _wait(predicate, *, timeout: float = 90.0, what: str = "") -> None:
     wait_until(predicate, base=timeout, what=what, interval=0.3)
 
 
+# The labels inside `selector` whose field is not on their line, just after them.
+_LABELS_APART = """selector => Array.from(document.querySelectorAll(selector + ' label[for]')).filter(label => {
+    const own = label.getBoundingClientRect();
+    const field = document.getElementById(label.htmlFor).getBoundingClientRect();
+    const middle = own.top + own.height / 2;
+    return !(field.left >= own.right && field.top <= middle && middle <= field.bottom);
+}).map(label => label.textContent.trim())"""
+
+
 def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, screenshot, tmp_path):
     teacher = UserFactory(email="prof.martin@college.example")
     base = stack.url
@@ -146,6 +155,9 @@ def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, sc
         for url in (f"{base}/", f"{base}/exams/{exam.pk}/", review_url):
             page.goto(url)
             assert page.evaluate("document.documentElement.scrollWidth") <= width, (url, width)
+        # Each of the grid's filters on one line with its label (a label never ends a line).
+        apart = page.evaluate(_LABELS_APART, "[data-testid=grid-filters]")
+        assert apart == [], (width, apart)
         screenshot(page, f"review at {width}px")
 
     assert page.console_errors == []
