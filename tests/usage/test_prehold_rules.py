@@ -61,3 +61,12 @@ def test_a_first_round_given_at_the_start_is_granted_on_one_read_and_one_token_m
     writes = [q for q in statements.captured_queries if not q["sql"].startswith("SELECT")]
     assert (len(statements.captured_queries) == 1 and not writes) is reads_only
     assert tokens() == {"job-1": 4_000 - more, "job-1:c1:1": 6_000 + more}
+
+
+def test_a_negative_first_round_is_refused_and_nothing_is_given(teacher):
+    usage_reserve(user=teacher, key="job-1", tokens=10_000)
+
+    with pytest.raises(ValueError, match="need must be >= 0"):
+        usage_units_prehold(pool_key="job-1", units=[("c1:1", 1_000), ("c2:1", -1)])
+
+    assert tokens() == {"job-1": 10_000}
