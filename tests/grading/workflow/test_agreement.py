@@ -105,6 +105,10 @@ def test_the_dashboard_shows_each_exam_and_the_recent_ones_together(
     assert (recent.kept, recent.graded, recent.mean_gap) == (7, 12, Decimal("1.00"))
     text = " ".join(html.unescape(response.text).split())
     assert "sur vos 2 dernières corrections : 58 % des notes laissées telles que l'IA les a données (7 sur 12)." in text
+    # Mean gaps with two decimals, as every mean is written (« 1,00 », not « 1 » beside « 1,25 »).
+    assert text.count("(écart 1,00)") == 2
+    page = " ".join(html.unescape(owner_client.get(reverse("exam_detail", args=[older.pk])).text).split())
+    assert "1. Exercice 1</th> <td>1</td> <td>0 %</td> <td>1</td> <td>1,00</td>" in page
 
     # Only the most recent exams count: with a window of one, the older exam is left out.
     monkeypatch.setattr("grading.selectors.agreement.RECENT_EXAMS", 1)

@@ -194,6 +194,8 @@ def test_the_round_compares_the_teachers_grades_with_the_ais(
     text = _text(page)
     assert "Accord exact 67 %" in text and "À un pas d'arrondi près (± 0,5) 83 %" in text
     assert "Écart moyen 0,33 point Kappa" in text  # below 2: singular in French
+    # Each question's mean gap with two decimals, as every mean is written: 0,17 and 0,50.
+    assert re.search(r"1\. \S+ \S+ 67 % 100 % 0,17 2\. \S+ \S+ 67 % 67 % 0,50 ", text), text
     assert "indicatif : 3 copies seulement (moins de 5)" in text
     assert "LECTURE-IA Inès q2" in text and "RAISON-IA Inès q2" in text
 
