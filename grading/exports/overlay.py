@@ -121,7 +121,7 @@ def _draw_note(
     canvas.setFillColorRGB(*MARK)
     canvas.setFont(BOLD, MARK_SIZE)
     baseline = shown_height - top - PAD - MARK_SIZE
-    canvas.drawString(x + PAD, baseline, f"Q{note.number} : {note.mark}")
+    canvas.drawString(x + PAD, baseline, _("%(label)s : %(text)s") % {"label": f"Q{note.number}", "text": note.mark})
     canvas.setFillColorRGB(*INK)
     canvas.setFont(REGULAR, TEXT_SIZE)
     for line in lines:

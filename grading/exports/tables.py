@@ -81,7 +81,7 @@ def _feedback(row: ReviewRow) -> str:
     parts = [row.copy.appreciation] if row.copy.appreciation else []
     for n, grade in enumerate(row.cells, start=1):
         if grade is not None and (feedback := feedback_shown(grade)):
-            parts.append(f"Q{n} : {feedback}")
+            parts.append(_("%(label)s : %(text)s") % {"label": f"Q{n}", "text": feedback})
     return "\n".join(parts)
 
 

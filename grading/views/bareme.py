@@ -66,7 +66,10 @@ def _form_errors(form: forms.BaseForm) -> FormErrors:
     them: keyed by the id the refused input's aria-describedby points to (`__all__` stays)."""
     return {
         (field if field == "__all__" else f"{form[field].auto_id}_error"): [
-            str(e) if field == "__all__" else f"{capfirst(form.fields[field].label)} : {e}" for e in errors
+            str(e)
+            if field == "__all__"
+            else _("%(label)s : %(text)s") % {"label": capfirst(form.fields[field].label), "text": e}
+            for e in errors
         ]
         for field, errors in form.errors.items()
     }

@@ -39,8 +39,8 @@ def copies_upload(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         else:
             created.append({"id": copy.pk, "student": copy.student_label})
     for error in errors:
-        label = f"{error['name']} : " if error["name"] else ""
-        messages.error(request, label + error["message"])
+        named = _("%(label)s : %(text)s") % {"label": error["name"], "text": error["message"]}
+        messages.error(request, named if error["name"] else error["message"])
     added = _batch_count(request, len(created))
     if added:
         messages.success(

@@ -11,6 +11,7 @@ import re
 
 import pypdfium2 as pdfium
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 from openpyxl import load_workbook
@@ -20,6 +21,7 @@ from tests.factories import copy_with_pages, exam_with_bareme
 from tests.grading.helpers import grades_json
 
 from .classes import class_imported, copies_uploaded, copy_student_confirm
+from .test_student_links import _printed
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +96,11 @@ def graded(owner_client, teacher, llm_server) -> Exam:
             services.copy_grade(copy_id=copy.pk, job_id=copy.job_id, attempt=copy.attempt, lease_owner="test-task")
     students = {s.last_name: s for s in school_class.students.all()}
     copy_student_confirm(owner_client, copies["a.pdf"], students["ABADIE"])
+    # Léa asks for a second look at question 2 from her link (the grid and her copy page list it).
+    copies["a.pdf"].refresh_from_db()
+    token = _printed(owner_client, exam)[copies["a.pdf"].student_label]
+    asked = {"question": exam.questions.get(order=1).pk, "message": "I gave the radius on page 2."}
+    assert Client().post(reverse("student_regrade", args=[token]), asked).status_code == 302
     exam.refresh_from_db()
     return exam
 
@@ -148,6 +155,9 @@ def test_the_teacher_pages_of_a_graded_class_exam_are_all_in_english(owner_clien
 
     assert {url: found for url, found in leaks.items() if found} == {}
     assert len(leaks) == len(TEACHER_PAGES) + 1  # two copy pages
+    # Léa's request is on the grid, quoted as English quotes.
+    grid = visible_text(owner_client.get(reverse("exam_review", args=[graded.pk])).content.decode())
+    assert 'Circle: "I gave the radius on page 2."' in grid
 
 
 def test_the_same_pages_in_french_are_caught_by_the_check(owner_client, teacher, graded):
