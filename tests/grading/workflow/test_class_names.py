@@ -5,6 +5,7 @@ carries the names it reads."""
 from __future__ import annotations
 
 import base64
+import html
 import io
 
 import pytest
@@ -40,6 +41,9 @@ def test_each_copy_gets_its_student_from_the_name_on_its_first_page(owner_client
     assert (zaidi.student.last_name, zaidi.student_label, zaidi.read_name) == ("ZAÏDI", "ZAÏDI Inès", "Zaidi Ines")
     assert zaidi.match_score == pytest.approx(100.0)
     assert dubois.student_label == "DUBOIS Chloé"
+    # The name read, beside the list's, quoted as French writes it: a line never breaks inside « ».
+    page = html.unescape(owner_client.get(reverse("exam_detail", args=[class_exam.pk])).content.decode())
+    assert "(lu\u00a0: «\u00a0Zaidi Ines\u00a0»)" in page
     rows = UsageRecord.objects.filter(exam=class_exam).order_by("id")
     assert [(r.phase, r.copy_id) for r in rows] == [("detection", zaidi.pk), ("detection", dubois.pk)]
     assert [r.prompt_tokens for r in rows] == [request.usage["prompt_tokens"] for request in llm_server.requests]

@@ -40,13 +40,17 @@ def test_a_student_asks_the_teacher_answers_the_student_reads_it(owner_client, t
     assert "J'ai justifié l'angle à la ligne 4, page 2." in page
     assert "En attente de la réponse de votre professeur." in page
     review = html.unescape(owner_client.get(reverse("exam_review", args=[exam.pk])).content.decode())
-    assert "Demandes de relecture des élèves" in review and "J'ai justifié l'angle" in review
+    assert "Demandes de relecture des élèves" in review
+    # The message quoted as French writes it: no-break spaces inside « » and before the colon.
+    quoted = "\u00a0: «\u00a0J'ai justifié l'angle à la ligne 4, page 2.\u00a0»"
+    assert f"{q2.label}{quoted}" in review
     regrade = RegradeRequest.objects.get()
     assert (regrade.copy, regrade.question, regrade.status) == (lea, q2, "open")
     assert StudentLinkAccess.objects.filter(link=regrade.link, what="regrade").count() == 1
 
     copy_page = html.unescape(owner_client.get(reverse("copy_detail", args=[lea.pk])).content.decode())
     assert "Demandes de relecture de l'élève" in copy_page
+    assert "«\u00a0J'ai justifié l'angle à la ligne 4, page 2.\u00a0»" in copy_page
     owner_client.post(
         reverse("regrade_answer", args=[lea.pk, regrade.pk]), {"answer": "Vu : un demi-point de plus en Q2."}
     )
