@@ -267,10 +267,10 @@ def grade_feedback(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Commentaire de l'IA gardé : il figure de nouveau dans les exports."))
         elif "restore" in request.POST:
             services.grade_feedback_restore(grade=grade, user=request.user)
-            messages.success(request, _("Appréciation de l'IA rétablie."))
+            messages.success(request, _("Commentaire de l'IA rétabli."))
         else:
             services.grade_feedback_edit(grade=grade, user=request.user, feedback=request.POST.get("feedback", ""))
-            messages.success(request, _("Appréciation enregistrée."))
+            messages.success(request, _("Commentaire enregistré."))
     except ApplicationError as error:
         messages.error(request, error.message)
     return redirect(reverse("copy_detail", args=[grade.copy_id]) + f"#question-{grade.question_id}")

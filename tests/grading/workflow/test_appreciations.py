@@ -61,7 +61,11 @@ def test_a_questions_feedback_is_edited_audited_and_restored(owner_client, teach
         reverse("grade_feedback", args=[grade.pk]), {"feedback": "  Relis l'énoncé : x vaut 3.  "}, follow=True
     )
 
-    assert "Appréciation enregistrée." in html.unescape(response.text)
+    # A question's comment, as the grid and the warning under it call it; « appréciation » is the copy's.
+    answered = html.unescape(response.text)
+    assert "Commentaire enregistré." in answered and "Appréciation enregistrée." not in answered
+    assert "Commentaire pour l'élève" in answered and "Enregistrer le commentaire" in answered
+    assert "Appréciation pour l'élève" not in answered
     grade.refresh_from_db()
     assert (grade.feedback, grade.ai_feedback) == ("Relis l'énoncé : x vaut 3.", "Conseil pour q1.")
     edit = GradeEdit.objects.get()
