@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from usage.selectors import usage_exam_cost_json
@@ -65,12 +66,22 @@ def fr_number(value: Decimal | None) -> str:
     return f"{value.normalize():f}".replace(".", ",")
 
 
+def _french() -> bool:
+    return (get_language() or "").startswith("fr")
+
+
+def reader_number(value: Decimal | None) -> str:
+    """A number as the reader's language writes it: « 12,5 » in French, "12.5" in English."""
+    text = fr_number(value)
+    return text if _french() else text.replace(",", ".")
+
+
 def _headers(review: Review) -> list[str]:
-    questions = [f"Q{n} {q.label} (/{fr_number(q.max_points)})" for n, q in enumerate(review.questions, start=1)]
+    questions = [f"Q{n} {q.label} (/{reader_number(q.max_points)})" for n, q in enumerate(review.questions, start=1)]
     return [
         _("Élève"),
         *questions,
-        _("Total (/%(max)s)") % {"max": fr_number(review.bareme_total)},
+        _("Total (/%(max)s)") % {"max": reader_number(review.bareme_total)},
         _("Note /20"),
         _("Appréciation"),
     ]
@@ -96,14 +107,15 @@ def _line_values(line: SheetLine, review: Review, number: Callable[[Decimal | No
 
 
 def exam_csv(*, exam: Exam) -> bytes:
-    """UTF-8 with BOM and `;` separators, decimal commas: what French Excel opens as is. In the
-    class list's order when the exam has a class, absent students included."""
+    """UTF-8 with BOM; for a French reader `;` separators and decimal commas (what French Excel
+    opens as is), for an English one `,` and decimal points. In the class list's order when the
+    exam has a class, absent students included."""
     review = review_get(exam=exam)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer = csv.writer(buffer, delimiter=";" if _french() else ",", lineterminator="\r\n")
     writer.writerow([cell_text(header) for header in _headers(review)])
     for line in exam_sheet(exam=exam, review=review):
-        values = _line_values(line, review, fr_number)
+        values = _line_values(line, review, reader_number)
         writer.writerow(
             [cell_text(value) if isinstance(value, str) else "" if value is None else value for value in values]
         )

@@ -4,6 +4,7 @@ language set to English. The students' own content (their names) is the only Fre
 
 from __future__ import annotations
 
+import csv
 import html
 import io
 import json
@@ -185,6 +186,11 @@ def test_the_exports_and_their_file_names_are_in_english(owner_client, graded):
     body, disposition = download(owner_client, reverse("exam_summary_pdf", args=[exam.pk]))
     texts["summary"] = pdf_text(body) + disposition
     assert json.loads(texts["json"].split("attachment", 1)[0])["copies"]
+    # The spreadsheet as English Excel opens it: commas between cells, decimal points.
+    body, _disposition = download(owner_client, reverse("exam_export", args=[exam.pk, "csv"]))
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["Student", "Q1 Triangle (/4)", "Q2 Circle (/6)"]
+    assert ["3", "4.5", "7.5"] in [row[1:4] for row in rows]
 
     assert {fmt: french_in(text) for fmt, text in texts.items() if french_in(text)} == {}
     assert disposition.endswith('-summary.pdf"')
