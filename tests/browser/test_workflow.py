@@ -48,6 +48,13 @@ _LABELS_APART = """selector => Array.from(document.querySelectorAll(selector + '
 }).map(label => label.textContent.trim())"""
 
 
+# The table cells whose box is not their row's (top and bottom): a cell made a flex box leaves it.
+_CELLS_APART = """() => Array.from(document.querySelectorAll('main td')).filter(cell => {
+    const own = cell.getBoundingClientRect(), row = cell.parentElement.getBoundingClientRect();
+    return Math.abs(own.top - row.top) > 1 || Math.abs(own.bottom - row.bottom) > 1;
+}).map(cell => cell.className + ': ' + cell.textContent.trim().slice(0, 30))"""
+
+
 def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, screenshot, tmp_path):
     teacher = UserFactory(email="prof.martin@college.example")
     base = stack.url
@@ -155,6 +162,7 @@ def test_a_teacher_goes_from_an_empty_account_to_exported_grades(stack, page, sc
         for url in (f"{base}/", f"{base}/exams/{exam.pk}/", review_url):
             page.goto(url)
             assert page.evaluate("document.documentElement.scrollWidth") <= width, (url, width)
+            assert page.evaluate(_CELLS_APART) == [], (url, width)
         # Each of the grid's filters on one line with its label (a label never ends a line).
         apart = page.evaluate(_LABELS_APART, "[data-testid=grid-filters]")
         assert apart == [], (width, apart)
