@@ -8,10 +8,10 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from accounts.models import School, SchoolMembership
-from usage.services import allowance_changed
+from usage.services import allowance_changed, allowance_released
 
 from .engine.llm import llm_warm
-from .services.deferred import deferred_resume_soon, school_deferred_resume_soon
+from .services.deferred import deferred_resume_soon, released_resume_soon, school_deferred_resume_soon
 
 
 @worker_ready.connect
@@ -27,6 +27,13 @@ def on_worker_ready(sender, **kwargs) -> None:
 def on_allowance_changed(sender, user, **kwargs) -> None:
     # A plan change may bring room for copies a partial launch left waiting.
     deferred_resume_soon(user=user)
+
+
+@receiver(allowance_released)
+def on_allowance_released(sender, key: str, user_id: int, school_id: int | None, **kwargs) -> None:
+    # A job's reservation settled (finished, cancelled, expired): what it held and did not spend
+    # may take copies waiting on the same pool — its teacher's, or any teacher's of its school.
+    released_resume_soon(key=key, user_id=user_id, school_id=school_id)
 
 
 @receiver(post_save, sender=School)

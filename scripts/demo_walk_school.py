@@ -5,10 +5,12 @@ The operator (a superuser) creates the school in the Django admin and names its 
 school admin invites a teacher from /schools/; the teacher signs up through the emailed link,
 joins, and uploads an exam; the operator sets the school's pool to about two thirds of the
 exam's estimate, so the exam page offers « Corriger les N copies possibles » and names the
-school's admin; the teacher launches them; the operator raises the pool in the admin and the
-waiting copies start by themselves (the teacher is emailed « Correction reprise »); the school
-admin sees the teacher's usage. Same stack as scripts/demo_walk.py (make run on free ports, a
-fresh database, its own Redis); it stops at the first step that fails, naming it.
+school's admin; the teacher launches them (one note then says what runs and what waits, never
+the estimate's beside it); the operator raises the pool in the admin and the waiting copies
+start by themselves (the teacher is emailed « Correction reprise »; some may start earlier, when
+the partial job gives back what it did not spend); the school admin sees the teacher's usage.
+Same stack as scripts/demo_walk.py (make run on free ports, a fresh database, its own Redis);
+it stops at the first step that fails, naming it.
 
     .venv/bin/python scripts/demo_walk_school.py [--copies 6] [--keep]
 """
@@ -171,15 +173,22 @@ class SchoolWalk(Walk):
         say(f"exam page: « {label} », « {note.splitlines()[0][:90]}… »")
         with self.page.expect_navigation():
             button.click()
-        self.page.get_by_test_id("deferred-note").wait_for()
+        note = self.page.get_by_test_id("deferred-note")
+        note.wait_for()
+        assert self.page.get_by_test_id("partial-note").count() == 0, "the estimate's note beside the waiting one"
+        say(f"launched: « {' '.join(note.inner_text().split())[:110]}… »")
 
         def settled() -> bool:
+            # No job running: the partial one ended, and so did any that what it gave back started.
             self.page.reload()
-            return self.page.locator("#grading-progress", has_text="Correction terminée").count() > 0
+            return self.page.locator("#grading-progress[data-running=false]").count() > 0
 
         wait(settled, seconds=600, what="the partial job to finish", interval=3)
         self.shot("partial launch done, copies waiting")
-        say(f"{possible} copies graded, « {self.page.get_by_test_id('deferred-note').inner_text()[:80]}… »")
+        if note.count():
+            say(f"job ended: « {' '.join(note.inner_text().split())[:110]}… »")
+        else:  # what the job held and did not spend took the rest (services.deferred)
+            say("job ended: its unspent reservation started the copies that waited")
         return possible
 
     def resumed(self, copies: int) -> None:

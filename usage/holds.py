@@ -17,10 +17,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
+from django.dispatch import Signal
 from django.utils import timezone
 
 from .models import Reservation, UsageRecord
 from .pools import Pool, reservation_pool
+
+# Sent with `key`, `user_id` and `school_id` (the pool it was taken on, None for the teacher's
+# own) when usage_settle settles a reservation (finished, cancelled, expired): what it held and did
+# not spend is free again, so apps above usage (grading starts the copies a partial launch left
+# waiting) may use it without usage knowing them.
+allowance_released = Signal()
 
 
 class Hold(StrEnum):
@@ -203,9 +210,14 @@ def usage_settle(*, key: str, outcome: str = "") -> bool:
 
     Call it when the job leaves `running` — finished, failed or cancelled (`outcome`); a second
     call (a redelivered task) changes nothing. Calls recorded after settlement still count in
-    the period's usage: the ledger, not the reservation, is the truth.
+    the period's usage: the ledger, not the reservation, is the truth. The call that settled
+    it sends allowance_released (a receiver that starts work waits for the caller's commit).
     """
-    return _settle(key=key, outcome=outcome, with_units=True)
+    if not _settle(key=key, outcome=outcome, with_units=True):
+        return False
+    user_id, school_id = Reservation.objects.filter(key=key).values_list("user_id", "school_id").get()
+    allowance_released.send(sender=Reservation, key=key, user_id=user_id, school_id=school_id)
+    return True
 
 
 def usage_unit_settle(*, pool_key: str, unit: str, outcome: str = "") -> bool:

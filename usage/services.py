@@ -21,6 +21,7 @@ from core.errors import ApplicationError
 
 from .holds import (
     Hold,
+    allowance_released,
     unit_key,
     usage_hold,
     usage_settle,
@@ -238,6 +239,7 @@ def usage_plan_set(
 
 __all__ = [
     "allowance_changed",
+    "allowance_released",
     "PriceMissing",
     "QuotaExceeded",
     "Hold",

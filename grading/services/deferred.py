@@ -1,9 +1,13 @@
 """Copies queued for later: what a partial launch left out (Copy.Status.DEFERRED) starts when
 the allowance comes back — a plan change (usage.services.allowance_changed, sent when billing
-or an operator sets the tier or the period), a new period (the beat, every 15 minutes), or
-through a school (grading.receivers): its pool raised (its subscription's webhook, the
-operator in the admin) or the teacher joining a school — as many as it takes, in upload
-order; the teacher is emailed what started (and whose allowance it runs on)."""
+or an operator sets the tier or the period), a new period (the beat, every 15 minutes), a job's
+reservation settled (usage.services.allowance_released: a job finished or cancelled gives back
+what it held and did not spend — its failed copies' share, the margin of its estimate — or a
+lost worker's reservation expired), or through a school (grading.receivers): its pool raised
+(its subscription's webhook, the operator in the admin) or the teacher joining a school — as
+many as it takes, in upload order; the teacher is emailed what started (and whose allowance it
+runs on). A copy's own hold settling mid-job frees room too, but the job's end follows: the
+exam's waiting copies cannot start while one of its jobs runs."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 
 from accounts.models import School, User
@@ -78,12 +83,27 @@ def deferred_resume_all() -> int:
 def school_deferred_resume_soon(*, school: School) -> None:
     """After the transaction that changed the school's pool commits, resumes the waiting copies
     of its current teachers (one task each, like a teacher's own plan change)."""
-    teachers = User.objects.filter(
-        school_memberships__school=school,
-        school_memberships__left_at__isnull=True,
-        exams__copies__status=Copy.Status.DEFERRED,
-    )
-    for user in teachers.distinct().order_by("pk"):
+    _teachers_resume_soon(_school_teachers(school.pk))
+
+
+def released_resume_soon(*, key: str, user_id: int, school_id: int | None) -> None:
+    """A reservation was settled (usage.services.allowance_released). A job's gives back what it
+    held and did not spend: the copies waiting on its pool — any teacher's of its school, else
+    its teacher's — resume after the commit. A single call's (a name read, an appréciation) only
+    spent what it held: nothing to resume."""
+    if not GradingJob.objects.filter(reservation_key=key).exists():
+        return
+    teachers = _school_teachers(school_id) if school_id is not None else User.objects.filter(pk=user_id)
+    _teachers_resume_soon(teachers)
+
+
+def _school_teachers(school_id: int) -> QuerySet[User]:
+    return User.objects.filter(school_memberships__school_id=school_id, school_memberships__left_at__isnull=True)
+
+
+def _teachers_resume_soon(teachers: QuerySet[User]) -> None:
+    """One resume task for each of `teachers` with copies waiting."""
+    for user in teachers.filter(exams__copies__status=Copy.Status.DEFERRED).distinct().order_by("pk"):
         deferred_resume_soon(user=user)
 
 

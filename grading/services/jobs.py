@@ -22,7 +22,14 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from usage.selectors import usage_summary
-from usage.services import QuotaExceeded, usage_reserve, usage_settle, usage_units_prehold, usage_units_settle
+from usage.services import (
+    QuotaExceeded,
+    usage_reserve,
+    usage_settle,
+    usage_unit_settle,
+    usage_units_prehold,
+    usage_units_settle,
+)
 
 from ..errors import WorkflowError
 from ..models import Copy, Exam, GradingJob
@@ -211,14 +218,23 @@ def job_cancel(*, job: GradingJob) -> bool:
     """Stops a running job: queued copies are cancelled (and the exam's copies waiting for the
     allowance), copies in flight finish their call. True only for the call that cancelled it."""
     now = timezone.now()
-    if not job.transition(source=[GradingJob.Status.RUNNING], target=GradingJob.Status.CANCELLED, finished_at=now):
-        return False
-    job.copies.filter(status=Copy.Status.QUEUED).update(status=Copy.Status.CANCELLED, updated_at=now)
-    # The teacher stopped the exam's grading: the copies a partial launch left waiting stop too
-    # (else the next plan change would start them behind the teacher's back).
-    job.exam.copies.filter(status=Copy.Status.DEFERRED).update(status=Copy.Status.CANCELLED, updated_at=now)
-    job.exam.transition(source=[Exam.Status.GRADING], target=Exam.Status.CANCELLED)
-    usage_settle(key=job.reservation_key, outcome="cancelled")
+    with transaction.atomic():  # as job_finalize: what the job held frees other exams' waiting copies on commit
+        if not job.transition(source=[GradingJob.Status.RUNNING], target=GradingJob.Status.CANCELLED, finished_at=now):
+            return False
+        # Locked: a copy's task cannot start one of them meanwhile (its transition waits, then fails).
+        queued = list(job.copies.select_for_update().filter(status=Copy.Status.QUEUED).values_list("pk", "attempt"))
+        job.copies.filter(pk__in=[pk for pk, _attempt in queued]).update(status=Copy.Status.CANCELLED, updated_at=now)
+        # What the start gave them for their first round (usage_units_prehold) goes back now; copies
+        # in flight settle theirs when their call ends.
+        for pk, attempt in queued:
+            usage_unit_settle(
+                pool_key=job.reservation_key, unit=copy_unit_of(copy_id=pk, attempt=attempt), outcome="cancelled"
+            )
+        # The teacher stopped the exam's grading: the copies a partial launch left waiting stop too
+        # (else the next plan change would start them behind the teacher's back).
+        job.exam.copies.filter(status=Copy.Status.DEFERRED).update(status=Copy.Status.CANCELLED, updated_at=now)
+        job.exam.transition(source=[Exam.Status.GRADING], target=Exam.Status.CANCELLED)
+        usage_settle(key=job.reservation_key, outcome="cancelled")
     progress_push(job.exam, final=True)
     return True
 
@@ -226,11 +242,15 @@ def job_cancel(*, job: GradingJob) -> bool:
 def job_finalize(*, job: GradingJob) -> bool:
     """Ends a job whose copies are all settled. True only for the call that ended it."""
     now = timezone.now()
-    if not job.transition(source=[GradingJob.Status.RUNNING], target=GradingJob.Status.FINISHED, finished_at=now):
-        return False
-    usage_settle(key=job.reservation_key, outcome="finished")
-    usage_units_settle(pool_key=job.reservation_key, outcome="finished")
-    job.exam.transition(source=[Exam.Status.GRADING], target=Exam.Status.GRADED)
+    # One transaction: the copies a partial launch left waiting resume on its commit
+    # (allowance_released, grading.receivers), once the exam is no longer « grading » and every
+    # unit has given back what it held (settled first).
+    with transaction.atomic():
+        if not job.transition(source=[GradingJob.Status.RUNNING], target=GradingJob.Status.FINISHED, finished_at=now):
+            return False
+        usage_units_settle(pool_key=job.reservation_key, outcome="finished")
+        usage_settle(key=job.reservation_key, outcome="finished")
+        job.exam.transition(source=[Exam.Status.GRADING], target=Exam.Status.GRADED)
     progress_push(job.exam, final=True)
     job_finished_notify(job=job)
     return True

@@ -24,6 +24,7 @@ from ..forms import ExamForm, QuestionForm, SplitForm
 from ..models import Copy, Exam
 from ..validation import pdf_limits
 from .calibration import calibration_panel_context
+from .deferred import deferred_note
 
 DASHBOARD_PAGE_SIZE = 20
 
@@ -134,7 +135,8 @@ def grading_panel_context(
     request: AuthenticatedHttpRequest, exam: Exam, *, selected: list[int] | None = None
 ) -> dict[str, Any]:
     """Estimate (of the teacher's selection, when there is one), remaining allowance in copies
-    of this exam, how many copies a start can take, running job and the live progress fragment."""
+    of this exam, how many copies a start can take, running job, the note on copies waiting for
+    the allowance and the live progress fragment."""
     context: dict[str, Any] = {"estimate": None, "estimate_error": "", "selected": selected or []}
     summary = usage_summary(user=request.user)
     remaining = summary.remaining
@@ -150,9 +152,12 @@ def grading_panel_context(
         context["later"] = estimate.copies - context["possible"]
         context["copies_left"] = estimate.copies_left(remaining)
     context["remaining"] = remaining
-    context["deferred"] = selectors.exam_deferred_count(exam=exam)
     context["pages_pending"] = selectors.exam_pages_pending(exam=exam)
     context["running_job"] = selectors.exam_running_job(exam=exam)
+    # After a partial launch, one note says what runs, what waits and why, instead of the estimate's.
+    context["deferred_note"] = deferred_note(
+        exam=exam, summary=summary, estimate=context["estimate"], running_job=context["running_job"]
+    )
     context["progress_html"] = selectors.progress_html(exam=exam, oob=False)
     context["agreement"] = selectors.exam_agreement(exam=exam)
     context |= calibration_panel_context(exam)

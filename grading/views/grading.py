@@ -42,16 +42,16 @@ def exam_start(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        waiting = selectors.exam_deferred_count(exam=exam)
-        if waiting:
+        if selectors.exam_deferred_count(exam=exam):
+            # The page's note says how many wait, for which allowance, and what starts them.
             messages.success(
                 request,
                 ngettext(
-                    "Correction lancée pour %(started)s copie ; les %(waiting)s autres attendent votre allocation.",
-                    "Correction lancée pour %(started)s copies ; les %(waiting)s autres attendent votre allocation.",
+                    "Correction lancée pour %(started)s copie : suivez la progression ci-dessous.",
+                    "Correction lancée pour %(started)s copies : suivez la progression ci-dessous.",
                     job.total_copies,
                 )
-                % {"started": job.total_copies, "waiting": waiting},
+                % {"started": job.total_copies},
             )
         else:
             messages.success(request, _("Correction lancée : suivez la progression ci-dessous."))
