@@ -195,13 +195,16 @@ def review_get(*, exam: Exam, for_grid: bool = False) -> Review:
             reasons.append(_("Désaccord entre les modèles"))
         if any(c.needs_review for c in present):
             reasons.append(_("Barème modifié : note à revoir"))
-        if any(c.confidence < LOW_CONFIDENCE and c.resolution != Grade.Resolution.PENDING for c in present):
-            reasons.append(_("Confiance faible"))
-        blank = [
-            f"Q{n}"
+        # A low confidence or a blank answer asks for the teacher's eye: once she has changed the
+        # points (a calibration copy she graded herself, an edit), she has given it.
+        unjudged = [
+            (n, c)
             for n, c in enumerate(cells, start=1)
-            if c is not None and getattr(c, "blank", False) and c.resolution != Grade.Resolution.PENDING
+            if c is not None and not c.edited and c.resolution != Grade.Resolution.PENDING
         ]
+        if any(c.confidence < LOW_CONFIDENCE for _n, c in unjudged):
+            reasons.append(_("Confiance faible"))
+        blank = [f"Q{n}" for n, c in unjudged if getattr(c, "blank", False)]
         if blank:
             reasons.append(_("Réponse blanche : %(questions)s") % {"questions": ", ".join(blank)})
         if copy.status in (Copy.Status.FAILED, Copy.Status.QUOTA_REACHED):

@@ -56,6 +56,17 @@ def test_the_queue_says_why_each_copy_is_there_in_single_mode(owner_client, grad
     assert queue["Raté"].startswith("Correction incomplète : Le modèle a refusé la requête")
 
 
+def test_a_grade_the_teacher_changed_no_longer_queues_its_copy_for_its_confidence_or_blank(owner_client, graded):
+    bilal = graded.copies.get(student_label="Bilal")
+    q1, q2 = (bilal.grades.get(question__order=n) for n in (0, 1))
+
+    owner_client.post(reverse("grade_update", args=[q1.pk]), {"points": "1"})  # the blank Q1, graded by her
+
+    assert _queue(owner_client, graded)["Bilal"] == "Confiance faible"  # Q2's, still the engine's
+    owner_client.post(reverse("grade_update", args=[q2.pk]), {"points": "2,5"})
+    assert set(_queue(owner_client, graded)) == {"Raté", "Nina"}
+
+
 def test_a_reviewed_copy_leaves_the_queue_and_the_a_revoir_filter(owner_client, graded):
     nina = graded.copies.get(student_label="Nina")
     owner_client.post(reverse("copy_reviewed", args=[nina.pk]), {"reviewed": "1"})
