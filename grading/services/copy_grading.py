@@ -36,7 +36,7 @@ from .events import progress_push
 from .grade_writing import copy_grades_write
 from .holds import NoRoom, copy_no_room, copy_unit, copy_unit_settle
 from .jobs import job_maybe_finish
-from .leases import IN_FLIGHT, copy_lease_take, lease_keeper, lease_length
+from .leases import IN_FLIGHT, ExecutionLease, LeaseLost, lease_clock, lease_keeper, lease_length
 from .manipulation import copy_manipulation
 from .names import copy_pages_for_grading
 from .prepare_gate import prepare_done
@@ -90,7 +90,7 @@ def _replayed(answer: ModelAnswer) -> Reply:
     return Reply(model=answer.model, raw=answer.raw, value=answer.get_grades(), error=answer.error_text)
 
 
-def _run(copy: Copy, job: GradingJob, lease_owner: str, *, held: int, seen: dict[int, CopyGrades]) -> PhaseRun:
+def _run(copy: Copy, job: GradingJob, lease: ExecutionLease, *, held: int, seen: dict[int, CopyGrades]) -> PhaseRun:
     """`held`: the first round's worst case this execution held just before (copy_grade): that
     round does not ask for its hold again when it needs no more. `seen` gets every usable answer
     of the copy's attempt, by ModelAnswer id (those replayed and those stored)."""
@@ -131,8 +131,8 @@ def _run(copy: Copy, job: GradingJob, lease_owner: str, *, held: int, seen: dict
         if to_call:
             # Still ours? A worker stalled past its lease may find the copy given to another
             # execution: it stops here rather than pay for the round a second time.
-            if not copy_lease_take(copy_id=copy.pk, owner=lease_owner):
-                raise _LeaseLost
+            if not lease.still_ours():
+                raise LeaseLost
             # The round's worst case is held before any call: what it spends cannot exceed it.
             need = sum(request_worst_tokens(request) for request in to_call.values())
             if not (phase == "grading" and not repair and need <= covered):
@@ -225,6 +225,7 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str) -> 
         return "stale"
     exam = copy.exam
     configs, ctx, held = None, None, 0
+    lease = ExecutionLease(copy_id=copy.pk, owner=lease_owner)
     if copy.status == Copy.Status.QUEUED:
         if job.status != GradingJob.Status.RUNNING:
             return copy.status
@@ -239,6 +240,7 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str) -> 
         hold = usage_hold(pool_key=job.reservation_key, unit=copy_unit(copy), need=held)
         if hold is not Hold.GRANTED:
             return copy_no_room(copy, job, hold)
+        leased_at = lease_clock()
         if not copy.transition(
             source=[Copy.Status.QUEUED],
             target=Copy.Status.GRADING,
@@ -246,15 +248,16 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str) -> 
             lease_until=timezone.now() + lease_length(),
         ):
             return "taken"
+        lease.taken(leased_at)
         progress_push(exam, copies=[copy.pk])
     elif copy.status not in IN_FLIGHT:
         return copy.status  # settled already: a redelivery changes nothing
-    elif not copy_lease_take(copy_id=copy.pk, owner=lease_owner):
+    elif not lease.take():
         return "taken"  # a live execution holds it
 
     lease_keeper.hold(copy_id=copy.pk, owner=lease_owner)
     try:
-        return _copy_grade_leased(copy, job, configs=configs, ctx=ctx, held=held, lease_owner=lease_owner)
+        return _copy_grade_leased(copy, job, configs=configs, ctx=ctx, held=held, lease=lease)
     finally:
         lease_keeper.release(owner=lease_owner)
 
@@ -273,7 +276,7 @@ def _copy_grade_leased(
     configs: dict[str, RoleConfig] | None,
     ctx: ExamContext | None,
     held: int,
-    lease_owner: str,
+    lease: ExecutionLease,
 ) -> str:
     exam = copy.exam
     seen: dict[int, CopyGrades] = {}  # the attempt's usable answers, for the manipulation check
@@ -287,7 +290,7 @@ def _copy_grade_leased(
             pages=copy_pages_for_grading(copy=copy),
             step=exam.rounding_step,
             configs=configs,
-            run=_run(copy, job, lease_owner, held=held, seen=seen),
+            run=_run(copy, job, lease, held=held, seen=seen),
             on_verification=lambda: _verifying(copy),
         )
     except TransientLLMError:
@@ -299,7 +302,7 @@ def _copy_grade_leased(
         return DELETED
     except NoRoom as exc:
         return copy_no_room(copy, job, exc.hold)
-    except _LeaseLost:
+    except LeaseLost:
         return "taken"
     questions = {f"q{number}": question for number, question in enumerate(exam.questions.all(), start=1)}
     flagged, reason = copy_manipulation(copy=copy, outcome=outcome, answers=[seen[pk] for pk in sorted(seen)])
@@ -322,10 +325,6 @@ def _copy_grade_leased(
 def _verifying(copy: Copy) -> None:
     if copy.transition(source=[Copy.Status.GRADING], target=Copy.Status.VERIFYING):
         progress_push(copy.exam, copies=[copy.pk])
-
-
-class _LeaseLost(Exception):
-    """Another execution took the copy (this one's lease lapsed while it was stalled)."""
 
 
 def copy_fail(*, copy: Copy, reason: str, where: Q | None = None) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -39,6 +40,45 @@ def copy_lease_take(*, copy_id: int, owner: str) -> bool:
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner="") | Q(lease_owner=owner)
     rows = Copy.objects.filter(pk=copy_id, status__in=IN_FLIGHT).filter(free)
     return bool(rows.update(lease_owner=owner, lease_until=now + lease_length()))
+
+
+def lease_clock() -> float:
+    """This process's clock for how old a lease it took is (monotonic seconds)."""
+    return time.monotonic()
+
+
+class LeaseLost(Exception):
+    """Another execution took the copy (this one's lease lapsed while it was stalled)."""
+
+
+class ExecutionLease:
+    """One execution's lease on its copy, taken before each round of calls it pays for.
+
+    A lease this execution took (or renewed) less than a third of a lease ago cannot have
+    lapsed, and nobody takes a lease that has not: the round goes on without a statement. Older
+    (the execution stalled, or its rounds are far apart), it is taken again, which fails when
+    another execution has the copy now."""
+
+    def __init__(self, *, copy_id: int, owner: str) -> None:
+        self.copy_id, self.owner = copy_id, owner
+        self._taken_at: float | None = None
+
+    def taken(self, at: float) -> None:
+        """The lease was taken with a lease_until counted from `at` (lease_clock()) or later."""
+        self._taken_at = at
+
+    def take(self) -> bool:
+        at = lease_clock()
+        if not copy_lease_take(copy_id=self.copy_id, owner=self.owner):
+            return False
+        self.taken(at)
+        return True
+
+    def still_ours(self) -> bool:
+        fresh = lease_length().total_seconds() / 3
+        if self._taken_at is not None and lease_clock() - self._taken_at < fresh:
+            return True
+        return self.take()
 
 
 def copy_lease_extend(*, copy_id: int, owner: str, seconds: float) -> None:

@@ -3,6 +3,7 @@ once; after too many rescues they fail with a reason. Real Redis (this test's ow
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -265,15 +266,18 @@ def test_the_beat_reconciles_every_minute(settings):
 
 
 def test_an_execution_that_lost_its_lease_mid_copy_stops_before_paying_the_next_round(
-    llm_server, exam, teacher, django_capture_on_commit_callbacks, monkeypatch
+    llm_server, exam, teacher, django_capture_on_commit_callbacks, monkeypatch, settings
 ):
-    from grading.services import copy_grading
+    from grading.services import leases
 
     _job, [copy] = _started(exam, teacher, django_capture_on_commit_callbacks)
     _lapse(copy)
     llm_server.script(fault="truncated")  # the first answer needs a repair round
     takes = iter([True, True, False])  # taken at start, for round 1; another execution has it by round 2
-    monkeypatch.setattr(copy_grading, "copy_lease_take", lambda **kwargs: next(takes))
+    monkeypatch.setattr(leases, "copy_lease_take", lambda **kwargs: next(takes))
+    # The execution stalls a whole lease between two looks at its clock.
+    stalls = itertools.count(0.0, settings.CORRIGO_COPY_LEASE_S)
+    monkeypatch.setattr(leases, "lease_clock", lambda: next(stalls))
 
     outcome = services.copy_grade(copy_id=copy.pk, job_id=copy.job_id, attempt=copy.attempt, lease_owner="stalled")
 
@@ -314,3 +318,29 @@ def test_a_copy_failed_by_the_reconciliation_while_its_job_runs_on_gives_back_wh
     assert GradingJob.objects.get(pk=job.pk).status == GradingJob.Status.RUNNING
     assert Copy.objects.get(pk=other.pk).status == Copy.Status.QUEUED
     assert Reservation.objects.get(key=job.reservation_key).state == Reservation.State.HELD
+
+
+@pytest.mark.parametrize(("age", "takes"), [(0.0, 0), (9.99, 0), (10.0, 1)])
+def test_a_round_within_a_third_of_a_lease_of_its_take_goes_on_without_taking_it_again(
+    llm_server, exam, teacher, django_capture_on_commit_callbacks, monkeypatch, settings, age, takes
+):
+    """Taken less than a third of a lease ago (30 s: 10 s), the lease cannot have lapsed
+    (nobody takes a live one): the copy's rounds are paid without a statement; a third of a
+    lease later or more, it is taken again (as when the execution stalled), then fresh again."""
+    from grading.services import leases
+
+    settings.CORRIGO_COPY_LEASE_S = 30
+    _job, [copy] = _started(exam, teacher, django_capture_on_commit_callbacks)
+    _lapse(copy)
+    llm_server.script(fault="truncated")  # the first answer needs a repair round
+    taken = []
+    take = leases.copy_lease_take
+    monkeypatch.setattr(leases, "copy_lease_take", lambda **kwargs: taken.append(kwargs) or take(**kwargs))
+    # The start's take at 0 s; every later look at the clock `age` seconds after it.
+    ticks = iter([0.0])
+    monkeypatch.setattr(leases, "lease_clock", lambda: next(ticks, age))
+
+    outcome = services.copy_grade(copy_id=copy.pk, job_id=copy.job_id, attempt=copy.attempt, lease_owner="worker")
+
+    assert outcome == Copy.Status.DONE and len(llm_server.requests) == 2  # the round and its repair
+    assert len(taken) == 1 + takes  # the start's take, then the first round's when 10 s had passed
