@@ -38,3 +38,16 @@ def from_model(model: str):
 
 def grading_requests(server) -> list:
     return [r for r in server.requests if "[TASK:verify]" not in r.text and "previous answer could not" not in r.text]
+
+
+def room_for(exam, copies: int) -> int:
+    """The tokens a partial launch needs to start the exam's first `copies` gradable copies
+    (what the job's start reserves for them: estimate.reservation_for)."""
+    from grading.services.estimate import job_estimate, reservation_for
+
+    return reservation_for(job_estimate(exam=exam).lines[:copies])
+
+
+def copy_statuses(exam) -> list[str]:
+    """The exam's copies' statuses, in upload order."""
+    return list(exam.copies.order_by("pk").values_list("status", flat=True))

@@ -18,8 +18,8 @@ from django.utils import timezone
 from accounts.models import User
 from grading.models import Copy, GradingJob
 from grading.services import deferred_resume_all
-from grading.services.estimate import job_estimate, reservation_for
 from tests.factories import allowance_leave, copy_with_pages, exam_with_bareme
+from tests.grading.helpers import copy_statuses, room_for
 from tests.schools.story import SchoolSubscriptionStory
 from usage.models import UsageRecord
 from usage.selectors import month_start, usage_summary
@@ -46,18 +46,10 @@ def admin_browser(school_admin):
     return browser
 
 
-def _room_for(exam, copies: int) -> int:
-    return reservation_for(job_estimate(exam=exam).lines[:copies])
-
-
-def _statuses(exam) -> list[str]:
-    return list(exam.copies.order_by("pk").values_list("status", flat=True))
-
-
 def _partial_launch(owner_client, exam, capture) -> None:
     with capture(execute=True):
         owner_client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"})
-    assert _statuses(exam) == ["done", "done", "deferred", "deferred", "deferred"]
+    assert copy_statuses(exam) == ["done", "done", "deferred", "deferred", "deferred"]
     mail.outbox.clear()
 
 
@@ -84,13 +76,13 @@ def test_a_partial_launch_resumes_after_the_schools_upgrade_webhook(
     for event in story.subscribe().events:
         webhooks.deliver(event)
     assert usage_summary(user=school_teacher).limit == FREE_TOKENS  # ESSENTIEL × 1 teacher
-    allowance_leave(school_teacher, _room_for(exam, 2))  # the school's earlier usage
+    allowance_leave(school_teacher, room_for(exam, 2))  # the school's earlier usage
     _partial_launch(owner_client, exam, django_capture_on_commit_callbacks)
 
     with django_capture_on_commit_callbacks(execute=True):
         for event in story.trial_ends().events:  # same plan: no room, nothing starts
             webhooks.deliver(event)
-    assert _statuses(exam).count("deferred") == 3 and not mail.outbox
+    assert copy_statuses(exam).count("deferred") == 3 and not mail.outbox
 
     with django_capture_on_commit_callbacks(execute=True):
         for event in story.upgrade().events:  # PRO × 3 teachers
@@ -98,7 +90,7 @@ def test_a_partial_launch_resumes_after_the_schools_upgrade_webhook(
 
     summary = usage_summary(user=school_teacher)
     assert summary.limit == 3 * TIER_LIMITS[Tier.PRO]
-    assert _statuses(exam) == ["done"] * 5
+    assert copy_statuses(exam) == ["done"] * 5
     assert GradingJob.objects.filter(exam=exam).count() == 2
     assert summary.tokens_used <= summary.limit
     body = _resumed_mail(school_teacher)
@@ -112,7 +104,7 @@ def test_a_partial_launch_resumes_after_the_schools_upgrade_webhook(
 def test_the_operator_raising_the_pool_in_the_admin_resumes_the_waiting_copies(
     owner_client, school, school_teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks
 ):
-    school.allowance_tokens = _room_for(exam, 2)
+    school.allowance_tokens = room_for(exam, 2)
     school.save(update_fields=["allowance_tokens"])
     _partial_launch(owner_client, exam, django_capture_on_commit_callbacks)
 
@@ -140,21 +132,21 @@ def test_the_operator_raising_the_pool_in_the_admin_resumes_the_waiting_copies(
     with django_capture_on_commit_callbacks(execute=True):
         # Another edit that brings no room (the school's city): the copies keep waiting.
         assert browser.post(url, form | {"allowance_tokens": str(school.allowance_tokens)}).status_code == 302
-    assert _statuses(exam).count("deferred") == 3 and not mail.outbox
+    assert copy_statuses(exam).count("deferred") == 3 and not mail.outbox
 
     with django_capture_on_commit_callbacks(execute=True):
         assert browser.post(url, form | {"allowance_tokens": str(FREE_TOKENS)}).status_code == 302
 
-    assert _statuses(exam) == ["done"] * 5
+    assert copy_statuses(exam) == ["done"] * 5
     assert "L'allocation de Lycée Victor-Hugo le permet : 3 copies" in _resumed_mail(school_teacher)
 
 
 def test_the_waiting_copies_start_when_the_schools_new_period_begins(
     owner_client, school, school_teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks
 ):
-    school.allowance_tokens = _room_for(exam, 3)  # a month takes the 3 copies left
+    school.allowance_tokens = room_for(exam, 3)  # a month takes the 3 copies left
     school.save(update_fields=["allowance_tokens"])
-    allowance_leave(school_teacher, _room_for(exam, 2))  # this month's earlier usage
+    allowance_leave(school_teacher, room_for(exam, 2))  # this month's earlier usage
     _partial_launch(owner_client, exam, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
         assert deferred_resume_all() == 0  # the beat, same month: the pool is spent
@@ -166,7 +158,7 @@ def test_the_waiting_copies_start_when_the_schools_new_period_begins(
     with django_capture_on_commit_callbacks(execute=True):
         assert deferred_resume_all() == 3
 
-    assert _statuses(exam) == ["done"] * 5
+    assert copy_statuses(exam) == ["done"] * 5
     assert "L'allocation de Lycée Victor-Hugo le permet : 3 copies" in _resumed_mail(school_teacher)
 
 
@@ -181,7 +173,7 @@ def test_a_teacher_joining_a_school_with_room_gets_their_waiting_copies_graded(
     eager_celery,
     django_capture_on_commit_callbacks,
 ):
-    allowance_leave(teacher, _room_for(exam, 2))  # the teacher's own FREE allowance, nearly spent
+    allowance_leave(teacher, room_for(exam, 2))  # the teacher's own FREE allowance, nearly spent
     _partial_launch(owner_client, exam, django_capture_on_commit_callbacks)
     school.allowance_tokens = FREE_TOKENS
     school.save(update_fields=["allowance_tokens"])
@@ -195,7 +187,7 @@ def test_a_teacher_joining_a_school_with_room_gets_their_waiting_copies_graded(
     with django_capture_on_commit_callbacks(execute=True):
         assert owner_client.post(link).status_code == 302
 
-    assert _statuses(exam) == ["done"] * 5
+    assert copy_statuses(exam) == ["done"] * 5
     assert "L'allocation de Lycée Victor-Hugo le permet : 3 copies" in _resumed_mail(teacher)
     summary = usage_summary(user=teacher)
     assert summary.school == "Lycée Victor-Hugo" and 0 < summary.tokens_used <= summary.limit
@@ -206,12 +198,12 @@ def test_joining_a_school_without_room_leaves_the_copies_waiting(
 ):
     from schools.services import school_teacher_add
 
-    allowance_leave(teacher, _room_for(exam, 2))
+    allowance_leave(teacher, room_for(exam, 2))
     _partial_launch(owner_client, exam, django_capture_on_commit_callbacks)
-    school.allowance_tokens = _room_for(exam, 1) - 1  # not even one copy
+    school.allowance_tokens = room_for(exam, 1) - 1  # not even one copy
     school.save(update_fields=["allowance_tokens"])
     with django_capture_on_commit_callbacks(execute=True):
         school_teacher_add(school=school, user=teacher)
-    assert _statuses(exam).count("deferred") == 3
+    assert copy_statuses(exam).count("deferred") == 3
     assert not [m for m in mail.outbox if m.subject == RESUMED]
     assert Copy.objects.filter(status=Copy.Status.DEFERRED).count() == 3

@@ -17,8 +17,8 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 
 from grading.models import GradingJob
-from grading.services.estimate import job_estimate, reservation_for
 from tests.factories import copy_with_pages, exam_with_bareme
+from tests.grading.helpers import copy_statuses, room_for
 from usage.models import Reservation
 from usage.selectors import usage_summary
 
@@ -49,14 +49,6 @@ def colleague_client(colleague):
     return browser
 
 
-def _room_for(exam, copies: int) -> int:
-    return reservation_for(job_estimate(exam=exam).lines[:copies])
-
-
-def _statuses(exam) -> list[str]:
-    return list(exam.copies.order_by("pk").values_list("status", flat=True))
-
-
 def _start(client, exam):
     return client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"})
 
@@ -75,13 +67,13 @@ def _colleague_job_then_launch(
 ) -> list:
     """The colleague's job is started first (its tasks held back: they run when the caller says),
     the pool leaves the teacher room for one copy of three, and the teacher launches it."""
-    school.allowance_tokens = _room_for(colleague_exam, 1) + _room_for(exam, 1) + margin
+    school.allowance_tokens = room_for(colleague_exam, 1) + room_for(exam, 1) + margin
     school.save(update_fields=["allowance_tokens"])
     with capture() as held_back:
         assert _start(colleague_client, colleague_exam).status_code == 302
     with capture(execute=True):
         assert _start(owner_client, exam).status_code == 302
-    assert _statuses(exam) == ["done", "deferred", "deferred"]
+    assert copy_statuses(exam) == ["done", "deferred", "deferred"]
     mail.outbox.clear()
     return held_back
 
@@ -103,8 +95,8 @@ def test_a_colleagues_job_ending_gives_back_the_pool_and_the_waiting_copies_star
     with django_capture_on_commit_callbacks(execute=True):
         for enqueue in held_back:  # the colleague's copy is graded now
             enqueue()
-    assert _statuses(colleague_exam) == ["done"]
-    assert _statuses(exam) == ["done"] * 3
+    assert copy_statuses(colleague_exam) == ["done"]
+    assert copy_statuses(exam) == ["done"] * 3
     [resumed] = [m for m in mail.outbox if m.subject == RESUMED]
     assert resumed.to == [school_teacher.email]
     assert "L'allocation de Lycée Victor-Hugo le permet : 2 copies" in resumed.body
@@ -129,10 +121,10 @@ def test_a_colleagues_job_cancelled_gives_back_the_pool_and_the_waiting_copies_s
     job = GradingJob.objects.get(exam=colleague_exam)
     with django_capture_on_commit_callbacks(execute=True):
         colleague_client.post(reverse("exam_cancel", args=[colleague_exam.pk]))
-    assert _statuses(colleague_exam) == ["cancelled"]
+    assert copy_statuses(colleague_exam) == ["cancelled"]
     # Nothing of the cancelled job is held any more, its queued copy's first round included.
     assert not Reservation.objects.filter(key__startswith=job.reservation_key, state=Reservation.State.HELD).exists()
-    assert _statuses(exam) == ["done"] * 3
+    assert copy_statuses(exam) == ["done"] * 3
     assert [m.subject for m in mail.outbox if m.subject == RESUMED] == [RESUMED]
 
 
@@ -174,7 +166,7 @@ def test_the_note_names_the_school_and_its_admin_while_the_job_runs_and_after(
     running,
     after,
 ):
-    school.allowance_tokens = _room_for(exam, 1)  # exactly one copy of three
+    school.allowance_tokens = room_for(exam, 1)  # exactly one copy of three
     school.save(update_fields=["allowance_tokens"])
     with django_capture_on_commit_callbacks() as held_back:
         _start(owner_client, exam)
@@ -186,5 +178,5 @@ def test_the_note_names_the_school_and_its_admin_while_the_job_runs_and_after(
         for enqueue in held_back:
             enqueue()
     assert GradingJob.objects.get(exam=exam).status == GradingJob.Status.FINISHED
-    assert _statuses(exam) == ["done", "deferred", "deferred"]
+    assert copy_statuses(exam) == ["done", "deferred", "deferred"]
     assert _note(owner_client, school_teacher, exam, language) == after.format(date=renewal)

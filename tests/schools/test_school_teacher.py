@@ -13,9 +13,9 @@ from django.core import mail
 from django.urls import reverse
 
 from grading.models import Copy
-from grading.services.estimate import job_estimate, reservation_for
 from grading.services.holds import quota_message
 from tests.factories import copy_with_pages, exam_with_bareme
+from tests.grading.helpers import room_for
 
 pytestmark = pytest.mark.django_db
 
@@ -36,13 +36,9 @@ def exam(teacher):
     return exam
 
 
-def _room_for(exam, copies: int) -> int:
-    return reservation_for(job_estimate(exam=exam).lines[:copies])
-
-
 def _pool_leaves(school, exam, copies: int) -> None:
     """The operator sets the school's pool to what `copies` copies of the exam take, exactly."""
-    school.allowance_tokens = _room_for(exam, copies)
+    school.allowance_tokens = room_for(exam, copies)
     school.save(update_fields=["allowance_tokens"])
 
 
@@ -91,7 +87,7 @@ def test_a_teacher_without_a_school_is_still_offered_the_plans(owner_client, tea
     from tests.factories import allowance_leave
 
     settings.BILLING_ENABLED = True
-    allowance_leave(teacher, _room_for(exam, 2))
+    allowance_leave(teacher, room_for(exam, 2))
     page = _page(owner_client, teacher, reverse("exam_start", args=[exam.pk]), "fr", "post")
     assert "Passer à une offre supérieure" in page and "Voir les offres" in page
     assert "Contactez l'administrateur" not in page
@@ -159,9 +155,9 @@ def test_room_for_exactly_one_copy_says_one_copy(
 def test_room_for_exactly_one_copy_of_ones_own_allowance_says_one_copy(owner_client, teacher, exam, llm_server):
     from tests.factories import allowance_leave
 
-    allowance_leave(teacher, _room_for(exam, 2))
+    allowance_leave(teacher, room_for(exam, 2))
     page = _page(owner_client, teacher, reverse("exam_detail", args=[exam.pk]))
     assert "Votre allocation permet de corriger 2 copies sur 5 : les 3 autres attendront" in page
-    allowance_leave(teacher, _room_for(exam, 1))
+    allowance_leave(teacher, room_for(exam, 1))
     page = _page(owner_client, teacher, reverse("exam_detail", args=[exam.pk]))
     assert "Votre allocation permet de corriger 1 copie sur 5 : les 4 autres attendront" in page

@@ -19,9 +19,9 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 
 from grading.models import GradingJob
-from grading.services import deferred_resume_all, job_estimate
-from grading.services.estimate import reservation_for
+from grading.services import deferred_resume_all
 from tests.factories import allowance_leave, copy_with_pages, exam_with_bareme
+from tests.grading.helpers import copy_statuses, room_for
 from usage.models import Reservation, UsageRecord
 from usage.selectors import month_start, usage_summary
 from usage.services import usage_plan_set, usage_reservations_expire
@@ -38,14 +38,6 @@ def exam(teacher):
     for name in NAMES:
         copy_with_pages(exam, pages=1, label=name, text=f"copie de {name}")
     return exam
-
-
-def _room_for(exam, copies: int) -> int:
-    return reservation_for(job_estimate(exam=exam).lines[:copies])
-
-
-def _statuses(exam) -> list[str]:
-    return list(exam.copies.order_by("pk").values_list("status", flat=True))
 
 
 def _page(client, exam, teacher, language: str = "fr") -> str:
@@ -68,11 +60,11 @@ def _launch(client, exam, capture) -> None:
 def test_room_for_every_copy_launches_them_all_and_nothing_waits(
     owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks
 ):
-    allowance_leave(teacher, _room_for(exam, 3))
+    allowance_leave(teacher, room_for(exam, 3))
     page = _page(owner_client, exam, teacher)
     assert _notes(page) == {} and "Lancer la correction" in page
     _launch(owner_client, exam, django_capture_on_commit_callbacks)
-    assert _statuses(exam) == ["done"] * 3
+    assert copy_statuses(exam) == ["done"] * 3
     for language in ("fr", "en"):
         assert _notes(_page(owner_client, exam, teacher, language)) == {}
 
@@ -80,7 +72,7 @@ def test_room_for_every_copy_launches_them_all_and_nothing_waits(
 def test_a_copy_short_of_the_last_copy_starts_it_when_the_job_gives_back_its_margin(
     owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks
 ):
-    allowance_leave(teacher, _room_for(exam, 3) - 1)
+    allowance_leave(teacher, room_for(exam, 3) - 1)
     before = _notes(_page(owner_client, exam, teacher))
     assert before["partial-note"].startswith(
         "Votre allocation permet de corriger 2 copies sur 3 : la dernière attendra"
@@ -90,7 +82,7 @@ def test_a_copy_short_of_the_last_copy_starts_it_when_the_job_gives_back_its_mar
     # Two copies reserved their worst case and spent less: the third started when their job ended.
     jobs = list(GradingJob.objects.filter(exam=exam).order_by("pk").values_list("total_copies", "status"))
     assert jobs == [(2, "finished"), (1, "finished")]
-    assert _statuses(exam) == ["done"] * 3
+    assert copy_statuses(exam) == ["done"] * 3
     assert [m.subject for m in mail.outbox if "reprise" in m.subject] == ["Correction reprise : Contrôle de fractions"]
     summary = usage_summary(user=teacher)
     assert summary.tokens_used <= summary.limit
@@ -116,11 +108,11 @@ def test_a_copy_short_of_the_last_copy_starts_it_when_the_job_gives_back_its_mar
 def test_room_for_exactly_one_copy_leaves_one_note_with_the_counts_after_the_launch(
     owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks, language, note
 ):
-    allowance_leave(teacher, _room_for(exam, 1))
+    allowance_leave(teacher, room_for(exam, 1))
     before = _notes(_page(owner_client, exam, teacher, language))
     assert list(before) == ["partial-note"]
     _launch(owner_client, exam, django_capture_on_commit_callbacks)
-    assert _statuses(exam) == ["done", "deferred", "deferred"]  # what the job left does not take one more
+    assert copy_statuses(exam) == ["done", "deferred", "deferred"]  # what the job left does not take one more
 
     page = _page(owner_client, exam, teacher, language)
     # FREE never renews: the note promises no renewal, and the estimate's note is gone.
@@ -149,10 +141,10 @@ def test_while_the_partial_job_runs_the_page_says_what_runs_and_what_waits_witho
     owner_client, teacher, exam, llm_server, language, running, waiting
 ):
     usage_plan_set(user=teacher, tier=Tier.ESSENTIEL)  # renews each calendar month
-    allowance_leave(teacher, _room_for(exam, 1))
+    allowance_leave(teacher, room_for(exam, 1))
     # The job's tasks are enqueued on commit, which never comes here: the job stays running.
     owner_client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"})
-    assert _statuses(exam) == ["queued", "deferred", "deferred"]
+    assert copy_statuses(exam) == ["queued", "deferred", "deferred"]
 
     page = _page(owner_client, exam, teacher, language)
     with translation.override(language):
@@ -180,9 +172,9 @@ def test_room_back_before_the_beat_saw_it_says_so_in_the_same_note(
     owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks, language, note
 ):
     usage_plan_set(user=teacher, tier=Tier.ESSENTIEL)
-    allowance_leave(teacher, _room_for(exam, 1))
+    allowance_leave(teacher, room_for(exam, 1))
     _launch(owner_client, exam, django_capture_on_commit_callbacks)
-    assert _statuses(exam) == ["done", "deferred", "deferred"]
+    assert copy_statuses(exam) == ["done", "deferred", "deferred"]
 
     # The month turns: what was spent belongs to the previous one; the beat has not run yet.
     last_month = month_start(month_start(timezone.now()) - timedelta(days=1))
@@ -193,38 +185,38 @@ def test_room_back_before_the_beat_saw_it_says_so_in_the_same_note(
 
     with django_capture_on_commit_callbacks(execute=True):
         assert deferred_resume_all() == 2
-    assert _statuses(exam) == ["done"] * 3
+    assert copy_statuses(exam) == ["done"] * 3
     assert _notes(_page(owner_client, exam, teacher, language)) == {}
 
 
 def test_not_a_single_copy_fits_and_nothing_waits(owner_client, teacher, exam, llm_server):
-    allowance_leave(teacher, _room_for(exam, 1) - 1)
+    allowance_leave(teacher, room_for(exam, 1) - 1)
     for language, text in (
         ("fr", "Votre allocation ne permet plus de corriger une copie de cet examen. Voir les offres"),
         ("en", "Your allowance can no longer grade a copy of this exam. See the plans"),
     ):
         assert _notes(_page(owner_client, exam, teacher, language)) == {"partial-note": text}
     owner_client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"})
-    assert _statuses(exam) == ["queued"] * 3
+    assert copy_statuses(exam) == ["queued"] * 3
     assert "deferred-note" not in _notes(_page(owner_client, exam, teacher))
 
 
 def test_a_failed_copy_gives_back_its_share_and_the_waiting_copy_starts_at_the_jobs_end(
     owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks
 ):
-    allowance_leave(teacher, _room_for(exam, 2))
+    allowance_leave(teacher, room_for(exam, 2))
     llm_server.script(fault="400", match="copie de Ada")  # the provider refuses Ada's copy
     _launch(owner_client, exam, django_capture_on_commit_callbacks)
-    assert _statuses(exam) == ["failed", "done", "done"]
+    assert copy_statuses(exam) == ["failed", "done", "done"]
     assert GradingJob.objects.filter(exam=exam).count() == 2
 
 
 def test_without_a_failure_the_same_room_leaves_the_copy_waiting(
     owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks
 ):
-    allowance_leave(teacher, _room_for(exam, 2))
+    allowance_leave(teacher, room_for(exam, 2))
     _launch(owner_client, exam, django_capture_on_commit_callbacks)
-    assert _statuses(exam) == ["done", "done", "deferred"]
+    assert copy_statuses(exam) == ["done", "done", "deferred"]
     assert GradingJob.objects.filter(exam=exam).count() == 1
 
 
@@ -241,9 +233,9 @@ def regrade(owner_client, teacher, llm_server, eager_celery, django_capture_on_c
 
 def _launch_beside(owner_client, teacher, exam, regrade, capture) -> None:
     """Room for two copies beside what the regrade holds: the third waits, even after."""
-    allowance_leave(teacher, _room_for(exam, 2))
+    allowance_leave(teacher, room_for(exam, 2))
     _launch(owner_client, exam, capture)
-    assert _statuses(exam) == ["done", "done", "deferred"]
+    assert copy_statuses(exam) == ["done", "done", "deferred"]
     mail.outbox.clear()
 
 
@@ -253,7 +245,7 @@ def test_a_regrade_cancelled_gives_back_what_it_held_and_the_waiting_copy_starts
     _launch_beside(owner_client, teacher, exam, regrade, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(reverse("exam_cancel", args=[regrade.exam_id]))
-    assert _statuses(exam) == ["done"] * 3
+    assert copy_statuses(exam) == ["done"] * 3
     assert [m.subject for m in mail.outbox if "reprise" in m.subject] == ["Correction reprise : Contrôle de fractions"]
 
 
@@ -264,4 +256,4 @@ def test_a_lost_workers_reservation_expiring_starts_the_waiting_copy(
     Reservation.objects.filter(key=regrade.reservation_key).update(created_at=timezone.now() - timedelta(hours=13))
     with django_capture_on_commit_callbacks(execute=True):
         assert usage_reservations_expire() == 1
-    assert _statuses(exam) == ["done"] * 3
+    assert copy_statuses(exam) == ["done"] * 3

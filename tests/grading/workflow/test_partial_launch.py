@@ -16,9 +16,9 @@ from django.urls import reverse
 from djstripe.models import Customer
 
 from grading.models import Copy, GradingJob
-from grading.services import deferred_resume_all, job_cancel, job_estimate, job_start
-from grading.services.estimate import reservation_for
+from grading.services import deferred_resume_all, job_cancel, job_start
 from tests.factories import allowance_leave, copy_with_pages, exam_with_bareme
+from tests.grading.helpers import room_for
 from usage.models import UsageRecord
 from usage.selectors import month_start, usage_summary
 from usage.services import usage_plan_set
@@ -35,10 +35,6 @@ def exam(teacher):
     return exam
 
 
-def _room_for(exam, copies: int) -> int:
-    return reservation_for(job_estimate(exam=exam).lines[:copies])
-
-
 def _statuses(exam) -> dict[str, str]:
     return dict(exam.copies.values_list("student_label", "status"))
 
@@ -52,7 +48,7 @@ def _page(client, exam, teacher, language: str) -> str:
 def test_the_start_button_offers_the_copies_the_allowance_takes_at_its_boundary(
     owner_client, teacher, exam, llm_server
 ):
-    room = _room_for(exam, 3)
+    room = room_for(exam, 3)
     allowance_leave(teacher, room)
     page = _page(owner_client, exam, teacher, "fr")
     assert "Corriger les 3 copies possibles" in page
@@ -70,7 +66,7 @@ def test_the_start_button_offers_the_copies_the_allowance_takes_at_its_boundary(
 
 
 def test_with_room_for_every_copy_the_button_starts_them_all(owner_client, teacher, exam, llm_server):
-    allowance_leave(teacher, _room_for(exam, 5))
+    allowance_leave(teacher, room_for(exam, 5))
     page = _page(owner_client, exam, teacher, "fr")
     assert "Lancer la correction" in page and "copies possibles" not in page
     assert "≈ 5 copies restantes pour cet examen" in page
@@ -79,7 +75,7 @@ def test_with_room_for_every_copy_the_button_starts_them_all(owner_client, teach
 def test_a_partial_launch_grades_the_first_copies_and_queues_the_others_for_later(
     owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks
 ):
-    allowance_leave(teacher, _room_for(exam, 3))
+    allowance_leave(teacher, room_for(exam, 3))
     used_before = usage_summary(user=teacher).tokens_used
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"})
@@ -98,7 +94,7 @@ def test_a_partial_launch_grades_the_first_copies_and_queues_the_others_for_late
 
 
 def test_without_partial_a_start_that_does_not_fit_says_how_many_copies_would(owner_client, teacher, exam, llm_server):
-    allowance_leave(teacher, _room_for(exam, 3))
+    allowance_leave(teacher, room_for(exam, 3))
     response = owner_client.post(reverse("exam_start", args=[exam.pk]))
     assert response.status_code == 200
     page = html.unescape(response.content.decode())
@@ -113,7 +109,7 @@ def test_a_selection_is_graded_in_its_own_order_and_the_rest_of_it_waits(
 ):
     ids = dict(exam.copies.values_list("student_label", "pk"))
     chosen = [ids["Eve"], ids["Béa"], ids["Dan"]]
-    allowance_leave(teacher, _room_for(exam, 2))
+    allowance_leave(teacher, room_for(exam, 2))
     response = owner_client.post(reverse("exam_start", args=[exam.pk]), {"copy": chosen})
     page = html.unescape(response.content.decode())
     assert "Votre allocation ne couvre pas les 3 copies" in page  # the selection, not the exam
@@ -127,7 +123,7 @@ def test_a_selection_is_graded_in_its_own_order_and_the_rest_of_it_waits(
 
 
 def test_not_even_one_copy_fits_and_nothing_is_queued(owner_client, teacher, exam, llm_server):
-    allowance_leave(teacher, _room_for(exam, 1) - 1)
+    allowance_leave(teacher, room_for(exam, 1) - 1)
     response = owner_client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"})
     page = html.unescape(response.content.decode())
     assert "Votre allocation ne permet plus de corriger une copie de cet examen." in page
@@ -145,7 +141,7 @@ def test_the_waiting_copies_start_after_an_upgrade_webhook_and_the_teacher_is_to
     prices,
     webhooks,
 ):
-    allowance_leave(teacher, _room_for(exam, 2))
+    allowance_leave(teacher, room_for(exam, 2))
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"})
     assert list(_statuses(exam).values()).count("deferred") == 3
@@ -171,7 +167,7 @@ def test_the_waiting_copies_start_after_an_upgrade_webhook_and_the_teacher_is_to
 def test_a_webhook_that_brings_no_room_leaves_the_copies_waiting(
     owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks
 ):
-    allowance_leave(teacher, _room_for(exam, 2))
+    allowance_leave(teacher, room_for(exam, 2))
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"})
     mail.outbox.clear()
@@ -187,7 +183,7 @@ def test_the_waiting_copies_start_when_a_new_period_begins(
     owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks
 ):
     usage_plan_set(user=teacher, tier=Tier.ESSENTIEL)  # no billing period: the calendar month
-    allowance_leave(teacher, _room_for(exam, 2))
+    allowance_leave(teacher, room_for(exam, 2))
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"})
     assert list(_statuses(exam).values()).count("deferred") == 3
@@ -208,7 +204,7 @@ def test_the_waiting_copies_start_when_a_new_period_begins(
 
 
 def test_cancelling_the_partial_job_also_stops_the_copies_waiting_for_later(teacher, exam, llm_server):
-    allowance_leave(teacher, _room_for(exam, 2))
+    allowance_leave(teacher, room_for(exam, 2))
     job = job_start(exam=exam, user=teacher, partial=True)  # its tasks not run: the job is running
     assert list(_statuses(exam).values()).count("deferred") == 3
     assert job_cancel(job=job) is True
