@@ -9,27 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.utils import timezone
-from django.utils.formats import date_format
-from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from usage.selectors import UsageSummary
 
 from ..models import Copy, Exam, GradingJob
 from ..services.estimate import JobEstimate, lines_fitting
+from ..services.waiting import waiting_sentence, waiting_start_sentence
 
 
 @dataclass(frozen=True)
 class DeferredNote:
     sentences: list[str]
     room_now: int  # waiting copies the allowance takes now (no job running): the beat starts them
-
-
-def _either(items: list[str]) -> str:
-    if len(items) == 1:
-        return items[0]
-    return _("%(list)s ou %(last)s") % {"list": ", ".join(items[:-1]), "last": items[-1]}
 
 
 def deferred_note(
@@ -57,24 +49,7 @@ def deferred_note(
                 ngettext("%(count)s copie est corrigée.", "%(count)s copies sont corrigées.", graded)
                 % {"count": graded}
             )
-    if summary.school:
-        sentences.append(
-            ngettext(
-                "%(count)s copie attend que l'allocation de %(school)s le permette.",
-                "%(count)s copies attendent que l'allocation de %(school)s le permette.",
-                count,
-            )
-            % {"count": count, "school": summary.school}
-        )
-    else:
-        sentences.append(
-            ngettext(
-                "%(count)s copie attend que votre allocation le permette.",
-                "%(count)s copies attendent que votre allocation le permette.",
-                count,
-            )
-            % {"count": count}
-        )
+    sentences.append(waiting_sentence(summary=summary, count=count))
     room_now = 0
     if running_job is None and estimate is not None:
         ids = set(waiting)
@@ -92,17 +67,5 @@ def deferred_note(
             % {"count": room_now}
         )
         return DeferredNote(sentences=sentences, room_now=room_now)
-    when = []
-    if running_job is not None:
-        when.append(_("à la fin de la correction en cours si elle laisse assez d'allocation"))
-    if summary.has_monthly_reset and summary.period_end is not None:
-        renewal = date_format(timezone.localtime(summary.period_end), "DATE_FORMAT")
-        when.append(_("au renouvellement de l'allocation le %(date)s") % {"date": renewal})
-    when.append(
-        _("quand l'établissement augmentera son allocation") if summary.school else _("après un changement d'offre")
-    )
-    sentences.append(
-        ngettext("Elle partira d'elle-même %(when)s.", "Elles partiront d'elles-mêmes %(when)s.", count)
-        % {"when": _either(when)}
-    )
+    sentences.append(waiting_start_sentence(summary=summary, count=count, running=running_job is not None))
     return DeferredNote(sentences=sentences, room_now=0)

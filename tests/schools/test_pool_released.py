@@ -180,3 +180,46 @@ def test_the_note_names_the_school_and_its_admin_while_the_job_runs_and_after(
     assert GradingJob.objects.get(exam=exam).status == GradingJob.Status.FINISHED
     assert copy_statuses(exam) == ["done", "deferred", "deferred"]
     assert _note(owner_client, school_teacher, exam, language) == after.format(date=renewal)
+
+
+@pytest.mark.parametrize(
+    ("language", "waiting"),
+    [
+        (
+            "fr",
+            "2 copies attendent que l'allocation de Lycée Victor-Hugo le permette. Elles partiront d'elles-mêmes "
+            "au renouvellement de l'allocation le {date} ou quand l'établissement augmentera son allocation. "
+            "Contactez l'administrateur de votre établissement : direction@lycee-hugo.example.",
+        ),
+        (
+            "en",
+            "2 copies are waiting for Lycée Victor-Hugo's allowance. They will start by themselves when the "
+            "allowance renews on {date} or when the school raises its allowance. Contact your school's "
+            "administrator: direction@lycee-hugo.example.",
+        ),
+    ],
+)
+def test_the_finished_email_words_the_waiting_copies_as_the_page_does(
+    owner_client,
+    school,
+    school_teacher,
+    exam,
+    llm_server,
+    eager_celery,
+    django_capture_on_commit_callbacks,
+    language,
+    waiting,
+):
+    school.allowance_tokens = _room_for(exam, 1)  # exactly one copy of three
+    school.save(update_fields=["allowance_tokens"])
+    school_teacher.language = language
+    school_teacher.save(update_fields=["language"])
+    with django_capture_on_commit_callbacks(execute=True):
+        _start(owner_client, exam)
+    assert _statuses(exam) == ["done", "deferred", "deferred"]
+    with translation.override(language):
+        renewal = date_format(timezone.localtime(usage_summary(user=school_teacher).period_end), "DATE_FORMAT")
+    [email] = mail.outbox
+    body = " ".join(email.body.split())
+    assert waiting.format(date=renewal) in body
+    assert "changement d'offre" not in body and "change of plan" not in body

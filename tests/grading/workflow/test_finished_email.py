@@ -1,0 +1,112 @@
+"""The « correction terminée » email after a partial launch says what the exam page says of the
+copies left waiting (services.waiting): a renewal, with its date, only when the allowance renews
+(never on FREE), else a change of plan; and the copies the job's end starts again (what it held
+and did not spend, grading.receivers) are told as starting, never counted as waiting. Launched
+through the views, graded through the engine and the scripted LLM server."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+
+from grading.services import job_estimate
+from grading.services.estimate import reservation_for
+from tests.factories import allowance_leave, copy_with_pages, exam_with_bareme
+from usage.selectors import usage_summary
+from usage.services import usage_plan_set
+from usage.tiers import Tier
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def exam(teacher):
+    exam = exam_with_bareme(owner=teacher, questions=2, title="Contrôle de fractions")
+    for name in ("Ada", "Béa", "Cid"):
+        copy_with_pages(exam, pages=1, label=name, text=f"copie de {name}")
+    return exam
+
+
+def _room_for(exam, copies: int) -> int:
+    return reservation_for(job_estimate(exam=exam).lines[:copies])
+
+
+def _statuses(exam) -> list[str]:
+    return list(exam.copies.order_by("pk").values_list("status", flat=True))
+
+
+def _launch(client, teacher, exam, capture, language: str) -> None:
+    teacher.language = language
+    teacher.save(update_fields=["language"])
+    with capture(execute=True):
+        assert client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"}).status_code == 302
+
+
+def _finished(language: str) -> list[str]:
+    """The bodies of the job-finished emails, in order, on one line each."""
+    marker = {"fr": "est terminée", "en": "is finished"}[language]
+    return [" ".join(m.body.split()) for m in mail.outbox if marker in m.body]
+
+
+FREE = {
+    "fr": "2 copies attendent que votre allocation le permette. Elles partiront d'elles-mêmes après un "
+    "changement d'offre.",
+    "en": "2 copies are waiting for your allowance. They will start by themselves after a change of plan.",
+}
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_free_teacher_is_promised_no_renewal(
+    owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks, language
+):
+    allowance_leave(teacher, _room_for(exam, 1))
+    _launch(owner_client, teacher, exam, django_capture_on_commit_callbacks, language)
+    assert _statuses(exam) == ["done", "deferred", "deferred"]
+    [body] = _finished(language)
+    assert FREE[language] in body
+    assert "renouvellement" not in body and "renews" not in body
+
+
+PAID = {
+    "fr": "2 copies attendent que votre allocation le permette. Elles partiront d'elles-mêmes au "
+    "renouvellement de l'allocation le {date} ou après un changement d'offre.",
+    "en": "2 copies are waiting for your allowance. They will start by themselves when the allowance renews "
+    "on {date} or after a change of plan.",
+}
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_paid_teacher_is_told_the_renewal_date(
+    owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks, language
+):
+    usage_plan_set(user=teacher, tier=Tier.ESSENTIEL)  # renews each calendar month
+    allowance_leave(teacher, _room_for(exam, 1))
+    _launch(owner_client, teacher, exam, django_capture_on_commit_callbacks, language)
+    assert _statuses(exam) == ["done", "deferred", "deferred"]
+    with translation.override(language):
+        renewal = date_format(timezone.localtime(usage_summary(user=teacher).period_end), "DATE_FORMAT")
+    [body] = _finished(language)
+    assert PAID[language].format(date=renewal) in body
+
+
+RESTARTED = {
+    "fr": "1 copie qui attendait l'allocation repart maintenant.",
+    "en": "1 copy that was waiting for the allowance starts again now.",
+}
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_the_copy_the_jobs_end_starts_again_is_not_counted_as_waiting(
+    owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks, language
+):
+    # Two copies reserve their worst case and spend less: their job's end starts the third.
+    allowance_leave(teacher, _room_for(exam, 3) - 1)
+    _launch(owner_client, teacher, exam, django_capture_on_commit_callbacks, language)
+    assert _statuses(exam) == ["done"] * 3
+    first, second = _finished(language)
+    assert RESTARTED[language] in first
+    assert "le permette" not in first and "waiting for your allowance" not in first
+    assert RESTARTED[language] not in second and "le permette" not in second
