@@ -210,13 +210,13 @@ def test_the_finished_email_words_the_waiting_copies_as_the_page_does(
     language,
     waiting,
 ):
-    school.allowance_tokens = _room_for(exam, 1)  # exactly one copy of three
+    school.allowance_tokens = room_for(exam, 1)  # exactly one copy of three
     school.save(update_fields=["allowance_tokens"])
     school_teacher.language = language
     school_teacher.save(update_fields=["language"])
     with django_capture_on_commit_callbacks(execute=True):
         _start(owner_client, exam)
-    assert _statuses(exam) == ["done", "deferred", "deferred"]
+    assert copy_statuses(exam) == ["done", "deferred", "deferred"]
     with translation.override(language):
         renewal = date_format(timezone.localtime(usage_summary(user=school_teacher).period_end), "DATE_FORMAT")
     [email] = mail.outbox

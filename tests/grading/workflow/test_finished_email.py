@@ -12,9 +12,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 
-from grading.services import job_estimate
-from grading.services.estimate import reservation_for
 from tests.factories import allowance_leave, copy_with_pages, exam_with_bareme
+from tests.grading.helpers import copy_statuses, room_for
 from usage.selectors import usage_summary
 from usage.services import usage_plan_set
 from usage.tiers import Tier
@@ -28,14 +27,6 @@ def exam(teacher):
     for name in ("Ada", "Béa", "Cid"):
         copy_with_pages(exam, pages=1, label=name, text=f"copie de {name}")
     return exam
-
-
-def _room_for(exam, copies: int) -> int:
-    return reservation_for(job_estimate(exam=exam).lines[:copies])
-
-
-def _statuses(exam) -> list[str]:
-    return list(exam.copies.order_by("pk").values_list("status", flat=True))
 
 
 def _launch(client, teacher, exam, capture, language: str) -> None:
@@ -62,9 +53,9 @@ FREE = {
 def test_free_teacher_is_promised_no_renewal(
     owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks, language
 ):
-    allowance_leave(teacher, _room_for(exam, 1))
+    allowance_leave(teacher, room_for(exam, 1))
     _launch(owner_client, teacher, exam, django_capture_on_commit_callbacks, language)
-    assert _statuses(exam) == ["done", "deferred", "deferred"]
+    assert copy_statuses(exam) == ["done", "deferred", "deferred"]
     [body] = _finished(language)
     assert FREE[language] in body
     assert "renouvellement" not in body and "renews" not in body
@@ -83,9 +74,9 @@ def test_paid_teacher_is_told_the_renewal_date(
     owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks, language
 ):
     usage_plan_set(user=teacher, tier=Tier.ESSENTIEL)  # renews each calendar month
-    allowance_leave(teacher, _room_for(exam, 1))
+    allowance_leave(teacher, room_for(exam, 1))
     _launch(owner_client, teacher, exam, django_capture_on_commit_callbacks, language)
-    assert _statuses(exam) == ["done", "deferred", "deferred"]
+    assert copy_statuses(exam) == ["done", "deferred", "deferred"]
     with translation.override(language):
         renewal = date_format(timezone.localtime(usage_summary(user=teacher).period_end), "DATE_FORMAT")
     [body] = _finished(language)
@@ -103,9 +94,9 @@ def test_the_copy_the_jobs_end_starts_again_is_not_counted_as_waiting(
     owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks, language
 ):
     # Two copies reserve their worst case and spend less: their job's end starts the third.
-    allowance_leave(teacher, _room_for(exam, 3) - 1)
+    allowance_leave(teacher, room_for(exam, 3) - 1)
     _launch(owner_client, teacher, exam, django_capture_on_commit_callbacks, language)
-    assert _statuses(exam) == ["done"] * 3
+    assert copy_statuses(exam) == ["done"] * 3
     first, second = _finished(language)
     assert RESTARTED[language] in first
     assert "le permette" not in first and "waiting for your allowance" not in first
