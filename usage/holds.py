@@ -190,9 +190,13 @@ def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
         return Hold.GRANTED
 
 
-def _settle(*, key: str, outcome: str, with_units: bool) -> bool:
+def _outcome_check(outcome: str) -> None:
     if outcome and outcome not in Reservation.Outcome.values:
         raise ValueError(f"unknown outcome {outcome!r}")
+
+
+def _settle(*, key: str, outcome: str, with_units: bool) -> bool:
+    _outcome_check(outcome)
     # What it spent: its own ledger rows, and for a job those of its units (its copies' holds,
     # against which its calls are recorded), so that its line shows what they all spent.
     spent: Combinable = _spent()
@@ -225,8 +229,14 @@ def usage_unit_settle(*, pool_key: str, unit: str, outcome: str = "") -> bool:
     return _settle(key=unit_key(pool_key=pool_key, unit=unit), outcome=outcome, with_units=False)
 
 
-def usage_units_settle(*, pool_key: str, outcome: str = "") -> int:
-    """Settles every unit of a job still held (its copies all ended). Returns how many."""
+def usage_units_settle(*, pool_key: str, outcome: str = "", units: Sequence[str] | None = None) -> int:
+    """Settles, in one statement, every unit of a job still held (its copies all ended), or
+    those of `units` (copies stopped before their first call: what the start gave them goes
+    back). Each to what it spent. Returns how many."""
+    _outcome_check(outcome)
     held = Reservation.objects.filter(key__startswith=f"{pool_key}:", state=Reservation.State.HELD)
-    keys = held.values_list("key", flat=True)
-    return sum(_settle(key=key, outcome=outcome, with_units=False) for key in keys)
+    if units is not None:
+        held = held.filter(key__in=[unit_key(pool_key=pool_key, unit=unit) for unit in units])
+    return held.update(
+        state=Reservation.State.SETTLED, settled_at=timezone.now(), outcome=outcome, tokens_used=_spent()
+    )

@@ -26,7 +26,6 @@ from usage.services import (
     QuotaExceeded,
     usage_reserve,
     usage_settle,
-    usage_unit_settle,
     usage_units_prehold,
     usage_units_settle,
 )
@@ -226,10 +225,11 @@ def job_cancel(*, job: GradingJob) -> bool:
         job.copies.filter(pk__in=[pk for pk, _attempt in queued]).update(status=Copy.Status.CANCELLED, updated_at=now)
         # What the start gave them for their first round (usage_units_prehold) goes back now; copies
         # in flight settle theirs when their call ends.
-        for pk, attempt in queued:
-            usage_unit_settle(
-                pool_key=job.reservation_key, unit=copy_unit_of(copy_id=pk, attempt=attempt), outcome="cancelled"
-            )
+        usage_units_settle(
+            pool_key=job.reservation_key,
+            outcome="cancelled",
+            units=[copy_unit_of(copy_id=pk, attempt=attempt) for pk, attempt in queued],
+        )
         # The teacher stopped the exam's grading: the copies a partial launch left waiting stop too
         # (else the next plan change would start them behind the teacher's back).
         job.exam.copies.filter(status=Copy.Status.DEFERRED).update(status=Copy.Status.CANCELLED, updated_at=now)

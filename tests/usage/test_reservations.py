@@ -286,6 +286,27 @@ def test_settling_a_job_settles_its_units_still_held(teacher):
     assert usage_summary(user=teacher).reserved == 27_000  # the job's own reservation, not settled here
 
 
+@pytest.mark.django_db
+def test_settling_some_units_settles_those_still_held_each_to_what_it_spent(teacher, spend):
+    usage_reserve(user=teacher, key="job-1", tokens=30_000)
+    for n in range(4):
+        usage_hold(pool_key="job-1", unit=f"c{n}:1", need=1_000)
+    spend(teacher, 300, reservation_key="job-1:c1:1")
+    usage_unit_settle(pool_key="job-1", unit="c0:1")
+
+    assert usage_units_settle(pool_key="job-1", outcome="cancelled", units=["c0:1", "c1:1", "c2:1"]) == 2
+
+    rows = {r.key: (r.state, r.outcome, r.tokens_used) for r in Reservation.objects.filter(key__contains=":")}
+    assert rows == {
+        "job-1:c0:1": ("settled", "", 0),  # settled before: left as it was
+        "job-1:c1:1": ("settled", "cancelled", 300),
+        "job-1:c2:1": ("settled", "cancelled", 0),
+        "job-1:c3:1": ("held", "", 0),  # not named: still held
+    }
+    with pytest.raises(ValueError, match="unknown outcome"):
+        usage_units_settle(pool_key="job-1", outcome="lost")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_units_holding_at_once_on_many_threads_never_exceed_the_allowance(teacher, spend):
     spend(teacher, TIER_LIMITS[Tier.FREE] - 50_000)
