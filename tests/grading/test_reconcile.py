@@ -344,3 +344,30 @@ def test_a_round_within_a_third_of_a_lease_of_its_take_goes_on_without_taking_it
 
     assert outcome == Copy.Status.DONE and len(llm_server.requests) == 2  # the round and its repair
     assert len(taken) == 1 + takes  # the start's take, then the first round's when 10 s had passed
+
+
+def test_a_launch_sends_its_copies_to_the_broker_in_one_round_trip(
+    llm_server, exam, teacher, django_capture_on_commit_callbacks, monkeypatch
+):
+    """A class's messages go in one Redis pipeline, every copy's message in it (counted on the
+    wire: the commands the connection sends, wrapped, not replaced)."""
+    from redis.connection import Connection
+
+    copies = [copy_with_pages(exam, pages=1) for _ in range(5)]
+    sent: list[int] = []
+    send = Connection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        chunks = [command] if isinstance(command, (bytes, str)) else list(command)
+        data = b"".join(chunk if isinstance(chunk, bytes) else chunk.encode() for chunk in chunks)
+        if b"LPUSH" in data:
+            sent.append(data.count(b"LPUSH"))
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counted)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.job_start(exam=exam, user=teacher)
+    monkeypatch.undo()
+
+    assert sent == [5]  # one round trip carrying the five messages
+    assert broker_copy_ids(delivered_within=60) == {copy.pk for copy in copies}
