@@ -14,7 +14,8 @@
   the missing ones of a whole exam, drafted by a task.
 - estimate: what a job will cost, each slot's checked model.
 - jobs: start (all copies, or those the allowance takes), re-run, cancel, finalize.
-- deferred: copies a partial launch left waiting, started when the allowance comes back.
+- deferred: copies a partial launch left waiting, started when the allowance comes back; waiting:
+  what the exam page and the job-finished email say of them (one count for both).
 - reconcile, leases, broker: copies whose task is gone (dead worker, lost message) graded again.
 - copy_grading: one copy through the engine (the copy task's service); grade_writing: its grades
   written (the teacher's edits and calibration grades kept).
@@ -125,6 +126,7 @@ from .uploads import (
     student_label_from_filename,
     thumbnail_key,
 )
+from .waiting import WaitingNote, waiting_note
 
 __all__ = [
     "exam_appreciations_start",
@@ -242,4 +244,6 @@ __all__ = [
     "subject_page_jpeg",
     "subject_pages_get",
     "thumbnail_key",
+    "WaitingNote",
+    "waiting_note",
 ]

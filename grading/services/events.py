@@ -18,18 +18,15 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from accounts.services import user_email_send, user_language_override
-from core.errors import ApplicationError
 from core.realtime import realtime_coalesce, realtime_coalesced_take, realtime_group_name, realtime_send
-from usage.selectors import UsageSummary, usage_bar_html, usage_exam_cost, usage_summary
+from usage.selectors import usage_bar_html, usage_exam_cost, usage_summary
 
 from ..models import Copy, Exam, GradingJob
+from ..selectors.exams import exam_running_job
 from ..selectors.progress import progress_delta_html
-from .estimate import job_estimate
-from .waiting import waiting_sentence, waiting_start_sentence
+from .waiting import waiting_note
 
 logger = logging.getLogger(__name__)
 
@@ -76,40 +73,6 @@ def progress_push(exam: Exam, *, copies: Iterable[int] = (), final: bool = False
         logger.exception("progress event failed", extra={"exam": exam.pk})
 
 
-def _deferred_sentences(*, exam: Exam, summary: UsageSummary) -> list[str]:
-    """The copies a partial launch left waiting (not in this job), as the exam page words them
-    (services.waiting). What this job gave back may start some of them as it ends
-    (grading.receivers, allowance_released), after this email is built: those the allowance takes
-    now, by the resume's own rule (job_start's `partial`), are told as starting, not as waiting."""
-    waiting = list(exam.copies.filter(status=Copy.Status.DEFERRED).order_by("id").values_list("pk", flat=True))
-    if not waiting:
-        return []
-    try:
-        started = job_estimate(exam=exam, copy_ids=waiting).fitting(summary.remaining)
-    except ApplicationError:  # a model misconfigured: the resume will not start them either
-        started = 0
-    sentences = []
-    if started:
-        sentences.append(
-            ngettext(
-                "%(count)s copie qui attendait l'allocation repart maintenant.",
-                "%(count)s copies qui attendaient l'allocation repartent maintenant.",
-                started,
-            )
-            % {"count": started}
-        )
-    still = len(waiting) - started
-    if still:
-        sentences.append(waiting_sentence(summary=summary, count=still))
-        sentences.append(waiting_start_sentence(summary=summary, count=still, running=False))
-        if summary.school:
-            sentences.append(
-                _("Contactez l'administrateur de votre établissement : %(school_contact)s.")
-                % {"school_contact": summary.school_contact}
-            )
-    return sentences
-
-
 def job_finished_notify(*, job: GradingJob) -> bool:
     """Sends the job-finished email in the teacher's language. False when they opted out."""
     user = job.created_by
@@ -129,8 +92,10 @@ def job_finished_notify(*, job: GradingJob) -> bool:
     }
     summary = usage_summary(user=exam.owner)  # a school's teacher asks its admin, never for a plan
     context |= {"school": summary.school, "school_contact": summary.school_contact}
+    # The copies a partial launch left waiting, as the exam page counts them (services.waiting).
+    running = exam_running_job(exam=exam)  # another of its jobs: they cannot start before it ends
     with user_language_override(user):
-        context["deferred_note"] = " ".join(_deferred_sentences(exam=exam, summary=summary))
+        context["waiting"] = waiting_note(exam=exam, summary=summary, running=running)
     try:
         user_email_send(user=user, template_name="grading/email/job_finished.txt", context=context)
     except Exception:

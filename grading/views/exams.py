@@ -24,7 +24,6 @@ from ..forms import ExamForm, QuestionForm, SplitForm
 from ..models import Copy, Exam
 from ..validation import pdf_limits
 from .calibration import calibration_panel_context
-from .deferred import deferred_note
 
 DASHBOARD_PAGE_SIZE = 20
 
@@ -155,9 +154,7 @@ def grading_panel_context(
     context["pages_pending"] = selectors.exam_pages_pending(exam=exam)
     context["running_job"] = selectors.exam_running_job(exam=exam)
     # After a partial launch, one note says what runs, what waits and why, instead of the estimate's.
-    context["deferred_note"] = deferred_note(
-        exam=exam, summary=summary, estimate=context["estimate"], running_job=context["running_job"]
-    )
+    context["deferred_note"] = services.waiting_note(exam=exam, summary=summary, running=context["running_job"])
     context["progress_html"] = selectors.progress_html(exam=exam, oob=False)
     context["agreement"] = selectors.exam_agreement(exam=exam)
     context |= calibration_panel_context(exam)

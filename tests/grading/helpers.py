@@ -48,6 +48,16 @@ def room_for(exam, copies: int) -> int:
     return reservation_for(job_estimate(exam=exam).lines[:copies])
 
 
+def fractions_exam(owner, names=("Ada", "Béa", "Cid")):
+    """The partial-launch tests' exam: two questions, a one-page copy a name (« copie de <name> »)."""
+    from tests.factories import copy_with_pages, exam_with_bareme
+
+    exam = exam_with_bareme(owner=owner, questions=2, title="Contrôle de fractions")
+    for name in names:
+        copy_with_pages(exam, pages=1, label=name, text=f"copie de {name}")
+    return exam
+
+
 def copy_statuses(exam) -> list[str]:
     """The exam's copies' statuses, in upload order."""
     return list(exam.copies.order_by("pk").values_list("status", flat=True))

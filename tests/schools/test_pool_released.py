@@ -1,7 +1,7 @@
 """A school's pool is shared: a colleague's job that ends (finished or cancelled) gives back what
 it held and did not spend, and a teacher's copies waiting on that pool start by themselves
 (services.deferred.released_resume_soon). The exam page says it in one note naming the school
-and its admin (grading.views.deferred). Through the real views, the engine (tasks run eagerly on
+and its admin (grading.services.waiting). Through the real views, the engine (tasks run eagerly on
 commit) and the scripted LLM server."""
 
 from __future__ import annotations
