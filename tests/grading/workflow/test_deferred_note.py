@@ -1,4 +1,4 @@
-"""After a partial launch the exam page says one thing (grading.views.deferred): how many copies
+"""After a partial launch the exam page says one thing (grading.services.waiting): how many copies
 are graded or being graded, how many wait for the allowance and why, and what starts them —
 never the pre-launch estimate's « permet de corriger 1 copie sur 3 : les 2 autres attendront »
 beside « 3 copies attendent ». And the waiting copies start by themselves when a job gives back
@@ -21,7 +21,7 @@ from django.utils.formats import date_format
 from grading.models import GradingJob
 from grading.services import deferred_resume_all
 from tests.factories import allowance_leave, copy_with_pages, exam_with_bareme
-from tests.grading.helpers import copy_statuses, room_for
+from tests.grading.helpers import copy_statuses, fractions_exam, room_for
 from usage.models import Reservation, UsageRecord
 from usage.selectors import month_start, usage_summary
 from usage.services import usage_plan_set, usage_reservations_expire
@@ -29,15 +29,10 @@ from usage.tiers import Tier
 
 pytestmark = pytest.mark.django_db
 
-NAMES = ("Ada", "Béa", "Cid")
-
 
 @pytest.fixture
 def exam(teacher):
-    exam = exam_with_bareme(owner=teacher, questions=2, title="Contrôle de fractions")
-    for name in NAMES:
-        copy_with_pages(exam, pages=1, label=name, text=f"copie de {name}")
-    return exam
+    return fractions_exam(teacher)
 
 
 def _page(client, exam, teacher, language: str = "fr") -> str:
@@ -153,6 +148,17 @@ def test_while_the_partial_job_runs_the_page_says_what_runs_and_what_waits_witho
     assert 'data-testid="estimate-copies"' not in page  # no launch to come while one runs
 
 
+def _two_waiting_then_a_new_month(client, teacher, exam, capture) -> None:
+    """A paid plan's partial launch leaves two copies waiting; then the month turns: what was
+    spent belongs to the previous one, and the beat has not run yet."""
+    usage_plan_set(user=teacher, tier=Tier.ESSENTIEL)
+    allowance_leave(teacher, room_for(exam, 1))
+    _launch(client, exam, capture)
+    assert copy_statuses(exam) == ["done", "deferred", "deferred"]
+    last_month = month_start(month_start(timezone.now()) - timedelta(days=1))
+    UsageRecord.objects.filter(user=teacher).update(created_at=last_month)
+
+
 @pytest.mark.parametrize(
     ("language", "note"),
     [
@@ -171,14 +177,7 @@ def test_while_the_partial_job_runs_the_page_says_what_runs_and_what_waits_witho
 def test_room_back_before_the_beat_saw_it_says_so_in_the_same_note(
     owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks, language, note
 ):
-    usage_plan_set(user=teacher, tier=Tier.ESSENTIEL)
-    allowance_leave(teacher, room_for(exam, 1))
-    _launch(owner_client, exam, django_capture_on_commit_callbacks)
-    assert copy_statuses(exam) == ["done", "deferred", "deferred"]
-
-    # The month turns: what was spent belongs to the previous one; the beat has not run yet.
-    last_month = month_start(month_start(timezone.now()) - timedelta(days=1))
-    UsageRecord.objects.filter(user=teacher).update(created_at=last_month)
+    _two_waiting_then_a_new_month(owner_client, teacher, exam, django_capture_on_commit_callbacks)
     page = _page(owner_client, exam, teacher, language)
     assert _notes(page) == {"deferred-note": note}
     assert 'data-testid="start"' in page
@@ -187,6 +186,19 @@ def test_room_back_before_the_beat_saw_it_says_so_in_the_same_note(
         assert deferred_resume_all() == 2
     assert copy_statuses(exam) == ["done"] * 3
     assert _notes(_page(owner_client, exam, teacher, language)) == {}
+
+
+@pytest.mark.parametrize("short", [0, 1])
+def test_the_note_says_the_allowance_takes_a_waiting_copy_exactly_when_the_resume_starts_it(
+    owner_client, teacher, exam, llm_server, eager_celery, django_capture_on_commit_callbacks, short
+):
+    _two_waiting_then_a_new_month(owner_client, teacher, exam, django_capture_on_commit_callbacks)
+    # Another exam's call leaves room for the first waiting copy, or a token less.
+    allowance_leave(teacher, room_for(exam, 1) - short)
+    note = _notes(_page(owner_client, exam, teacher))["deferred-note"]
+    assert ("L'allocation en permet maintenant 1 :" in note) == (not short)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deferred_resume_all() == (0 if short else 1)
 
 
 def test_not_a_single_copy_fits_and_nothing_waits(owner_client, teacher, exam, llm_server):
