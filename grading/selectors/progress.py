@@ -4,40 +4,95 @@ The full block (`progress_html`) renders the exam page and answers a websocket (
 an event sends `progress_delta_html`: the summary (counters counted by the database) and the
 rows of the copies that changed, so its cost does not depend on the size of the class. Both
 render the same partials, so a reload shows exactly what the live page showed.
+
+The counters are the latest job's; when that job did not take every copy of the exam (a
+calibration round, a selection, a partial launch, one copy graded again), a sentence says where
+the whole exam stands, else « 3 copies traitées sur 3 » read as "the exam is graded".
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef, Q
 from django.template.loader import render_to_string
+from django.utils.translation import ngettext
 
 from accounts.services import user_language_override
 from usage.selectors import usage_reservation_total_cost
 
-from ..models import Copy, Exam, GradingJob
+from ..models import Calibration, Copy, Exam, GradingJob
 
 SETTLED = (Copy.Status.DONE, Copy.Status.FAILED, Copy.Status.CANCELLED, Copy.Status.QUOTA_REACHED)
 ROW_FIELDS = ("status", "student_label", "failure_reason")
 
 
 def _latest_job(exam: Exam) -> GradingJob | None:
-    return exam.jobs.order_by("-started_at", "-pk").first()
+    """With `calibration_round`: it is the round's job (the last round's: an earlier one's is
+    never the latest job)."""
+    rounds = Calibration.objects.filter(job=OuterRef("pk"))
+    return exam.jobs.annotate(calibration_round=Exists(rounds)).order_by("-started_at", "-pk").first()
+
+
+def _exam_counts(exam: Exam, job: GradingJob, *, running: bool) -> dict[str, int]:
+    """The exam's copies by where they stand, in one read (each copy in one group only)."""
+    held = Exists(Calibration.objects.filter(copies=OuterRef("pk"), status=Calibration.Status.TEACHER))
+    free = Q(held=False)
+    moving = Q(status__in=(Copy.Status.GRADING, Copy.Status.VERIFYING))
+    if running:  # queued in a finished or cancelled job: waiting for a start, not in progress
+        moving |= Q(status=Copy.Status.QUEUED, job=job)
+    return exam.copies.annotate(held=held).aggregate(
+        total=Count("pk"),
+        calibration=Count("pk", filter=Q(held=True)),
+        done=Count("pk", filter=free & Q(status=Copy.Status.DONE)),
+        in_progress=Count("pk", filter=free & moving),
+        failed=Count("pk", filter=free & Q(status=Copy.Status.FAILED)),
+        deferred=Count("pk", filter=free & Q(status=Copy.Status.DEFERRED)),
+    )
+
+
+def exam_copies_sentence(counts: dict[str, int]) -> str:
+    """« Sur les 6 copies de l'examen : 3 corrigées, 3 restent à corriger. »"""
+    todo = counts["total"] - sum(counts[key] for key in ("calibration", "done", "in_progress", "failed", "deferred"))
+    words = {
+        "done": ngettext("%(count)s corrigée", "%(count)s corrigées", counts["done"]),
+        "in_progress": ngettext("%(count)s en cours", "%(count)s en cours", counts["in_progress"]),
+        "failed": ngettext("%(count)s en échec", "%(count)s en échec", counts["failed"]),
+        "calibration": ngettext(
+            "%(count)s attend vos notes de calibration",
+            "%(count)s attendent vos notes de calibration",
+            counts["calibration"],
+        ),
+        "deferred": ngettext(
+            "%(count)s en attente d'allocation", "%(count)s en attente d'allocation", counts["deferred"]
+        ),
+        "todo": ngettext("%(count)s reste à corriger", "%(count)s restent à corriger", todo),
+    }
+    amounts = {**counts, "todo": todo}
+    parts = [text % {"count": amounts[key]} for key, text in words.items() if amounts[key]]
+    return ngettext(
+        "Sur %(count)s copie de l'examen : %(parts)s.",
+        "Sur les %(count)s copies de l'examen : %(parts)s.",
+        counts["total"],
+    ) % {"count": counts["total"], "parts": ", ".join(parts)}
 
 
 def _summary(exam: Exam, job: GradingJob | None, counts: dict[str, int]) -> dict:
+    running = job is not None and job.status == GradingJob.Status.RUNNING
+    total = sum(counts.values())
+    exam_counts = _exam_counts(exam, job, running=running) if job is not None else None
     return {
         "exam": exam,
         "job": job,
-        "running": job is not None and job.status == GradingJob.Status.RUNNING,
-        "total": sum(counts.values()),
+        "running": running,
+        "calibration_round": job is not None and job.calibration_round,
+        # Said only when the job left copies of the exam out: a job of every copy says it all.
+        "exam_sentence": exam_copies_sentence(exam_counts) if exam_counts and exam_counts["total"] > total else "",
+        "total": total,
         "finished": sum(counts.get(status, 0) for status in SETTLED),
         "done": counts.get(Copy.Status.DONE, 0),
         "failed": counts.get(Copy.Status.FAILED, 0),
         "quota_reached": counts.get(Copy.Status.QUOTA_REACHED, 0),
-        # Left out of a partial launch: not in the job, waiting for the allowance.
-        "deferred": exam.copies.filter(status=Copy.Status.DEFERRED).count(),
         "in_progress": counts.get(Copy.Status.GRADING, 0) + counts.get(Copy.Status.VERIFYING, 0),
         # This job's calls (its reservation's), not every job's the exam had.
         "cost": usage_reservation_total_cost(key=job.reservation_key) if job and job.reservation_key else 0,
@@ -77,6 +132,6 @@ def progress_delta_context(*, exam: Exam, copy_ids: Iterable[int]) -> dict:
 
 def progress_delta_html(*, exam: Exam, copy_ids: Iterable[int] = ()) -> str:
     """What an event sends: the summary and the changed copies' rows, each swapped out of band."""
-    context = {**progress_delta_context(exam=exam, copy_ids=copy_ids), "delta": True}
-    with user_language_override(exam.owner):
+    with user_language_override(exam.owner):  # the exam's sentence is worded in the context
+        context = {**progress_delta_context(exam=exam, copy_ids=copy_ids), "delta": True}
         return render_to_string("grading/progress.html#progress-delta", context)

@@ -4,9 +4,11 @@ only, coalesced per exam; the page's full block rendered only when it (re)connec
 from __future__ import annotations
 
 import asyncio
+import html
 import math
 import re
 import time
+from decimal import Decimal
 
 import pytest
 import websockets
@@ -185,3 +187,35 @@ def test_a_job_graded_by_a_real_worker_streams_its_progress_and_a_reload_shows_t
         assert _text(shown[f"copy-status-{copy.pk}"]) in _text(full)
         assert "Terminée" in shown[f"copy-status-{copy.pk}"]
     assert progress_context(exam=exam)["done"] == 3
+
+
+def test_a_calibration_rounds_live_progress_says_where_the_exam_stands_as_a_reload_does(
+    asgi_server, llm_server, teacher, tmp_path
+):
+    # Six copies, a round of three: « 3 copies traitées sur 3 » alone read as "the exam is graded".
+    exam = exam_with_bareme(owner=teacher, questions=1)
+    for n in range(6):
+        copy_with_pages(exam, pages=1, label=f"Élève {n}")
+    calibration = services.calibration_create(exam=exam, count=3)
+    question = exam.questions.get()
+    points = {(copy.pk, question.pk): Decimal("1") for copy in calibration.copies.all()}
+    worker = celery_worker_start(tmp_path, **roles_env(llm_server))
+    try:
+        messages = asyncio.run(
+            _collect(
+                _url(asgi_server, exam),
+                _cookie(teacher),
+                lambda: services.calibration_submit(calibration=calibration, user=teacher, points=points),
+                until=lambda received: 'id="usage-bar"' in received[-1],  # only the final event has it
+            )
+        )
+    finally:
+        worker.stop()
+
+    assert GradingJob.objects.get(exam=exam).status == GradingJob.Status.FINISHED, worker.log()[-3000:]
+    assert any("Tour de calibration en cours" in m for m in messages)
+    final = html.unescape(_text(_roots(messages[-1])["progress-summary"]))
+    assert "Tour de calibration terminé : 3 copies traitées sur 3." in final
+    assert "Sur les 6 copies de l'examen : 3 corrigées, 3 restent à corriger." in final
+    assert "Correction terminée" not in final
+    assert final in html.unescape(_text(progress_html(exam=exam, oob=False)))

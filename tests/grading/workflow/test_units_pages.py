@@ -82,8 +82,8 @@ def test_the_progress_and_the_email_read_in_euros_and_count_the_waiting_copies(t
     waiting.status = "deferred"
     waiting.save(update_fields=["status"])
     for language, cost, deferred in (
-        ("fr", _euros(total, "fr", 4), "1 copie en attente d'allocation"),
-        ("en", _euros(total, "en", 4), "1 copy waiting for allowance"),
+        ("fr", _euros(total, "fr", 4), "Sur les 3 copies de l'examen : 2 corrigées, 1 en attente d'allocation."),
+        ("en", _euros(total, "en", 4), "Of the exam's 3 copies: 2 graded, 1 waiting for allowance."),
     ):
         graded.owner.language = language  # the fragment pushed by a worker speaks the owner's
         graded.owner.save(update_fields=["language"])
