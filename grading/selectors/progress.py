@@ -13,6 +13,7 @@ the whole exam stands, else « 3 copies traitées sur 3 » read as "the exam is 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Count, Exists, OuterRef, Q
 from django.template.loader import render_to_string
@@ -26,8 +27,16 @@ from ..models import Calibration, Copy, Exam, GradingJob
 SETTLED = (Copy.Status.DONE, Copy.Status.FAILED, Copy.Status.CANCELLED, Copy.Status.QUOTA_REACHED)
 ROW_FIELDS = ("status", "student_label", "failure_reason")
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
-def _latest_job(exam: Exam) -> GradingJob | None:
+    class CalibrationRound(TypedDict):
+        calibration_round: bool
+
+    LatestJob = WithAnnotations[GradingJob, CalibrationRound]
+
+
+def _latest_job(exam: Exam) -> LatestJob | None:
     """With `calibration_round`: it is the round's job (the last round's: an earlier one's is
     never the latest job)."""
     rounds = Calibration.objects.filter(job=OuterRef("pk"))
@@ -77,7 +86,7 @@ def exam_copies_sentence(counts: dict[str, int]) -> str:
     ) % {"count": counts["total"], "parts": ", ".join(parts)}
 
 
-def _summary(exam: Exam, job: GradingJob | None, counts: dict[str, int]) -> dict:
+def _summary(exam: Exam, job: LatestJob | None, counts: dict[str, int]) -> dict:
     running = job is not None and job.status == GradingJob.Status.RUNNING
     total = sum(counts.values())
     exam_counts = _exam_counts(exam, job, running=running) if job is not None else None

@@ -81,11 +81,15 @@ def test_copies_set_aside_for_calibration_are_said_to_wait_for_the_teachers_grad
     owner_client, teacher, exam, eager_celery, django_capture_on_commit_callbacks
 ):
     _start(owner_client, exam, django_capture_on_commit_callbacks, copy=_ids(exam, "Abel", "Basile"))
-    owner_client.post(reverse("calibration_create", args=[exam.pk]), {"count": "3", "copy": _ids(exam, "Chloé", "Diane", "Emma")})
+    owner_client.post(
+        reverse("calibration_create", args=[exam.pk]), {"count": "3", "copy": _ids(exam, "Chloé", "Diane", "Emma")}
+    )
 
     line = _line(owner_client, exam, teacher)
     assert "Correction terminée : 2 copies traitées sur 2." in line
-    assert "Sur les 6 copies de l'examen : 2 corrigées, 3 attendent vos notes de calibration, 1 reste à corriger." in line
+    assert (
+        "Sur les 6 copies de l'examen : 2 corrigées, 3 attendent vos notes de calibration, 1 reste à corriger." in line
+    )
     line = _line(owner_client, exam, teacher, "en")
     assert "Of the exam's 6 copies: 2 graded, 3 await your calibration grades, 1 still to grade." in line
 
@@ -103,7 +107,9 @@ def test_one_copy_graded_again_is_told_against_the_whole_exam(
     with django_capture_on_commit_callbacks() as on_commit:  # started, its task not run yet
         owner_client.post(reverse("copy_regrade", args=[emma.pk]))
     line = _line(owner_client, exam, teacher)
-    assert "Correction en cours : 0 copies traitées sur 1. Sur les 6 copies de l'examen : 5 corrigées, 1 en cours." in line
+    assert (
+        "Correction en cours : 0 copies traitées sur 1. Sur les 6 copies de l'examen : 5 corrigées, 1 en cours." in line
+    )
     with django_capture_on_commit_callbacks(execute=True):
         for callback in on_commit:  # its task, as a worker runs it
             callback()
@@ -118,7 +124,10 @@ def test_a_selection_of_all_copies_but_one_says_the_one_left(
 ):
     _start(owner_client, exam, django_capture_on_commit_callbacks, copy=_ids(exam, *NAMES[:5]))
     line = _line(owner_client, exam, teacher)
-    assert "Correction terminée : 5 copies traitées sur 5. Sur les 6 copies de l'examen : 5 corrigées, 1 reste à corriger." in line
+    assert (
+        "Correction terminée : 5 copies traitées sur 5. "
+        "Sur les 6 copies de l'examen : 5 corrigées, 1 reste à corriger." in line
+    )
 
 
 def test_a_partial_launch_says_the_copies_waiting_for_the_allowance(
@@ -128,7 +137,10 @@ def test_a_partial_launch_says_the_copies_waiting_for_the_allowance(
     with django_capture_on_commit_callbacks() as on_commit:  # started, its tasks not run yet
         owner_client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"})
     line = _line(owner_client, exam, teacher)
-    assert "Correction en cours : 0 copies traitées sur 2. Sur les 6 copies de l'examen : 2 en cours, 4 en attente d'allocation." in line
+    assert (
+        "Correction en cours : 0 copies traitées sur 2. "
+        "Sur les 6 copies de l'examen : 2 en cours, 4 en attente d'allocation." in line
+    )
     with django_capture_on_commit_callbacks(execute=True):
         for callback in on_commit:
             callback()
@@ -136,6 +148,11 @@ def test_a_partial_launch_says_the_copies_waiting_for_the_allowance(
     assert copy_statuses(exam) == ["done"] * 2 + ["deferred"] * 4
 
     line = _line(owner_client, exam, teacher)
-    assert "Correction terminée : 2 copies traitées sur 2. Sur les 6 copies de l'examen : 2 corrigées, 4 en attente d'allocation." in line
+    assert (
+        "Correction terminée : 2 copies traitées sur 2. "
+        "Sur les 6 copies de l'examen : 2 corrigées, 4 en attente d'allocation." in line
+    )
     line = _line(owner_client, exam, teacher, "en")
-    assert "Grading finished: 2 of 2 copies processed. Of the exam's 6 copies: 2 graded, 4 waiting for allowance." in line
+    assert (
+        "Grading finished: 2 of 2 copies processed. Of the exam's 6 copies: 2 graded, 4 waiting for allowance." in line
+    )
