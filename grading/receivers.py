@@ -10,7 +10,7 @@ from django.dispatch import receiver
 from accounts.models import School, SchoolMembership
 from usage.services import allowance_changed, allowance_released
 
-from .engine.llm import llm_warm
+from .engine.warmup import llm_warm
 from .services.deferred import deferred_resume_soon, released_resume_soon, school_deferred_resume_soon
 
 

@@ -13,7 +13,6 @@ task owns the retry policy (backoff + jitter, bounded under the broker visibilit
 
 from __future__ import annotations
 
-import gc
 import os
 import threading
 import time
@@ -179,33 +178,6 @@ def _litellm():
     litellm._async_failure_callback = []
     litellm.turn_off_message_logging = True
     return litellm
-
-
-def _warm() -> None:
-    litellm = _litellm()
-    # What a call loads the first time (litellm's request path, about 60 modules; the HTTP client's
-    # transport), loaded now by a call litellm answers itself (mock_response: no provider is
-    # asked, nothing is spent), so that it is frozen below with the rest.
-    litellm.completion(model="gpt-4o-mini", messages=[{"role": "user", "content": "."}], mock_response="{}")
-    import httpcore  # noqa: F401
-
-    # What the worker loaded to run (Django, litellm's model tables, pydantic's schemas: objects
-    # that live as long as the process) leaves the garbage collector's passes: a full pass walked
-    # them all while every thread of the process waited, 0.4-1.2 s in the middle of a class on
-    # these 2-core machines (issue 18, make bench with gc.callbacks). Only what comes later is
-    # collected; what is frozen is never freed, and it is the process's lifetime baggage anyway.
-    gc.collect()
-    gc.freeze()
-
-
-def llm_warm() -> threading.Thread:
-    """Imports litellm on a thread of its own (seconds, up to ~20 s on a loaded machine): a
-    grading worker does it as soon as it is ready, so the first copy of the day does not wait
-    for it with its job at 0/N; then takes what the process holds out of the garbage collector's
-    full passes (gc.freeze)."""
-    thread = threading.Thread(target=_warm, name="litellm-warm", daemon=True)
-    thread.start()
-    return thread
 
 
 def _classify(exc: Exception) -> EngineError:

@@ -122,7 +122,8 @@ import gc, json, os
 import django
 django.setup()
 from grading.engine.config import RoleConfig
-from grading.engine.llm import _litellm, llm_complete, llm_warm
+from grading.engine.llm import _litellm, llm_complete
+from grading.engine.warmup import llm_warm
 thread = llm_warm()
 assert thread.daemon and thread.name == "litellm-warm"
 thread.join(timeout=300)
