@@ -242,6 +242,10 @@ class GradingJob(StatusTransitions, models.Model):
     reservation_key = models.CharField(max_length=64, blank=True)
     started_at = models.DateTimeField(_("lancé le"), auto_now_add=True)
     finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
+    # Started by a copy the teacher sent back from its page (services.copy_rerun; copies sent back
+    # while it runs join it): their pages say how it went, no « correction terminée » email
+    # (services.events.job_finished_notify).
+    regrade = models.BooleanField(_("une copie corrigée à nouveau"), default=False)
 
     class Meta:
         ordering = ["-started_at"]

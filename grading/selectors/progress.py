@@ -86,17 +86,33 @@ def exam_copies_sentence(counts: dict[str, int]) -> str:
     ) % {"count": counts["total"], "parts": ", ".join(parts)}
 
 
+def _exam_sentence(exam: Exam, job: GradingJob, *, total: int, running: bool) -> str:
+    """Where the whole exam stands, said only when `job` (of `total` copies) left copies of the
+    exam out: a job of every copy says it all (""). Worded in the active language."""
+    counts = _exam_counts(exam, job, running=running)
+    return exam_copies_sentence(counts) if counts["total"] > total else ""
+
+
+def job_scope(*, job: GradingJob) -> dict:
+    """What the job-finished email says beside `job`'s own counts, as the exam page says it:
+    whether it was a calibration round, and the exam's sentence ("" for a job of every copy)."""
+    return {
+        "calibration_round": Calibration.objects.filter(job=job).exists(),
+        "exam_sentence": _exam_sentence(
+            job.exam, job, total=job.copies.count(), running=job.status == GradingJob.Status.RUNNING
+        ),
+    }
+
+
 def _summary(exam: Exam, job: LatestJob | None, counts: dict[str, int]) -> dict:
     running = job is not None and job.status == GradingJob.Status.RUNNING
     total = sum(counts.values())
-    exam_counts = _exam_counts(exam, job, running=running) if job is not None else None
     return {
         "exam": exam,
         "job": job,
         "running": running,
         "calibration_round": job is not None and job.calibration_round,
-        # Said only when the job left copies of the exam out: a job of every copy says it all.
-        "exam_sentence": exam_copies_sentence(exam_counts) if exam_counts and exam_counts["total"] > total else "",
+        "exam_sentence": _exam_sentence(exam, job, total=total, running=running) if job is not None else "",
         "total": total,
         "finished": sum(counts.get(status, 0) for status in SETTLED),
         "done": counts.get(Copy.Status.DONE, 0),

@@ -25,7 +25,7 @@ from usage.selectors import usage_bar_html, usage_exam_cost, usage_summary
 
 from ..models import Copy, Exam, GradingJob
 from ..selectors.exams import exam_running_job
-from ..selectors.progress import progress_delta_html
+from ..selectors.progress import job_scope, progress_delta_html
 from .waiting import waiting_note
 
 logger = logging.getLogger(__name__)
@@ -74,9 +74,11 @@ def progress_push(exam: Exam, *, copies: Iterable[int] = (), final: bool = False
 
 
 def job_finished_notify(*, job: GradingJob) -> bool:
-    """Sends the job-finished email in the teacher's language. False when they opted out."""
+    """Sends the job-finished email in the teacher's language. False when they opted out, and
+    for a copy graded again from its page (job.regrade): the teacher who sent one copy back
+    watches it there, « votre correction est terminée » would tell them nothing."""
     user = job.created_by
-    if not user.notify_job_finished or not user.email:
+    if not user.notify_job_finished or not user.email or job.regrade:
         return False
     exam = job.exam
     copies = job.copies.all()
@@ -96,6 +98,9 @@ def job_finished_notify(*, job: GradingJob) -> bool:
     running = exam_running_job(exam=exam)  # another of its jobs: they cannot start before it ends
     with user_language_override(user):
         context["waiting"] = waiting_note(exam=exam, summary=summary, running=running)
+        # A calibration round, or a job that left copies out: where the whole exam stands, the
+        # exam page's own sentence (selectors.progress), else « 3 sur 3 » reads "all graded".
+        context |= job_scope(job=job)
     try:
         user_email_send(user=user, template_name="grading/email/job_finished.txt", context=context)
     except Exception:

@@ -55,6 +55,7 @@ def _job_create(
     copies: Sequence[Copy],
     estimate_tokens: int,
     overwrite_edits: bool = False,
+    regrade: bool = False,
     later: Sequence[int] = (),
     lines: Sequence[CopyLine] = (),
 ) -> GradingJob:
@@ -70,6 +71,7 @@ def _job_create(
                 total_copies=len(copies),
                 estimated_tokens=estimate_tokens,
                 reservation_key=key,
+                regrade=regrade,
             )
             ids = [copy.pk for copy in copies]
             Copy.objects.filter(pk__in=ids).update(
@@ -197,7 +199,12 @@ def copy_rerun(*, copy: Copy, overwrite_edits: bool = False) -> GradingJob:
     running = exam.jobs.filter(status=GradingJob.Status.RUNNING).first()
     if running is None:
         return _job_create(
-            exam=exam, user=exam.owner, copies=[copy], estimate_tokens=tokens, overwrite_edits=overwrite_edits
+            exam=exam,
+            user=exam.owner,
+            copies=[copy],
+            estimate_tokens=tokens,
+            overwrite_edits=overwrite_edits,
+            regrade=True,
         )
     with transaction.atomic():
         if not copy.transition(
