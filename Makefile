@@ -24,9 +24,10 @@ venv: $(STAMP) ## Create the virtualenv and install the pinned requirements
 compilemessages: $(STAMP) ## Compile the .po translation catalogues
 	@$(PY) scripts/compilemessages.py
 
-messages: $(STAMP) ## Extract translatable strings into locale/*/LC_MESSAGES/django.po
+messages: $(STAMP) ## Extract translatable strings into locale/*/LC_MESSAGES/django.po (French plurals filled)
 	$(PY) manage.py makemessages -l fr -l en --no-location --ignore=.venv --ignore=tests --ignore=static/vendor --ignore=var --ignore=staticfiles
 	$(PY) manage.py makemessages -d djangojs -l fr -l en --no-location --ignore=.venv --ignore=static/vendor --ignore=staticfiles
+	$(PY) scripts/po_fill.py --french-plurals
 
 migrate: $(STAMP) ## Apply database migrations (embedded SQLite unless DATABASE_URL is set)
 	$(PY) manage.py migrate --noinput

@@ -111,9 +111,9 @@ def test_an_event_carries_the_counters_and_only_the_rows_that_changed(teacher, l
     roots = _roots(progress_delta_html(exam=exam, copy_ids=[copies[7].pk]))
 
     assert list(roots) == ["progress-summary", f"copy-status-{copies[7].pk}"]
-    assert "0 copies traitées sur 30" not in _text(roots["progress-summary"])
+    assert "0 copie traitée sur 30" not in _text(roots["progress-summary"])
     assert "1 copie traitée sur 30" in _text(roots["progress-summary"])
-    assert "0 terminées, 1 en échec" in _text(roots["progress-summary"])
+    assert "0 terminée, 1 en échec" in _text(roots["progress-summary"])
     assert "Élève 07" in roots[f"copy-status-{copies[7].pk}"] and "Illisible" in roots[f"copy-status-{copies[7].pk}"]
     # The same rows as the full block renders (the page after a reload).
     full = progress_html(exam=exam, oob=False)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
+from django.conf import settings
 from django.urls import URLPattern, reverse
+from django.utils import translation
 
 from grading.models import Exam
 from rosters.models import SchoolClass, Student
@@ -58,6 +63,37 @@ def test_a_student_with_a_bad_email_is_refused_on_the_class_page(owner_client, s
 
     assert response.status_code == 400
     assert school_class.students.count() == 1
+
+
+def _head(client, school_class) -> str:
+    """The class page's line under its name: level · year · how many students."""
+    page = client.get(reverse("class_detail", args=[school_class.pk])).content.decode()
+    line = re.search(r'<p class="muted">(.*?)</p>', page, re.S).group(1)
+    return " ".join(html.unescape(line).split())
+
+
+def test_the_student_count_is_singular_at_0_and_1_in_french_and_plural_from_2(owner_client, teacher):
+    """French says « 0 élève » (its catalogue's rule, n > 1); English says « 0 students »."""
+    owner_client.post(reverse("class_create"), {"name": "4e A", "level": "4e", "school_year": "2026-2027"})
+    school_class = SchoolClass.objects.get(teacher=teacher)
+    heads = [_head(owner_client, school_class)]
+    for name in ("MARTIN", "DUBOIS"):
+        owner_client.post(reverse("student_add", args=[school_class.pk]), {"last_name": name, "email": ""})
+        heads.append(_head(owner_client, school_class))
+
+    assert heads == ["4e · 2026-2027 · 0 élève", "4e · 2026-2027 · 1 élève", "4e · 2026-2027 · 2 élèves"]
+    teacher.language = "en"
+    teacher.save(update_fields=["language"])
+    try:
+        english = _head(owner_client, school_class)
+        for student in school_class.students.all():
+            owner_client.post(reverse("student_delete", args=[student.pk]))
+        assert (english, _head(owner_client, school_class)) == (
+            "4e · 2026-2027 · 2 students",
+            "4e · 2026-2027 · 0 students",
+        )
+    finally:
+        translation.activate(settings.LANGUAGE_CODE)  # the request activated English in this thread
 
 
 def test_deleting_a_class_keeps_its_exams_without_a_class(owner_client, teacher, school_class):

@@ -108,7 +108,7 @@ def test_one_copy_graded_again_is_told_against_the_whole_exam(
         owner_client.post(reverse("copy_regrade", args=[emma.pk]))
     line = _line(owner_client, exam, teacher)
     assert (
-        "Correction en cours : 0 copies traitées sur 1. Sur les 6 copies de l'examen : 5 corrigées, 1 en cours." in line
+        "Correction en cours : 0 copie traitée sur 1. Sur les 6 copies de l'examen : 5 corrigées, 1 en cours." in line
     )
     with django_capture_on_commit_callbacks(execute=True):
         for callback in on_commit:  # its task, as a worker runs it
@@ -138,7 +138,7 @@ def test_a_partial_launch_says_the_copies_waiting_for_the_allowance(
         owner_client.post(reverse("exam_start", args=[exam.pk]), {"partial": "1"})
     line = _line(owner_client, exam, teacher)
     assert (
-        "Correction en cours : 0 copies traitées sur 2. "
+        "Correction en cours : 0 copie traitée sur 2. "
         "Sur les 6 copies de l'examen : 2 en cours, 4 en attente d'allocation." in line
     )
     with django_capture_on_commit_callbacks(execute=True):
