@@ -48,13 +48,16 @@ def room_for(exam, copies: int) -> int:
     return reservation_for(job_estimate(exam=exam).lines[:copies])
 
 
-def fractions_exam(owner, names=("Ada", "Béa", "Cid")):
-    """The partial-launch tests' exam: two questions, a one-page copy a name (« copie de <name> »)."""
+def fractions_exam(owner, names=("Ada", "Béa", "Cid"), *, title="Contrôle de fractions", llm_server=None):
+    """The partial-launch tests' exam: two questions, a one-page copy a name (« copie de <name> »);
+    with `llm_server`, each copy's grades (2 and 3) scripted on it."""
     from tests.factories import copy_with_pages, exam_with_bareme
 
-    exam = exam_with_bareme(owner=owner, questions=2, title="Contrôle de fractions")
+    exam = exam_with_bareme(owner=owner, questions=2, title=title)
     for name in names:
         copy_with_pages(exam, pages=1, label=name, text=f"copie de {name}")
+        if llm_server is not None:
+            llm_server.script(grades_json([2, 3]), match=f"copie de {name}")
     return exam
 
 

@@ -15,8 +15,8 @@ from django.urls import reverse
 
 from grading.models import Calibration, Copy
 from grading.selectors import progress_delta_html, progress_html
-from tests.factories import allowance_leave, copy_with_pages, exam_with_bareme
-from tests.grading.helpers import copy_statuses, grades_json, room_for
+from tests.factories import allowance_leave
+from tests.grading.helpers import copy_statuses, fractions_exam, room_for
 
 pytestmark = pytest.mark.django_db
 
@@ -26,11 +26,7 @@ SUMMARY = re.compile(r'<div id="progress-summary".*?</div>', re.S)
 
 @pytest.fixture
 def exam(teacher, llm_server):
-    exam = exam_with_bareme(owner=teacher, questions=2, title="Fractions")
-    for name in NAMES:
-        copy_with_pages(exam, pages=1, label=name, text=f"copie de {name}")
-        llm_server.script(grades_json([2, 3]), match=f"copie de {name}")
-    return exam
+    return fractions_exam(teacher, NAMES, title="Fractions", llm_server=llm_server)
 
 
 def _words(fragment: str) -> str:
