@@ -155,23 +155,32 @@ def test_changes_inside_a_window_arrive_together_with_the_last_counters(asgi_ser
     assert "12 terminées, 0 en échec" in _text(shown["progress-summary"])
 
 
-def test_a_job_graded_by_a_real_worker_streams_its_progress_and_a_reload_shows_the_same(
-    asgi_server, llm_server, teacher, tmp_path
-):
-    exam = exam_with_bareme(owner=teacher, mode="double", questions=2)
-    copies = [copy_with_pages(exam, pages=2, label=f"Élève {n}") for n in range(3)]
+def _streamed_by_a_worker(asgi_server, llm_server, teacher, tmp_path, exam, *, start):
+    """The messages a page of `exam` receives while a real worker grades what `start` launches,
+    until the job's final event (the only one with the usage bar); and the stopped worker (its log)."""
     worker = celery_worker_start(tmp_path, **roles_env(llm_server))
     try:
         messages = asyncio.run(
             _collect(
                 _url(asgi_server, exam),
                 _cookie(teacher),
-                lambda: services.job_start(exam=exam, user=teacher),
-                until=lambda received: 'id="usage-bar"' in received[-1],  # only the final event has it
+                start,
+                until=lambda received: 'id="usage-bar"' in received[-1],
             )
         )
     finally:
         worker.stop()
+    return messages, worker
+
+
+def test_a_job_graded_by_a_real_worker_streams_its_progress_and_a_reload_shows_the_same(
+    asgi_server, llm_server, teacher, tmp_path
+):
+    exam = exam_with_bareme(owner=teacher, mode="double", questions=2)
+    copies = [copy_with_pages(exam, pages=2, label=f"Élève {n}") for n in range(3)]
+    messages, worker = _streamed_by_a_worker(
+        asgi_server, llm_server, teacher, tmp_path, exam, start=lambda: services.job_start(exam=exam, user=teacher)
+    )
 
     assert all(Copy.objects.get(pk=c.pk).status == Copy.Status.DONE for c in copies), worker.log()[-3000:]
     assert GradingJob.objects.get(exam=exam).status == GradingJob.Status.FINISHED
@@ -199,18 +208,14 @@ def test_a_calibration_rounds_live_progress_says_where_the_exam_stands_as_a_relo
     calibration = services.calibration_create(exam=exam, count=3)
     question = exam.questions.get()
     points = {(copy.pk, question.pk): Decimal("1") for copy in calibration.copies.all()}
-    worker = celery_worker_start(tmp_path, **roles_env(llm_server))
-    try:
-        messages = asyncio.run(
-            _collect(
-                _url(asgi_server, exam),
-                _cookie(teacher),
-                lambda: services.calibration_submit(calibration=calibration, user=teacher, points=points),
-                until=lambda received: 'id="usage-bar"' in received[-1],  # only the final event has it
-            )
-        )
-    finally:
-        worker.stop()
+    messages, worker = _streamed_by_a_worker(
+        asgi_server,
+        llm_server,
+        teacher,
+        tmp_path,
+        exam,
+        start=lambda: services.calibration_submit(calibration=calibration, user=teacher, points=points),
+    )
 
     assert GradingJob.objects.get(exam=exam).status == GradingJob.Status.FINISHED, worker.log()[-3000:]
     assert any("Tour de calibration en cours" in m for m in messages)
