@@ -49,8 +49,11 @@ def copy_grade_task(self, copy_id: int, job_id: int, attempt: int) -> str:
 
 
 def _copy_grade_task(task, copy_id: int, job_id: int, attempt: int) -> str:
+    from .services.copy_grading import copy_for_grading
+
     try:
-        teacher = User.objects.filter(exams__copies=copy_id).first()
+        # One read for the teacher (the language below) and everything the grading reads first.
+        copy = copy_for_grading(copy_id)
     except (OperationalError, InterfaceError) as exc:
         # Under the same policy as the grading itself: a database hiccup here used to kill the
         # task with no retry, the copy left "en cours".
@@ -59,16 +62,17 @@ def _copy_grade_task(task, copy_id: int, job_id: int, attempt: int) -> str:
         countdown = retry_countdown(task.request.retries)
         logger.warning("copy %s: database error, retry in %.1fs: %s", copy_id, countdown, exc)
         raise task.retry(exc=exc, countdown=countdown) from exc
-    if teacher is None:
+    if copy is None:
         return "deleted"  # the copy went with its exam
     # Failure reasons are stored as their French source (core.i18n), read in the reader's language;
     # what is still made here as text (an email, a log line for the teacher) is in the teacher's.
-    with user_language_override(teacher):
-        return _copy_grade_run(task, copy_id, job_id, attempt)
+    with user_language_override(copy.exam.owner):
+        return _copy_grade_run(task, copy, job_id, attempt)
 
 
-def _copy_grade_run(task, copy_id: int, job_id: int, attempt: int) -> str:
-    from .services.copy_grading import copy_fail, copy_grade
+def _copy_grade_run(task, copy: Copy, job_id: int, attempt: int) -> str:
+    from .services.copy_failures import copy_fail
+    from .services.copy_grading import copy_grade
     from .services.leases import copy_lease_extend
 
     def retry(exc: Exception, countdown: float) -> Exception:
@@ -80,8 +84,9 @@ def _copy_grade_run(task, copy_id: int, job_id: int, attempt: int) -> str:
             logger.warning("copy %s: lease not extended for the retry", copy_id)
         return task.retry(exc=exc, countdown=countdown)
 
+    copy_id = copy.pk
     try:
-        return copy_grade(copy_id=copy_id, job_id=job_id, attempt=attempt, lease_owner=task.request.id)
+        return copy_grade(copy_id=copy_id, job_id=job_id, attempt=attempt, lease_owner=task.request.id, copy=copy)
     except TransientLLMError as exc:
         if task.request.retries >= RETRY_MAX:
             copy_fail(

@@ -58,7 +58,8 @@ from .calibration import (
     calibration_rerun,
     calibration_submit,
 )
-from .copy_grading import copy_fail, copy_grade
+from .copy_failures import copy_fail
+from .copy_grading import copy_grade
 from .deferred import deferred_resume, deferred_resume_all, exam_deferred_resume
 from .demo import demo_class_create
 from .estimate import JobEstimate, copy_estimate, job_estimate, role_ready, slot_configs

@@ -16,7 +16,7 @@ from concurrent.futures import Future, as_completed
 from functools import partial
 
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import Q, prefetch_related_objects
+from django.db.models import prefetch_related_objects
 from django.utils import timezone, translation
 
 from core.i18n import text_dump
@@ -31,6 +31,7 @@ from ..engine.prompts import ExamContext, exam_context
 from ..engine.schema import CopyGrades, parse_copy_grades
 from ..models import Copy, GradingJob, ModelAnswer
 from .answers import Answered, answer_call, answer_keep, answers_forget, answers_kept, ledger_write
+from .copy_failures import copy_fail
 from .estimate import copy_first_round_worst, request_worst_tokens, slot_configs
 from .events import progress_push
 from .grade_writing import copy_grades_write
@@ -210,14 +211,22 @@ def _run(copy: Copy, job: GradingJob, lease: ExecutionLease, *, held: int, seen:
     return run
 
 
-def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str) -> str:
+def copy_for_grading(copy_id: int) -> Copy | None:
+    """The copy as its grading starts from, in one query: with its exam and the exam's teacher
+    (whose language the copy task speaks), its job and the job's creator."""
+    return Copy.objects.select_related("exam__owner", "job", "job__created_by").filter(pk=copy_id).first()
+
+
+def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str, copy: Copy | None = None) -> str:
     """Grades one copy of a job; returns the copy's status afterwards.
 
     Raises TransientLLMError for the task to retry later; every other problem marks the
     copy failed with its reason. A copy that is done, failed or cancelled is left alone, and
     so is one whose lease another live execution holds (`lease_owner` = this execution).
+    `copy`: the copy_for_grading(copy_id) its task read moments before, else read here.
     """
-    copy = Copy.objects.select_related("exam", "job", "job__created_by").filter(pk=copy_id).first()
+    if copy is None:
+        copy = copy_for_grading(copy_id)
     if copy is None:
         return DELETED  # with its exam, before this task ran
     job = copy.job
@@ -325,25 +334,3 @@ def _copy_grade_leased(
 def _verifying(copy: Copy) -> None:
     if copy.transition(source=[Copy.Status.GRADING], target=Copy.Status.VERIFYING):
         progress_push(copy.exam, copies=[copy.pk])
-
-
-def copy_fail(*, copy: Copy, reason: str, where: Q | None = None) -> bool:
-    """Fails a copy not settled yet with a reason for the teacher (it can be re-run).
-
-    Every way a copy fails goes through here: its hold is settled to what it spent (the rest
-    goes back to the allowance at once, not at the reservation's expiry) and its lease is
-    cleared. `where`: only if the row still matches it (the state the caller read)."""
-    failed = copy.transition(
-        source=(Copy.Status.GRADING, Copy.Status.VERIFYING, Copy.Status.QUEUED),
-        target=Copy.Status.FAILED,
-        where=where,
-        failure_reason=text_dump(reason, limit=2000),
-        lease_owner="",
-        lease_until=None,
-    )
-    if failed:
-        copy_unit_settle(copy, "failed")
-        progress_push(copy.exam, copies=[copy.pk])
-        if copy.job_id:
-            job_maybe_finish(job_id=copy.job_id)
-    return failed

@@ -30,7 +30,7 @@ from core.i18n import translatable
 from ..models import Copy, GradingJob
 from ..tasks import copy_grade_task
 from .broker import broker_copy_ids
-from .copy_grading import copy_fail
+from .copy_failures import copy_fail
 from .jobs import ACTIVE, job_finalize
 from .leases import IN_FLIGHT, lease_length
 
