@@ -30,7 +30,9 @@ for each class size of `--copies`:
   call's start and end (seconds from the launch), then the workers' warnings and retries.
 - cpu_ms_per_copy: the worker processes' CPU time (user + system) during the run / copies;
   LLM waits use no CPU. With python_loop_ms measured again just after the run (a shared
-  machine's speed drifts within one bench).
+  machine's speed drifts within one bench). workers_rss_mb: each grading process's resident
+  memory after the run (the same processes grade every run: a figure that keeps growing from
+  one run to the next is memory a copy leaves behind).
 - cpu_ms_per_copy_beside: the CPU the same run cost beside the workers, on the same cores:
   provider_server = this process (the scripted provider, standing in for a remote one, and
   the wait loop), postgres = the backends serving the bench database.
@@ -95,6 +97,13 @@ def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def _page_jpeg(label: str, number: int) -> bytes:
@@ -366,6 +375,7 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path, *, sampled: b
     cpu_line = (
         f"cpu_ms_per_copy={worker_cpu * 1000 / copies:.1f} copies={copies}"
         f" cpu_ms_per_page={worker_cpu * 1000 / (copies * args.pages):.1f} python_loop_ms={_loop_ms(3):.1f}"
+        f" workers_rss_mb={','.join(f'{_rss_mb(worker.process.pid):.0f}' for worker in workers)}"
     )
     # What else the run cost on the same cores (PostgreSQL's backends of the bench database that
     # lived through the run: the workers' persistent connections; Redis is shared, left out).
