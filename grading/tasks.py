@@ -113,11 +113,11 @@ def _copy_grade_run(task, copy: Copy, job_id: int, attempt: int) -> str:
             logger.warning("copy %s: database or Redis error, retry in %.1fs: %s", copy_id, countdown, exc)
             raise retry(exc, countdown) from exc
         logger.exception("copy %s: unexpected error while grading", copy_id)
-        copy = Copy.objects.filter(pk=copy_id).first()
-        if copy is None:
+        current = Copy.objects.filter(pk=copy_id).first()
+        if current is None:
             return "deleted"
         reason = gettext_noop("Erreur interne pendant la correction de cette copie ; vous pouvez la relancer.")
-        copy_fail(copy=copy, reason=translatable(reason))
+        copy_fail(copy=current, reason=translatable(reason))
         return Copy.Status.FAILED
 
 
