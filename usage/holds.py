@@ -11,6 +11,7 @@ one UPDATE), as their cost is paid per copy.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 from django.db import IntegrityError, transaction
@@ -34,6 +35,16 @@ class Hold(StrEnum):
     GRANTED = "granted"
     WAIT = "wait"  # no room now, but other units in flight will release tokens when they settle
     EXHAUSTED = "exhausted"  # no room, and nothing in flight that could free any
+
+
+@dataclass(frozen=True)
+class UnitHold:
+    """usage_unit_hold's answer: the outcome and, when granted, the unit's reservation (its key,
+    user and school loaded), which its calls' ledger rows are recorded against without reading
+    it again (usage_record(reservation=…)): a unit's reservation is never re-keyed."""
+
+    hold: Hold
+    reservation: Reservation | None = None
 
 
 def unit_key(*, pool_key: str, unit: str) -> str:
@@ -71,25 +82,24 @@ def _job_locked(reservations):
     return _with_spent(reservations.select_for_update())
 
 
-def _first_hold_from_job(*, pool_key: str, key: str, need: int) -> bool:
+def _first_hold_from_job(*, pool_key: str, key: str, need: int) -> Reservation | None:
     """A unit's first hold taken from its job's reservation alone, the common case (a job
     reserves its copies' estimate when it starts). Moving tokens from the job's row to the
     unit's changes nothing the allowance counts, so it needs only the job's row lock, not the
-    allowance's, which every copy of a teacher (of a school) would otherwise queue on. False
-    when the job's reservation cannot cover it, or the unit exists after all: usage_hold's
-    general path then decides."""
+    allowance's, which every copy of a teacher (of a school) would otherwise queue on. Returns
+    the unit's reservation; None when the job's reservation cannot cover it, or the unit exists
+    after all: usage_hold's general path then decides."""
     try:
         with transaction.atomic():
             job = _job_locked(Reservation.objects.filter(key=pool_key, state=Reservation.State.HELD)).first()
             if job is None or job.tokens - job.spent < need:
-                return False
+                return None
             Reservation.objects.filter(pk=job.pk).update(tokens=F("tokens") - need)
-            Reservation.objects.create(
+            return Reservation.objects.create(
                 key=key, user_id=job.user_id, tokens=need, exam_id=job.exam_id, school_id=job.school_id
             )
     except IntegrityError:  # the unit was created meanwhile (or settled before): nothing moved
-        return False
-    return True
+        return None
 
 
 def usage_units_prehold(*, pool_key: str, units: Sequence[tuple[str, int]]) -> int:
@@ -129,6 +139,11 @@ def usage_units_prehold(*, pool_key: str, units: Sequence[tuple[str, int]]) -> i
 
 
 def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
+    """usage_unit_hold's outcome alone, for a caller that records no call against the unit."""
+    return usage_unit_hold(pool_key=pool_key, unit=unit, need=need).hold
+
+
+def usage_unit_hold(*, pool_key: str, unit: str, need: int) -> UnitHold:
     """Makes one unit of a job (a copy) hold `need` tokens beyond what it already spent.
 
     The unit's reservation (unit_key, created on first use) takes the tokens from its job's
@@ -144,22 +159,21 @@ def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
     (_first_hold_from_job). A round the unit's hold already covers is granted on one read,
     without any lock: what a unit holds changes only under its own execution (one lease per
     copy) and by its settlement, which the lock would not order any differently (settled just
-    after the lock, the round runs all the same).
+    after the lock, the round runs all the same). Each way it grants, it has the unit's row at
+    hand: it returns it with the outcome (UnitHold).
     """
     if need < 0:
         raise ValueError("need must be >= 0")
     key = unit_key(pool_key=pool_key, unit=unit)
-    covered = _with_spent(Reservation.objects.filter(key=key, state=Reservation.State.HELD)).values_list(
-        "tokens", "spent"
-    )
-    held_now = covered.first()
-    if held_now is not None and held_now[1] + need <= held_now[0]:
-        return Hold.GRANTED
-    if held_now is None and _first_hold_from_job(pool_key=pool_key, key=key, need=need):
-        return Hold.GRANTED
+    covered = _with_spent(Reservation.objects.filter(key=key, state=Reservation.State.HELD))
+    held_now = covered.only("key", "user", "school", "tokens").first()
+    if held_now is not None and held_now.spent + need <= held_now.tokens:
+        return UnitHold(Hold.GRANTED, held_now)
+    if held_now is None and (created := _first_hold_from_job(pool_key=pool_key, key=key, need=need)):
+        return UnitHold(Hold.GRANTED, created)
     pool = Reservation.objects.select_related("user").filter(key=pool_key).first()
     if pool is None:
-        return Hold.EXHAUSTED
+        return UnitHold(Hold.EXHAUSTED)
     user = pool.user
     with transaction.atomic():
         # The job's pool (usage.pools): the one its reservation was taken on, not necessarily
@@ -173,21 +187,21 @@ def usage_hold(*, pool_key: str, unit: str, need: int) -> Hold:
         )
         held = _with_spent(Reservation.objects.filter(key=key)).get()
         if held.state != Reservation.State.HELD:
-            return Hold.EXHAUSTED
+            return UnitHold(Hold.EXHAUSTED)
         spent = held.spent
         missing = spent + need - held.tokens
         if missing <= 0:
-            return Hold.GRANTED
+            return UnitHold(Hold.GRANTED, held)
         pooled = 0
         if pool.state == Reservation.State.HELD:
             pooled = min(missing, max(pool.tokens - pool.spent, 0))
         if missing > pooled and missing - pooled > budget.remaining():
             Reservation.objects.filter(pk=held.pk).update(tokens=spent)
-            return Hold.WAIT if _in_flight(budget, exclude_key=key) else Hold.EXHAUSTED
+            return UnitHold(Hold.WAIT if _in_flight(budget, exclude_key=key) else Hold.EXHAUSTED)
         if pooled:
             Reservation.objects.filter(pk=pool.pk).update(tokens=F("tokens") - pooled)
         Reservation.objects.filter(pk=held.pk).update(tokens=spent + need)
-        return Hold.GRANTED
+        return UnitHold(Hold.GRANTED, held)
 
 
 def _outcome_check(outcome: str) -> None:

@@ -21,10 +21,12 @@ from core.errors import ApplicationError
 
 from .holds import (
     Hold,
+    UnitHold,
     allowance_released,
     unit_key,
     usage_hold,
     usage_settle,
+    usage_unit_hold,
     usage_unit_settle,
     usage_units_prehold,
     usage_units_settle,
@@ -131,6 +133,7 @@ def usage_record(
     exam: Model | None = None,
     copy: Model | None = None,
     reservation_key: str | None = None,
+    reservation: Reservation | None = None,
 ) -> UsageRecord:
     """Writes the ledger row of one LLM call. A second call with the same key changes nothing.
 
@@ -147,6 +150,10 @@ def usage_record(
 
     A model without a price is refused before a job starts (grading checks price_card); if its
     price disappears while a job runs, the row is still written (tokens count) with priced=False.
+
+    The row is recorded against `reservation` (as usage_unit_hold returned it: a copy's calls
+    are recorded against the reservation its hold read, without reading it again), else the one
+    keyed `reservation_key`, read here.
     """
     if phase not in UsageRecord.Phase.values:
         raise ValueError(f"unknown phase {phase!r}")
@@ -174,15 +181,8 @@ def usage_record(
         logger.error("usage recorded without a price", extra={"model": model})
         priced = False
         cost = CallCost(prompt_cost=ZERO, completion_cost=ZERO, cached_cost=ZERO, total_cost=ZERO, savings=ZERO)
-    reservation = None
-    if reservation_key:
-        reservations = Reservation.objects.filter(key=reservation_key, user=user)
-        reservation = reservations.values_list("pk", "school_id").first()
-        if reservation is None:
-            logger.warning("usage recorded against an unknown reservation", extra={"reservation": reservation_key})
-    # The pool that pays (usage.pools): a job's, else the teacher's school at this moment.
-    school_id = reservation[1] if reservation is not None else getattr(pool_school_now(user=user), "pk", None)
-    try:
+
+    def insert(paid_by: tuple[int | None, int | None]) -> UsageRecord:
         with transaction.atomic():
             return UsageRecord.objects.create(
                 user=user,
@@ -202,13 +202,42 @@ def usage_record(
                 total_cost=cost.total_cost,
                 savings=cost.savings,
                 priced=priced,
-                reservation_id=reservation[0] if reservation is not None else None,
-                school_id=school_id,
+                reservation_id=paid_by[0],
+                school_id=paid_by[1],
                 idempotency_key=idempotency_key,
             )
+
+    try:
+        return insert(_paid_by(user=user, reservation=reservation, reservation_key=reservation_key))
     except IntegrityError:
         # A concurrent redelivery of the same call won the insert.
-        return UsageRecord.objects.get(idempotency_key=idempotency_key)
+        if (row := UsageRecord.objects.filter(idempotency_key=idempotency_key).first()) is not None:
+            return row
+        # The reservation given was deleted since it was read (a foreign key refused at commit):
+        # recorded as against an unknown reservation. Else the exam or the copy is gone: the
+        # caller decides (grading.services.answers.ledger_write records the row without them).
+        if reservation is None or Reservation.objects.filter(pk=reservation.pk).exists():
+            raise UsageRecord.DoesNotExist(idempotency_key) from None
+    return insert(_paid_by(user=user, reservation=None, reservation_key=reservation.key))
+
+
+def _paid_by(
+    *, user: User, reservation: Reservation | None, reservation_key: str | None
+) -> tuple[int | None, int | None]:
+    """The reservation a call's row is recorded against (given, else read by key) and the pool
+    that pays (usage.pools): the reservation's, else the teacher's school at this moment. An
+    unknown reservation (or another user's) is logged and leaves the row to the teacher's pool."""
+    found = None
+    if reservation is not None:
+        reservation_key = reservation.key
+        found = (reservation.pk, reservation.school_id) if reservation.user_id == user.pk else None
+    elif reservation_key:
+        found = Reservation.objects.filter(key=reservation_key, user=user).values_list("pk", "school_id").first()
+    if found is not None:
+        return found
+    if reservation_key:
+        logger.warning("usage recorded against an unknown reservation", extra={"reservation": reservation_key})
+    return None, getattr(pool_school_now(user=user), "pk", None)
 
 
 def usage_plan_set(
@@ -243,8 +272,10 @@ __all__ = [
     "PriceMissing",
     "QuotaExceeded",
     "Hold",
+    "UnitHold",
     "unit_key",
     "usage_hold",
+    "usage_unit_hold",
     "usage_unit_settle",
     "usage_units_prehold",
     "usage_units_settle",

@@ -33,7 +33,7 @@ from django.utils import translation
 from redis.exceptions import RedisError
 
 from accounts.models import User
-from usage.services import usage_record
+from usage.services import UnitHold, usage_record
 
 from ..engine.llm import LLMResult, llm_complete
 from ..models import Copy, Exam
@@ -107,13 +107,22 @@ def _reconnecting(write):
 
 
 def ledger_write(
-    *, key: str, user: User, copy: Copy, phase: str, result: LLMResult, reservation_key: str | None
+    *,
+    key: str,
+    user: User,
+    copy: Copy,
+    phase: str,
+    result: LLMResult,
+    reservation_key: str | None,
+    granted: UnitHold | None = None,
 ) -> None:
     """The answer's ledger row, in its own transaction, once per answer: keyed by the call's key
     and the answer's receipt, so replaying a kept answer writes nothing more, while a call made
     again because its answer was lost before it was stored (its row written, then the database
     and Redis failing together) is billed again and recorded again. An exam (or copy) deleted
-    while the call ran leaves the row without them: the provider billed the call all the same."""
+    while the call ran leaves the row without them: the provider billed the call all the same.
+    `granted`: the hold that gave the call its tokens, which returned the reservation keyed
+    `reservation_key`: the row is recorded against it without reading it again."""
     if result.receipt:
         key = f"{key}:{result.receipt}"
 
@@ -127,6 +136,7 @@ def ledger_write(
             **result.ledger_tokens,
             idempotency_key=key,
             reservation_key=reservation_key,
+            reservation=granted.reservation if granted is not None else None,
         )
 
     def attempt() -> None:

@@ -20,7 +20,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone, translation
 
 from core.i18n import text_dump
-from usage.services import Hold, unit_key, usage_hold
+from usage.services import Hold, UnitHold, unit_key, usage_unit_hold
 
 from ..engine.asking import Reply, Request, reply_parse
 from ..engine.config import RoleConfig
@@ -57,9 +57,7 @@ def _call_key(copy: Copy, *, phase: str, slot: str, repair: bool) -> str:
     return f"copy:{copy.pk}:{copy.attempt}:{phase}:{slot}" + (":repair" if repair else "")
 
 
-def _store(
-    copy: Copy, job: GradingJob, *, phase: str, slot: str, repair: bool, result: LLMResult, reply: Reply
-) -> tuple[int, Reply]:
+def _store(copy: Copy, *, phase: str, slot: str, repair: bool, result: LLMResult, reply: Reply) -> tuple[int, Reply]:
     """The audit row of one call whose ledger row is written (see _run): its id, and the reply.
     Its kept answer is dropped with the round's others once they are all stored."""
     try:
@@ -91,14 +89,17 @@ def _replayed(answer: ModelAnswer) -> Reply:
     return Reply(model=answer.model, raw=answer.raw, value=answer.get_grades(), error=answer.error_text)
 
 
-def _run(copy: Copy, job: GradingJob, lease: ExecutionLease, *, held: int, seen: dict[int, CopyGrades]) -> PhaseRun:
-    """`held`: the first round's worst case this execution held just before (copy_grade): that
-    round does not ask for its hold again when it needs no more. `seen` gets every usable answer
-    of the copy's attempt, by ModelAnswer id (those replayed and those stored)."""
+def _run(
+    copy: Copy, job: GradingJob, lease: ExecutionLease, *, held: int, granted: UnitHold | None, seen: dict
+) -> PhaseRun:
+    """`held`: the first round's worst case this execution held just before (copy_grade), as
+    `granted` (then the last hold granted: the calls' rows are recorded against the reservation
+    it returned, not read again; None before one): that round does not ask for its hold again
+    when it needs no more. `seen` gets every usable answer of the attempt, by ModelAnswer id."""
 
     def run(phase: str, requests: dict[str, Request], repair: bool) -> dict[str, Reply]:
         """Replays the calls of this round already stored; makes the others in parallel and stores each."""
-        nonlocal held
+        nonlocal held, granted
         covered, held = held, 0  # what copy_grade held covers this execution's first round only
         stored = ModelAnswer.objects.filter(
             copy=copy, attempt=copy.attempt, phase=phase, repair=repair, slot__in=list(requests)
@@ -127,6 +128,7 @@ def _run(copy: Copy, job: GradingJob, lease: ExecutionLease, *, held: int, seen:
                 copy=copy,
                 phase="repair" if repair else phase,
                 reservation_key=unit_key(pool_key=job.reservation_key, unit=copy_unit(copy)),
+                granted=granted,
             )
 
         if to_call:
@@ -137,9 +139,9 @@ def _run(copy: Copy, job: GradingJob, lease: ExecutionLease, *, held: int, seen:
             # The round's worst case is held before any call: what it spends cannot exceed it.
             need = sum(request_worst_tokens(request) for request in to_call.values())
             if not (phase == "grading" and not repair and need <= covered):
-                hold = usage_hold(pool_key=job.reservation_key, unit=copy_unit(copy), need=need)
-                if hold is not Hold.GRANTED:
-                    raise NoRoom(hold)
+                granted = usage_unit_hold(pool_key=job.reservation_key, unit=copy_unit(copy), need=need)
+                if granted.hold is not Hold.GRANTED:
+                    raise NoRoom(granted.hold)
             pool, language, slots = llm_pool(), translation.get_language(), llm_call_slots()
             # Each answer is kept and recorded in its call's thread (answer_call): none waits for
             # another's row. Inside a transaction of ours, what the call threads would refer to
@@ -197,9 +199,7 @@ def _run(copy: Copy, job: GradingJob, lease: ExecutionLease, *, held: int, seen:
         for slot in [slot for slot in pending if slot in results]:  # in the round's order
             result = results[slot]
             reply = reply_parse(result, partial(parse_copy_grades, expected_ids=pending[slot].expected))
-            answer_id, replies[slot] = _store(
-                copy, job, phase=phase, slot=slot, repair=repair, result=result, reply=reply
-            )
+            answer_id, replies[slot] = _store(copy, phase=phase, slot=slot, repair=repair, result=result, reply=reply)
             if (grades := replies[slot].value) is not None:
                 seen[answer_id] = grades
         answers_forget(keys=[keys[slot] for slot in pending if slot in results])  # stored now
@@ -233,7 +233,7 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str, cop
     if job is None or job.pk != job_id or copy.attempt != attempt:
         return "stale"
     exam = copy.exam
-    configs, ctx, held = None, None, 0
+    configs, ctx, held, granted = None, None, 0, None
     lease = ExecutionLease(copy_id=copy.pk, owner=lease_owner)
     if copy.status == Copy.Status.QUEUED:
         if job.status != GradingJob.Status.RUNNING:
@@ -246,9 +246,9 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str, cop
         _grading_reads(copy)
         ctx = exam_context(exam, subject_pages=subject_prompt_pages(exam=exam))
         held = copy_first_round_worst(copy, configs=configs, ctx=ctx)
-        hold = usage_hold(pool_key=job.reservation_key, unit=copy_unit(copy), need=held)
-        if hold is not Hold.GRANTED:
-            return copy_no_room(copy, job, hold)
+        granted = usage_unit_hold(pool_key=job.reservation_key, unit=copy_unit(copy), need=held)
+        if granted.hold is not Hold.GRANTED:
+            return copy_no_room(copy, job, granted.hold)
         leased_at = lease_clock()
         if not copy.transition(
             source=[Copy.Status.QUEUED],
@@ -266,7 +266,7 @@ def copy_grade(*, copy_id: int, job_id: int, attempt: int, lease_owner: str, cop
 
     lease_keeper.hold(copy_id=copy.pk, owner=lease_owner)
     try:
-        return _copy_grade_leased(copy, job, configs=configs, ctx=ctx, held=held, lease=lease)
+        return _copy_grade_leased(copy, job, configs=configs, ctx=ctx, held=held, granted=granted, lease=lease)
     finally:
         lease_keeper.release(owner=lease_owner)
 
@@ -285,6 +285,7 @@ def _copy_grade_leased(
     configs: dict[str, RoleConfig] | None,
     ctx: ExamContext | None,
     held: int,
+    granted: UnitHold | None,
     lease: ExecutionLease,
 ) -> str:
     exam = copy.exam
@@ -299,7 +300,7 @@ def _copy_grade_leased(
             pages=copy_pages_for_grading(copy=copy),
             step=exam.rounding_step,
             configs=configs,
-            run=_run(copy, job, lease, held=held, seen=seen),
+            run=_run(copy, job, lease, held=held, granted=granted, seen=seen),
             on_verification=lambda: _verifying(copy),
         )
     except TransientLLMError:

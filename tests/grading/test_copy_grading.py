@@ -120,9 +120,10 @@ def test_two_models_that_agree_grade_in_parallel_without_verification(llm_server
 # about a millisecond of CPU): 41 before the exam's questions and the copy's pages were read
 # once per copy, the first round's hold was no longer asked twice (37), the job's end and the
 # grades' writing read what they need in one query each (35), the manipulation check took
-# the answers the run already had instead of reading them back (34), and a round went on
-# without re-taking a lease taken moments before (33).
-DOUBLE_COPY_QUERIES = 33
+# the answers the run already had instead of reading them back (34), a round went on
+# without re-taking a lease taken moments before (33), and each call's ledger row was recorded
+# against the reservation the copy's hold returned instead of reading it by key (31).
+DOUBLE_COPY_QUERIES = 31
 # A progress event sent at once (grading.services.events): the exam, its job, the counters, the
 # copy's row, the copies left waiting, the job's cost so far.
 PROGRESS_EVENT_QUERIES = 6
@@ -219,6 +220,9 @@ def test_a_disagreement_goes_to_one_verification_round_then_is_resolved_or_avera
     assert q2.audit["a"]["verification"]["points"] == 2
     phases = UsageRecord.objects.filter(copy=copy).values_list("phase", flat=True)
     assert sorted(phases) == ["grading", "grading", "verification", "verification"]
+    # Each round's calls on the reservation its own hold returned: the copy's.
+    unit = f"{job.reservation_key}:c{copy.pk}:{copy.attempt}"
+    assert set(UsageRecord.objects.filter(copy=copy).values_list("reservation__key", flat=True)) == {unit}
 
 
 def test_an_invalid_answer_gets_one_repair_and_a_second_invalid_one_fails_the_copy(llm_server, single_exam, teacher):
@@ -399,10 +403,10 @@ def test_each_answer_is_kept_in_redis_until_its_round_is_stored_then_dropped(llm
     kept_while_storing: dict[str, bool] = {}
     store = copy_grading._store
 
-    def storing(copy, job, *, phase, slot, repair, result, reply):
+    def storing(copy, *, phase, slot, repair, result, reply):
         key = copy_grading._call_key(copy, phase=phase, slot=slot, repair=repair)
         kept_while_storing[key] = key in answers_kept(keys=[key])
-        return store(copy, job, phase=phase, slot=slot, repair=repair, result=result, reply=reply)
+        return store(copy, phase=phase, slot=slot, repair=repair, result=result, reply=reply)
 
     monkeypatch.setattr(copy_grading, "_store", storing)
 

@@ -247,7 +247,9 @@ def test_an_exam_deleted_while_its_calls_run_keeps_every_call_in_the_ledger(llm_
 
     assert not Exam.objects.filter(pk=exam.pk).exists()
     assert len(llm_server.requests) == 2 == _ledger(teacher)
-    assert set(UsageRecord.objects.filter(user=teacher).values_list("exam_id", "copy_id")) == {(None, None)}
+    unit = f"{job.reservation_key}:c{copy.pk}:{copy.attempt}"  # the copy's hold, which paid for both
+    rows = UsageRecord.objects.filter(user=teacher)
+    assert set(rows.values_list("exam_id", "copy_id", "reservation__key")) == {(None, None, unit)}
     # A redelivered task finds nothing left to grade, and pays nothing.
     assert copy_grade_task.apply(args=[copy.pk, job.pk, copy.attempt]).get() == "deleted"
     assert len(llm_server.requests) == 2
@@ -305,6 +307,9 @@ def test_a_task_killed_after_the_answer_records_it_on_its_next_run_without_payin
 
     assert len(llm_server.requests) == 1 == _ledger(teacher)
     assert ModelAnswer.objects.get(copy=copy).parsed["questions"][1]["points"] == 3
+    # Replayed without a call, so without a hold of this run: its reservation read by its key.
+    unit = f"{job.reservation_key}:c{copy.pk}:{copy.attempt}"
+    assert UsageRecord.objects.get(user=teacher).reservation.key == unit
 
 
 def _wait_for_a_blocked_ledger_write(worker: subprocess.Popen, log_path) -> None:

@@ -2,7 +2,8 @@
 first round its job covers (to the last token) taken without it, a unit that spends its job's
 exam and school pool whichever way its hold was taken, a later round its job covers exactly
 while the allowance is overspent, and one token refused when neither the job nor the allowance
-has it."""
+has it. A granted hold returns the unit's reservation, whichever way it was granted (its calls
+are recorded against it without reading it again); a refused one, none."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tests.factories import UserFactory
 from usage.models import Reservation
 from usage.pools import allowance_pool
 from usage.selectors import TIER_LIMITS, Tier, usage_summary
-from usage.services import Hold, usage_hold, usage_reserve
+from usage.services import Hold, UnitHold, usage_hold, usage_reserve, usage_unit_hold, usage_units_prehold
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +32,18 @@ def allowance_locked(queries) -> bool:
     """Whether one of the statements locked a teacher's Allowance row (what every copy of that
     teacher, or of their school, would queue on)."""
     return any('FROM "usage_allowance"' in q["sql"] and "FOR UPDATE" in q["sql"] for q in queries)
+
+
+def returned_unit(granted: UnitHold, key: str = "job-1:c1:1") -> bool:
+    """Whether the hold returned the unit's row as it is stored (what a ledger row needs of it)."""
+    unit = Reservation.objects.get(key=key)
+    returned = granted.reservation
+    return (returned.pk, returned.key, returned.user_id, returned.school_id) == (
+        unit.pk,
+        unit.key,
+        unit.user_id,
+        unit.school_id,
+    )
 
 
 def test_a_jobs_start_is_checked_under_the_allowances_lock(teacher):
@@ -48,13 +61,31 @@ def test_a_first_round_its_job_covers_to_the_last_token_takes_no_allowance_lock_
     spend(teacher, 1_000, reservation_key="job-1")  # the job has 9 000 left
 
     with CaptureQueriesContext(connection) as statements:
-        assert usage_hold(pool_key="job-1", unit="c1:1", need=9_000 + more) is Hold.GRANTED
+        granted = usage_unit_hold(pool_key="job-1", unit="c1:1", need=9_000 + more)
 
+    assert granted.hold is Hold.GRANTED
     assert allowance_locked(statements.captured_queries) is locked
     assert tokens() == {"job-1": 1_000, "job-1:c1:1": 9_000 + more}
     # Taken by the job's row alone, or with the allowance's lock: the same row either way.
     unit = Reservation.objects.get(key="job-1:c1:1")
     assert (unit.user_id, unit.state) == (teacher.pk, Reservation.State.HELD)
+    assert returned_unit(granted)
+
+
+@pytest.mark.parametrize(("more", "outcome"), [(0, Hold.GRANTED), (1, Hold.EXHAUSTED)])
+def test_a_round_a_preheld_unit_covers_to_the_last_token_returns_its_reservation_on_one_read(
+    teacher, spend, more, outcome, django_assert_max_num_queries
+):
+    usage_reserve(user=teacher, key="job-1", tokens=5_000)
+    assert usage_units_prehold(pool_key="job-1", units=[("c1:1", 5_000)]) == 1  # all the job held
+    spend(teacher, 1_000, reservation_key="job-1:c1:1")
+    spend(teacher, FREE - 5_000)  # the allowance has nothing left beyond what the unit holds
+
+    with django_assert_max_num_queries(1 if outcome is Hold.GRANTED else 20):
+        granted = usage_unit_hold(pool_key="job-1", unit="c1:1", need=4_000 + more)
+
+    assert granted.hold is outcome
+    assert returned_unit(granted) if outcome is Hold.GRANTED else granted.reservation is None
 
 
 def test_a_unit_spends_its_jobs_exam_and_school_pool_whether_its_job_or_the_pool_covered_it(teacher, exam_of, spend):
@@ -93,12 +124,15 @@ def test_a_later_round_its_job_covers_exactly_is_granted_even_when_the_allowance
     assert allowance_pool(user=teacher).remaining() < 0
 
     # 2 000 spent + 8 000 for the round: 4 000 more than the unit holds, what its job has left.
-    assert usage_hold(pool_key="job-1", unit="c1:1", need=8_000) is outcome
+    granted = usage_unit_hold(pool_key="job-1", unit="c1:1", need=8_000)
+    assert granted.hold is outcome
 
     if outcome is Hold.GRANTED:
         assert tokens() == {"job-1": 0, "job-1:c1:1": 10_000}
+        assert returned_unit(granted)
     else:  # refused: the unit keeps what it spent, the job what it had
         assert tokens() == {"job-1": 4_000 - job_short, "job-1:c1:1": 2_000}
+        assert granted.reservation is None
 
 
 @pytest.mark.parametrize(("spare", "outcome"), [(1, Hold.GRANTED), (0, Hold.EXHAUSTED)])

@@ -5,11 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from grading.models import Exam
 from usage.models import ModelPrice, Reservation, UsageRecord
 from usage.selectors import usage_exam_cost, usage_exam_total_cost_subquery
-from usage.services import usage_record, usage_reserve
+from usage.services import usage_record, usage_reserve, usage_unit_hold
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +134,52 @@ def test_a_call_is_paid_by_the_pool_its_job_started_on_and_one_outside_a_job_by_
     assert usage_summary(user=teacher).tokens_used == 9_400
     rows = dict(UsageRecord.objects.values_list("idempotency_key", "school_id"))
     assert rows == {"member-outside-a-job": school.pk, "left-in-the-job": school.pk, "left-outside-a-job": None}
+
+
+def _school_left_after_its_job_started(teacher):
+    """A school whose pool `teacher` started job-1 on, then left: the job's unit c1:1 held."""
+    from accounts.models import School
+    from schools.services import school_teacher_add, school_teacher_remove
+
+    school = School.objects.create(name="Lycée Victor-Hugo", allowance_tokens=100_000)
+    school_teacher_add(school=school, user=teacher)
+    usage_reserve(user=teacher, key="job-1", tokens=50_000)
+    granted = usage_unit_hold(pool_key="job-1", unit="c1:1", need=10_000)
+    school_teacher_remove(school=school, user=teacher)
+    return school, granted
+
+
+def test_a_call_recorded_against_the_reservation_its_hold_returned_is_paid_by_its_pool_without_reading_it(teacher):
+    school, granted = _school_left_after_its_job_started(teacher)
+
+    with CaptureQueriesContext(connection) as statements:
+        row = record(teacher, reservation=granted.reservation)
+
+    assert not [q for q in statements.captured_queries if 'FROM "usage_reservation"' in q["sql"]]
+    assert (row.reservation.key, row.school_id) == ("job-1:c1:1", school.pk)  # not the teacher's pool now
+    assert record(teacher, reservation=granted.reservation).pk == row.pk  # a replay records nothing more
+    assert UsageRecord.objects.count() == 1
+
+
+def test_another_users_reservation_given_is_not_spent_from(teacher, other_teacher, caplog):
+    usage_reserve(user=other_teacher, key="job-1", tokens=50_000)
+    granted = usage_unit_hold(pool_key="job-1", unit="c1:1", need=10_000)
+
+    row = record(teacher, reservation=granted.reservation)
+
+    assert (row.reservation, row.school_id) == (None, None)
+    assert "unknown reservation" in caplog.text
+
+
+# The foreign key is checked when the row's transaction commits: not inside a test's own.
+@pytest.mark.django_db(transaction=True)
+def test_a_call_whose_reservation_was_deleted_after_its_hold_is_recorded_on_the_teachers_pool_now(teacher, caplog):
+    school, granted = _school_left_after_its_job_started(teacher)
+    Reservation.objects.filter(key="job-1:c1:1").delete()
+
+    row = record(teacher, reservation=granted.reservation)
+
+    assert (row.reservation, row.school_id) == (None, None)  # the teacher's own pool, not the school's
+    assert "unknown reservation" in caplog.text
+    assert record(teacher, reservation=granted.reservation).pk == row.pk
+    assert UsageRecord.objects.count() == 1
