@@ -4,7 +4,8 @@ A failure reason written by a worker as a translated sentence stays in the langu
 moment: a teacher who switches to English keeps reading « Allocation de jetons épuisée… ».
 So such a reason is built with `translatable(gettext_noop("…French source…"), **params)`: a `Text` is
 a str translated in the active language (it can be raised, logged, shown at once) that also
-keeps its French source and parameters. `text_dump` turns it into what the database keeps
+keeps its French source and parameters (a count agreeing with its noun: `Text.ngettext`; a large
+count: `Grouped`, grouped as the reader groups digits). `text_dump` turns it into what the database keeps
 (the source and parameters, marked), `text_load` back into a sentence in the active language.
 A plain string (a model's words, a row written before this) is kept and shown as it is.
 """
@@ -21,7 +22,13 @@ from django.utils.translation import gettext, ngettext
 MARK = "i18n:"
 
 
+class Grouped(int):
+    """A count written with the reader's digit grouping (« 25 000 », "25,000"), not the writer's."""
+
+
 def _shown(value: Any) -> Any:
+    if isinstance(value, Grouped):
+        return formats.number_format(value, force_grouping=True)
     # A date is written as the reader's language writes dates (« 2 décembre 2026 », "Dec. 2, 2026").
     return formats.date_format(value, "DATE_FORMAT") if isinstance(value, date) else value
 
@@ -68,6 +75,8 @@ def _code(value: Any) -> Any:
         return value.code()
     if isinstance(value, date):
         return {"date": value.isoformat()}
+    if isinstance(value, Grouped):
+        return {"grouped": int(value)}
     return value if isinstance(value, int | float | bool) or value is None else str(value)
 
 
@@ -92,6 +101,8 @@ def _load(code: Any) -> Any:
         return Text(code["msgid"], params, str(code.get("plural") or ""), int(code.get("number") or 0))
     if isinstance(code, dict) and isinstance(code.get("date"), str):
         return date.fromisoformat(code["date"])
+    if isinstance(code, dict) and isinstance(code.get("grouped"), int):
+        return Grouped(code["grouped"])
     return code
 
 

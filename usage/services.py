@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
-from django.utils.formats import number_format
-from django.utils.translation import gettext as _
 
 from accounts.models import User
 from core.errors import ApplicationError
+from core.i18n import Grouped, Text
 
 from .holds import (
     Hold,
@@ -49,22 +48,26 @@ allowance_changed = Signal()
 
 
 class QuotaExceeded(ApplicationError):
-    """A job does not fit the remaining allowance. `missing` = needed − remaining (tokens)."""
+    """A job does not fit the remaining allowance. `missing` = needed − remaining (tokens).
+
+    Its message is a Text (core.i18n): a stopped appreciation run or a failed export stores it,
+    and whoever reads it later reads it in their language, « jeton » agreed with `missing`."""
 
     def __init__(self, *, needed: int, remaining: int):
         self.needed = needed
         self.remaining = max(remaining, 0)
         self.missing = max(needed - self.remaining, 0)
         super().__init__(
-            _(
+            Text.ngettext(
+                "Allocation insuffisante : il manque %(missing)s jeton "
+                "(il en reste %(remaining)s, cette correction en demande environ %(needed)s).",
                 "Allocation insuffisante : il manque %(missing)s jetons "
-                "(il en reste %(remaining)s, cette correction en demande environ %(needed)s)."
+                "(il en reste %(remaining)s, cette correction en demande environ %(needed)s).",
+                self.missing,
+                missing=Grouped(self.missing),
+                remaining=Grouped(self.remaining),
+                needed=Grouped(needed),
             )
-            % {
-                "missing": number_format(self.missing, force_grouping=True),
-                "remaining": number_format(self.remaining, force_grouping=True),
-                "needed": number_format(needed, force_grouping=True),
-            }
         )
 
 

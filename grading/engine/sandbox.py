@@ -115,7 +115,8 @@ def refusal_message(code: str, details: dict, limits: SandboxLimits) -> Text:
         )
     if code == "range":
         values = {key: details.get(key) for key in ("first", "last", "count")}
-        return translatable(gettext_noop("Pages %(first)s à %(last)s absentes du PDF (%(count)s pages)."), **values)
+        # Worded so that no noun agrees with the count: « (1 pages) » was the first wording.
+        return translatable(gettext_noop("Pages %(first)s à %(last)s absentes du PDF, qui en a %(count)s."), **values)
     if code == "count_mismatch":
         message = gettext_noop(
             "Le PDF est endommagé : sa table des pages en annonce %(declared)s mais il en contient %(found)s."

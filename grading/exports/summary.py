@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
@@ -106,7 +107,11 @@ def class_summary_pdf(*, exam: Exam) -> bytes:
         details.append(formats.date_format(timezone.localdate(), "DATE_FORMAT"))
         page.line(" · ".join(details), colour=GREY)
         page.space(8)
-        figures = _("%(count)s copies corrigées · moyenne %(average)s / %(max)s · médiane %(median)s") % {
+        figures = ngettext(
+            "%(count)s copie corrigée · moyenne %(average)s / %(max)s · médiane %(median)s",
+            "%(count)s copies corrigées · moyenne %(average)s / %(max)s · médiane %(median)s",
+            results.graded,
+        ) % {
             "count": results.graded,
             "average": average_text(results.average),
             "max": _points(results.bareme_total, language),

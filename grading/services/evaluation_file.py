@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from core.errors import ApplicationError
 
@@ -34,7 +35,8 @@ class EvalFileRefused(ApplicationError):
         more = len(problems) - len(shown)
         lines = [_("Fichier refusé, aucun appel n'a été fait :"), *(f"  {problem}" for problem in shown)]
         if more:
-            lines.append("  " + _("… et %(count)s autres problèmes.") % {"count": more})
+            rest = ngettext("… et %(count)s autre problème.", "… et %(count)s autres problèmes.", more)
+            lines.append("  " + rest % {"count": more})
         super().__init__("\n".join(lines))
 
 

@@ -23,6 +23,7 @@ from core.errors import ApplicationError
 from .. import selectors, services
 from ..forms import BaremeProposalFormSet, BaremeRowFormSet, QuestionForm, QuestionMoveForm
 from ..models import Exam, Proposal
+from ..templatetags.grading_tags import points_unit
 from .exams import exam_page_context, grading_panel_context
 
 FormErrors = dict[str, list[str]]
@@ -120,10 +121,11 @@ def question_update(request: AuthenticatedHttpRequest, pk: int, question_pk: int
             question=question, **form.cleaned_data, on_grades=request.POST.get("on_grades", ""), user=request.user
         )
     except services.GradesChoiceNeeded as choice:
-        detail = _("« %(label)s » : %(before)s → %(after)s points.") % {
+        # « point » agrees with the new maximum as each language agrees it (« 4 → 1 point »).
+        detail = _("« %(label)s » : %(before)s → %(after)s.") % {
             "label": form.cleaned_data["label"],
             "before": formats.number_format(before.normalize()),
-            "after": formats.number_format(form.cleaned_data["max_points"].normalize()),
+            "after": points_unit(form.cleaned_data["max_points"]),
         }
         return _bareme_response(request, question.exam, pending=_pending(request, choice, detail))
     except ApplicationError as error:

@@ -9,6 +9,7 @@ from django.utils import translation
 
 from core.i18n import text_dump, text_load, translatable
 from grading.errors import FilesPurged
+from usage.services import QuotaExceeded
 
 
 def test_a_stored_reason_is_read_in_the_readers_language_nested_parts_included():
@@ -62,3 +63,13 @@ def test_a_reason_raised_through_a_task_retry_keeps_its_source():
         copied = pickle.loads(pickle.dumps(error.message))
     with translation.override("en"):
         assert text_load(text_dump(copied, limit=2000)).startswith("The copies' files were deleted")
+
+
+def test_a_count_in_a_reason_is_grouped_and_agreed_as_the_reader_groups_and_agrees_it():
+    with translation.override("fr"):
+        refusal = QuotaExceeded(needed=1_250_001, remaining=1_250_000)  # 1 missing
+        stored = text_dump(pickle.loads(pickle.dumps(refusal.message)), limit=2000)  # through a retry too
+        assert "il manque 1 jeton (il en reste 1\xa0250\xa0000," in refusal.message
+    with translation.override("en"):
+        assert "1 token is missing (1,250,000 left, this grading needs about 1,250,001)." in text_load(stored)
+        assert text_dump(text_load(stored), limit=2000) == stored  # read back, stored again as its source

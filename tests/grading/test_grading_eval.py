@@ -25,7 +25,8 @@ from grading.engine.asking import Request
 from grading.engine.prompts import grading_messages
 from grading.services.estimate import request_worst_cost, role_ready
 from grading.services.evaluation import OPERATOR_EMAIL, eval_context
-from grading.services.evaluation_file import eval_file_read
+from grading.services.evaluation_file import ERRORS_SHOWN, eval_file_read
+from tests.support.counts import agreed
 from usage.models import UsageRecord
 from usage.selectors import price_card
 
@@ -231,6 +232,40 @@ def test_every_problem_of_a_file_is_listed_in_english_too(llm_server, tmp_path):
         "  line 2: score “x” is not a number.",
         "  line 3: max_score “y” is not a number.",
     ]
+
+
+MORE = {
+    "fr": ("… et {} autre problème.", "… et {} autres problèmes."),
+    "en": ("… and {} more problem.", "… and {} more problems."),
+}
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("more", [0, 1, 2, 1_000])
+def test_the_problems_not_listed_are_counted_in_agreement(llm_server, tmp_path, language, more):
+    path = _csv(tmp_path, HEADER + "Q,ref,rep,x,2\n" * (ERRORS_SHOWN + more))
+    with translation.override(language), pytest.raises(CommandError) as refused:
+        _run(path)
+    lines = str(refused.value).splitlines()
+    assert len(lines) == 1 + ERRORS_SHOWN + bool(more)  # the title, ten problems, then how many more
+    if more:
+        assert lines[-1] == "  " + agreed(more, language, MORE).format(more)
+    assert llm_server.requests == []
+
+
+ANSWERS = {"fr": ("réponse", "réponses"), "en": ("answer", "answers")}
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("rows", [1, 2])  # a file has one answer at least (none is refused above)
+def test_the_answers_of_the_file_are_counted_in_agreement(llm_server, tmp_path, language, rows):
+    path = _csv(tmp_path, HEADER + "".join(f"Q,ref,rep-{n},1,2\n" for n in range(rows)))
+    llm_server.script(_answering({f"rep-{n}": 1 for n in range(rows)}), times=rows)
+    with translation.override(language):
+        out, err = _run(path)
+    answers = f"{rows} {agreed(rows, language, ANSWERS)}"
+    assert {"fr": f"{answers} ; appels enregistrés", "en": f"{answers}; calls recorded"}[language] in err
+    assert f": {answers}, mode " in out
 
 
 def test_a_spreadsheet_file_with_semicolons_and_decimal_commas_is_read(tmp_path):

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
+from django.utils import translation
 
+from core.i18n import text_dump, text_load
 from grading import selectors
 from grading.engine import sandbox
 from grading.engine.render import MAX_SIDE_PX, pdf_pages
@@ -85,6 +87,19 @@ def test_answers_the_child_should_never_give_are_refused(tmp_path, settings, mon
     with pytest.raises(PdfRefused) as refused:
         list(pdf_pages(_file(tmp_path, text_pdf(["x"]))))
     assert refused.value.message == "Le PDF est illisible ou endommagé."
+
+
+@pytest.mark.parametrize("pages", [1, 2, 300])
+def test_pages_beyond_the_end_are_refused_with_the_files_count_in_either_language(tmp_path, pages):
+    # No noun agrees with the count (« (1 pages) » was the wording): both languages read alike at 1.
+    path = _file(tmp_path, text_pdf([f"page {n}" for n in range(pages)]))
+    with pytest.raises(PdfRefused) as refused:
+        list(pdf_pages(path, first=pages + 1, last=pages + 2))
+    stored = text_dump(refused.value.message, limit=2000)
+    last = pages  # a `last` beyond the end reads "up to the end"
+    assert refused.value.message == f"Pages {pages + 1} à {last} absentes du PDF, qui en a {pages}."
+    with translation.override("en"):
+        assert text_load(stored) == f"Pages {pages + 1} to {last} are missing from the PDF, which ends at page {pages}."
 
 
 def test_the_child_runs_without_this_process_environment(tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from tests.support.counts import agreed, grouped
 from usage.selectors import TIER_LIMITS, Tier, typical_copies_in, usage_bar_html
 from usage.services import usage_plan_set, usage_reserve
 
@@ -44,6 +45,21 @@ def test_tokens_held_by_a_running_job_count_towards_the_colour(teacher, spend):
     html = usage_bar_html(user=teacher)
     assert colour(html) == "red"
     assert "594\xa0900 réservés" in html  # 45 % of 1 322 000
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("held", [0, 1, 2, 1_234])
+def test_the_tokens_held_agree_with_their_count(teacher, language, held):
+    teacher.language = language
+    teacher.save(update_fields=["language"])
+    if held:
+        usage_reserve(user=teacher, key="job-1", tokens=held)
+    html = usage_bar_html(user=teacher)
+    word = agreed(held, language, {"fr": ("réservé", "réservés"), "en": ("held", "held")})
+    by = {"fr": "par une correction en cours", "en": "by a grading in progress"}[language]
+    said = f"{grouped(held, language)} {word} {by}"
+    assert (said in html) is bool(held)  # nothing held, nothing said
+    assert (by in html) is bool(held)
 
 
 def test_the_free_bar_says_it_is_given_once_and_shows_the_figures(teacher, spend):

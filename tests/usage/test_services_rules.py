@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone, translation
 
+from core.i18n import text_dump, text_load
 from tests.factories import CopyFactory
 from usage.models import Allowance, Reservation, UsageRecord
 from usage.pools import allowance_pool
@@ -49,10 +50,33 @@ def test_a_refusal_says_exactly_what_is_missing_and_what_is_left(needed, remaini
 
     assert (refusal.needed, refusal.remaining, refusal.missing) == (needed, shown[1], missing)
     group = lambda n: f"{n:,}".replace(",", "\xa0")  # noqa: E731 — French grouping
+    tokens = "jetons" if missing > 1 else "jeton"  # French: 0 and 1 singular
     assert refusal.message == (
-        f"Allocation insuffisante : il manque {group(shown[0])} jetons "
+        f"Allocation insuffisante : il manque {group(shown[0])} {tokens} "
         f"(il en reste {group(shown[1])}, cette correction en demande environ {group(needed)})."
     )
+
+
+REFUSALS = {  # missing: (French, English), with 5 left
+    0: ("il manque 0 jeton (il en reste 5,", "0 tokens are missing (5 left,"),
+    1: ("il manque 1 jeton (il en reste 5,", "1 token is missing (5 left,"),
+    2: ("il manque 2 jetons (il en reste 5,", "2 tokens are missing (5 left,"),
+    1_234_567: ("il manque 1\xa0234\xa0567 jetons (il en reste 5,", "1,234,567 tokens are missing (5 left,"),
+}
+
+
+@pytest.mark.parametrize("missing", REFUSALS)
+def test_a_refusal_agrees_tokens_with_the_count_missing_in_the_language_it_is_read_in(missing):
+    french, english = REFUSALS[missing]
+    with translation.override("fr"):
+        refusal = QuotaExceeded(needed=5 + missing, remaining=5)
+        stored = text_dump(refusal.message, limit=2000)  # a stopped appreciation run keeps it so
+    assert french in refusal.message
+    with translation.override("en"):
+        assert english in QuotaExceeded(needed=5 + missing, remaining=5).message
+        # Read later by an English reader: their plural rule and their digit grouping.
+        assert english in text_load(stored)
+        assert f"this grading needs about {5 + missing:,})." in text_load(stored)
 
 
 @pytest.mark.django_db

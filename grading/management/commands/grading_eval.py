@@ -15,6 +15,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
 from core.errors import ApplicationError
@@ -74,7 +75,11 @@ class Command(BaseCommand):
         except User.DoesNotExist:
             raise CommandError(_("Aucun compte n'a l'adresse %(email)s.") % {"email": options["account"]}) from None
         self.stderr.write(
-            _("%(rows)s réponses ; appels enregistrés au compte %(account)s.")
+            ngettext(
+                "%(rows)s réponse ; appels enregistrés au compte %(account)s.",
+                "%(rows)s réponses ; appels enregistrés au compte %(account)s.",
+                len(rows),
+            )
             % {"rows": len(rows), "account": user.email}
         )
         report = eval_run(
@@ -101,7 +106,11 @@ class Command(BaseCommand):
     def _print(self, report: EvalReport) -> None:
         out = self.stdout
         out.write(
-            _("Évaluation %(run)s : %(rows)s réponses, mode « %(mode)s », pas de %(step)s point.")
+            ngettext(
+                "Évaluation %(run)s : %(rows)s réponse, mode « %(mode)s », pas de %(step)s point.",
+                "Évaluation %(run)s : %(rows)s réponses, mode « %(mode)s », pas de %(step)s point.",
+                len(report.rows),
+            )
             % {
                 "run": report.run,
                 "rows": len(report.rows),

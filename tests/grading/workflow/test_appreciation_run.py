@@ -20,6 +20,7 @@ from grading.services.appreciation import copy_appreciation_request, metered_hol
 from grading.services.appreciation_run import _drafts, exam_appreciations_run
 from grading.tasks import exam_appreciations_task
 from tests.factories import exam_with_bareme
+from tests.support.counts import tokens
 from usage.models import Reservation, UsageRecord
 from usage.selectors import usage_summary
 
@@ -130,7 +131,7 @@ def test_the_polled_block_shows_the_progress_then_the_outcome(owner_client, teac
     assert "hx-trigger" not in block and "3 appréciations rédigées par le modèle" in block
 
 
-@pytest.mark.parametrize(("short", "drafted"), [(0, True), (1, False)])
+@pytest.mark.parametrize(("short", "drafted"), [(0, True), (1, False), (2, False)])
 def test_the_last_copy_is_drafted_with_exactly_its_hold_left_and_not_one_token_short(
     owner_client, teacher, graded, llm_server, spend, django_capture_on_commit_callbacks, short, drafted
 ):
@@ -150,9 +151,15 @@ def test_the_last_copy_is_drafted_with_exactly_its_hold_left_and_not_one_token_s
         assert "1 appréciation rédigée par le modèle" in page
     else:
         assert AppreciationRun.objects.get().status == AppreciationRun.Status.STOPPED
-        assert "Allocation insuffisante : il manque 1 jetons" in page
+        assert f"Allocation insuffisante : il manque {tokens(short, 'fr')} (il en reste" in page
         assert "Aucune appréciation n'a été rédigée." in page
         assert "Rédiger les appréciations manquantes" in page  # to start again once there is room
+        # The stopped run keeps its reason as its source: read later in English, agreed in English.
+        teacher.language = "en"
+        teacher.save(update_fields=["language"])
+        english = html.unescape(owner_client.get(reverse("exam_review", args=[graded.pk])).text)
+        verb = "is" if short == 1 else "are"
+        assert f"Not enough allowance: {tokens(short, 'en')} {verb} missing (" in english
 
 
 def test_it_stops_cleanly_when_the_next_hold_no_longer_fits_and_says_so_in_english(

@@ -50,6 +50,28 @@ def test_changing_a_graded_questions_points_asks_first_and_changes_nothing(owner
     assert grades_everywhere(owner_client, graded)["Léa"] == ([D(3), D(6)], D(9))
 
 
+@pytest.mark.parametrize(
+    ("max_points", "french", "english"),
+    [
+        ("0.5", "4 → 0,50 point.", "4 → 0.50 points."),  # two decimals, as the grid writes them
+        ("1", "4 → 1 point.", "4 → 1 point."),
+        ("1.5", "4 → 1,50 point.", "4 → 1.50 points."),  # French keeps the singular below 2
+        ("2", "4 → 2 points.", "4 → 2 points."),
+        ("1000", "4 → 1000 points.", "4 → 1000 points."),
+    ],
+)
+def test_the_new_maximum_agrees_points_with_it_in_each_language(
+    owner_client, teacher, graded, max_points, french, english
+):
+    q1 = graded.questions.first()
+    page = html.unescape(_question_post(owner_client, graded, q1, max_points=max_points).text)
+    assert f"« Exercice 1 » : {french}" in page
+    teacher.language = "en"
+    teacher.save(update_fields=["language"])
+    page = html.unescape(_question_post(owner_client, graded, q1, max_points=max_points).text)
+    assert f'"Exercice 1": {english}' in page
+
+
 def test_rescaling_rounds_to_the_exams_step_half_up_and_every_view_agrees(owner_client, graded, teacher):
     q1 = graded.questions.first()
     response = _question_post(owner_client, graded, q1, max_points="10", on_grades="rescale")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import html
+import re
 from decimal import Decimal
 
 import pytest
@@ -46,6 +47,30 @@ def test_the_detection_model_proposes_a_bareme_the_teacher_confirms(
         ("Exercice 2 — problème", Decimal("6.5")),
         ("Exercice 4 — bonus", Decimal("2")),
     ]
+
+
+@pytest.mark.parametrize(
+    ("points", "french", "english"),
+    [
+        (0.5, "Total proposé : 0,50 point", "Proposed total: 0.50 points"),
+        (1, "Total proposé : 1 point", "Proposed total: 1 point"),
+        (2, "Total proposé : 2 points", "Proposed total: 2 points"),
+        (1000, "Total proposé : 1000 points", "Proposed total: 1000 points"),
+    ],
+)
+def test_the_proposed_total_agrees_points_with_it_in_each_language(
+    owner_client, teacher, llm_server, eager_celery, django_capture_on_commit_callbacks, points, french, english
+):
+    llm_server.script({"questions": [{"label": "Exercice 1", "max_points": points, "criteria": ""}]})
+    exam = ExamFactory(owner=teacher)
+    subject = SimpleUploadedFile("sujet.pdf", pdf_bytes(1), content_type="application/pdf")
+    with django_capture_on_commit_callbacks(execute=True):
+        url = owner_client.post(reverse("bareme_extract", args=[exam.pk]), {"subject": subject}).url
+    total = re.compile(r'data-testid="proposal-total">([^<]*)<')
+    assert total.search(owner_client.get(url).text).group(1) == french
+    teacher.language = "en"
+    teacher.save(update_fields=["language"])
+    assert total.search(owner_client.get(url).text).group(1) == english
 
 
 def test_an_empty_added_row_of_a_proposal_is_not_a_question(

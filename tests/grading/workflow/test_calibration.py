@@ -18,6 +18,7 @@ from grading.models import Calibration, CalibrationGrade, Copy, Exam, Grade, Gra
 from grading.services.estimate import reservation_for
 from tests.factories import allowance_leave, copy_with_pages, exam_with_bareme
 from tests.grading.helpers import grades_json
+from tests.support.counts import tokens
 from usage.models import UsageRecord
 
 pytestmark = pytest.mark.django_db
@@ -151,6 +152,20 @@ def test_a_round_the_allowance_cannot_take_stores_nothing(
     assert response.status_code == 200 and "Allocation insuffisante" in _text(response)
     assert not CalibrationGrade.objects.exists() and not GradingJob.objects.exists()
     assert 'value="5"' in response.text
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("left", [0, 1, 2, 1_234])
+def test_the_tokens_left_under_the_round_agree_with_their_count(
+    owner_client, teacher, exam, llm_server, language, left
+):
+    owner_client.post(reverse("calibration_create", args=[exam.pk]), {"count": "2"})
+    allowance_leave(teacher, left)
+    teacher.language = language
+    teacher.save(update_fields=["language"])
+    page = html.unescape(owner_client.get(reverse("calibration_detail", args=[exam.pk])).text)
+    expected = {"fr": f"Il vous reste {tokens(left, language)}.", "en": f"You have {tokens(left, language)} left."}
+    assert expected[language] in page
 
 
 def test_the_round_compares_the_teachers_grades_with_the_ais(

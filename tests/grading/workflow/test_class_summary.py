@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from grading.models import ClassSummary
 from tests.factories import QuestionFactory, exam_with_bareme
+from tests.support.counts import agreed
 from usage.models import Reservation, UsageRecord
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("french")]
@@ -131,6 +132,25 @@ def test_the_one_page_pdf_prints_the_figures_the_failed_questions_and_the_teache
     assert "Justifier chaque étape." in text and "bien réussi" not in text
     for name in ("Léa", "Hugo", "Inès"):
         assert name not in text
+
+
+GRADED = {"fr": ("copie corrigée", "copies corrigées"), "en": ("copy graded", "copies graded")}
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("names", [("Léa",), ("Léa", "Hugo")])
+def test_the_pdfs_count_of_copies_graded_agrees_with_it_in_the_exams_language(
+    owner_client, teacher, grade_exam, llm_server, language, names
+):
+    # A summary needs a graded copy: 1 is its least, 2 its first plural in both languages.
+    exam = exam_with_bareme(owner=teacher, questions=1, title="Fractions")
+    exam.language = language
+    exam.save(update_fields=["language"])
+    grade_exam(exam, {name: [1] for name in names})
+    document = pdfium.PdfDocument(owner_client.get(reverse("exam_summary_pdf", args=[exam.pk])).content)
+    text = document[0].get_textpage().get_text_bounded()
+    average = {"fr": "moyenne", "en": "average"}[language]
+    assert f"{len(names)} {agreed(len(names), language, GRADED)} · {average} " in text
 
 
 def test_the_summary_writes_averages_with_two_decimals_as_the_review_grid_does(owner_client, teacher, graded):

@@ -67,6 +67,28 @@ def test_it_deletes_the_exam_after_confirmation(owner_client, teacher):
     assert not Exam.objects.filter(pk=exam.pk).exists()
 
 
+@pytest.mark.parametrize(
+    ("points", "french", "english"),
+    [
+        (None, "Total : 0 point", "Total: 0 points"),  # a new exam, its barème still empty
+        ("0.5", "Total : 0,50 point", "Total: 0.50 points"),
+        ("1", "Total : 1 point", "Total: 1 point"),
+        ("1.5", "Total : 1,50 point", "Total: 1.50 points"),  # French: singular below 2
+        ("2", "Total : 2 points", "Total: 2 points"),
+        ("1000", "Total : 1000 points", "Total: 1000 points"),
+    ],
+)
+def test_the_bareme_total_agrees_points_with_it_in_each_language(owner_client, teacher, points, french, english):
+    exam = ExamFactory(owner=teacher)
+    if points:
+        owner_client.post(reverse("question_add", args=[exam.pk]), {"new-label": "Q", "new-max_points": points})
+    total = re.compile(r'data-testid="bareme-total">([^<]*)<')
+    assert total.search(owner_client.get(reverse("exam_detail", args=[exam.pk])).text).group(1) == french
+    teacher.language = "en"
+    teacher.save(update_fields=["language"])
+    assert total.search(owner_client.get(reverse("exam_detail", args=[exam.pk])).text).group(1) == english
+
+
 def test_it_adds_questions_and_shows_the_running_total(owner_client, teacher):
     exam = ExamFactory(owner=teacher)
     url = reverse("question_add", args=[exam.pk])

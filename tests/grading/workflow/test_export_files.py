@@ -23,6 +23,7 @@ from grading import selectors, services
 from grading.models import Copy, ExportFile, SourceFile
 from tests.factories import copy_with_pages, exam_with_bareme
 from tests.grading.conftest import roles_env
+from tests.support.counts import COPIES, agreed
 from tests.support.deadlines import wait_until
 from tests.support.pdfs import text_pdf
 from tests.support.servers import celery_worker_start
@@ -154,14 +155,20 @@ def test_the_zip_reports_its_progress_copy_by_copy(owner_client, teacher, llm_se
     seen = []
     original = services.exports.export_progress_set
 
+    def line(language: str) -> str:
+        teacher.language = language
+        teacher.save(update_fields=["language"])
+        return owner_client.get(url, headers={"HX-Request": "true"}).content.decode()
+
     def spy(*, export_id, done, total):
         original(export_id=export_id, done=done, total=total)
-        line = owner_client.get(url, headers={"HX-Request": "true"}).content.decode()
-        seen.append((done, total, f"{done} copies sur {total}" in line and 'hx-trigger="every 2s"' in line))
+        french, english = line("fr"), line("en")
+        said = f"{done} {agreed(done, 'fr', COPIES)} sur {total}" in french and f"copies: {done} of {total}" in english
+        seen.append((done, total, said and 'hx-trigger="every 2s"' in french))
 
     monkeypatch.setattr("grading.services.exports.export_progress_set", spy)
     services.export_build(export=export)
-    assert seen == [(1, 3, True), (2, 3, True), (3, 3, True)]
+    assert seen == [(1, 3, True), (2, 3, True), (3, 3, True)]  # « 1 copie sur 3 », « 2 copies sur 3 »
 
 
 @pytest.mark.django_db

@@ -11,6 +11,7 @@ from grading.models import Copy, GradingJob
 from grading.services.estimate import copy_estimate, job_estimate
 from tests.factories import CopyFactory, copy_with_pages, exam_with_bareme
 from tests.grading.helpers import grades_json
+from tests.support.counts import grouped, tokens
 from usage.services import usage_record
 from usage.tiers import TIER_LIMITS, Tier
 
@@ -77,8 +78,38 @@ def test_it_says_how_many_tokens_are_missing_one_token_short(owner_client, teach
     assert (error.missing, error.remaining) == (1, needed - 1)
     page = html.unescape(response.text)
     assert "Votre allocation ne couvre pas les 2 copies : elle permet d'en corriger 1 maintenant." in page
-    assert "(il manque 1 jetons" in page
+    assert "(il manque 1 jeton :" in page
     assert not GradingJob.objects.exists()
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("short", [1, 2, None])  # None: nothing left, the whole reservation (thousands) missing
+def test_the_tokens_missing_agree_with_their_count(owner_client, teacher, exam, llm_server, language, short):
+    # A refusal always misses at least one token (exactly what is left starts: the test below).
+    teacher.language = language
+    teacher.save(update_fields=["language"])
+    needed = job_estimate(exam=exam).reservation
+    missing = short or needed
+    _leave(teacher, needed - missing)
+    page = html.unescape(owner_client.post(reverse("exam_start", args=[exam.pk])).text)
+    left, all_ = grouped(needed - missing, language), grouped(needed, language)
+    expected = {
+        "fr": f"(il manque {tokens(missing, language)} : il en reste {left}, il en faut {all_})",
+        "en": f"({tokens(missing, language)} missing: {left} left, {all_} needed)",
+    }
+    assert needed > 1_000 and expected[language] in page
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("left", [0, 1, 2, 1_234])
+def test_the_tokens_left_on_the_exam_page_agree_with_their_count(
+    owner_client, teacher, exam, llm_server, language, left
+):
+    teacher.language = language
+    teacher.save(update_fields=["language"])
+    _leave(teacher, left)
+    page = html.unescape(owner_client.get(reverse("exam_detail", args=[exam.pk])).text)
+    assert f"({tokens(left, language)})</span>" in page
 
 
 def test_a_job_that_needs_exactly_what_is_left_starts(owner_client, teacher, exam, llm_server):
