@@ -63,7 +63,7 @@ from .lookups import (
     question_get,
     source_get,
 )
-from .progress import progress_context, progress_delta_context, progress_delta_html, progress_html
+from .progress import progress_context, progress_delta_context, progress_delta_html, progress_event_html, progress_html
 from .review import (
     GRID_SORTS,
     Review,
@@ -152,6 +152,7 @@ __all__ = [
     "progress_context",
     "progress_delta_context",
     "progress_delta_html",
+    "progress_event_html",
     "progress_html",
     "question_get",
     "review_get",

@@ -25,7 +25,7 @@ from usage.selectors import usage_bar_html, usage_exam_cost, usage_summary
 
 from ..models import Copy, Exam, GradingJob
 from ..selectors.exams import exam_running_job
-from ..selectors.progress import job_scope, progress_delta_html
+from ..selectors.progress import job_scope, progress_delta_html, progress_event_html
 from .waiting import waiting_note
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,11 @@ def progress_send(*, exam: Exam, copy_ids: Iterable[int] = (), final: bool = Fal
     html = progress_delta_html(exam=exam, copy_ids=copy_ids)
     if final:
         html += usage_bar_html(user=exam.owner, oob=True)
-    realtime_send(realtime_group_name("exam", exam.pk), html=html, data={"final": final})
+    _send(exam.pk, html, final=final)
+
+
+def _send(exam_id: int, html: str, *, final: bool) -> None:
+    realtime_send(realtime_group_name("exam", exam_id), html=html, data={"final": final})
 
 
 def _coalesce_key(exam_id: int) -> str:
@@ -46,9 +50,9 @@ def _coalesce_key(exam_id: int) -> str:
 
 def _flush(exam_id: int):
     def flush(items: list[str]) -> None:
-        exam = Exam.objects.select_related("owner").filter(pk=exam_id).first()
-        if exam is not None:  # deleted meanwhile: nobody is watching it
-            progress_send(exam=exam, copy_ids=[int(item) for item in items])
+        html = progress_event_html(exam_id=exam_id, copy_ids=[int(item) for item in items])
+        if html is not None:  # None: deleted meanwhile, nobody is watching it
+            _send(exam_id, html, final=False)
 
     return flush
 
