@@ -90,7 +90,13 @@ def _replayed(answer: ModelAnswer) -> Reply:
 
 
 def _run(
-    copy: Copy, job: GradingJob, lease: ExecutionLease, *, held: int, granted: UnitHold | None, seen: dict
+    copy: Copy,
+    job: GradingJob,
+    lease: ExecutionLease,
+    *,
+    held: int,
+    granted: UnitHold | None,
+    seen: dict[int, CopyGrades],
 ) -> PhaseRun:
     """`held`: the first round's worst case this execution held just before (copy_grade), as
     `granted` (then the last hold granted: the calls' rows are recorded against the reservation

@@ -131,8 +131,21 @@ DOUBLE_COPY_QUERIES = 31
 PROGRESS_EVENT_QUERIES = 4
 
 
+def _grade_by_service(copy, job) -> str:
+    return services.copy_grade(copy_id=copy.pk, job_id=job.pk, attempt=copy.attempt, lease_owner="test-task")
+
+
+def _grade_by_task(copy, job) -> str:
+    # The task reads the copy once, with the teacher whose language it speaks (it read the
+    # teacher, then the grading read the copy: one query more per copy).
+    from grading.tasks import copy_grade_task
+
+    return copy_grade_task.apply(args=(copy.pk, job.pk, copy.attempt)).get()
+
+
+@pytest.mark.parametrize("grade", [_grade_by_service, _grade_by_task], ids=["service", "task"])
 def test_grading_a_double_corrected_copy_costs_a_fixed_number_of_queries(
-    llm_server, teacher, settings, django_assert_max_num_queries
+    llm_server, teacher, settings, django_assert_max_num_queries, grade
 ):
     # The copy's two progress events (grading, done) are each sent at once, as a copy graded
     # alone sends them. In the 0.5 s window they joined the first copy's events or not as the
@@ -147,7 +160,7 @@ def test_grading_a_double_corrected_copy_costs_a_fixed_number_of_queries(
     copy.refresh_from_db()
 
     with django_assert_max_num_queries(DOUBLE_COPY_QUERIES + 2 * PROGRESS_EVENT_QUERIES):
-        status = services.copy_grade(copy_id=copy.pk, job_id=job.pk, attempt=copy.attempt, lease_owner="test-task")
+        status = grade(copy, job)
 
     assert status == Copy.Status.DONE
     assert set(ModelAnswer.objects.filter(copy=copy).values_list("phase", "slot")) == {
@@ -156,27 +169,6 @@ def test_grading_a_double_corrected_copy_costs_a_fixed_number_of_queries(
     }
     assert Grade.objects.filter(copy=copy).count() == 3
     assert UsageRecord.objects.filter(copy=copy).count() == 2
-
-
-def test_the_copy_task_adds_no_query_to_the_copys_own(llm_server, teacher, settings, django_assert_max_num_queries):
-    # The task reads the copy once, with the teacher whose language it speaks (it read the
-    # teacher, then the grading read the copy: one query more per copy).
-    from grading.tasks import copy_grade_task
-
-    settings.CORRIGO_PROGRESS_WINDOW_S = 0
-    exam = exam_with_bareme(owner=teacher, mode="double", questions=3)
-    copies = [copy_with_pages(exam, pages=4, text="x = 4") for _ in range(3)]
-    job = _job_create(exam=exam, user=teacher, copies=copies, estimate_tokens=500_000)
-    llm_server.script(grades_json([2, 3, 4]), times=4)
-    assert _grade(copies[0], job) == Copy.Status.DONE
-    copy = copies[1]
-    copy.refresh_from_db()
-
-    with django_assert_max_num_queries(DOUBLE_COPY_QUERIES + 2 * PROGRESS_EVENT_QUERIES):
-        result = copy_grade_task.apply(args=(copy.pk, job.pk, copy.attempt))
-
-    assert result.get() == Copy.Status.DONE
-    assert Grade.objects.filter(copy=copy).count() == 3
 
 
 @pytest.mark.parametrize("changed", [1, 3])
