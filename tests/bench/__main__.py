@@ -27,7 +27,8 @@ for each class size of `--copies`:
   These come from runs without the sampler below (it takes the GIL 200 times a second);
   `--repeat K` times each, then `grading_median copies= runs= ratio= cpu_ms_per_copy= python_loop_ms=`.
   BENCH_TRACE=1 prints on stderr when job_start's transaction committed and each provider
-  call's start and end (seconds from the launch), then the workers' warnings and retries.
+  call's start and end (seconds from the launch) with its copy's mark (a hash of its last page
+  images: the same for all of a copy's calls), then the workers' warnings and retries.
 - cpu_ms_per_copy: the worker processes' CPU time (user + system) during the run / copies;
   LLM waits use no CPU. With python_loop_ms measured again just after the run (a shared
   machine's speed drifts within one bench). workers_rss_mb: each grading process's resident
@@ -279,6 +280,19 @@ def bench_grading(args, tmp: Path, server) -> list[str]:
     return lines
 
 
+def _copy_mark(body: dict) -> str:
+    """A copy's mark in the trace: its last two page images (the same in every call of the copy,
+    grading and verification; a copy's text differs between its graders and its rounds)."""
+    urls = [
+        part["image_url"]["url"] if isinstance(part["image_url"], dict) else part["image_url"]
+        for message in body.get("messages", [])
+        if isinstance(message.get("content"), list)
+        for part in message["content"]
+        if isinstance(part, dict) and part.get("type") == "image_url"
+    ]
+    return hashlib.sha1("".join(urls[-2:]).encode(), usedforsecurity=False).hexdigest()[:6]
+
+
 def _warm_up(workers, threads: int) -> None:
     """Every worker imports litellm (seconds) and opens its connections before the timed runs,
     as long-running workers have: a class of two copies per thread, so that every task thread
@@ -413,7 +427,7 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path, *, sampled: b
         print(f"trace {0:7.3f} {started_s:7.3f} job_start (its transaction committed: the tasks go)", file=sys.stderr)
         for record in sorted(server.requests, key=lambda r: r.started):
             kind = "verify" if "[TASK:verify]" in record.text else "grade"
-            copy_id = hashlib.sha1(record.text[-3000:].encode(), usedforsecurity=False).hexdigest()[:6]
+            copy_id = _copy_mark(record.body)
             times = f"{record.started - t0:7.3f} {record.ended - t0:7.3f}"
             print(f"trace {times} {kind} {record.model} {copy_id}", file=sys.stderr)
         for worker in workers:  # retries and warnings explain a gap in the trace
