@@ -10,7 +10,7 @@ process, 5.55 × with 16, and 1.44 × with 2 processes of 4 (issue 18). So:
   `CORRIGO_WORKER_THREADS` copies calling their providers at once (default 8; the older
   CELERY_CONCURRENCY is read when set) and `CORRIGO_WORKER_AHEAD` more copies being prepared
   or stored meanwhile (default 4): the process runs threads + ahead Celery threads and bounds
-  its provider calls to 2 × threads (CORRIGO_LLM_CALL_SLOTS, engine.llm.CallSlots). A copy's
+  its provider calls to 2 × threads (CORRIGO_LLM_CALL_SLOTS, engine.call_slots.CallSlots). A copy's
   start (reads, hold, prompts) and end (answers stored, grades, settlement) then overlap the
   other copies' provider wait instead of following it: with a slot per thread, the calls went
   out in waves, 0.4–0.7 s after the previous answers (issue 18);

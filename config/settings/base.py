@@ -486,7 +486,7 @@ CORRIGO_LLM_MAX_TOKENS = env.int("CORRIGO_LLM_MAX_TOKENS", default=4000)
 # Threads per worker process making provider calls (kept between copies): a copy's graders
 # are asked at once, so at least twice the worker's threads.
 CORRIGO_LLM_THREADS = env.int("CORRIGO_LLM_THREADS", default=32)
-# Provider calls at once per worker process (engine.llm.CallSlots; 0: no bound). config/workers.py
+# Provider calls at once per worker process (engine.call_slots.CallSlots; 0: no bound). config/workers.py
 # sets it for its grading processes, which run more copy threads than that.
 CORRIGO_LLM_CALL_SLOTS = env.int("CORRIGO_LLM_CALL_SLOTS", default=0)
 # Copies a grading process prepares at once, up to their first call (services.prepare_gate;

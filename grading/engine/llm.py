@@ -129,40 +129,6 @@ def llm_pool() -> ThreadPoolExecutor:
         return _pool[1]
 
 
-class CallSlots:
-    """At most `slots` provider calls of this process at once (0: no bound).
-
-    A grading process runs more copy threads than copies it lets call: a thread prepares its
-    copy (reads, hold, prompts) and stores its answers outside a slot, so the next copy's calls
-    go out while the previous copy's bookkeeping runs (issue 18). A slot is taken just before a
-    call is submitted and given back as soon as its answer (or error) is back."""
-
-    def __init__(self, slots: int) -> None:
-        self.slots = slots
-        self._semaphore = threading.BoundedSemaphore(slots) if slots > 0 else None
-
-    def take(self) -> None:
-        if self._semaphore is not None:
-            self._semaphore.acquire()
-
-    def give(self) -> None:
-        if self._semaphore is not None:
-            self._semaphore.release()
-
-
-_slots: tuple[int, CallSlots] | None = None
-
-
-def llm_call_slots() -> CallSlots:
-    """The process's CallSlots (settings.CORRIGO_LLM_CALL_SLOTS; a forked child gets its own)."""
-    global _slots
-    with _pool_lock:
-        wanted = settings.CORRIGO_LLM_CALL_SLOTS
-        if _slots is None or _slots[0] != os.getpid() or _slots[1].slots != wanted:
-            _slots = (os.getpid(), CallSlots(wanted))
-        return _slots[1]
-
-
 @lru_cache(maxsize=1)
 def _litellm():
     import litellm

@@ -176,7 +176,7 @@ def answer_call(
     fixture runs each test so. Any failure here is left to the task's thread too, which records
     whatever is not `recorded` (same row key: never twice) and raises what it cannot record.
     `answered()` runs as soon as the provider has answered or failed: the call's slot
-    (engine.llm.CallSlots) is free for another copy's call while this one is recorded."""
+    (engine.call_slots.CallSlots) is free for another copy's call while this one is recorded."""
     try:
         # Activated languages are per thread: errors raised in the call threads speak the task's.
         with translation.override(language):

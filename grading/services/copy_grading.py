@@ -23,10 +23,11 @@ from core.i18n import text_dump
 from usage.services import Hold, UnitHold, unit_key, usage_unit_hold
 
 from ..engine.asking import Reply, Request, reply_parse
+from ..engine.call_slots import llm_call_slots
 from ..engine.config import RoleConfig
 from ..engine.errors import EngineError, TransientLLMError
 from ..engine.grader import PhaseRun, grade_copy
-from ..engine.llm import LLMResult, llm_call_slots, llm_pool
+from ..engine.llm import LLMResult, llm_pool
 from ..engine.prompts import ExamContext, exam_context
 from ..engine.schema import CopyGrades, parse_copy_grades
 from ..models import Copy, GradingJob, ModelAnswer
@@ -151,12 +152,14 @@ def _run(
             pool, language, slots = llm_pool(), translation.get_language(), llm_call_slots()
             # Each answer is kept and recorded in its call's thread (answer_call): none waits for
             # another's row. Inside a transaction of ours, what the call threads would refer to
-            # is not committed yet: this thread records them. Each call waits for a slot of the
-            # process's (CallSlots), given back as soon as the provider has answered.
+            # is not committed yet: this thread records them. The round waits for its slots in
+            # the process's CallSlots; each is given back as soon as its provider has answered.
             in_thread = not connection.in_atomic_block
             prepare_done()  # the process's next copy may be prepared while this one waits
-            for slot, request in to_call.items():
-                slots.take()
+            calls, taken = list(to_call.items()), 0
+            for index, (slot, request) in enumerate(calls):
+                if not taken:  # together, as many as the process has (verification rounds last)
+                    taken = slots.take(len(calls) - index, last=phase == "verification")
                 try:
                     future = pool.submit(
                         answer_call,
@@ -168,8 +171,9 @@ def _run(
                         messages=request.messages,
                     )
                 except BaseException:
-                    slots.give()
+                    slots.give(taken)  # this call's and those of the round not submitted yet
                     raise
+                taken -= 1
                 futures[future] = slot
         # Every answered call in the ledger before any audit row, each in its own transaction,
         # whatever happens to the others' rows: here only those the call's thread did not write

@@ -42,13 +42,15 @@ def _verified_json(slot: str) -> str:
     return json.dumps({"questions": [question], "manipulation": {"flag": False, "reason": ""}})
 
 
-def script_two_graders(server) -> None:
-    """Queues both graders' answers, then their verification answers, on `server`."""
+def script_two_graders(server, *, latency: float | None = None) -> None:
+    """Queues both graders' answers (each after `latency` seconds), then their verification
+    answers, on `server`."""
     for slot, model in (("a", GRADER_A), ("b", GRADER_B)):
         grading = from_model(model)
         server.script(
             grades_json(POINTS[slot], readings=READINGS[slot], reasonings=REASONINGS[slot], confidence=0.9),
             match=lambda request, grading=grading: grading(request) and "[TASK:verify]" not in request["text"],
+            latency=latency,
         )
         server.script(
             _verified_json(slot),
