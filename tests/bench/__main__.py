@@ -26,9 +26,9 @@ for each class size of `--copies`:
   load average (1 and 5 min) before the run, load_after= after.
   These come from runs without the sampler below (it takes the GIL 200 times a second);
   `--repeat K` times each, then `grading_median copies= runs= ratio= cpu_ms_per_copy= python_loop_ms=`.
-  BENCH_TRACE=1 prints on stderr when job_start's transaction committed and each provider
-  call's start and end (seconds from the launch) with its copy's mark (a hash of its last page
-  images: the same for all of a copy's calls), then the workers' warnings and retries.
+  BENCH_TRACE=1 prints on stderr when job_start's transaction committed, each provider call's
+  start and end (seconds from the launch) with its copy's mark, and the critical chain (the
+  last copy's waits between its steps), then the workers' warnings and retries (tests/bench/trace.py).
 - cpu_ms_per_copy: the worker processes' CPU time (user + system) during the run / copies;
   LLM waits use no CPU. With python_loop_ms measured again just after the run (a shared
   machine's speed drifts within one bench). workers_rss_mb: each grading process's resident
@@ -280,19 +280,6 @@ def bench_grading(args, tmp: Path, server) -> list[str]:
     return lines
 
 
-def _copy_mark(body: dict) -> str:
-    """A copy's mark in the trace: its last two page images (the same in every call of the copy,
-    grading and verification; a copy's text differs between its graders and its rounds)."""
-    urls = [
-        part["image_url"]["url"] if isinstance(part["image_url"], dict) else part["image_url"]
-        for message in body.get("messages", [])
-        if isinstance(message.get("content"), list)
-        for part in message["content"]
-        if isinstance(part, dict) and part.get("type") == "image_url"
-    ]
-    return hashlib.sha1("".join(urls[-2:]).encode(), usedforsecurity=False).hexdigest()[:6]
-
-
 def _warm_up(workers, threads: int) -> None:
     """Every worker imports litellm (seconds) and opens its connections before the timed runs,
     as long-running workers have: a class of two copies per thread, so that every task thread
@@ -424,16 +411,9 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path, *, sampled: b
             cached += record.usage["prompt_tokens_details"]["cached_tokens"]
             static += common
     if os.environ.get("BENCH_TRACE"):
-        print(f"trace {0:7.3f} {started_s:7.3f} job_start (its transaction committed: the tasks go)", file=sys.stderr)
-        for record in sorted(server.requests, key=lambda r: r.started):
-            kind = "verify" if "[TASK:verify]" in record.text else "grade"
-            copy_id = _copy_mark(record.body)
-            times = f"{record.started - t0:7.3f} {record.ended - t0:7.3f}"
-            print(f"trace {times} {kind} {record.model} {copy_id}", file=sys.stderr)
-        for worker in workers:  # retries and warnings explain a gap in the trace
-            for line in worker.log().splitlines():
-                if "WARNING" in line or "ERROR" in line or "retry" in line:
-                    print(f"trace-log {line[:300]}", file=sys.stderr)
+        from .trace import trace_print
+
+        trace_print(requests=server.requests, workers=workers, t0=t0, started_s=started_s, finished_s=wall)
     cache_line = f"prefix_cache_ratio={cached / static if static else 0:.3f} copies={copies}"
     from django.db.models import Sum
 
