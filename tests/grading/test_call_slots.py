@@ -26,10 +26,25 @@ from .helpers import from_model, grades_json
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("french")]
 
 
-def _graded(exam, teacher, copy) -> str:
-    job = _job_create(exam=exam, user=teacher, copies=[copy], estimate_tokens=50_000)
+def _copy_grade(copy: Copy, job) -> str:
     copy.refresh_from_db()
-    return services.copy_grade(copy_id=copy.pk, job_id=job.pk, attempt=copy.attempt, lease_owner="test-task")
+    return services.copy_grade(copy_id=copy.pk, job_id=job.pk, attempt=copy.attempt, lease_owner=f"test-{copy.pk}")
+
+
+def _graded(exam, teacher, copy) -> str:
+    return _copy_grade(copy, _job_create(exam=exam, user=teacher, copies=[copy], estimate_tokens=50_000))
+
+
+def _grading_thread(copy: Copy, job, statuses: dict[int, str]) -> threading.Thread:
+    """The copy graded in a thread of its own (its own database connection, closed after)."""
+
+    def grade() -> None:
+        try:
+            statuses[copy.pk] = _copy_grade(copy, job)
+        finally:
+            connection.close()
+
+    return threading.Thread(target=grade)
 
 
 def _double(llm_server, teacher):
@@ -144,16 +159,11 @@ def test_a_copys_two_graders_wait_for_two_free_slots_rather_than_go_one_by_one(l
     settings.CORRIGO_LLM_CALL_SLOTS = 2
     exam = _double(llm_server, teacher)
     copy = copy_with_pages(exam, pages=1)
-    slots, statuses = llm_call_slots(), []
+    job = _job_create(exam=exam, user=teacher, copies=[copy], estimate_tokens=50_000)
+    slots, statuses = llm_call_slots(), {}
     slots.take(1)  # another copy's call: one slot free
 
-    def grade() -> None:
-        try:
-            statuses.append(_graded(exam, teacher, copy))
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=grade)
+    thread = _grading_thread(copy, job, statuses)
     thread.start()
     try:
         _in_line(slots, 1)
@@ -164,7 +174,7 @@ def test_a_copys_two_graders_wait_for_two_free_slots_rather_than_go_one_by_one(l
         thread.join(timeout=scaled(30))
 
     assert sent_alone == []
-    assert statuses == [Copy.Status.DONE]
+    assert statuses == {copy.pk: Copy.Status.DONE}
     assert llm_server.max_in_flight == 2
 
 
@@ -182,16 +192,6 @@ def test_a_copys_verification_lets_another_copys_grading_call_first(llm_server, 
     llm_server.script(grades_json([3, 4]), match=lambda request: "[TASK:verify]" not in request["text"], times=2)
     job = _job_create(exam=exam, user=teacher, copies=[disputed, agreed], estimate_tokens=100_000)
     slots, statuses = llm_call_slots(), {}
-
-    def grade(copy: Copy) -> None:
-        try:
-            copy.refresh_from_db()
-            statuses[copy.pk] = services.copy_grade(
-                copy_id=copy.pk, job_id=job.pk, attempt=copy.attempt, lease_owner=f"test-{copy.pk}"
-            )
-        finally:
-            connection.close()
-
     holding, release = threading.Event(), threading.Event()
 
     def other_calls() -> None:  # the process's other copies' calls
@@ -200,7 +200,7 @@ def test_a_copys_verification_lets_another_copys_grading_call_first(llm_server, 
         release.wait()
         slots.give(2)
 
-    threads = [threading.Thread(target=grade, args=(disputed,))]
+    threads = [_grading_thread(disputed, job, statuses)]
     threads[0].start()
     try:
         wait_until(lambda: llm_server.in_flight == 2, base=10, what="the disputed copy's two grading calls")
@@ -209,7 +209,7 @@ def test_a_copys_verification_lets_another_copys_grading_call_first(llm_server, 
         _in_line(slots, 1)  # behind the disputed copy's grading calls
         wait_until(holding.is_set, base=20, what="the other calls served")
         _in_line(slots, 1)  # the disputed copy's verification round
-        threads.append(threading.Thread(target=grade, args=(agreed,)))
+        threads.append(_grading_thread(agreed, job, statuses))
         threads[-1].start()
         _in_line(slots, 2)  # and the agreed copy's grading round behind it
     finally:
