@@ -9,7 +9,7 @@ process, 5.55 × with 16, and 1.44 × with 2 processes of 4 (issue 18). So:
   worker with the threads pool, on the default queue (copies only ever wait for copies):
   `CORRIGO_WORKER_THREADS` copies calling their providers at once (default 8; the older
   CELERY_CONCURRENCY is read when set) and `CORRIGO_WORKER_AHEAD` more copies being prepared
-  or stored meanwhile (default 4): the process runs threads + ahead Celery threads and bounds
+  or stored meanwhile (default 8): the process runs threads + ahead Celery threads and bounds
   its provider calls to 2 × threads (CORRIGO_LLM_CALL_SLOTS, engine.call_slots.CallSlots). A copy's
   start (reads, hold, prompts) and end (answers stored, grades, settlement) then overlap the
   other copies' provider wait instead of following it: with a slot per thread, the calls went
@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass, field
 
 # Copies a grading process prepares ahead of those calling (CORRIGO_WORKER_AHEAD's default).
-AHEAD = 4
+AHEAD = 8
 # Copies a grading process prepares at once, up to their first call (CORRIGO_PREPARE_AT_ONCE's
 # default, grading/services/prepare_gate.py).
 PREPARE_AT_ONCE = 2

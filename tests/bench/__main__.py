@@ -1,6 +1,6 @@
 """`make bench`: the grading engine's figures (printed, never asserted).
 
-    python -m tests.bench  [--copies 30/120/300] [--workers <cores>] [--threads 8] [--ahead 4] [--prepare 2]
+    python -m tests.bench  [--copies 30/120/300] [--workers <cores>] [--threads 8] [--ahead 8] [--prepare 2]
                            [--pages 4]
                            [--latency 1.0] [--samples 200] [--repeat 1] [--only grading|grid|export]
 

@@ -83,7 +83,7 @@ def test_a_failed_call_gives_its_slot_back(llm_server, teacher, settings):
 def test_a_grading_process_runs_its_copies_ahead_with_twice_its_threads_as_call_slots():
     environ = {"CORRIGO_WORKER_PROCESSES": "2", "CORRIGO_WORKER_THREADS": "8"}
     *grading, render = worker_plan(environ)
-    assert [(spec.threads, spec.env) for spec in grading] == [(12, {"CORRIGO_LLM_CALL_SLOTS": "16"})] * 2
+    assert [(spec.threads, spec.env) for spec in grading] == [(16, {"CORRIGO_LLM_CALL_SLOTS": "16"})] * 2
     assert (render.threads, render.env) == (2, {})  # no model call there
 
     (alone, _render) = worker_plan({**environ, "CORRIGO_WORKER_PROCESSES": "1", "CORRIGO_WORKER_AHEAD": "0"})
