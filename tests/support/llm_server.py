@@ -70,8 +70,10 @@ FAULTS = ("400", "429", "500", "timeout", "malformed", "truncated", "nan")
 # --- Token counting and caching ---------------------------------------------------------
 
 
-def _text_units(text: str) -> list[str]:
-    return [text[i : i + 4] for i in range(0, len(text), 4)]
+@functools.lru_cache(maxsize=256)
+def _text_units(text: str) -> tuple[str, ...]:
+    # Kept for the texts seen lately: every call repeats the instructions and the barème.
+    return tuple(text[i : i + 4] for i in range(0, len(text), 4))
 
 
 def _image_units(url: str) -> tuple[str, ...]:
@@ -90,7 +92,7 @@ def _content_units(content: Any) -> list[str]:
     if content is None:
         return []
     if isinstance(content, str):
-        return _text_units(content)
+        return list(_text_units(content))
     units: list[str] = []
     for part in content:
         kind = part.get("type")
