@@ -70,9 +70,11 @@ FAULTS = ("400", "429", "500", "timeout", "malformed", "truncated", "nan")
 # --- Token counting and caching ---------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def _text_units(text: str) -> tuple[str, ...]:
-    # Kept for the texts seen lately: every call repeats the instructions and the barème.
+    # Kept for the texts seen lately: every call repeats the instructions and the barème, which
+    # stay at the front; a copy's own text is rarely asked again, so few entries (≈ 60 bytes a
+    # unit: a long-running demo server keeps at most a few MB of them).
     return tuple(text[i : i + 4] for i in range(0, len(text), 4))
 
 
