@@ -146,3 +146,17 @@ def test_one_token_its_job_has_not_is_granted_from_the_allowances_last_and_refus
 
     assert tokens() == {"job-1": 0, "job-1:c1:1": spare}
     assert usage_summary(user=teacher).remaining == 0
+
+
+@pytest.mark.parametrize("need", [0, 1])
+def test_a_unit_of_a_job_spent_beyond_its_reservation_is_held_from_the_allowance_with_its_reservation(
+    teacher, spend, need
+):
+    usage_reserve(user=teacher, key="job-1", tokens=1_000)
+    spend(teacher, 1_500, reservation_key="job-1")  # the job cannot cover even an empty round
+
+    granted = usage_unit_hold(pool_key="job-1", unit="c1:1", need=need)
+
+    assert granted.hold is Hold.GRANTED
+    assert returned_unit(granted)
+    assert tokens() == {"job-1": 1_000, "job-1:c1:1": need}  # nothing taken from the job

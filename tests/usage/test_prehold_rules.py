@@ -66,7 +66,32 @@ def test_a_first_round_given_at_the_start_is_granted_on_one_read_and_one_token_m
 def test_a_negative_first_round_is_refused_and_nothing_is_given(teacher):
     usage_reserve(user=teacher, key="job-1", tokens=10_000)
 
-    with pytest.raises(ValueError, match="need must be >= 0"):
+    with pytest.raises(ValueError, match=r"^need must be >= 0$"):
         usage_units_prehold(pool_key="job-1", units=[("c1:1", 1_000), ("c2:1", -1)])
 
     assert tokens() == {"job-1": 10_000}
+
+
+def test_an_empty_first_round_is_given_too(teacher):
+    usage_reserve(user=teacher, key="job-1", tokens=10_000)
+
+    assert usage_units_prehold(pool_key="job-1", units=[("c1:1", 0), ("c2:1", 1)]) == 2
+
+    assert tokens() == {"job-1": 9_999, "job-1:c1:1": 0, "job-1:c2:1": 1}
+
+
+def test_the_units_are_given_from_their_own_job_with_its_exam_and_school(teacher, other_teacher, exam_of):
+    from accounts.models import School
+    from schools.services import school_teacher_add
+
+    school = School.objects.create(name="Lycée Victor-Hugo", allowance_tokens=100_000)
+    school_teacher_add(school=school, user=teacher)
+    usage_reserve(user=other_teacher, key="job-0", tokens=10_000)  # another teacher's job, held first
+    exam = exam_of(teacher)
+    usage_reserve(user=teacher, key="job-1", tokens=10_000, exam=exam)
+
+    assert usage_units_prehold(pool_key="job-1", units=[("c1:1", 4_000)]) == 1
+
+    assert tokens() == {"job-0": 10_000, "job-1": 6_000, "job-1:c1:1": 4_000}
+    unit = Reservation.objects.get(key="job-1:c1:1")
+    assert (unit.user_id, unit.exam_id, unit.school_id) == (teacher.pk, exam.pk, school.pk)

@@ -519,3 +519,30 @@ def test_a_unit_settles_with_its_outcome_and_a_jobs_units_without_one_by_default
 def test_an_unknown_tier_is_refused_by_name(teacher):
     with pytest.raises(ValueError, match=r"^unknown tier 'platinum'$"):
         usage_plan_set(user=teacher, tier="platinum")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("of_school", [False, True], ids=["teachers-own", "schools"])
+def test_settling_a_job_tells_once_which_pool_got_its_tokens_back(teacher, of_school):
+    from accounts.models import School
+    from schools.services import school_teacher_add
+    from usage.services import allowance_released
+
+    school = None
+    if of_school:
+        school = School.objects.create(name="Lycée Victor-Hugo", allowance_tokens=100_000)
+        school_teacher_add(school=school, user=teacher)
+    usage_reserve(user=teacher, key="job-1", tokens=30_000)
+    heard = []
+
+    def receiver(sender, **kwargs):
+        heard.append((sender, kwargs["key"], kwargs["user_id"], kwargs["school_id"]))
+
+    allowance_released.connect(receiver)
+    try:
+        assert usage_settle(key="job-1", outcome="finished") is True
+        assert usage_settle(key="job-1", outcome="finished") is False  # settled once: told once
+    finally:
+        allowance_released.disconnect(receiver)
+
+    assert heard == [(Reservation, "job-1", teacher.pk, school.pk if school else None)]
