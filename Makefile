@@ -68,7 +68,7 @@ chaos: $(STAMP) compilemessages ## Grade under faults (killed worker, Redis rest
 		echo "CHAOS BOOKS DIFFER (ledger_rows != provider_calls; every copy graded once, nothing lost or overspent): known residual window, issue 11"; \
 	else exit $$rc; fi
 
-mutation: $(STAMP) compilemessages ## Mutation testing of the business rules (mutmut); prints mutation killed= survived= score= and the survivors (≈ 10–20 min)
+mutation: $(STAMP) compilemessages ## Mutation testing of the business rules (mutmut); prints mutation killed= survived= score= and the survivors (≈ 50 min on 2 cores)
 	scripts/mutation.sh
 
 lint: $(STAMP) ## ruff, djlint, import-linter, mypy, hadolint, shellcheck, migrations up to date

@@ -12,7 +12,7 @@ mkdir -p var
 rm -rf mutants
 export DJANGO_ALLOW_ASYNC_UNSAFE=true CORRIGO_MUTATION=1
 status=0
-timeout "${MUTATION_TIMEOUT:-3600}" scripts/with-services.sh .venv/bin/mutmut run --max-children "${MUTATION_CHILDREN:-2}" \
+timeout "${MUTATION_TIMEOUT:-5400}" scripts/with-services.sh .venv/bin/mutmut run --max-children "${MUTATION_CHILDREN:-2}" \
     >var/mutation.log 2>&1 || status=$?
 if [ "$status" -ne 0 ]; then
     echo "mutmut stopped with status $status (log: var/mutation.log)" >&2
