@@ -8,6 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import School
+from schools.services import school_teacher_add
 from usage.models import Reservation
 from usage.selectors import usage_summary
 from usage.services import Hold, usage_hold, usage_reserve, usage_units_prehold
@@ -81,9 +83,6 @@ def test_an_empty_first_round_is_given_too(teacher):
 
 
 def test_the_units_are_given_from_their_own_job_with_its_exam_and_school(teacher, other_teacher, exam_of):
-    from accounts.models import School
-    from schools.services import school_teacher_add
-
     school = School.objects.create(name="Lycée Victor-Hugo", allowance_tokens=100_000)
     school_teacher_add(school=school, user=teacher)
     usage_reserve(user=other_teacher, key="job-0", tokens=10_000)  # another teacher's job, held first

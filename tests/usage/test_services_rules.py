@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone, translation
 
+from accounts.models import School
 from core.i18n import text_dump, text_load
+from schools.services import school_teacher_add
 from tests.factories import CopyFactory
 from usage.models import Allowance, Reservation, UsageRecord
 from usage.pools import allowance_pool
@@ -20,6 +22,7 @@ from usage.services import (
     Hold,
     QuotaExceeded,
     allowance_changed,
+    allowance_released,
     unit_key,
     usage_hold,
     usage_plan_set,
@@ -524,10 +527,6 @@ def test_an_unknown_tier_is_refused_by_name(teacher):
 @pytest.mark.django_db
 @pytest.mark.parametrize("of_school", [False, True], ids=["teachers-own", "schools"])
 def test_settling_a_job_tells_once_which_pool_got_its_tokens_back(teacher, of_school):
-    from accounts.models import School
-    from schools.services import school_teacher_add
-    from usage.services import allowance_released
-
     school = None
     if of_school:
         school = School.objects.create(name="Lycée Victor-Hugo", allowance_tokens=100_000)
