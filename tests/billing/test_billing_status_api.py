@@ -50,5 +50,26 @@ def test_with_billing_off_it_reports_the_tier_an_admin_set(owner_client, teacher
     assert body["tier"] == "max"
 
 
+def test_with_billing_off_a_subscription_left_in_the_tables_is_not_reported(
+    owner_client, teacher, fake_stripe, prices, webhooks, settings
+):
+    story = SubscriptionStory(fake_stripe, prices, teacher)
+    for event in story.subscribe().events:
+        webhooks.deliver(event)
+    settings.BILLING_ENABLED = False
+
+    body = owner_client.get(reverse("api_billing_status")).json()
+
+    assert body == {
+        "billing_enabled": False,
+        "tier": "essentiel",  # the allowance's, which the webhook set while billing was on
+        "subscription_id": None,
+        "status": None,
+        "period_start": None,
+        "period_end": None,
+        "cancel_at_period_end": False,
+    }
+
+
 def test_it_needs_authentication(client, db):
     assert client.get(reverse("api_billing_status")).status_code in (401, 403)

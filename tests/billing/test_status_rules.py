@@ -188,6 +188,9 @@ def test_the_seats_are_the_quantity_of_the_item_that_grants_the_tier(stripe):
     assert subscription_quantity(Subscription(stripe_data=data)) == 7  # the larger of the PRO items
     data["items"]["data"][2]["quantity"] = None
     assert subscription_quantity(Subscription(stripe_data=data)) == 2
+    data["items"]["data"][1]["quantity"] = None  # no PRO item says how many: no seat, not one
+    assert subscription_quantity(Subscription(stripe_data=data)) == 0
+    data["items"]["data"][1]["quantity"] = 2
     data["status"] = "canceled"
     assert subscription_quantity(Subscription(stripe_data=data)) == 0
     assert subscription_quantity(None) == 0

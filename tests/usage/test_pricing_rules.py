@@ -230,6 +230,7 @@ def test_a_billing_period_is_in_force_from_its_first_instant_and_an_empty_one_is
         (399, 100, 300, 1),
         (400, 100, 300, 2),
         (1_000, 100, 50, 10),  # a worst case under the estimate counts as the estimate
+        (1_000, 1, 300, 701),  # the smallest estimate there is: one token a copy
         (1_000, 0, 300, 0),
         (1_000, -5, 300, 0),
     ],
