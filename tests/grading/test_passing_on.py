@@ -14,14 +14,13 @@ import pytest
 import redis
 from celery.utils.nodenames import worker_direct
 from django.conf import settings as django_settings
-from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from grading import services
 from grading.models import Copy, ModelAnswer
 from grading.services import passing_on
 from grading.services.broker import _queue_keys, broker_copy_ids
 from grading.services.jobs import _job_create
-from grading.services.passing_on import ROOM_FRESH_S, copy_pass_on, process_room, rooms_key
+from grading.services.passing_on import ROOM_FRESH_S, process_room, rooms_key
 from grading.tasks import copy_grade_task
 from tests.factories import copy_with_pages, exam_with_bareme
 from tests.support.deadlines import Deadline
@@ -101,15 +100,12 @@ def test_a_copy_beyond_what_its_process_calls_goes_to_the_process_with_the_most_
     rooms("a@corrigo-test", 0)
     assert process_room.pass_on_target(running=3) is None  # nobody else has room
     rooms("a@corrigo-test", 1)
-    settings.CORRIGO_LLM_CALL_SLOTS = 2  # one copy called at once: the second is beyond
-    assert process_room.pass_on_target(running=1) is None
-    assert process_room.pass_on_target(running=2) == "a@corrigo-test"
     settings.CORRIGO_LLM_CALL_SLOTS = 0  # calls not bounded: every copy calls at once
     assert process_room.pass_on_target(running=50) is None
     client.close()
 
 
-def test_a_processs_room_is_the_copies_it_calls_at_once_less_the_copy_tasks_it_runs(rooms, settings):
+def test_a_processs_room_is_the_copies_it_calls_at_once_less_the_copy_tasks_it_runs(rooms):
     client = redis.Redis.from_url(django_settings.REDIS_URL)
 
     def written() -> int:
@@ -122,47 +118,14 @@ def test_a_processs_room_is_the_copies_it_calls_at_once_less_the_copy_tasks_it_r
         assert written() == -1  # one copy more than it calls at once
     assert written() == 2
 
-    process_room.forget()  # a warm shutdown: no longer offered
-    assert client.hgetall(rooms_key()) == {}
-
-    settings.CORRIGO_LLM_CALL_SLOTS = 0  # calls not bounded: no room to offer
-    with process_room.counted():
-        assert client.hgetall(rooms_key()) == {}
-    settings.CORRIGO_LLM_CALL_SLOTS = 4
-
     process_room.node = None  # not a grading worker (a web process, a test): nothing written
+    client.delete(rooms_key())
     with process_room.counted() as running:
         assert running == 1
     assert client.hgetall(rooms_key()) == {}
-    process_room.forget()
     client.close()
 
 
-def test_with_redis_out_of_reach_a_copy_stays_and_its_task_goes_on(rooms, settings):
-    rooms("idle@corrigo-test", 3)
-    reachable = settings.REDIS_URL, settings.CELERY_BROKER_URL
-    closed = "redis://127.0.0.1:9/0"  # the discard port: nothing listens there
-    settings.REDIS_URL = settings.CELERY_BROKER_URL = closed
-    try:
-        with ExitStack() as stack:
-            _running(stack, 3)  # its room not written: no error
-            assert process_room.pass_on_target(running=3) is None
-        process_room.forget()
-    finally:
-        settings.REDIS_URL, settings.CELERY_BROKER_URL = reachable
-
-
-def test_a_copy_the_broker_refuses_to_pass_on_stays_and_the_refusal_is_logged(caplog):
-    class Refused:  # the broker's side of apply_async: its connection refused
-        def apply_async(self, *args, **kwargs):
-            raise BrokerOperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
-
-    assert copy_pass_on(Refused(), node="idle@corrigo-test", copy_id=7, job_id=3, attempt=1) is False
-    [record] = [r for r in caplog.records if r.name == passing_on.__name__]
-    assert (record.levelname, record.getMessage()) == ("WARNING", "copy 7 not passed on: the broker refused it")
-
-
-@pytest.mark.mutation  # no provider wait: two one-question answers
 def test_a_copy_passed_on_waits_untouched_in_that_process_queue_and_is_passed_on_once(
     rooms, llm_server, teacher, caplog
 ):
@@ -196,7 +159,6 @@ def test_a_copy_passed_on_waits_untouched_in_that_process_queue_and_is_passed_on
     assert UsageRecord.objects.count() == len(llm_server.requests) == 2
 
 
-@pytest.mark.mutation  # no provider call
 def test_the_reconciliation_finds_a_copy_passed_on_in_a_live_process_queue_and_rescues_it_once_that_process_is_gone(
     rooms, llm_server, teacher, django_capture_on_commit_callbacks
 ):
