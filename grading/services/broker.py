@@ -13,12 +13,11 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import cast
 
 import redis
-from celery.utils.nodenames import worker_direct
 from django.conf import settings
 
 COPY_TASK = "grading.tasks.copy_grade_task"
@@ -48,19 +47,14 @@ def _prefix() -> str:
     return str(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", ""))
 
 
-def _queue_keys(prefix: str, name: str | None = None) -> list[str]:
-    """A queue (the copy tasks' unless `name`): a list, and one more per priority step."""
-    queue = prefix + (name or settings.CELERY_TASK_DEFAULT_QUEUE)
+def _queue_keys(prefix: str) -> list[str]:
+    """The copy tasks' queue: a list, and one more per priority step."""
+    queue = prefix + settings.CELERY_TASK_DEFAULT_QUEUE
     return [queue, *(f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS)]
 
 
-def _messages(
-    client: redis.Redis, prefix: str, *, fresh_since: float, nodes: Iterable[str] = ()
-) -> Iterator[bytes | str]:
-    # The copy tasks' queue, then the own queues (Celery's worker_direct) of the live workers
-    # `nodes`, where a copy passed on waits for its worker (services.passing_on).
-    keys = _queue_keys(prefix) + [key for node in nodes for key in _queue_keys(prefix, worker_direct(node).name)]
-    for key in keys:
+def _messages(client: redis.Redis, prefix: str, *, fresh_since: float) -> Iterator[bytes | str]:
+    for key in _queue_keys(prefix):
         start = 0
         while chunk := client.lrange(key, start, start + CHUNK - 1):
             yield from chunk
@@ -72,9 +66,8 @@ def _messages(
         yield from (entry for entry in client.hmget(prefix + "unacked", tags[start : start + CHUNK]) if entry)
 
 
-def broker_copy_ids(*, delivered_within: float, nodes: Iterable[str] = ()) -> set[int]:
-    """Ids of the copies a copy task waits for in the queue or in the own queue of one of the
-    live workers `nodes` (their Celery node names), or was delivered for less than
+def broker_copy_ids(*, delivered_within: float) -> set[int]:
+    """Ids of the copies a copy task waits for in the queue, or was delivered for less than
     `delivered_within` seconds ago (running, or held for its countdown by a live worker).
 
     An older delivery of a copy still queued belongs to a worker that died before taking it:
@@ -82,7 +75,7 @@ def broker_copy_ids(*, delivered_within: float, nodes: Iterable[str] = ()) -> se
     prefix = _prefix()
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=10, socket_connect_timeout=5)
     try:
-        messages = _messages(client, prefix, fresh_since=time.time() - delivered_within, nodes=nodes)
+        messages = _messages(client, prefix, fresh_since=time.time() - delivered_within)
         return {copy_id for raw in messages if (copy_id := _copy_id(raw)) is not None}
     finally:
         client.close()

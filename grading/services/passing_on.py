@@ -15,9 +15,8 @@ the last ROOM_FRESH_S: it publishes the copy's task again to that process's own 
 worker_direct, settings.CELERY_WORKER_DIRECT) and ends without touching the copy. Once only: a
 copy passed on is graded where it lands. A retried task (its lease extended over its countdown)
 is never passed on, nor one whose process has no bound on its calls. Redis or the broker out of
-reach: the copy stays where it is. The reconciliation reads the own queues of the live processes
-too (services.reconcile): a copy passed to a process that died before taking it is in no queue
-it reads once that process's room is stale, and it enqueues the copy again.
+reach: the copy stays where it is. The process passed to may die before it takes the message:
+the copy is then in no queue the reconciliation reads, which enqueues it again (services.reconcile).
 """
 
 from __future__ import annotations
@@ -119,15 +118,6 @@ class ProcessRoom:
         if stale:
             redis_client().hdel(key, *stale)
         return best[1] if best is not None else None
-
-    def live(self) -> list[str]:
-        """The nodes of every process that wrote its room in the last ROOM_FRESH_S (this one's too)."""
-        now = time.time()
-        return [
-            _text(field)
-            for field, value in redis_client().hgetall(rooms_key()).items()
-            if now - float(_text(value).partition(" ")[2]) <= ROOM_FRESH_S
-        ]
 
     def pass_on_target(self, *, running: int) -> str | None:
         """Where a copy task that starts with `running` copy tasks in its process (itself

@@ -12,13 +12,11 @@ from contextlib import ExitStack
 
 import pytest
 import redis
-from celery.utils.nodenames import worker_direct
 from django.conf import settings as django_settings
 
-from grading import services
 from grading.models import Copy, ModelAnswer
 from grading.services import passing_on
-from grading.services.broker import _queue_keys, broker_copy_ids
+from grading.services.broker import _queue_keys
 from grading.services.jobs import _job_create
 from grading.services.passing_on import ROOM_FRESH_S, process_room, rooms_key
 from grading.tasks import copy_grade_task
@@ -29,7 +27,7 @@ from usage.models import UsageRecord
 
 from .conftest import roles_env
 from .helpers import grades_json
-from .test_reconcile import _quiet, broker_flush
+from .test_reconcile import broker_flush
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("french")]
 
@@ -157,29 +155,6 @@ def test_a_copy_passed_on_waits_untouched_in_that_process_queue_and_is_passed_on
     assert not ModelAnswer.objects.filter(copy=passed).exists()
     assert not UsageRecord.objects.filter(copy=passed).exists()
     assert UsageRecord.objects.count() == len(llm_server.requests) == 2
-
-
-def test_the_reconciliation_finds_a_copy_passed_on_in_a_live_process_queue_and_rescues_it_once_that_process_is_gone(
-    rooms, llm_server, teacher, django_capture_on_commit_callbacks
-):
-    exam = exam_with_bareme(owner=teacher, mode="single", questions=2)
-    copy = copy_with_pages(exam, pages=1)
-    with django_capture_on_commit_callbacks(execute=False):  # no message in the copy tasks' queue
-        job = services.job_start(exam=exam, user=teacher)
-    copy.refresh_from_db()
-    rooms("busy@corrigo-test", 1)
-    copy_grade_task.apply_async(
-        (copy.pk, job.pk, copy.attempt), {"passed_on": True}, queue=worker_direct("busy@corrigo-test")
-    )
-    _quiet(copy)  # a lease length in its queue: its process has not taken it yet
-
-    assert services.copies_reconcile() == services.Reconciled()  # waiting for a live process
-
-    rooms("busy@corrigo-test", 1, age=ROOM_FRESH_S + 1)  # that process is gone
-    with django_capture_on_commit_callbacks(execute=True):
-        assert services.copies_reconcile() == services.Reconciled(requeued=1)
-    assert broker_copy_ids(delivered_within=60) == {copy.pk}  # in the copy tasks' queue again
-    assert Copy.objects.get(pk=copy.pk).requeues == 1
 
 
 @pytest.mark.slow
