@@ -1,5 +1,4 @@
-"""What the Celery broker (Redis) holds for the copy tasks: read only, for the reconciliation and
-for a copy task passing its copy on (services.passing_on).
+"""What the Celery broker (Redis) holds for the copy tasks: read only, for the reconciliation.
 
 kombu's Redis transport keeps a queue as a list (one more list per priority step) and the
 messages delivered but not yet acknowledged (running, or waiting for their countdown in a
@@ -14,7 +13,6 @@ import base64
 import json
 import time
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import cast
 
 import redis
@@ -43,18 +41,9 @@ def _copy_id(raw: bytes | str) -> int | None:
         return None
 
 
-def _prefix() -> str:
-    return str(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", ""))
-
-
-def _queue_keys(prefix: str) -> list[str]:
-    """The copy tasks' queue: a list, and one more per priority step."""
-    queue = prefix + settings.CELERY_TASK_DEFAULT_QUEUE
-    return [queue, *(f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS)]
-
-
 def _messages(client: redis.Redis, prefix: str, *, fresh_since: float) -> Iterator[bytes | str]:
-    for key in _queue_keys(prefix):
+    queue = prefix + settings.CELERY_TASK_DEFAULT_QUEUE
+    for key in [queue, *(f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS)]:
         start = 0
         while chunk := client.lrange(key, start, start + CHUNK - 1):
             yield from chunk
@@ -72,24 +61,10 @@ def broker_copy_ids(*, delivered_within: float) -> set[int]:
 
     An older delivery of a copy still queued belongs to a worker that died before taking it:
     Redis would give it to another worker only after the visibility timeout (an hour)."""
-    prefix = _prefix()
+    prefix = str(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", ""))
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=10, socket_connect_timeout=5)
     try:
         messages = _messages(client, prefix, fresh_since=time.time() - delivered_within)
         return {copy_id for raw in messages if (copy_id := _copy_id(raw)) is not None}
     finally:
         client.close()
-
-
-@lru_cache(maxsize=1)
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
-
-
-def broker_copies_waiting() -> int:
-    """Messages waiting in the copy tasks' queue, not delivered to any worker yet (one round trip;
-    a copy task asks it as it starts: services.passing_on)."""
-    with _client(settings.CELERY_BROKER_URL).pipeline(transaction=False) as pipe:
-        for key in _queue_keys(_prefix()):
-            pipe.llen(key)
-        return sum(pipe.execute())
