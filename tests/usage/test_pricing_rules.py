@@ -85,6 +85,21 @@ def test_a_map_entry_with_thresholds_gives_one_tier_per_threshold_each_keeping_t
     )
 
 
+def test_without_any_cache_read_rate_each_tier_reads_the_cache_at_its_own_input_rate():
+    entry = {
+        "input_cost_per_token": 0.001,
+        "output_cost_per_token": 0.01,
+        "input_cost_per_token_above_200k_tokens": 0.002,
+    }
+
+    card = _card_from_map_entry(entry)
+
+    assert (card.cache_read, card.cache_write) == (D("0.001"), D("0.001"))
+    assert card.above == (
+        (200_000, PriceCard(input=D("0.002"), output=D("0.01"), cache_read=D("0.002"), cache_write=D("0.002"))),
+    )
+
+
 def test_each_kind_of_token_is_billed_at_its_own_rate():
     result = cost(BASE, 1_000, 300, read=600, write=100)
 

@@ -369,10 +369,14 @@ def test_a_jobs_line_shows_what_its_units_spent_and_settling_units_touches_no_ot
     spend(teacher, 250, reservation_key="job-1:c2:1")
     spend(teacher, 50, reservation_key="job-1")
 
+    before = timezone.now()
     assert usage_units_settle(pool_key="job-1", outcome="finished") == 2
     assert usage_settle(key="job-1", outcome="finished") is True
 
     rows = {r.key: (r.state, r.outcome, r.tokens_used) for r in Reservation.objects.all()}
+    # Each unit settled says when (the admin's ledger and the expiry of stale holds read it).
+    settled_at = dict(Reservation.objects.filter(key__startswith="job-1:").values_list("key", "settled_at"))
+    assert all(before <= when <= timezone.now() for when in settled_at.values()), settled_at
     assert rows == {
         "job-1": ("settled", "finished", 700),
         "job-1:c1:1": ("settled", "finished", 400),
