@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from grading.models import Exam
+from tests.factories import ExamFactory
 from usage.models import ModelPrice, Reservation, UsageRecord
 from usage.selectors import usage_exam_cost, usage_exam_total_cost_subquery
 from usage.services import usage_record, usage_reserve, usage_unit_hold
@@ -169,6 +170,48 @@ def test_another_users_reservation_given_is_not_spent_from(teacher, other_teache
 
     assert (row.reservation, row.school_id) == (None, None)
     assert "unknown reservation" in caplog.text
+
+
+def _foreign_keys_checked_at_once():
+    """Inside a test's own transaction, foreign keys checked at each statement, as they are when
+    a row's own transaction commits in production (PostgreSQL defers Django's to the commit)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def test_a_call_whose_reservation_was_deleted_is_paid_by_the_school_the_teacher_is_in_now(teacher, caplog):
+    from accounts.models import School
+    from schools.services import school_teacher_add
+
+    school = School.objects.create(name="Lycée Victor-Hugo", allowance_tokens=100_000)
+    school_teacher_add(school=school, user=teacher)
+    usage_reserve(user=teacher, key="job-1", tokens=50_000)
+    granted = usage_unit_hold(pool_key="job-1", unit="c1:1", need=10_000)
+    Reservation.objects.filter(key="job-1:c1:1").delete()
+    _foreign_keys_checked_at_once()
+
+    row = record(teacher, reservation=granted.reservation)
+
+    assert (row.reservation, row.school_id, row.user) == (None, school.pk, teacher)
+    assert "unknown reservation" in caplog.text
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["outside-a-job", "its-reservation-still-there"])
+def test_a_call_whose_exam_was_deleted_meanwhile_is_refused_naming_its_key(teacher, held):
+    exam = ExamFactory(owner=teacher)
+    reservation = None
+    if held:
+        usage_reserve(user=teacher, key="job-1", tokens=50_000)
+        reservation = usage_unit_hold(pool_key="job-1", unit="c1:1", need=10_000).reservation
+    Exam.objects.filter(pk=exam.pk).delete()
+    _foreign_keys_checked_at_once()
+
+    with pytest.raises(UsageRecord.DoesNotExist) as refused:
+        record(teacher, exam=exam, reservation=reservation)
+
+    # The caller (grading.services.answers.ledger_write) records it again without the exam.
+    assert refused.value.args == ("copy-1:attempt-1:grading:a",)
+    assert not UsageRecord.objects.exists()
 
 
 # The foreign key is checked when the row's transaction commits: not inside a test's own.
