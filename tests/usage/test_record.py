@@ -137,15 +137,22 @@ def test_a_call_is_paid_by_the_pool_its_job_started_on_and_one_outside_a_job_by_
     assert rows == {"member-outside-a-job": school.pk, "left-in-the-job": school.pk, "left-outside-a-job": None}
 
 
-def _school_left_after_its_job_started(teacher):
-    """A school whose pool `teacher` started job-1 on, then left: the job's unit c1:1 held."""
+def _school_job_started(teacher):
+    """A school whose pool `teacher` started job-1 on: the job's unit c1:1 held."""
     from accounts.models import School
-    from schools.services import school_teacher_add, school_teacher_remove
+    from schools.services import school_teacher_add
 
     school = School.objects.create(name="Lycée Victor-Hugo", allowance_tokens=100_000)
     school_teacher_add(school=school, user=teacher)
     usage_reserve(user=teacher, key="job-1", tokens=50_000)
-    granted = usage_unit_hold(pool_key="job-1", unit="c1:1", need=10_000)
+    return school, usage_unit_hold(pool_key="job-1", unit="c1:1", need=10_000)
+
+
+def _school_left_after_its_job_started(teacher):
+    """The same school, which `teacher` left once the job had started."""
+    from schools.services import school_teacher_remove
+
+    school, granted = _school_job_started(teacher)
     school_teacher_remove(school=school, user=teacher)
     return school, granted
 
@@ -180,13 +187,7 @@ def _foreign_keys_checked_at_once():
 
 
 def test_a_call_whose_reservation_was_deleted_is_paid_by_the_school_the_teacher_is_in_now(teacher, caplog):
-    from accounts.models import School
-    from schools.services import school_teacher_add
-
-    school = School.objects.create(name="Lycée Victor-Hugo", allowance_tokens=100_000)
-    school_teacher_add(school=school, user=teacher)
-    usage_reserve(user=teacher, key="job-1", tokens=50_000)
-    granted = usage_unit_hold(pool_key="job-1", unit="c1:1", need=10_000)
+    school, granted = _school_job_started(teacher)
     Reservation.objects.filter(key="job-1:c1:1").delete()
     _foreign_keys_checked_at_once()
 
@@ -214,7 +215,8 @@ def test_a_call_whose_exam_was_deleted_meanwhile_is_refused_naming_its_key(teach
     assert not UsageRecord.objects.exists()
 
 
-# The foreign key is checked when the row's transaction commits: not inside a test's own.
+# The same through a real commit, where PostgreSQL checks the foreign key (the tests above make
+# it check at once inside their own transaction).
 @pytest.mark.django_db(transaction=True)
 def test_a_call_whose_reservation_was_deleted_after_its_hold_is_recorded_on_the_teachers_pool_now(teacher, caplog):
     school, granted = _school_left_after_its_job_started(teacher)
