@@ -278,19 +278,47 @@ def geometry(request: dict) -> None:
     _send({"end": True, "pages": last - first + 1})
 
 
-def overlay(request: dict) -> None:
-    """Pages first..last with the overlay's pages drawn over them, after the overlay's first
-    `prefix` pages (the summary); sent in chunks. Each original page keeps its boxes, its
-    rotation and its content streams, byte for byte, wrapped in q … Q (pypdf merge_page)."""
+def overlays(request: dict) -> None:
+    """Ranges of one file (the copies of a class scanned as one PDF), each with its overlay: the
+    file is read once for them all. For each item in turn, its pages first..last with the
+    overlay's pages drawn over them, after the overlay's first `prefix` pages (the summary);
+    each original page keeps its boxes, its rotation and its content streams, byte for byte,
+    wrapped in q … Q (pypdf merge_page). Sent in chunks ({"item": i, "chunk": k}), then
+    {"item": i, "bytes": n}; an item refused is told ({"item": i, "refused": code}) and the
+    next one goes on."""
+    _page_budget(request["page_cpu"])
+    reader = _pypdf_reader(request["path"])
+    count = len(reader.pages)
+    for index, item in enumerate(request["items"]):
+        try:
+            data = _overlaid(reader, count, item, request)
+        except Refused as refusal:
+            _send({"item": index, "refused": refusal.code, **refusal.details})
+            continue
+        except MemoryError:
+            raise
+        except Exception:
+            import traceback
+
+            traceback.print_exc()
+            _send({"item": index, "refused": "unreadable"})
+            continue
+        for start in range(0, len(data), _CHUNK):
+            _send({"item": index, "chunk": start // _CHUNK}, data[start : start + _CHUNK])
+        _send({"item": index, "bytes": len(data)})
+        del data
+    _send({"end": True, "items": len(request["items"]), "peak_rss_kb": _peak_rss_kb()})
+
+
+def _overlaid(reader, count: int, item: dict, request: dict) -> bytes:
     import base64
 
     from pypdf import PdfWriter, Transformation
 
     _page_budget(request["page_cpu"])
-    reader = _pypdf_reader(request["path"])
-    drawn = _pypdf_reader(io.BytesIO(base64.b64decode(request["overlay"])))
-    first, last = _range(request, len(reader.pages))
-    prefix = request["prefix"]
+    drawn = _pypdf_reader(io.BytesIO(base64.b64decode(item["overlay"])))
+    first, last = _range(item, count)
+    prefix = item["prefix"]
     if len(drawn.pages) != prefix + last - first + 1:
         raise Refused("unreadable")
     writer = PdfWriter()
@@ -304,10 +332,7 @@ def overlay(request: dict) -> None:
         page.compress_content_streams()
     buffer = io.BytesIO()
     writer.write(buffer)
-    data = buffer.getvalue()
-    for start in range(0, len(data), _CHUNK):
-        _send({"chunk": start // _CHUNK}, data[start : start + _CHUNK])
-    _send({"end": True, "pages": len(writer.pages), "bytes": len(data), "peak_rss_kb": _peak_rss_kb()})
+    return buffer.getvalue()
 
 
 _CHUNK = 8 * 1024 * 1024
@@ -326,7 +351,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     request = json.loads(sys.stdin.readline())
     try:
-        ops = {"inspect": inspect, "render": render, "count": count, "geometry": geometry, "overlay": overlay}
+        ops = {"inspect": inspect, "render": render, "count": count, "geometry": geometry, "overlays": overlays}
         ops[request["op"]](request)
     except Refused as refusal:
         _send({"end": True, "error": refusal.code, "peak_rss_kb": _peak_rss_kb(), **refusal.details})

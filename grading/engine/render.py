@@ -23,12 +23,12 @@ from __future__ import annotations
 import base64
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .sandbox import PAGE_MAX_SIDE_PT, PdfRefused, sandbox_run
+from .sandbox import PAGE_MAX_SIDE_PT, PdfRefused, refusal, sandbox_run
 
 LONG_SIDE = 1400
 # Whatever a caller asks for, no bitmap side goes past this (2000 × 2000 × 3 bytes = 12 MB).
@@ -131,34 +131,79 @@ def pdf_geometry(path: str | Path, *, first: int = 1, last: int | None = None) -
 OVERLAY_MAX_BYTES = 512 * 1024 * 1024
 
 
-def pdf_overlay(path: str | Path, *, first: int, last: int, overlay: bytes, prefix: int) -> bytes:
-    """Pages `first`..`last` with `overlay`'s pages drawn over them (one per page, after its
-    first `prefix` pages, which lead the result): merged in the sandbox with pypdf."""
-    chunks: list[bytes] = []
-    size = 0
+@dataclass(frozen=True)
+class OverlayItem:
+    """Pages `first`..`last` of a file, with `overlay`'s pages drawn over them (one per page,
+    after its first `prefix` pages, which lead the result)."""
+
+    first: int
+    last: int
+    overlay: bytes
+    prefix: int
+
+
+def pdf_overlays(path: str | Path, items: Sequence[OverlayItem]) -> Iterator[bytes | PdfRefused]:
+    """Each item's annotated PDF, in the items' order, merged with pypdf by one sandbox child that
+    reads the file once (a class scanned as one PDF was parsed again for each of its copies: the
+    300-copy zip's time went as the square of the class). An item the child refuses comes as
+    its PdfRefused, and the next ones go on. Raises PdfRefused when the child refuses the file
+    or stops short (a limit, a crash): the items yielded before it stay good."""
+    if not items:
+        return
     frames = sandbox_run(
-        "overlay",
+        "overlays",
         path=str(path),
-        first=first,
-        last=last,
-        prefix=prefix,
-        overlay=base64.b64encode(overlay).decode(),
+        items=[
+            {
+                "first": item.first,
+                "last": item.last,
+                "prefix": item.prefix,
+                "overlay": base64.b64encode(item.overlay).decode(),
+            }
+            for item in items
+        ],
         max_side_pt=PAGE_MAX_SIDE_PT,
     )
+    chunks: list[bytes] = []
+    size = 0
+    done = 0
     with closing(frames):
         for header, payload in frames:
+            if header.get("end"):  # its last frame: the loop ends with the child, reaped
+                if header.get("items") != len(items) or done != len(items):
+                    raise PdfRefused.unreadable(f"{done} of {len(items)} annotated PDFs")
+                continue
+            if done == len(items):
+                raise PdfRefused.unreadable("more annotated PDFs than asked for")
+            _checked_int(header.get("item"), done, done)
             if "chunk" in header:
                 _checked_int(header.get("chunk"), len(chunks), len(chunks))
                 size += len(payload)
                 if size > OVERLAY_MAX_BYTES:
                     raise PdfRefused.unreadable("annotated PDF too large")
                 chunks.append(payload)
-            elif header.get("end") and header.get("bytes") != size:
+                continue
+            if "refused" in header:
+                refused = refusal(str(header["refused"]), header)
+                chunks, size, done = [], 0, done + 1
+                yield refused
+                continue
+            if header.get("bytes") != size:
                 raise PdfRefused.unreadable("annotated PDF cut short")
-    data = b"".join(chunks)
-    if not data.startswith(b"%PDF-"):
-        raise PdfRefused.unreadable("annotated PDF without its header")
-    return data
+            data = b"".join(chunks)
+            if not data.startswith(b"%PDF-"):
+                raise PdfRefused.unreadable("annotated PDF without its header")
+            chunks, size, done = [], 0, done + 1
+            yield data
+
+
+def pdf_overlay(path: str | Path, *, first: int, last: int, overlay: bytes, prefix: int) -> bytes:
+    """Pages `first`..`last` with `overlay`'s pages drawn over them (one per page, after its
+    first `prefix` pages, which lead the result): merged in the sandbox with pypdf."""
+    (result,) = pdf_overlays(path, [OverlayItem(first=first, last=last, overlay=overlay, prefix=prefix)])
+    if isinstance(result, PdfRefused):
+        raise result
+    return result
 
 
 def _checked_int(value, low: int, high: int) -> int:

@@ -20,8 +20,9 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import IO
@@ -36,7 +37,7 @@ from pypdf import PdfReader, PdfWriter
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
-from ..engine.render import PageGeometry, local_copy, pdf_geometry, pdf_overlay
+from ..engine.render import OverlayItem, PageGeometry, local_copy, pdf_geometry, pdf_overlay, pdf_overlays
 from ..engine.sandbox import PdfRefused
 from ..errors import FilesPurged
 from ..models import Copy, Exam, feedback_shown
@@ -154,12 +155,14 @@ class SourcePaths:
     PDF is copied out of storage once for its 30 (or 300) copies, not once per copy, and its
     pages' geometry read once (one sandbox for the whole file, not one per copy: it parses
     the whole PDF each time). Only the last source is kept (the copies of one PDF come
-    together), so the disk holds one at a time."""
+    together), so the disk holds one at a time. `whole_file=False` (one copy's download):
+    the geometry of the copy's pages alone, each time it is asked for."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, whole_file: bool = True) -> None:
         self._name = ""
         self._path: Path | None = None
         self._geometry: list[PageGeometry] | None = None
+        self._whole_file = whole_file
         self._stack = ExitStack()
 
     def path(self, field: FieldFile):
@@ -173,6 +176,8 @@ class SourcePaths:
 
     def geometry(self, path: Path, *, first: int, last: int | None) -> list[PageGeometry]:
         """Pages `first`..`last` of the current source (`path`, from path())."""
+        if not self._whole_file:
+            return pdf_geometry(path, first=first, last=last)
         if self._geometry is None:
             self._geometry = pdf_geometry(path)
         pages = [page for page in self._geometry if page.index >= first and (last is None or page.index <= last)]
@@ -182,6 +187,120 @@ class SourcePaths:
 
     def close(self) -> None:
         self._stack.close()
+
+
+# Pages of one source merged by one sandbox child (copies of a class scanned as one PDF): the
+# child reads the file once for them; bounded so that what it keeps of the pages it read (pypdf
+# caches them) stays small and a child that dies costs little to do again.
+OVERLAY_BATCH_PAGES = 120
+
+
+@dataclass
+class _Drawn:
+    """A copy's texts, and its overlay when its source's pages could be read."""
+
+    copy: Copy
+    summary: Summary
+    notes: list[Note]
+    item: OverlayItem | None = None
+
+    def from_images(self) -> bytes:
+        with translation.override(self.copy.exam.language):
+            return _with_images(self.copy, self.summary, self.notes)
+
+
+def _drawn(row: ReviewRow, review: Review, *, link: str) -> _Drawn:
+    copy = row.copy
+    with translation.override(copy.exam.language):
+        return _Drawn(
+            copy=copy, summary=copy_summary(copy, review, row, link=link), notes=copy_notes(copy, review, row)
+        )
+
+
+def _source(copy: Copy) -> FieldFile | None:
+    return copy.source.file if copy.source is not None and copy.source.file else None
+
+
+def _batches(rows: list[ReviewRow]) -> Iterator[list[ReviewRow]]:
+    """The rows in order, in runs of copies of one source PDF of up to OVERLAY_BATCH_PAGES pages
+    (a copy without a source goes alone)."""
+    batch: list[ReviewRow] = []
+    name, pages = "", 0
+    for row in rows:
+        source = _source(row.copy)
+        size = (row.copy.last_page or row.copy.first_page) - row.copy.first_page + 1 if source else 0
+        if batch and (source is None or not name or source.name != name or pages + size > OVERLAY_BATCH_PAGES):
+            yield batch
+            batch, pages = [], 0
+        batch.append(row)
+        name, pages = (source.name or "") if source else "", pages + size
+    if batch:
+        yield batch
+
+
+def _merged(path: Path, items: list[OverlayItem]) -> Iterator[bytes | PdfRefused]:
+    """pdf_overlays, each item once; when its child stops short (a limit, a crash), the items it
+    left are merged each in a child of its own."""
+    done = 0
+    try:
+        for result in pdf_overlays(path, items):
+            done += 1
+            yield result
+    except PdfRefused as refused:
+        if len(items) == 1:
+            yield refused
+            return
+        logger.warning("annotated PDFs: %s of %s merged, the rest one by one: %s", done, len(items), refused.message)
+        for item in items[done:]:
+            try:
+                yield pdf_overlay(path, first=item.first, last=item.last, overlay=item.overlay, prefix=item.prefix)
+            except PdfRefused as alone:
+                yield alone
+
+
+def _annotated(
+    rows: list[ReviewRow], *, review: Review, sources: SourcePaths, links: dict[int, str]
+) -> Iterator[tuple[Copy, bytes]]:
+    """The rows' annotated PDFs, in order: the copies of one source PDF merged by one sandbox
+    child (_batches); a copy whose source the sandbox now refuses, from its page images."""
+    for batch in _batches(rows):
+        drawn = [_drawn(row, review, link=links.get(row.copy.pk, "")) for row in batch]
+        source = _source(batch[0].copy)
+        try:
+            if source is None:
+                for copy_drawn in drawn:
+                    yield copy_drawn.copy, copy_drawn.from_images()
+                continue
+            with sources.path(source) as path:
+                for copy_drawn in drawn:
+                    copy = copy_drawn.copy
+                    try:
+                        geometry = sources.geometry(path, first=copy.first_page, last=copy.last_page)
+                    except PdfRefused as refused:
+                        logger.warning("annotated PDF of copy %s from its images: %s", copy.pk, refused.message)
+                        continue
+                    with translation.override(copy.exam.language):
+                        overlay, prefix = overlay_pdf(
+                            copy_drawn.summary, copy_drawn.notes, [page.shown_size for page in geometry], geometry
+                        )
+                    copy_drawn.item = OverlayItem(
+                        first=geometry[0].index, last=geometry[-1].index, overlay=overlay, prefix=prefix
+                    )
+                merged = _merged(path, [d.item for d in drawn if d.item is not None])
+                for copy_drawn in drawn:
+                    result = next(merged) if copy_drawn.item is not None else None
+                    if isinstance(result, bytes):
+                        yield copy_drawn.copy, result
+                        continue
+                    if result is not None:
+                        # Validated at upload, refused now (a lowered limit): the rendered images will do.
+                        logger.warning(
+                            "annotated PDF of copy %s from its images: %s", copy_drawn.copy.pk, result.message
+                        )
+                    yield copy_drawn.copy, copy_drawn.from_images()
+        except FileNotFoundError:
+            # Deleted by a purge that has not cleared its references yet (services.retention).
+            raise FilesPurged(review.exam.files_purged_at) from None
 
 
 def copy_annotated_pdf(
@@ -194,30 +313,14 @@ def copy_annotated_pdf(
         raise FilesPurged(copy.exam.files_purged_at)
     review = review or review_get(exam=copy.exam)
     row = next(r for r in review.rows if r.copy.pk == copy.pk)
-    with translation.override(copy.exam.language):
-        notes = copy_notes(copy, review, row)
-        summary = copy_summary(copy, review, row, link=link)
-        try:
-            if copy.source is not None and copy.source.file:
-                source = copy.source.file
-                try:
-                    with sources.path(source) if sources else local_copy(source.name, storage=source.storage) as path:
-                        if sources is not None:
-                            geometry = sources.geometry(path, first=copy.first_page, last=copy.last_page)
-                        else:
-                            geometry = pdf_geometry(path, first=copy.first_page, last=copy.last_page)
-                        shown = [page.shown_size for page in geometry]
-                        overlay, prefix = overlay_pdf(summary, notes, shown, geometry)
-                        return pdf_overlay(
-                            path, first=copy.first_page, last=copy.last_page, overlay=overlay, prefix=prefix
-                        )
-                except PdfRefused as refused:
-                    # Validated at upload, refused now (a lowered limit): the rendered images will do.
-                    logger.warning("annotated PDF of copy %s from its images: %s", copy.pk, refused.message)
-            return _with_images(copy, summary, notes)
-        except FileNotFoundError:
-            # Deleted by a purge that has not cleared its references yet (services.retention).
-            raise FilesPurged(copy.exam.files_purged_at) from None
+    own = sources is None
+    sources = sources or SourcePaths(whole_file=False)
+    try:
+        ((_copy, pdf),) = _annotated([row], review=review, sources=sources, links={copy.pk: link})
+    finally:
+        if own:
+            sources.close()
+    return pdf
 
 
 def copy_annotated_filename(copy: Copy) -> str:
@@ -245,10 +348,9 @@ def exam_annotated_zip_write(
     # Scans are JPEG already: the fastest deflate level saves what little there is to save.
     with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         try:
-            for done, row in enumerate(review.rows, start=1):
-                link = (links or {}).get(row.copy.pk, "")
-                pdf = copy_annotated_pdf(copy=row.copy, review=review, sources=sources, link=link)
-                archive.writestr(copy_annotated_filename(row.copy), pdf)
+            annotated = _annotated(review.rows, review=review, sources=sources, links=links or {})
+            for done, (copy, pdf) in enumerate(annotated, start=1):
+                archive.writestr(copy_annotated_filename(copy), pdf)
                 del pdf
                 if progress is not None:
                     progress(done, total)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pypdfium2 as pdfium
 import pytest
 from django.core.files.base import ContentFile
 from django.utils import translation
@@ -11,7 +13,7 @@ from django.utils import translation
 from core.i18n import text_dump, text_load
 from grading import selectors
 from grading.engine import sandbox
-from grading.engine.render import MAX_SIDE_PX, pdf_pages
+from grading.engine.render import MAX_SIDE_PX, OverlayItem, pdf_overlays, pdf_pages
 from grading.engine.sandbox import PdfRefused
 from grading.models import Copy, SourceFile
 from grading.tasks import copy_pages_render_task
@@ -149,3 +151,69 @@ def test_a_stored_file_with_an_unreadable_page_fails_its_copy_with_no_page_left(
     assert copy.failure_text.startswith("La page 2 du PDF ne peut pas être lue (elle est endommagée).")
     assert not copy.pages.exists()
     assert selectors.gradable_copies(exam).count() == 0
+
+
+def _overlay_items(ranges: list[tuple[int, int]]) -> list[OverlayItem]:
+    """One item per range: a summary page, then one note page per page of the range."""
+    return [
+        OverlayItem(
+            first=first,
+            last=last,
+            overlay=text_pdf([f"résumé {first}"] + [f"note {n}" for n in range(first, last + 1)]),
+            prefix=1,
+        )
+        for first, last in ranges
+    ]
+
+
+def test_overlays_read_the_file_once_and_an_item_refused_leaves_the_others(tmp_path):
+    path = _file(tmp_path, text_pdf(["page 1", "page 2", "page 3", "page 4"]))
+    started = []
+    run = sandbox.sandbox_run
+
+    def counted(op, **request):
+        started.append(op)
+        return run(op, **request)
+
+    import grading.engine.render as render
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(render, "sandbox_run", counted)
+        first, refused, last = list(pdf_overlays(path, _overlay_items([(1, 2), (9, 10), (3, 4)])))
+    assert started == ["overlays"]
+    assert isinstance(refused, PdfRefused) and refused.code == "range"
+    assert refused.message == "Pages 9 à 4 absentes du PDF, qui en a 4."
+    for pdf, pages in ((first, (1, 2)), (last, (3, 4))):
+        texts = [page.get_textpage().get_text_bounded() for page in pdfium.PdfDocument(pdf)]
+        assert texts[0] == f"résumé {pages[0]}"
+        # Each page of its range, under the note drawn over it: the range's own, in order.
+        assert texts[1:] == [f"page {n} note {n}" for n in pages]
+    assert _children() == set()
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        [{"item": 1, "bytes": 0}],  # an item before the one asked for next
+        [{"item": 0, "chunk": 0, "payload": "%PDF-1.4"}, {"item": 0, "bytes": 99}],  # cut short
+        [{"item": 0, "chunk": 0, "payload": "GIF89a"}, {"item": 0, "bytes": 6}],  # not a PDF
+        [{"item": 0, "chunk": 1, "payload": "%PDF-1.4"}],  # a chunk out of order
+        [{"item": 0, "refused": "range"}, {"item": 1, "refused": "range"}],  # more than asked for
+        [{"end": True, "items": 0}],  # an end before the item
+    ],
+    ids=["item-ahead", "cut-short", "not-a-pdf", "chunk-ahead", "one-too-many", "end-too-soon"],
+)
+def test_overlay_answers_the_child_should_never_give_are_refused(tmp_path, monkeypatch, frames):
+    lines = ["import json, struct, sys", "sys.stdin.readline()"]
+    for frame in frames:
+        payload = frame.pop("payload", "").encode()
+        header = json.dumps({**frame, "size": len(payload)})
+        lines.append(f"h = {header!r}.encode()")
+        lines.append(f"sys.stdout.buffer.write(struct.pack('>I', len(h)) + h + {payload!r})")
+    lines.append("sys.stdout.flush()")
+    script = tmp_path / "liar.py"
+    script.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(sandbox, "CHILD", script)
+    with pytest.raises(PdfRefused) as refused:
+        list(pdf_overlays(_file(tmp_path, text_pdf(["x"])), _overlay_items([(1, 1)])))
+    assert refused.value.message == "Le PDF est illisible ou endommagé."

@@ -6,6 +6,9 @@ against the scripted server (its demo answers), as in production."""
 from __future__ import annotations
 
 import io
+import os
+import re
+import signal
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +22,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from grading import selectors, services
+from grading import exports, selectors, services
+from grading.engine import render, sandbox
+from grading.exports import annotated
 from grading.models import Copy, ExportFile, SourceFile
 from tests.factories import copy_with_pages, exam_with_bareme
 from tests.grading.conftest import roles_env
@@ -250,3 +255,75 @@ def test_a_pending_export_has_no_download_and_a_purge_takes_the_zips(owner_clien
     refused = owner_client.post(reverse("exam_export_start", args=[exam.pk]), {"fmt": "zip"}, follow=True)
     assert "les PDF annotés ne sont plus disponibles" in refused.content.decode()
     assert not ExportFile.objects.filter(exam=exam, fmt="zip").exists()
+
+
+def _texts(pdf: bytes) -> list[str]:
+    return [page.get_textpage().get_text_bounded() for page in pdfium.PdfDocument(pdf)]
+
+
+def _zip_built(exam, teacher) -> dict[str, bytes]:
+    export = services.export_start(exam=exam, user=teacher, fmt="zip")
+    services.export_build(export=export)
+    assert export.status == ExportFile.Status.DONE, export.failure_reason
+    with export.file.open("rb") as handle:
+        return _zip_names(handle.read())
+
+
+def _scanned_pages(texts: list[str]) -> list[tuple[int, int]]:
+    """(student, page) of the class PDF's text on each page after the summary: its own pages,
+    not their images (which have no text layer)."""
+    found = [re.search(r"Nom : Élève (\d+) +page (\d+)", text) for text in texts[1:]]
+    return [(int(match[1]), int(match[2])) if match else (0, 0) for match in found]
+
+
+@pytest.mark.django_db
+def test_a_class_pdf_is_merged_a_batch_at_a_time_each_copy_with_its_own_pages(teacher, llm_server, monkeypatch):
+    exam = _graded(_class(teacher, 5), teacher)
+    monkeypatch.setattr(annotated, "OVERLAY_BATCH_PAGES", 2 * PAGES)  # two copies a child
+    started = []
+    run = render.sandbox_run
+
+    def counted(op, **request):
+        started.append((op, len(request.get("items", []))))
+        return run(op, **request)
+
+    monkeypatch.setattr(render, "sandbox_run", counted)
+    files = _zip_built(exam, teacher)
+
+    # The file's geometry read once, its pages merged by three children (2 + 2 + 1 copies).
+    assert started == [("geometry", 0), ("overlays", 2), ("overlays", 2), ("overlays", 1)]
+    assert len(files) == 5
+    for copy in exam.copies.all():
+        texts = _texts(files[exports.copy_annotated_filename(copy)])
+        number = copy.first_page // PAGES + 1
+        assert copy.student_label in texts[0]
+        assert _scanned_pages(texts) == [(number, 1), (number, 2)]
+        # The same pages and notes as the copy's own download, merged alone.
+        assert texts == _texts(exports.copy_annotated_pdf(copy=copy))
+
+
+@pytest.mark.django_db
+def test_a_child_killed_in_the_middle_of_a_batch_leaves_the_rest_merged_one_by_one(
+    teacher, llm_server, monkeypatch, caplog
+):
+    exam = _graded(_class(teacher, 4), teacher)
+    frames = sandbox._Child.frames
+    killed: list[int] = []
+
+    def killed_after_the_first_copy(self):
+        for header, payload in frames(self):
+            yield header, payload
+            if "bytes" in header and not killed:  # one copy merged, then the child dies (a crash, the OOM killer)
+                killed.append(self.process.pid)
+                os.kill(self.process.pid, signal.SIGKILL)
+
+    monkeypatch.setattr(sandbox._Child, "frames", killed_after_the_first_copy)
+    files = _zip_built(exam, teacher)
+
+    assert len(killed) == 1
+    assert "annotated PDFs: 1 of 4 merged, the rest one by one" in caplog.text
+    for copy in exam.copies.all():
+        # Every copy still has its scanned pages, none fell back to its page images.
+        number = copy.first_page // PAGES + 1
+        texts = _texts(files[exports.copy_annotated_filename(copy)])
+        assert _scanned_pages(texts) == [(number, 1), (number, 2)]
