@@ -279,60 +279,40 @@ def geometry(request: dict) -> None:
 
 
 def overlays(request: dict) -> None:
-    """Ranges of one file (the copies of a class scanned as one PDF), each with its overlay: the
-    file is read once for them all. For each item in turn, its pages first..last with the
-    overlay's pages drawn over them, after the overlay's first `prefix` pages (the summary);
-    each original page keeps its boxes, its rotation and its content streams, byte for byte,
-    wrapped in q … Q (pypdf merge_page). Sent in chunks ({"item": i, "chunk": k}), then
-    {"item": i, "bytes": n}; an item refused is told ({"item": i, "refused": code}) and the
-    next one goes on."""
-    _page_budget(request["page_cpu"])
-    reader = _pypdf_reader(request["path"])
-    count = len(reader.pages)
-    for index, item in enumerate(request["items"]):
-        try:
-            data = _overlaid(reader, count, item, request)
-        except Refused as refusal:
-            _send({"item": index, "refused": refusal.code, **refusal.details})
-            continue
-        except MemoryError:
-            raise
-        except Exception:
-            import traceback
-
-            traceback.print_exc()
-            _send({"item": index, "refused": "unreadable"})
-            continue
-        for start in range(0, len(data), _CHUNK):
-            _send({"item": index, "chunk": start // _CHUNK}, data[start : start + _CHUNK])
-        _send({"item": index, "bytes": len(data)})
-        del data
-    _send({"end": True, "items": len(request["items"]), "peak_rss_kb": _peak_rss_kb()})
-
-
-def _overlaid(reader, count: int, item: dict, request: dict) -> bytes:
+    """Items of one file (copies of a class scanned as one PDF), read once: pages first..last under
+    the overlay's pages after its first `prefix` (the summary), each page's boxes, rotation and
+    streams kept byte for byte in q … Q (pypdf merge_page). Sent in chunks, then {"item": i,
+    "bytes": n}; or {"item": i, "refused": code}, and the next item goes on."""
     import base64
 
     from pypdf import PdfWriter, Transformation
 
     _page_budget(request["page_cpu"])
-    drawn = _pypdf_reader(io.BytesIO(base64.b64decode(item["overlay"])))
-    first, last = _range(item, count)
-    prefix = item["prefix"]
-    if len(drawn.pages) != prefix + last - first + 1:
-        raise Refused("unreadable")
-    writer = PdfWriter()
-    for index in range(prefix):
-        writer.add_page(drawn.pages[index])
-    for offset, number in enumerate(range(first, last + 1)):
-        _page_budget(request["page_cpu"])
-        page = writer.add_page(reader.pages[number - 1])
-        box = _visible_box(page, max_side_pt=request["max_side_pt"], number=number)
-        page.merge_transformed_page(drawn.pages[prefix + offset], Transformation().translate(box[0], box[1]))
-        page.compress_content_streams()
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
+    reader = _pypdf_reader(request["path"])
+    for index, item in enumerate(request["items"]):
+        try:
+            drawn = _pypdf_reader(io.BytesIO(base64.b64decode(item["overlay"])))
+            (first, last), prefix = _range(item, len(reader.pages)), item["prefix"]
+            if len(drawn.pages) != prefix + last - first + 1:
+                raise Refused("unreadable")
+            writer = PdfWriter()
+            for page_index in range(prefix):
+                writer.add_page(drawn.pages[page_index])
+            for offset, number in enumerate(range(first, last + 1)):
+                _page_budget(request["page_cpu"])
+                page = writer.add_page(reader.pages[number - 1])
+                box = _visible_box(page, max_side_pt=request["max_side_pt"], number=number)
+                page.merge_transformed_page(drawn.pages[prefix + offset], Transformation().translate(box[0], box[1]))
+                page.compress_content_streams()
+        except Refused as refusal:
+            _send({"item": index, "refused": refusal.code, **refusal.details})
+            continue
+        writer.write(buffer := io.BytesIO())
+        data = buffer.getvalue()
+        for start in range(0, len(data), _CHUNK):
+            _send({"item": index, "chunk": start // _CHUNK}, data[start : start + _CHUNK])
+        _send({"item": index, "bytes": len(data)})
+    _send({"end": True, "items": len(request["items"]), "peak_rss_kb": _peak_rss_kb()})
 
 
 _CHUNK = 8 * 1024 * 1024

@@ -28,7 +28,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .sandbox import PAGE_MAX_SIDE_PT, PdfRefused, refusal, sandbox_run
+from .sandbox import PAGE_MAX_SIDE_PT, PdfRefused, SandboxLimits, refusal_message, sandbox_run
 
 LONG_SIDE = 1400
 # Whatever a caller asks for, no bitmap side goes past this (2000 × 2000 × 3 bytes = 12 MB).
@@ -184,7 +184,8 @@ def pdf_overlays(path: str | Path, items: Sequence[OverlayItem]) -> Iterator[byt
                 chunks.append(payload)
                 continue
             if "refused" in header:
-                refused = refusal(str(header["refused"]), header)
+                code = str(header["refused"])
+                refused = PdfRefused(refusal_message(code, header, SandboxLimits.current()), code=code)
                 chunks, size, done = [], 0, done + 1
                 yield refused
                 continue

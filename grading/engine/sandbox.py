@@ -182,12 +182,6 @@ def _refuse(code: str, details: dict, limits: SandboxLimits) -> PdfRefused:
     return PdfRefused(refusal_message(code, details, limits), code=code)
 
 
-def refusal(code: str, details: dict) -> PdfRefused:
-    """The PdfRefused for a refusal code the child gave about a part of its work (one item of
-    several), under the current limits."""
-    return _refuse(code, details, SandboxLimits.current())
-
-
 def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
     """A pipe Popen was asked for (typeshed types Popen's pipes as optional)."""
     if stream is None:

@@ -21,14 +21,11 @@ import io
 import logging
 import zipfile
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import IO
 
 from django.db.models import prefetch_related_objects
-from django.db.models.fields.files import FieldFile
 from django.utils import translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -37,12 +34,13 @@ from pypdf import PdfReader, PdfWriter
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
-from ..engine.render import OverlayItem, PageGeometry, local_copy, pdf_geometry, pdf_overlay, pdf_overlays
+from ..engine.render import OverlayItem
 from ..engine.sandbox import PdfRefused
 from ..errors import FilesPurged
 from ..models import Copy, Exam, feedback_shown
 from ..selectors.review import Review, ReviewRow, review_get
 from .overlay import A4, Note, Summary, overlay_pdf
+from .sources import SourcePaths, copy_source, overlays_merged, source_batches
 from .tables import fr_number, on_twenty
 
 logger = logging.getLogger(__name__)
@@ -150,51 +148,6 @@ def _with_images(copy: Copy, summary: Summary, notes: list[Note]) -> bytes:
     return out.getvalue()
 
 
-class SourcePaths:
-    """Local copies of the copies' source PDFs while a zip is written: a class scanned as one
-    PDF is copied out of storage once for its 30 (or 300) copies, not once per copy, and its
-    pages' geometry read once (one sandbox for the whole file, not one per copy: it parses
-    the whole PDF each time). Only the last source is kept (the copies of one PDF come
-    together), so the disk holds one at a time. `whole_file=False` (one copy's download):
-    the geometry of the copy's pages alone, each time it is asked for."""
-
-    def __init__(self, *, whole_file: bool = True) -> None:
-        self._name = ""
-        self._path: Path | None = None
-        self._geometry: list[PageGeometry] | None = None
-        self._whole_file = whole_file
-        self._stack = ExitStack()
-
-    def path(self, field: FieldFile):
-        name = field.name or ""
-        if name != self._name or self._path is None:
-            self._stack.close()
-            self._path = self._stack.enter_context(local_copy(name, storage=field.storage))
-            self._name = name
-            self._geometry = None
-        return nullcontext(self._path)
-
-    def geometry(self, path: Path, *, first: int, last: int | None) -> list[PageGeometry]:
-        """Pages `first`..`last` of the current source (`path`, from path())."""
-        if not self._whole_file:
-            return pdf_geometry(path, first=first, last=last)
-        if self._geometry is None:
-            self._geometry = pdf_geometry(path)
-        pages = [page for page in self._geometry if page.index >= first and (last is None or page.index <= last)]
-        if not pages:
-            raise PdfRefused.unreadable(f"pages {first}-{last} not in the source")
-        return pages
-
-    def close(self) -> None:
-        self._stack.close()
-
-
-# Pages of one source merged by one sandbox child (copies of a class scanned as one PDF): the
-# child reads the file once for them; bounded so that what it keeps of the pages it read (pypdf
-# caches them) stays small and a child that dies costs little to do again.
-OVERLAY_BATCH_PAGES = 120
-
-
 @dataclass
 class _Drawn:
     """A copy's texts, and its overlay when its source's pages could be read."""
@@ -217,55 +170,14 @@ def _drawn(row: ReviewRow, review: Review, *, link: str) -> _Drawn:
         )
 
 
-def _source(copy: Copy) -> FieldFile | None:
-    return copy.source.file if copy.source is not None and copy.source.file else None
-
-
-def _batches(rows: list[ReviewRow]) -> Iterator[list[ReviewRow]]:
-    """The rows in order, in runs of copies of one source PDF of up to OVERLAY_BATCH_PAGES pages
-    (a copy without a source goes alone)."""
-    batch: list[ReviewRow] = []
-    name, pages = "", 0
-    for row in rows:
-        source = _source(row.copy)
-        size = (row.copy.last_page or row.copy.first_page) - row.copy.first_page + 1 if source else 0
-        if batch and (source is None or not name or source.name != name or pages + size > OVERLAY_BATCH_PAGES):
-            yield batch
-            batch, pages = [], 0
-        batch.append(row)
-        name, pages = (source.name or "") if source else "", pages + size
-    if batch:
-        yield batch
-
-
-def _merged(path: Path, items: list[OverlayItem]) -> Iterator[bytes | PdfRefused]:
-    """pdf_overlays, each item once; when its child stops short (a limit, a crash), the items it
-    left are merged each in a child of its own."""
-    done = 0
-    try:
-        for result in pdf_overlays(path, items):
-            done += 1
-            yield result
-    except PdfRefused as refused:
-        if len(items) == 1:
-            yield refused
-            return
-        logger.warning("annotated PDFs: %s of %s merged, the rest one by one: %s", done, len(items), refused.message)
-        for item in items[done:]:
-            try:
-                yield pdf_overlay(path, first=item.first, last=item.last, overlay=item.overlay, prefix=item.prefix)
-            except PdfRefused as alone:
-                yield alone
-
-
 def _annotated(
     rows: list[ReviewRow], *, review: Review, sources: SourcePaths, links: dict[int, str]
 ) -> Iterator[tuple[Copy, bytes]]:
     """The rows' annotated PDFs, in order: the copies of one source PDF merged by one sandbox
-    child (_batches); a copy whose source the sandbox now refuses, from its page images."""
-    for batch in _batches(rows):
+    child (source_batches); a copy whose source the sandbox now refuses, from its page images."""
+    for batch in source_batches(rows):
         drawn = [_drawn(row, review, link=links.get(row.copy.pk, "")) for row in batch]
-        source = _source(batch[0].copy)
+        source = copy_source(batch[0].copy)
         try:
             if source is None:
                 for copy_drawn in drawn:
@@ -286,7 +198,7 @@ def _annotated(
                     copy_drawn.item = OverlayItem(
                         first=geometry[0].index, last=geometry[-1].index, overlay=overlay, prefix=prefix
                     )
-                merged = _merged(path, [d.item for d in drawn if d.item is not None])
+                merged = overlays_merged(path, [d.item for d in drawn if d.item is not None])
                 for copy_drawn in drawn:
                     result = next(merged) if copy_drawn.item is not None else None
                     if isinstance(result, bytes):

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from grading import exports, selectors, services
 from grading.engine import render, sandbox
-from grading.exports import annotated
+from grading.exports import sources
 from grading.models import Copy, ExportFile, SourceFile
 from tests.factories import copy_with_pages, exam_with_bareme
 from tests.grading.conftest import roles_env
@@ -279,7 +279,7 @@ def _scanned_pages(texts: list[str]) -> list[tuple[int, int]]:
 @pytest.mark.django_db
 def test_a_class_pdf_is_merged_a_batch_at_a_time_each_copy_with_its_own_pages(teacher, llm_server, monkeypatch):
     exam = _graded(_class(teacher, 5), teacher)
-    monkeypatch.setattr(annotated, "OVERLAY_BATCH_PAGES", 2 * PAGES)  # two copies a child
+    monkeypatch.setattr(sources, "OVERLAY_BATCH_PAGES", 2 * PAGES)  # two copies a child
     started = []
     run = render.sandbox_run
 
