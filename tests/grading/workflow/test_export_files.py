@@ -277,6 +277,7 @@ def _scanned_pages(texts: list[str]) -> list[tuple[int, int]]:
 
 
 @pytest.mark.django_db
+@pytest.mark.mutation  # the batches' rule (sources.py): run by `make mutation` though it grades
 def test_a_class_pdf_is_merged_a_batch_at_a_time_each_copy_with_its_own_pages(teacher, llm_server, monkeypatch):
     exam = _graded(_class(teacher, 5), teacher)
     monkeypatch.setattr(sources, "OVERLAY_BATCH_PAGES", 2 * PAGES)  # two copies a child
@@ -303,6 +304,7 @@ def test_a_class_pdf_is_merged_a_batch_at_a_time_each_copy_with_its_own_pages(te
 
 
 @pytest.mark.django_db
+@pytest.mark.mutation
 def test_a_child_killed_in_the_middle_of_a_batch_leaves_the_rest_merged_one_by_one(
     teacher, llm_server, monkeypatch, caplog
 ):
