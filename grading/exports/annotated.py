@@ -215,9 +215,7 @@ def _annotated(
             raise FilesPurged(review.exam.files_purged_at) from None
 
 
-def copy_annotated_pdf(
-    *, copy: Copy, review: Review | None = None, sources: SourcePaths | None = None, link: str = ""
-) -> bytes:
+def copy_annotated_pdf(*, copy: Copy, review: Review | None = None, link: str = "") -> bytes:
     """The copy to hand back: summary page, then its pages as uploaded with the notes drawn over.
     `link`: the student's private link (known only when it is issued, or opened), printed on
     the summary page as a QR code."""
@@ -225,13 +223,11 @@ def copy_annotated_pdf(
         raise FilesPurged(copy.exam.files_purged_at)
     review = review or review_get(exam=copy.exam)
     row = next(r for r in review.rows if r.copy.pk == copy.pk)
-    own = sources is None
-    sources = sources or SourcePaths(whole_file=False)
+    sources = SourcePaths(whole_file=False)
     try:
         ((_copy, pdf),) = _annotated([row], review=review, sources=sources, links={copy.pk: link})
     finally:
-        if own:
-            sources.close()
+        sources.close()
     return pdf
 
 
