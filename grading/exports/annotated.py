@@ -4,7 +4,8 @@ answer, after a summary page (name, total, /20, points per question, the appréc
 
 How: reportlab draws a vector overlay (one page per copy page, in the page's own coordinates,
 rotation included) and pypdf merges it onto the original pages in the PDF sandbox
-(grading.engine.render.pdf_overlay). pypdf keeps each page's content streams byte for byte
+(grading.engine.render.pdf_overlays: the copies of a class scanned as one PDF in runs, one
+child reading the file once for a run, grading.exports.sources). pypdf keeps each page's content streams byte for byte
 (wrapped in q … Q) with its boxes and rotation, so a scan stays the scan it was, at its
 resolution; pypdfium2 remains the renderer (page images for the models, thumbnails).
 
@@ -23,9 +24,11 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import IO
 
 from django.db.models import prefetch_related_objects
+from django.db.models.fields.files import FieldFile
 from django.utils import translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -148,14 +151,13 @@ def _with_images(copy: Copy, summary: Summary, notes: list[Note]) -> bytes:
     return out.getvalue()
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Drawn:
-    """A copy's texts, and its overlay when its source's pages could be read."""
+    """A copy's texts, as its summary page and its notes print them."""
 
     copy: Copy
     summary: Summary
     notes: list[Note]
-    item: OverlayItem | None = None
 
     def from_images(self) -> bytes:
         with translation.override(self.copy.exam.language):
@@ -170,46 +172,48 @@ def _drawn(row: ReviewRow, review: Review, *, link: str) -> _Drawn:
         )
 
 
+def _overlay_item(drawn: _Drawn, sources: SourcePaths, path: Path) -> OverlayItem | None:
+    """The copy's notes drawn over its pages of the source, or None when the sandbox now refuses
+    them (validated at upload, refused now: a lowered limit), the rendered images then do."""
+    copy = drawn.copy
+    try:
+        geometry = sources.geometry(path, first=copy.first_page, last=copy.last_page)
+    except PdfRefused as refused:
+        logger.warning("annotated PDF of copy %s from its images: %s", copy.pk, refused.message)
+        return None
+    with translation.override(copy.exam.language):
+        overlay, prefix = overlay_pdf(drawn.summary, drawn.notes, [page.shown_size for page in geometry], geometry)
+    return OverlayItem(first=geometry[0].index, last=geometry[-1].index, overlay=overlay, prefix=prefix)
+
+
+def _run_annotated(drawn: list[_Drawn], source: FieldFile | None, sources: SourcePaths) -> Iterator[tuple[Copy, bytes]]:
+    """One run of source_batches: its copies merged by one sandbox child (overlays_merged),
+    each from its images when the sandbox refuses its pages or it has no source."""
+    if source is None:
+        for copy_drawn in drawn:
+            yield copy_drawn.copy, copy_drawn.from_images()
+        return
+    with sources.path(source) as path:
+        items = [_overlay_item(copy_drawn, sources, path) for copy_drawn in drawn]
+        merged = overlays_merged(path, [item for item in items if item is not None])
+        for copy_drawn, item in zip(drawn, items, strict=True):
+            result = next(merged) if item is not None else None
+            if isinstance(result, bytes):
+                yield copy_drawn.copy, result
+                continue
+            if result is not None:
+                logger.warning("annotated PDF of copy %s from its images: %s", copy_drawn.copy.pk, result.message)
+            yield copy_drawn.copy, copy_drawn.from_images()
+
+
 def _annotated(
     rows: list[ReviewRow], *, review: Review, sources: SourcePaths, links: dict[int, str]
 ) -> Iterator[tuple[Copy, bytes]]:
-    """The rows' annotated PDFs, in order: the copies of one source PDF merged by one sandbox
-    child (source_batches); a copy whose source the sandbox now refuses, from its page images."""
+    """The rows' annotated PDFs, in order, a run of copies of one source PDF at a time."""
     for batch in source_batches(rows):
         drawn = [_drawn(row, review, link=links.get(row.copy.pk, "")) for row in batch]
-        source = copy_source(batch[0].copy)
         try:
-            if source is None:
-                for copy_drawn in drawn:
-                    yield copy_drawn.copy, copy_drawn.from_images()
-                continue
-            with sources.path(source) as path:
-                for copy_drawn in drawn:
-                    copy = copy_drawn.copy
-                    try:
-                        geometry = sources.geometry(path, first=copy.first_page, last=copy.last_page)
-                    except PdfRefused as refused:
-                        logger.warning("annotated PDF of copy %s from its images: %s", copy.pk, refused.message)
-                        continue
-                    with translation.override(copy.exam.language):
-                        overlay, prefix = overlay_pdf(
-                            copy_drawn.summary, copy_drawn.notes, [page.shown_size for page in geometry], geometry
-                        )
-                    copy_drawn.item = OverlayItem(
-                        first=geometry[0].index, last=geometry[-1].index, overlay=overlay, prefix=prefix
-                    )
-                merged = overlays_merged(path, [d.item for d in drawn if d.item is not None])
-                for copy_drawn in drawn:
-                    result = next(merged) if copy_drawn.item is not None else None
-                    if isinstance(result, bytes):
-                        yield copy_drawn.copy, result
-                        continue
-                    if result is not None:
-                        # Validated at upload, refused now (a lowered limit): the rendered images will do.
-                        logger.warning(
-                            "annotated PDF of copy %s from its images: %s", copy_drawn.copy.pk, result.message
-                        )
-                    yield copy_drawn.copy, copy_drawn.from_images()
+            yield from _run_annotated(drawn, copy_source(batch[0].copy), sources)
         except FileNotFoundError:
             # Deleted by a purge that has not cleared its references yet (services.retention).
             raise FilesPurged(review.exam.files_purged_at) from None

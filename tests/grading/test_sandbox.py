@@ -12,7 +12,7 @@ from django.utils import translation
 
 from core.i18n import text_dump, text_load
 from grading import selectors
-from grading.engine import sandbox
+from grading.engine import render, sandbox
 from grading.engine.render import MAX_SIDE_PX, OverlayItem, pdf_overlays, pdf_pages
 from grading.engine.sandbox import PdfRefused
 from grading.models import Copy, SourceFile
@@ -166,20 +166,14 @@ def _overlay_items(ranges: list[tuple[int, int]]) -> list[OverlayItem]:
     ]
 
 
-def test_overlays_read_the_file_once_and_an_item_refused_leaves_the_others(tmp_path):
+def test_overlays_read_the_file_once_and_an_item_refused_leaves_the_others(tmp_path, monkeypatch):
     path = _file(tmp_path, text_pdf(["page 1", "page 2", "page 3", "page 4"]))
     started = []
     run = sandbox.sandbox_run
+    monkeypatch.setattr(render, "sandbox_run", lambda op, **request: started.append(op) or run(op, **request))
 
-    def counted(op, **request):
-        started.append(op)
-        return run(op, **request)
+    first, refused, last = list(pdf_overlays(path, _overlay_items([(1, 2), (9, 10), (3, 4)])))
 
-    import grading.engine.render as render
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(render, "sandbox_run", counted)
-        first, refused, last = list(pdf_overlays(path, _overlay_items([(1, 2), (9, 10), (3, 4)])))
     assert started == ["overlays"]
     assert isinstance(refused, PdfRefused) and refused.code == "range"
     assert refused.message == "Pages 9 à 4 absentes du PDF, qui en a 4."
