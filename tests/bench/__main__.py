@@ -2,7 +2,7 @@
 
     python -m tests.bench  [--copies 30/120/300] [--workers <cores>] [--threads 8] [--ahead 8] [--prepare 2]
                            [--pages 4]
-                           [--latency 1.0] [--samples 200] [--repeat 1] [--only grading|grid|export]
+                           [--latency 1.0] [--samples 200] [--repeat 3] [--only grading|grid|export]
 
 Database: a dedicated PostgreSQL database (`corrigo_bench_<checkout>`) on the server of
 DATABASE_URL, created for the run with Django's test-database machinery and MIGRATE=False
@@ -25,7 +25,9 @@ for each class size of `--copies`:
   being grading → verification (2) when any copy needed a verification round. load= is the
   load average (1 and 5 min) before the run, load_after= after.
   These come from runs without the sampler below (it takes the GIL 200 times a second);
-  `--repeat K` times each, then `grading_median copies= runs= ratio= cpu_ms_per_copy= python_loop_ms=`.
+  `--repeat K` times each (3 by default: the same code's ratio varies by up to ±0.08 from one
+  run to the next on these machines, more than the margin to the 30-copy target), then
+  `grading_median copies= runs= ratio= cpu_ms_per_copy= python_loop_ms=`, the figure to quote.
   BENCH_TRACE=1 prints on stderr when job_start's transaction committed, each provider call's
   start and end (seconds from the launch) with its copy's mark, and the critical chain (the
   last copy's waits between its steps), then the workers' warnings and retries (tests/bench/trace.py).
@@ -498,7 +500,7 @@ def main() -> None:
         "--prepare", type=int, default=PREPARE_AT_ONCE, help="copies a process prepares at once (0: no bound)"
     )
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=1, help="timed runs of each class size (a median line when > 1)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each class size (a median line when > 1)")
     parser.add_argument(
         "--only",
         choices=["grading", "grid", "export"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -146,6 +147,31 @@ def test_an_answer_left_unread_by_a_client_killed_with_it_is_not_delivered(llm_s
         assert llm_server.requests[0].delivered
     else:
         wait_until(lambda: not llm_server.requests[0].delivered, base=10, what="the reset seen")
+
+
+def test_a_calls_latency_runs_from_its_arrival_with_the_body_read_inside_it(llm_server):
+    """A remote provider answers `latency` after the request came, its own work inside it: the
+    body read and parsed after the headers are counted in the latency, not added to it (the
+    bench's ideal is `latency` a call)."""
+    llm_server.latency = 0.5
+    llm_server.script(json.dumps({"questions": []}))
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "ok"}]}).encode()
+    with socket.create_connection(("127.0.0.1", llm_server.port)) as sock:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+        )
+        time.sleep(0.3)  # the body comes later: the server has the headers and waits for it
+        assert not llm_server.requests
+        body_sent = time.monotonic()
+        sock.sendall(body)
+        answer = b""
+        while b'"usage"' not in answer:
+            answer += sock.recv(65536)
+    [record] = llm_server.requests
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert record.started < body_sent  # from the headers' arrival, not from the body parsed
+    assert record.ended - record.started >= 0.5  # never sooner than its latency
 
 
 def test_a_fault_plan_injects_faults_into_unscripted_requests_only(llm_server):
