@@ -159,7 +159,9 @@ def test_a_calls_latency_runs_from_its_arrival_with_the_body_read_inside_it(llm_
     with socket.create_connection(("127.0.0.1", llm_server.port)) as sock:
         sock.sendall(
             b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+            + b"Content-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
         )
         time.sleep(0.3)  # the body comes later: the server has the headers and waits for it
         assert not llm_server.requests
