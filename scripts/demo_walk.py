@@ -324,10 +324,15 @@ class Walk:
         with self.page.expect_navigation():
             self.page.get_by_role("link", name="Revoir les notes").first.click()
         self.shot("review grid")
+        stats = self.page.locator("#review-stats").inner_text()
         cell = self.page.locator(".grade-input").first
         cell.fill("1,5")
         cell.press("Enter")
         self.page.locator("td.cell.edited").first.wait_for()
+        # The statistics follow the grid once the burst of edits is over (review.js, 600 ms).
+        self.page.wait_for_function(
+            "before => document.getElementById('review-stats').innerText !== before", arg=stats, timeout=30_000
+        )
         self.shot("grade edited")
         say("review grid shown, one grade edited to 1,5")
 
