@@ -18,12 +18,15 @@ for websockets, litellm for every call.
 Lines printed: first `machine cores= python_loop_ms= load=`, the time one core takes for a fixed
 Python loop (compare CPU figures from two machines by it: they differ by 1.5–2× here); then,
 for each class size of `--copies`:
-- grading copies= workers= threads= ahead= prepare= wall_s ideal_s ratio calls concurrency load=: a class
+- grading copies= workers= threads= ahead= prepare= wall_s ideal_s ratio calls concurrency split= load=: a class
   of N copies × `--pages` pages in double correction. concurrency = workers × threads × 2 (the
   provider calls at once: each copy calls both graders at once; copies ahead wait for a slot);
   ideal = max(ceil(calls / concurrency), longest chain of dependent calls) × latency, the chain
   being grading → verification (2) when any copy needed a verification round. load= is the
-  load average (1 and 5 min) before the run, load_after= after.
+  load average (1 and 5 min) before the run, load_after= after. split= the copy tasks each
+  grading process received during the run (a retry counts again): Celery gives each process up
+  to threads + ahead copies while it calls for `--threads` at once, so an uneven split of a
+  small class can cost it a provider round (16 copies split 9/7: two rounds instead of one).
   These come from runs without the sampler below (it takes the GIL 200 times a second);
   `--repeat K` times each (3 by default: the same code's ratio varies by up to ±0.08 from one
   run to the next on these machines, more than the margin to the 30-copy target), then
@@ -167,6 +170,12 @@ def _wait_finished(exam, timeout: float = 1800) -> float:
             return now - max(wall_now - finished, 0.0)
         time.sleep(0.1)
     raise TimeoutError("the grading job did not finish")
+
+
+def _copies_received(worker) -> int:
+    """The copy tasks this grading process has received so far (its JSON log, at INFO: Celery's
+    « Task grading.tasks.copy_grade_task[…] received »)."""
+    return sum(1 for line in worker.log().splitlines() if "copy_grade_task[" in line and '] received"' in line)
 
 
 def _load() -> str:
@@ -328,6 +337,7 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path, *, sampled: b
     load_before = _load()
     xacts_before = _xacts()
     cpu_before = sum(_cpu_seconds(worker.process.pid) for worker in workers)
+    received_before = [_copies_received(worker) for worker in workers]
     own_before, postgres_before = _others_cpu()
     switch = sampler_dir / "on"
     if sampled:
@@ -342,6 +352,7 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path, *, sampled: b
     ended = _wait_finished(exam)
     time.sleep(0.6)  # the work a copy's end leaves (progress sent late) and the samplers' next write
     cpu = sum(_cpu_seconds(worker.process.pid) for worker in workers) - cpu_before
+    split = [_copies_received(worker) - before for worker, before in zip(workers, received_before, strict=True)]
     own_after, postgres_after = _others_cpu()
     xacts = _xacts() - xacts_before
     phases_after = _sampled(sampler_dir)
@@ -370,7 +381,8 @@ def _graded(args, copies: int, server, workers, sampler_dir: Path, *, sampled: b
         f"grading copies={copies} workers={args.workers} threads={args.threads} ahead={args.ahead}"
         f" prepare={args.prepare} wall_s={wall:.2f}"
         f" ideal_s={ideal:.2f} ratio={wall / ideal:.2f} calls={calls} concurrency={concurrency}"
-        f" max_in_flight={server.max_in_flight} {load_before} load_after={_load().removeprefix('load=')}"
+        f" max_in_flight={server.max_in_flight} split={','.join(map(str, split))}"
+        f" {load_before} load_after={_load().removeprefix('load=')}"
     )
     # The samplers' own CPU is not the workers': left out of the figure and printed apart.
     worker_cpu = cpu - sampler
