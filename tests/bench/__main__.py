@@ -25,8 +25,9 @@ for each class size of `--copies`:
   being grading → verification (2) when any copy needed a verification round. load= is the
   load average (1 and 5 min) before the run, load_after= after. split= the copy tasks each
   grading process received during the run (a retry counts again): Celery gives each process up
-  to threads + ahead copies while it calls for `--threads` at once, so an uneven split of a
-  small class can cost it a provider round (16 copies split 9/7: two rounds instead of one).
+  to threads + ahead copies while it calls for `--threads` at once, so in an uneven split of a
+  small class a copy may wait for its process's call slots while the other's idle, and cost the
+  class a provider round when it is disputed too (16 copies: 1.6 × the ideal in 3 runs of 10).
   These come from runs without the sampler below (it takes the GIL 200 times a second);
   `--repeat K` times each (3 by default: the same code's ratio varies by up to ±0.08 from one
   run to the next on these machines, more than the margin to the 30-copy target), then
