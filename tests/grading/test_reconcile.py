@@ -19,6 +19,7 @@ from grading.services.broker import broker_copy_ids
 from grading.services.holds import copy_unit
 from grading.services.leases import copy_lease_take, lease_keeper
 from tests.factories import copy_with_pages, exam_with_bareme
+from tests.support.plans import queries_sent, query_plan
 from usage.models import Reservation, UsageRecord
 from usage.selectors import usage_held
 from usage.services import unit_key
@@ -371,3 +372,24 @@ def test_a_launch_sends_its_copies_to_the_broker_in_one_round_trip(
 
     assert sent == [5]  # one round trip carrying the five messages
     assert broker_copy_ids(delivered_within=60) == {copy.pk for copy in copies}
+
+
+def test_the_beats_scans_read_the_unsettled_copies_alone(llm_server, exam, teacher, django_capture_on_commit_callbacks):
+    """Every minute (reconciliation) and every 15 minutes (copies waiting for allowance) the beat
+    looks for copies not settled yet among every copy ever graded: 2 million at 10× after 20
+    days, where a sequential scan took 142 ms a minute and grew with the table. They read the
+    copy_unsettled partial index, and still rescue the copy whose worker died."""
+    graded = Exam.objects.create(owner=teacher, title="Contrôle déjà corrigé")
+    Copy.objects.bulk_create(Copy(exam=graded, student_label=f"Élève {n}", status=Copy.Status.DONE) for n in range(300))
+    _job, [lost] = _started(exam, teacher, django_capture_on_commit_callbacks)
+    _lapse(lost)
+
+    with django_capture_on_commit_callbacks(execute=False):
+        sent = queries_sent(services.copies_reconcile, table="grading_copy")
+    # The copies whose lease lapsed, and the queued ones unchanged for a lease length.
+    [lapsed] = [sql for sql in sent if '"grading_copy"."lease_until" <' in sql]
+    [quiet] = [sql for sql in sent if '"grading_copy"."status" = \'queued\'' in sql]
+    assert "copy_unsettled" in query_plan(lapsed) and "copy_unsettled" in query_plan(quiet)
+    assert Copy.objects.get(pk=lost.pk).status == Copy.Status.QUEUED  # rescued: enqueued again
+    [waiting] = queries_sent(services.deferred_resume_all, table="accounts_user", containing="deferred")
+    assert "copy_unsettled" in query_plan(waiting)

@@ -10,12 +10,11 @@ the pools send, with sequential and bitmap scans off (a few rows would be read i
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from accounts.models import School
 from schools.services import school_teacher_add
 from tests.factories import UserFactory
+from tests.support.plans import queries_sent, query_plan
 from usage.pools import allowance_pool, usage_school_period
 from usage.selectors import usage_in_period
 
@@ -24,9 +23,7 @@ pytestmark = pytest.mark.django_db
 
 def _sums(read) -> list[str]:
     """The ledger sums `read()` sends, as PostgreSQL received them."""
-    with CaptureQueriesContext(connection) as queries:
-        read()
-    return [q["sql"] for q in queries.captured_queries if '"usage_usagerecord"' in q["sql"] and "SUM(" in q["sql"]]
+    return [sql for sql in queries_sent(read, table="usage_usagerecord") if "SUM(" in sql]
 
 
 @pytest.fixture(autouse=True)
@@ -43,15 +40,6 @@ def _a_ledger_with_others(spend):
             spend(user, 100)
 
 
-def _plan(sql: str) -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE usage_usagerecord")
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute("EXPLAIN " + sql)
-        return "\n".join(row[0] for row in cursor.fetchall())
-
-
 def test_a_schools_pool_is_summed_from_its_index_alone(teacher, other_teacher, spend):
     school = School.objects.create(name="Lycée Victor-Hugo", allowance_tokens=1_000_000)
     school_teacher_add(school=school, user=teacher)
@@ -62,9 +50,9 @@ def test_a_schools_pool_is_summed_from_its_index_alone(teacher, other_teacher, s
     assert pool.school == school and pool.used()[0] == 2300
 
     [used] = _sums(pool.used)
-    assert "Index Only Scan using usage_school_period" in _plan(used)
+    assert "Index Only Scan using usage_school_period" in query_plan(used)
     [per_teacher] = _sums(lambda: usage_school_period(school=school))
-    assert "Index Only Scan using usage_school_period" in _plan(per_teacher)
+    assert "Index Only Scan using usage_school_period" in query_plan(per_teacher)
     assert usage_school_period(school=school)[2] == {teacher.pk: 1500, other_teacher.pk: 800}
 
 
@@ -75,7 +63,7 @@ def test_a_teachers_own_pool_is_summed_from_its_index_alone(teacher, spend):
     assert pool.school is None and pool.used()[0] == 750
 
     [used] = _sums(pool.used)
-    assert "Index Only Scan using usage_user_period" in _plan(used)
+    assert "Index Only Scan using usage_user_period" in query_plan(used)
     start, end = pool.start, pool.end
     [in_period] = _sums(lambda: usage_in_period(user=teacher, start=start, end=end))
-    assert "Index Only Scan using usage_user_period" in _plan(in_period)
+    assert "Index Only Scan using usage_user_period" in query_plan(in_period)
