@@ -198,15 +198,6 @@ def pdf_overlays(path: str | Path, items: Sequence[OverlayItem]) -> Iterator[byt
             yield data
 
 
-def pdf_overlay(path: str | Path, *, first: int, last: int, overlay: bytes, prefix: int) -> bytes:
-    """Pages `first`..`last` with `overlay`'s pages drawn over them (one per page, after its
-    first `prefix` pages, which lead the result): merged in the sandbox with pypdf."""
-    (result,) = pdf_overlays(path, [OverlayItem(first=first, last=last, overlay=overlay, prefix=prefix)])
-    if isinstance(result, PdfRefused):
-        raise result
-    return result
-
-
 def _checked_int(value, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise PdfRefused.unreadable(f"out-of-range value {value!r}")

@@ -2,7 +2,7 @@
 copy page with each question's note in the right margin next to its answer.
 
 Notes are drawn in the page as shown (its /Rotate applied), on a page of the original's own,
-unrotated size, so the merge (grading.engine.render.pdf_overlay) lays it exactly over the scan.
+unrotated size, so the merge (grading.engine.render.pdf_overlays) lays it exactly over the scan.
 Type ≥ 9 pt; near-black and a deep red that stay legible printed in black and white.
 """
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.db.models.fields.files import FieldFile
 
-from ..engine.render import OverlayItem, PageGeometry, local_copy, pdf_geometry, pdf_overlay, pdf_overlays
+from ..engine.render import OverlayItem, PageGeometry, local_copy, pdf_geometry, pdf_overlays
 from ..engine.sandbox import PdfRefused
 from ..models import Copy
 from ..selectors.review import ReviewRow
@@ -101,6 +101,7 @@ def overlays_merged(path: Path, items: list[OverlayItem]) -> Iterator[bytes | Pd
         logger.warning("annotated PDFs: %s of %s merged, the rest one by one: %s", done, len(items), refused.message)
         for item in items[done:]:
             try:
-                yield pdf_overlay(path, first=item.first, last=item.last, overlay=item.overlay, prefix=item.prefix)
-            except PdfRefused as alone:
-                yield alone
+                (alone,) = pdf_overlays(path, [item])
+            except PdfRefused as refused_alone:
+                alone = refused_alone
+            yield alone
