@@ -30,7 +30,13 @@ def llm_warm() -> threading.Thread:
     """Imports litellm on a thread of its own (seconds, up to ~20 s on a loaded machine): a
     grading worker does it as soon as it is ready, so the first copy of the day does not wait
     for it with its job at 0/N; then takes what the process holds out of the garbage collector's
-    full passes (gc.freeze)."""
-    thread = threading.Thread(target=_warm, name="litellm-warm", daemon=True)
+    full passes (gc.freeze).
+
+    Not a daemon: a worker stopped while the import runs waits for it before the interpreter
+    finalizes. A daemon thread was frozen there mid-import, holding the import lock, and a
+    finalizer that imports (litellm's AsyncHTTPHandler.__del__) then waited for it forever: the
+    worker never exited after SIGTERM (test_sigterm_stops_every_worker_process_gracefully, seen
+    in CI; 3 hangs in 40 exits during the import before, none after)."""
+    thread = threading.Thread(target=_warm, name="litellm-warm")
     thread.start()
     return thread

@@ -127,8 +127,9 @@ def test_sigterm_stops_every_worker_process_gracefully(tmp_path):
         try:
             code = launcher.wait(timeout=scaled(60))
         except subprocess.TimeoutExpired:
-            # Seen once in CI with a change since withdrawn (stop 38), never reproduced: where
-            # each stuck worker waits, from its own stacks.
+            # Seen in CI (stops 38 and 41): a daemon warm-up thread frozen mid-import, a finalizer
+            # waiting on the import lock (grading.engine.warmup). Where each stuck worker waits,
+            # from its own stacks, should it come back.
             for pid in _children(launcher):
                 os.kill(pid, signal.SIGABRT)
             with contextlib.suppress(subprocess.TimeoutExpired):
