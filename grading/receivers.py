@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from celery.signals import worker_ready
+from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -12,6 +12,7 @@ from usage.services import allowance_changed, allowance_released
 
 from .engine.warmup import llm_warm
 from .services.deferred import deferred_resume_soon, released_resume_soon, school_deferred_resume_soon
+from .services.passing_on import process_room
 
 
 @worker_ready.connect
@@ -21,6 +22,12 @@ def on_worker_ready(sender, **kwargs) -> None:
     queues = {queue.name for queue in getattr(getattr(sender, "task_consumer", None), "queues", ())}
     if settings.CELERY_TASK_DEFAULT_QUEUE in queues:
         llm_warm()
+        process_room.beat(node=sender.hostname)  # its room offered to the other grading processes (services.passing_on)
+
+
+@worker_shutdown.connect
+def on_worker_shutdown(sender, **kwargs) -> None:
+    process_room.forget()
 
 
 @receiver(allowance_changed)

@@ -41,11 +41,21 @@ def retry_countdown(retries: int) -> float:
 
 
 @shared_task(bind=True, acks_late=True, max_retries=RETRY_MAX, ignore_result=True)
-def copy_grade_task(self, copy_id: int, job_id: int, attempt: int) -> str:
+def copy_grade_task(self, copy_id: int, job_id: int, attempt: int, passed_on: bool = False) -> str:
+    from .services.passing_on import copy_pass_on, process_room
     from .services.prepare_gate import preparing
 
-    with preparing():  # up to the copy's first call (services.prepare_gate)
-        return _copy_grade_task(self, copy_id, job_id, attempt)
+    with process_room.counted() as running:
+        # Beyond what this process calls at once while another has room: to that one, once.
+        if (
+            not passed_on
+            and not self.request.retries
+            and (node := process_room.pass_on_target(running=running)) is not None
+            and copy_pass_on(self, node=node, copy_id=copy_id, job_id=job_id, attempt=attempt)
+        ):
+            return "passed on"
+        with preparing():  # up to the copy's first call (services.prepare_gate)
+            return _copy_grade_task(self, copy_id, job_id, attempt)
 
 
 def _copy_grade_task(task, copy_id: int, job_id: int, attempt: int) -> str:

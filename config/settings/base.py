@@ -196,6 +196,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Each worker also reads a queue of its own (`<node name>.dq2`): a copy its grading process cannot
+# call at once is passed on to the process with room (grading/services/passing_on.py).
+CELERY_WORKER_DIRECT = True
 CELERY_TASK_DEFAULT_QUEUE = f"{REDIS_PREFIX}"
 # Work on files that asks no model (pages rendered from an upload, a class PDF's thumbnails, the
 # subject's pages beside a proposed barème, exports: sandboxed, CPU- and memory-heavy) has its

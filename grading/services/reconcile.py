@@ -4,8 +4,9 @@ Run by the beat every CORRIGO_RECONCILE_EVERY_S (a minute). Two ways a copy lose
 - its worker died (SIGKILL, OOM, a lost machine) while grading it: the copy's lease
   (services.leases) is not renewed and lapses after CORRIGO_COPY_LEASE_S;
 - its message vanished from the broker (Redis flushed, restarted without persistence, a
-  failover): the copy stays queued and no message in the queue or among the unacknowledged
-  ones (services.broker) names it.
+  failover): the copy stays queued and no message in the queue, in a live worker's own queue
+  (a copy passed on, services.passing_on) or among the unacknowledged ones (services.broker)
+  names it.
 Either way the copy is enqueued again under the same attempt: the calls already answered are
 replayed from their stored rows (never paid twice), the lease and the conditional status
 updates make one execution grade it, once. After CORRIGO_COPY_REQUEUES_MAX such rescues within
@@ -33,6 +34,7 @@ from .broker import broker_copy_ids
 from .copy_failures import copy_fail
 from .jobs import ACTIVE, job_finalize
 from .leases import IN_FLIGHT, lease_length
+from .passing_on import process_room
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +117,7 @@ def copies_reconcile() -> Reconciled:
         ).select_related("exam__owner", "job")
     )
     if waiting:
-        present = broker_copy_ids(delivered_within=lease_length().total_seconds())
+        present = broker_copy_ids(delivered_within=lease_length().total_seconds(), nodes=process_room.live())
         for copy in waiting:
             if copy.pk in present:
                 continue

@@ -101,20 +101,24 @@ def test_a_grading_worker_imports_litellm_as_soon_as_it_is_ready_and_the_render_
 
     from grading import receivers
 
-    warmed = []
+    warmed, offered = [], []
     monkeypatch.setattr(receivers, "llm_warm", lambda: warmed.append(True))
+    # A grading worker offers its room to the others (services.passing_on) under its node name.
+    monkeypatch.setattr(receivers.process_room, "beat", lambda *, node: offered.append(node))
 
     def ready(*names: str) -> None:
         receivers.on_worker_ready(
-            sender=SimpleNamespace(task_consumer=SimpleNamespace(queues=[Queue(n) for n in names]))
+            sender=SimpleNamespace(
+                hostname=f"w{len(warmed)}@host", task_consumer=SimpleNamespace(queues=[Queue(n) for n in names])
+            )
         )
 
     ready(settings.CORRIGO_RENDER_QUEUE)
-    assert warmed == []
+    assert (warmed, offered) == ([], [])
     ready(settings.CELERY_TASK_DEFAULT_QUEUE)
-    assert warmed == [True]
+    assert (warmed, offered) == ([True], ["w0@host"])
     ready(settings.CELERY_TASK_DEFAULT_QUEUE, settings.CORRIGO_RENDER_QUEUE)  # a worker started by hand
-    assert warmed == [True, True]
+    assert (warmed, offered) == ([True, True], ["w0@host", "w1@host"])
 
 
 WARMED = """
