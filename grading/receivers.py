@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 from django.conf import settings
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -23,6 +23,11 @@ def on_worker_ready(sender, **kwargs) -> None:
     if settings.CELERY_TASK_DEFAULT_QUEUE in queues:
         llm_warm()
         process_room.beat(node=sender.hostname)  # its room offered to the other grading processes (services.passing_on)
+
+
+@worker_shutting_down.connect
+def on_worker_shutting_down(sender, **kwargs) -> None:
+    process_room.close()  # takes no more copies: none passed on to it (services.passing_on)
 
 
 @worker_shutdown.connect

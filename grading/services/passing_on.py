@@ -14,10 +14,12 @@ wait, every process has reserved all it can: none has room) and another process 
 the last ROOM_FRESH_S: it publishes the copy's task again to that process's own queue (Celery's
 worker_direct, settings.CELERY_WORKER_DIRECT) and ends without touching the copy. Once only: a
 copy passed on is graded where it lands. A retried task (its lease extended over its countdown)
-is never passed on, nor one whose process has no bound on its calls. Redis or the broker out of
-reach: the copy stays where it is. The reconciliation reads the own queues of the live processes
-too (services.reconcile): a copy passed to a process that died before taking it is in no queue
-it reads once that process's room is stale, and it enqueues the copy again.
+is never passed on, nor one whose process has no bound on its calls. A process told to stop
+(SIGTERM: a warm shutdown, its consumer closed) withdraws its room at once, not when its last
+copies are done. Redis or the broker out of reach: the copy stays where it is. The
+reconciliation reads the own queues of the live processes too (services.reconcile): a copy
+passed to a process that died before taking it is in no queue it reads once that process's
+room is stale, and it enqueues the copy again.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class ProcessRoom:
 
     def __init__(self) -> None:
         self.node: str | None = None
+        # Set when a warm shutdown begins: the room is no longer written (close()).
+        self.closed = threading.Event()
         self._running = 0
         self._lock = threading.Lock()
 
@@ -87,15 +91,26 @@ class ProcessRoom:
 
     def write(self) -> None:
         """The process's room, stamped with the time (best effort: grading never waits on it)."""
-        if self.node is None or _calling() <= 0:
+        if self.node is None or self.closed.is_set() or _calling() <= 0:
             return
         try:
             redis_client().hset(rooms_key(), self.node, f"{self.room()} {time.time():.3f}")
         except RedisError:
             logger.debug("room not written", exc_info=True)
 
+    def close(self) -> None:
+        """A warm shutdown begins (worker_shutting_down): the process takes no more copies, so its
+        room is no longer written, and it is dropped at once, not when its last copies are done
+        (worker_shutdown, forget()): meanwhile a copy passed to it would wait in its own queue
+        until the reconciliation found its room stale. Called in the signal handler, where the
+        main thread may hold the Redis client's lock: the room is dropped from a thread."""
+        self.closed.set()
+        if self.node is not None:
+            threading.Thread(target=self.forget, name="room-drop").start()
+
     def forget(self) -> None:
-        """The process stops (warm shutdown): its room is no longer offered."""
+        """The process stops: its room is no longer offered (also what a copy task ending
+        between close() and now wrote)."""
         if self.node is None:
             return
         try:
@@ -143,16 +158,17 @@ class ProcessRoom:
 
     def beat(self, *, node: str) -> None:
         """From now on the room is written as `node`'s, also every ROOM_EVERY_S from a daemon
-        thread, so that an idle process is offered (once per process: a grading worker ready)."""
+        thread until close(), so that an idle process is offered (once per process: a grading
+        worker ready)."""
         with self._lock:
             started, self.node = self.node is not None, node
         if started:
             return
 
         def run() -> None:
-            while True:
+            self.write()
+            while not self.closed.wait(ROOM_EVERY_S):
                 self.write()
-                time.sleep(ROOM_EVERY_S)
 
         threading.Thread(target=run, name="room-heartbeat", daemon=True).start()
 

@@ -46,12 +46,14 @@ def rooms(settings):
     broker_flush()
     client.delete(rooms_key())
     process_room.node = HERE
+    process_room.closed.clear()
 
     def write(node: str, room: int, *, age: float = 0.0) -> None:
         client.hset(rooms_key(), node, f"{room} {time.time() - age:.3f}")
 
     yield write
     process_room.node = None
+    process_room.closed.clear()
     client.delete(rooms_key())
     broker_flush()
     client.close()
@@ -135,6 +137,24 @@ def test_a_processs_room_is_the_copies_it_calls_at_once_less_the_copy_tasks_it_r
         assert running == 1
     assert client.hgetall(rooms_key()) == {}
     process_room.forget()
+    client.close()
+
+
+def test_a_process_shutting_down_withdraws_its_room_at_once_and_never_writes_it_again(rooms):
+    client = redis.Redis.from_url(django_settings.REDIS_URL)
+    with ExitStack() as stack:
+        _running(stack, 1)
+        assert client.hexists(rooms_key(), HERE)
+        process_room.close()  # SIGTERM: a warm shutdown begins while a copy is being graded
+        deadline = Deadline(10)
+        while client.hexists(rooms_key(), HERE):  # dropped by a thread of its own
+            assert not deadline.expired()
+            time.sleep(0.01)
+    # The copy's end, and another task started meanwhile, no longer offer the process.
+    with process_room.counted():
+        pass
+    process_room.write()
+    assert client.hgetall(rooms_key()) == {}
     client.close()
 
 
@@ -257,3 +277,38 @@ def test_a_real_worker_with_room_grades_the_copy_passed_to_it_once(rooms, llm_se
     assert _direct_messages(node) == []
     assert ModelAnswer.objects.filter(copy=copy).count() == 1
     assert UsageRecord.objects.filter(copy=copy).count() == len(llm_server.requests) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_told_to_stop_withdraws_its_room_before_its_copy_is_done(
+    rooms, llm_server, teacher, settings, tmp_path
+):
+    exam = exam_with_bareme(owner=teacher, mode="single", questions=2)
+    copy = copy_with_pages(exam, pages=1)
+    _job_create(exam=exam, user=teacher, copies=[copy], estimate_tokens=50_000)  # committed: its message queued
+    llm_server.script(grades_json([2, 3]), latency=5)  # the copy is still in its call at SIGTERM
+    env = roles_env(llm_server) | {"CORRIGO_LLM_TIMEOUT": "60"}  # the call waits its 5 s
+    worker = celery_worker_start(tmp_path, name="stopping", concurrency=2, CORRIGO_LLM_CALL_SLOTS="2", **env)
+    client = redis.Redis.from_url(django_settings.REDIS_URL)
+    try:
+        deadline = Deadline(60)
+        while not llm_server.requests:
+            assert not deadline.expired(), worker.log()[-3000:]
+            time.sleep(0.05)
+        [node] = [n.decode() for n in client.hkeys(rooms_key()) if n.decode() != HERE]
+        assert node.startswith("stopping@")
+
+        worker.process.terminate()  # a warm shutdown: the copy in flight is finished first
+        deadline = Deadline(10)
+        while client.hexists(rooms_key(), node):
+            assert not deadline.expired(), worker.log()[-3000:]
+            time.sleep(0.02)
+        assert not llm_server.requests[0].ended  # withdrawn while the copy was in its call
+
+        worker.process.wait(timeout=Deadline(60).remaining())
+    finally:
+        worker.stop()
+    assert Copy.objects.get(pk=copy.pk).status == Copy.Status.DONE, worker.log()[-4000:]
+    assert client.hgetall(rooms_key()) == {}  # its copy's end did not offer it again
+    client.close()
