@@ -2,8 +2,12 @@
 
 from django.db import migrations, models
 
+from core.migration_operations import AddIndexOnline
+
 
 class Migration(migrations.Migration):
+    # Built CONCURRENTLY on PostgreSQL: copies keep changing state meanwhile (core.migration_operations).
+    atomic = False
 
     dependencies = [
         ('grading', '0023_gradingjob_regrade'),
@@ -11,7 +15,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexOnline(
             model_name='copy',
             index=models.Index(condition=models.Q(('status__in', ['queued', 'grading', 'verifying', 'deferred'])), fields=['status', 'exam'], name='copy_unsettled'),
         ),

@@ -4,10 +4,16 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from core.migration_operations import AddIndexOnline, ForeignKeyIndexDropOnline, RemoveIndexOnline
+
 
 class Migration(migrations.Migration):
     # The covering indexes are built before the plain ones (and the user's own) go: the pools'
-    # sums keep an index throughout.
+    # sums keep an index throughout. On PostgreSQL they are built and dropped CONCURRENTLY, one
+    # operation at a time outside a transaction: the ledger keeps taking rows meanwhile
+    # (core.migration_operations); the user's foreign key loses its own index the same way,
+    # its constraint untouched.
+    atomic = False
 
     dependencies = [
         ('accounts', '0003_school_subscription'),
@@ -17,23 +23,23 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexOnline(
             model_name='usagerecord',
             index=models.Index(fields=['user', 'created_at'], include=('school', 'total_tokens', 'total_cost'), name='usage_user_period'),
         ),
-        migrations.AddIndex(
+        AddIndexOnline(
             model_name='usagerecord',
             index=models.Index(fields=['school', 'created_at'], include=('user', 'total_tokens', 'total_cost'), name='usage_school_period'),
         ),
-        migrations.RemoveIndex(
+        RemoveIndexOnline(
             model_name='usagerecord',
             name='usage_usage_user_id_7af0e3_idx',
         ),
-        migrations.RemoveIndex(
+        RemoveIndexOnline(
             model_name='usagerecord',
             name='usage_usage_school__7a0bde_idx',
         ),
-        migrations.AlterField(
+        ForeignKeyIndexDropOnline(
             model_name='usagerecord',
             name='user',
             field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='usage_records', to=settings.AUTH_USER_MODEL),
