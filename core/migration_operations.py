@@ -3,8 +3,8 @@ their writers on PostgreSQL.
 
 A plain CREATE INDEX holds a lock that blocks every INSERT, UPDATE and DELETE on its table
 while it builds: minutes on the ledger at 10× (≈ 5 M rows a month), with every copy's calls
-waiting to be recorded. On PostgreSQL these build and drop with CONCURRENTLY (Django's
-AddIndexConcurrently / RemoveIndexConcurrently: the migration must say `atomic = False`);
+waiting to be recorded. On PostgreSQL these build and drop with CONCURRENTLY, as Django's
+AddIndexConcurrently / RemoveIndexConcurrently do (the migration must say `atomic = False`);
 elsewhere (SQLite, `make run`'s default) they are the plain operations, which those
 PostgreSQL-only ones refuse to be.
 
@@ -21,12 +21,24 @@ a lock that blocks its writers; on PostgreSQL only the index goes, CONCURRENTLY.
 
 from __future__ import annotations
 
-from django.contrib.postgres.operations import AddIndexConcurrently, NotInTransactionMixin, RemoveIndexConcurrently
+from django.db import NotSupportedError
 from django.db.migrations.operations import AddIndex, AlterField, RemoveIndex
 
 
 def _postgresql(schema_editor) -> bool:
     return schema_editor.connection.vendor == "postgresql"
+
+
+class _Online:
+    """What the operations below share, as Django's AddIndexConcurrently has it (its module is
+    PostgreSQL's alone, which the application code keeps out: tests/core/test_code_shape.py)."""
+
+    def _ensure_not_in_transaction(self, schema_editor) -> None:
+        if schema_editor.connection.in_atomic_block:
+            raise NotSupportedError(
+                f"The {type(self).__name__} operation cannot be executed inside a transaction"
+                " (set atomic = False on the migration)."
+            )
 
 
 def _index_valid(schema_editor, name: str) -> bool | None:
@@ -44,42 +56,59 @@ def _index_valid(schema_editor, name: str) -> bool | None:
     return None if row is None else bool(row[0])
 
 
-class AddIndexOnline(AddIndexConcurrently):
+class AddIndexOnline(_Online, AddIndex):
     """AddIndex, built CONCURRENTLY on PostgreSQL."""
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         if not _postgresql(schema_editor):
-            return AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
         self._ensure_not_in_transaction(schema_editor)
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return None
         valid = _index_valid(schema_editor, self.index.name)
         if valid:
             return None
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if valid is False and self.allow_migrate_model(schema_editor.connection.alias, model):
+        if valid is False:
             schema_editor.remove_index(model, self.index, concurrently=True)
-        return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        schema_editor.add_index(model, self.index, concurrently=True)
+        return None
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if not _postgresql(schema_editor):
-            return AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
-        return super().database_backwards(app_label, schema_editor, from_state, to_state)
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        self._ensure_not_in_transaction(schema_editor)
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.remove_index(model, self.index, concurrently=True)
+        return None
 
 
-class RemoveIndexOnline(RemoveIndexConcurrently):
+class RemoveIndexOnline(_Online, RemoveIndex):
     """RemoveIndex, dropped CONCURRENTLY on PostgreSQL."""
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         if not _postgresql(schema_editor):
-            return RemoveIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
-        return super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        self._ensure_not_in_transaction(schema_editor)
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            index = from_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
+            schema_editor.remove_index(model, index, concurrently=True)
+        return None
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if not _postgresql(schema_editor):
-            return RemoveIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
-        return super().database_backwards(app_label, schema_editor, from_state, to_state)
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        self._ensure_not_in_transaction(schema_editor)
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            index = to_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
+            schema_editor.add_index(model, index, concurrently=True)
+        return None
 
 
-class ForeignKeyIndexDropOnline(NotInTransactionMixin, AlterField):
+class ForeignKeyIndexDropOnline(_Online, AlterField):
     """AlterField of a foreign key from db_index=True to db_index=False and nothing else; on
     PostgreSQL its plain index (the one Django made for db_index) is dropped CONCURRENTLY and
     the constraint is left alone, and going back builds the index CONCURRENTLY."""

@@ -1,6 +1,6 @@
 """The large tables' index migrations, applied for real on PostgreSQL: built and dropped
-CONCURRENTLY, the ledger's foreign key left alone, an interrupted build taken up again
-(core/migration_operations.py)."""
+CONCURRENTLY, the ledger's foreign key left alone, an interrupted build taken up again; and on
+SQLite (`make run`), the plain operations (core/migration_operations.py)."""
 
 from __future__ import annotations
 
@@ -110,3 +110,32 @@ def test_in_a_transaction_the_concurrent_operations_refuse_to_run(loader):
         connection.schema_editor(atomic=False) as editor,
     ):
         migration.apply(before, editor)
+
+
+def test_on_sqlite_the_same_migrations_are_the_plain_operations(loader, tmp_path):
+    from django.db.utils import ConnectionHandler
+
+    # A SQLite database of its own (the handler's one alias, as make run's settings name it).
+    sqlite = ConnectionHandler({"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "db")}})
+    sqlite = sqlite["default"]
+    try:
+        for node, model_name in ((USAGE_INDEXES, "usagerecord"), (COPY_INDEX, "copy")):
+            migration, before = _states(loader, node)
+            model = before.apps.get_model(node[0], model_name)
+            with sqlite.schema_editor() as editor:
+                editor.create_model(model)  # its table as the migration finds it, indexes included
+            with sqlite.schema_editor(atomic=False) as editor:
+                migration.apply(before, editor)
+            with sqlite.cursor() as cursor:
+                indexes = sqlite.introspection.get_constraints(cursor, model._meta.db_table)
+            if model_name == "usagerecord":
+                assert indexes["usage_user_period"]["columns"] == ["user_id", "created_at"]
+                assert indexes["usage_school_period"]["columns"] == ["school_id", "created_at"]
+                assert "usage_usage_user_id_7af0e3_idx" not in indexes
+                assert not [
+                    name for name, index in indexes.items() if index["index"] and index["columns"] == ["user_id"]
+                ]
+            else:
+                assert indexes["copy_unsettled"]["columns"] == ["status", "exam_id"]
+    finally:
+        sqlite.close()
