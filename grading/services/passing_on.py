@@ -118,31 +118,29 @@ class ProcessRoom:
         except RedisError:
             logger.debug("room not forgotten", exc_info=True)
 
+    @staticmethod
+    def _rooms() -> list[tuple[bytes | str, str, int, bool]]:
+        """Every room written: (field, node, room, fresh: written in the last ROOM_FRESH_S)."""
+        now = time.time()
+        rooms = []
+        for field, value in redis_client().hgetall(rooms_key()).items():
+            room, _, written = _text(value).partition(" ")
+            rooms.append((field, _text(field), int(room), now - float(written) <= ROOM_FRESH_S))
+        return rooms
+
     def roomiest(self) -> str | None:
         """The node of the other live process with the most room, None when none has any.
         Rooms older than ROOM_FRESH_S are dropped."""
-        key, now = rooms_key(), time.time()
-        best: tuple[int, str] | None = None
-        stale = []
-        for field, value in redis_client().hgetall(key).items():
-            room, _, written = _text(value).partition(" ")
-            node = _text(field)
-            if now - float(written) > ROOM_FRESH_S:
-                stale.append(field)
-            elif node != self.node and int(room) > 0 and (best is None or int(room) > best[0]):
-                best = (int(room), node)
+        rooms = self._rooms()
+        stale = [field for field, _node, _room, fresh in rooms if not fresh]
         if stale:
-            redis_client().hdel(key, *stale)
-        return best[1] if best is not None else None
+            redis_client().hdel(rooms_key(), *stale)
+        offered = [(room, node) for _field, node, room, fresh in rooms if fresh and node != self.node and room > 0]
+        return max(offered)[1] if offered else None
 
     def live(self) -> list[str]:
         """The nodes of every process that wrote its room in the last ROOM_FRESH_S (this one's too)."""
-        now = time.time()
-        return [
-            _text(field)
-            for field, value in redis_client().hgetall(rooms_key()).items()
-            if now - float(_text(value).partition(" ")[2]) <= ROOM_FRESH_S
-        ]
+        return [node for _field, node, _room, fresh in self._rooms() if fresh]
 
     def pass_on_target(self, *, running: int) -> str | None:
         """Where a copy task that starts with `running` copy tasks in its process (itself
