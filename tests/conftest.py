@@ -24,16 +24,31 @@ def pytest_sessionstart(session):
         deadlines.calibrate()
 
 
+# Test modules that use the process's fixed Redis keys (the rooms every grading process reads,
+# the broker's queues, which they flush): two mutant runs at once would read and clear each
+# other's. They run only for the mutants of the module they test, which scripts/mutation.sh
+# runs one at a time (its SERIAL_MUTANTS) before the others.
+SERIAL_TESTS = {"tests/grading/test_passing_on.py": "grading.services.passing_on."}
+
+
 def pytest_collection_modifyitems(config, items):
     if not MUTATION:
         return
     # Mutants run two at a time against one database (django_db_setup below): a test that commits
     # would show its rows to the other run's tests. A test grading through the scripted server
     # takes seconds, for every mutant of the engine it covers: only those marked `mutation` run.
-    left_out = [item for item in items if _commits(item) or _grades_slowly(item)]
+    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+    left_out = [item for item in items if _commits(item) or _grades_slowly(item) or _serial_elsewhere(item, mutant)]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = [item for item in items if item not in left_out]
+
+
+def _serial_elsewhere(item: pytest.Item, mutant: str) -> bool:
+    """A test of SERIAL_TESTS run for a mutant of another module (mutmut's own runs, the
+    statistics and the clean one, are not mutants: they run every test)."""
+    module = SERIAL_TESTS.get(item.nodeid.split("::", 1)[0])
+    return module is not None and "__mutmut_" in mutant and not mutant.startswith(module)
 
 
 def _grades_slowly(item: pytest.Item) -> bool:

@@ -102,6 +102,7 @@ def test_a_copy_beyond_what_its_process_calls_goes_to_the_process_with_the_most_
 
     rooms("a@corrigo-test", 0)
     assert process_room.pass_on_target(running=3) is None  # nobody else has room
+    assert process_room.roomiest() is None  # said so, not raised (max() of no room)
     rooms("a@corrigo-test", 1)
     settings.CORRIGO_LLM_CALL_SLOTS = 2  # one copy called at once: the second is beyond
     assert process_room.pass_on_target(running=1) is None
@@ -130,6 +131,14 @@ def test_a_processs_room_is_the_copies_it_calls_at_once_less_the_copy_tasks_it_r
     settings.CORRIGO_LLM_CALL_SLOTS = 0  # calls not bounded: no room to offer
     with process_room.counted():
         assert client.hgetall(rooms_key()) == {}
+    settings.CORRIGO_LLM_CALL_SLOTS = 1  # a copy's two calls never go out at once: none to offer
+    with process_room.counted():
+        assert client.hgetall(rooms_key()) == {}
+    settings.CORRIGO_LLM_CALL_SLOTS = 2  # one copy at once, the least room a process offers
+    with process_room.counted():
+        assert written() == 0
+    assert written() == 1
+    process_room.forget()
     settings.CORRIGO_LLM_CALL_SLOTS = 4
 
     process_room.node = None  # not a grading worker (a web process, a test): nothing written
