@@ -113,8 +113,6 @@ class ForeignKeyIndexDropOnline(_Online, AlterField):
     PostgreSQL its plain index (the one Django made for db_index) is dropped CONCURRENTLY and
     the constraint is left alone, and going back builds the index CONCURRENTLY."""
 
-    atomic = False
-
     def _fields(self, app_label, from_state, to_state):
         old = from_state.apps.get_model(app_label, self.model_name)._meta.get_field(self.name)
         new = to_state.apps.get_model(app_label, self.model_name)._meta.get_field(self.name)

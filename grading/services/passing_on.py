@@ -119,28 +119,28 @@ class ProcessRoom:
             logger.debug("room not forgotten", exc_info=True)
 
     @staticmethod
-    def _rooms() -> list[tuple[bytes | str, str, int, bool]]:
-        """Every room written: (field, node, room, fresh: written in the last ROOM_FRESH_S)."""
+    def _rooms() -> list[tuple[str, int, bool]]:
+        """Every room written: (node, room, fresh: written in the last ROOM_FRESH_S)."""
         now = time.time()
         rooms = []
         for field, value in redis_client().hgetall(rooms_key()).items():
             room, _, written = _text(value).partition(" ")
-            rooms.append((field, _text(field), int(room), now - float(written) <= ROOM_FRESH_S))
+            rooms.append((_text(field), int(room), now - float(written) <= ROOM_FRESH_S))
         return rooms
 
     def roomiest(self) -> str | None:
         """The node of the other live process with the most room, None when none has any.
         Rooms older than ROOM_FRESH_S are dropped."""
         rooms = self._rooms()
-        stale = [field for field, _node, _room, fresh in rooms if not fresh]
+        stale = [node for node, _room, fresh in rooms if not fresh]
         if stale:
             redis_client().hdel(rooms_key(), *stale)
-        offered = [(room, node) for _field, node, room, fresh in rooms if fresh and node != self.node and room > 0]
+        offered = [(room, node) for node, room, fresh in rooms if fresh and node != self.node and room > 0]
         return max(offered)[1] if offered else None
 
     def live(self) -> list[str]:
         """The nodes of every process that wrote its room in the last ROOM_FRESH_S (this one's too)."""
-        return [node for _field, node, _room, fresh in self._rooms() if fresh]
+        return [node for node, _room, fresh in self._rooms() if fresh]
 
     def pass_on_target(self, *, running: int) -> str | None:
         """Where a copy task that starts with `running` copy tasks in its process (itself

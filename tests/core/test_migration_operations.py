@@ -139,3 +139,26 @@ def test_on_sqlite_the_same_migrations_are_the_plain_operations(loader, tmp_path
                 assert indexes["copy_unsettled"]["columns"] == ["status", "exam_id"]
     finally:
         sqlite.close()
+
+
+def test_the_foreign_key_operation_refuses_any_change_but_giving_up_its_index():
+    from django.conf import settings
+    from django.db import models
+
+    from core.migration_operations import ForeignKeyIndexDropOnline
+
+    def user(on_delete=models.PROTECT, **kwargs):
+        field = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=on_delete, **kwargs)
+        field.set_attributes_from_name("user")
+        return field
+
+    ForeignKeyIndexDropOnline._check(user(), user(db_index=False))  # the one change it makes
+    for indexed, plain in (
+        (user(db_index=False), user(db_index=False)),  # no index to give up
+        (user(), user()),  # the index kept
+        (user(db_index=False), user()),  # the other way
+        (user(), user(db_index=False, null=True)),  # the column changes too
+        (user(), user(db_index=False, on_delete=models.CASCADE)),  # and the constraint
+    ):
+        with pytest.raises(ValueError, match="only drops a foreign key's own index"):
+            ForeignKeyIndexDropOnline._check(indexed, plain)
