@@ -78,8 +78,15 @@ def _text_units(text: str) -> tuple[str, ...]:
     return tuple(text[i : i + 4] for i in range(0, len(text), 4))
 
 
+@functools.lru_cache(maxsize=16)
+def _image_digest(url: str) -> str:
+    # Kept for the request being answered: its units and its stable key both need each of its
+    # images' digests (a page's data URL is ≈ 135 KB; a few MB kept at most).
+    return hashlib.sha1(url.encode(), usedforsecurity=False).hexdigest()
+
+
 def _image_units(url: str) -> tuple[str, ...]:
-    return _image_units_of(hashlib.sha1(url.encode(), usedforsecurity=False).hexdigest())
+    return _image_units_of(_image_digest(url))
 
 
 @functools.lru_cache(maxsize=512)
@@ -229,6 +236,28 @@ def _split_by_names(text: str, pages: int) -> list[dict] | None:
         {"student_label": name, "first_page": first, "last_page": end - 1}
         for (first, name), end in zip(starts, bounds, strict=True)
     ]
+
+
+def stable_key(message: dict) -> str:
+    """A digest of a request's last message without the copy's random delimiters: the same copy
+    graded again gets the same answer, another copy (other text or pages) another. Its images
+    count by their digests (`_image_digest`, which the token count reuses): dumping a message of
+    550 KB to JSON and searching it for delimiters was half this server's CPU a request, which
+    the bench counts on the workers' cores."""
+    digest = hashlib.sha1(str(message.get("role")).encode(), usedforsecurity=False)
+    content = message.get("content")
+    for part in [content] if isinstance(content, str) else content or []:
+        kind = part.get("type") if isinstance(part, dict) else "text"
+        if kind == "image_url":
+            image = part["image_url"]
+            digest.update(b"\x00img:" + _image_digest(image["url"] if isinstance(image, dict) else image).encode())
+        elif kind == "image":  # Anthropic
+            source = part.get("source", {})
+            digest.update(b"\x00img:" + _image_digest(source.get("data", "") or source.get("url", "")).encode())
+        else:
+            text = part if isinstance(part, str) else part.get("text") or json.dumps(part, sort_keys=True)
+            digest.update(b"\x00text:" + _DELIMITER_RE.sub("copie_eleve", text).encode())
+    return digest.hexdigest()
 
 
 def request_text(messages: list[dict]) -> str:
@@ -836,11 +865,7 @@ class LLMServer:
             if entry and entry.content is not None:
                 content = entry.content(text, model) if callable(entry.content) else entry.content
             else:
-                last = (body.get("messages") or [{}])[-1]
-                # Without the copy's random delimiters: the same copy graded again gets the same answer.
-                stable = _DELIMITER_RE.sub("copie_eleve", json.dumps(last, sort_keys=True))
-                key = hashlib.sha1(stable.encode(), usedforsecurity=False).hexdigest()
-                content = demo_content(text, model, key)
+                content = demo_content(text, model, stable_key((body.get("messages") or [{}])[-1]))
             finish = "stop"
             if fault == "malformed":
                 content = "Voici la correction : {questions: [oups"
