@@ -250,3 +250,24 @@ def test_demo_mode_writes_french_with_no_break_spaces_and_leaves_the_copy_as_wri
     assert unread["reading"].startswith("(lecture simulée\u00a0: la copie")
     # The copy's own words are read as the student wrote them, spaces included.
     assert first["reading"] == "peut-être x = 3 ? je ne sais pas trop, désolée !"
+
+
+def test_the_stable_key_names_the_copy_whatever_its_random_delimiters():
+    """The scripted provider answers the same copy asked again the same way (its demo grades hang
+    on this key), though every prompt wraps the copy in new random delimiters; another page
+    image or another text is another copy."""
+    from grading.engine.prompts import ExamContext, grading_messages
+    from tests.support.llm_server import stable_key
+
+    questions = ({"id": "q1", "label": "Question 1", "max": 4.0, "criteria": "x = 5"},)
+    ctx = ExamContext(1, "Contrôle", "", "", "fr", "", questions, ())
+
+    def key(pages: list[tuple[str, str]]) -> str:
+        return stable_key(grading_messages(ctx, pages)[-1])
+
+    page = ("data:image/jpeg;base64,AAAA", "Question 1 : x = 5")
+    first, again = grading_messages(ctx, [page])[-1], grading_messages(ctx, [page])[-1]
+    assert json.dumps(first) != json.dumps(again)  # the delimiters differ from one prompt to the next
+    assert stable_key(first) == stable_key(again)
+    assert key([("data:image/jpeg;base64,AAAB", page[1])]) != key([page])
+    assert key([(page[0], "Question 1 : x = 6")]) != key([page])
