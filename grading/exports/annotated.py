@@ -227,7 +227,7 @@ def copy_annotated_pdf(*, copy: Copy, review: Review | None = None, link: str = 
         raise FilesPurged(copy.exam.files_purged_at)
     review = review or review_get(exam=copy.exam)
     row = next(r for r in review.rows if r.copy.pk == copy.pk)
-    sources = SourcePaths(whole_file=False)
+    sources = SourcePaths()
     try:
         ((_copy, pdf),) = _annotated([row], review=review, sources=sources, links={copy.pk: link})
     finally:

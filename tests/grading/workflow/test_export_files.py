@@ -303,6 +303,53 @@ def test_a_class_pdf_is_merged_a_batch_at_a_time_each_copy_with_its_own_pages(te
         assert texts == _texts(exports.copy_annotated_pdf(copy=copy))
 
 
+def _sandbox_ops(monkeypatch) -> list[tuple[str, int]]:
+    """The sandbox children started from now on: (operation, items)."""
+    started: list[tuple[str, int]] = []
+    run = render.sandbox_run
+
+    def counted(op, **request):
+        started.append((op, len(request.get("items", []))))
+        return run(op, **request)
+
+    monkeypatch.setattr(render, "sandbox_run", counted)
+    return started
+
+
+@pytest.mark.django_db
+def test_a_class_pdfs_geometry_is_read_for_its_first_copys_download_only(teacher, llm_server, monkeypatch):
+    exam = _graded(_class(teacher, 3), teacher)
+    started = _sandbox_ops(monkeypatch)
+
+    for copy in exam.copies.order_by("first_page"):
+        number = copy.first_page // PAGES + 1
+        assert _scanned_pages(_texts(exports.copy_annotated_pdf(copy=copy))) == [(number, 1), (number, 2)]
+
+    # The first download read the whole file's geometry; the next ones found it kept.
+    assert started == [("geometry", 0), ("overlays", 1), ("overlays", 1), ("overlays", 1)]
+
+
+@pytest.mark.django_db
+def test_a_download_without_the_cache_reads_its_geometry_and_still_has_its_pages(
+    teacher, llm_server, monkeypatch, caplog
+):
+    from redis.exceptions import RedisError
+
+    exam = _graded(_class(teacher, 2), teacher)
+    started = _sandbox_ops(monkeypatch)
+
+    def unreachable(*args, **kwargs):
+        raise RedisError("Connection refused")
+
+    monkeypatch.setattr("django.core.cache.backends.redis.RedisCache.get", unreachable)
+    for copy in exam.copies.order_by("first_page"):
+        number = copy.first_page // PAGES + 1
+        assert _scanned_pages(_texts(exports.copy_annotated_pdf(copy=copy))) == [(number, 1), (number, 2)]
+
+    assert started == [("geometry", 0), ("overlays", 1), ("geometry", 0), ("overlays", 1)]
+    assert "PDF geometry cache unavailable" in caplog.text
+
+
 @pytest.mark.django_db
 @pytest.mark.mutation
 def test_a_child_killed_in_the_middle_of_a_batch_leaves_the_rest_merged_one_by_one(
