@@ -317,6 +317,7 @@ def _sandbox_ops(monkeypatch) -> list[tuple[str, int]]:
 
 
 @pytest.mark.django_db
+@pytest.mark.mutation  # the geometry kept (sources.py)
 def test_a_class_pdfs_geometry_is_read_for_its_first_copys_download_only(teacher, llm_server, monkeypatch):
     exam = _graded(_class(teacher, 3), teacher)
     started = _sandbox_ops(monkeypatch)
@@ -330,6 +331,7 @@ def test_a_class_pdfs_geometry_is_read_for_its_first_copys_download_only(teacher
 
 
 @pytest.mark.django_db
+@pytest.mark.mutation  # the geometry kept (sources.py)
 def test_a_download_without_the_cache_reads_its_geometry_and_still_has_its_pages(
     teacher, llm_server, monkeypatch, caplog
 ):
