@@ -278,8 +278,7 @@ def bench_grading(args, tmp: Path, server) -> list[str]:
         for copies in args.copies:
             runs = [_graded(args, copies, server, workers, sampler_dir) for _ in range(args.repeat)]
             if args.repeat > 1:
-                concurrency = args.workers * args.threads * 2
-                runs.append([_median_line(copies, runs, concurrency=concurrency, latency=args.latency)])
+                runs.append([_median_line(copies, runs, latency=args.latency)])
             # The split by phase comes from a run of its own, with the sampler on (it perturbs).
             runs.append(_graded(args, copies, server, workers, sampler_dir, sampled=True))
             for line in (line for run in runs for line in run):
@@ -324,10 +323,10 @@ def _met(value: float, target: float) -> str:
     return "yes" if round(value, 2) <= target else "no"
 
 
-def _median_line(copies: int, runs: list[list[str]], *, concurrency: int, latency: float) -> str:
+def _median_line(copies: int, runs: list[list[str]], *, latency: float) -> str:
     """The median of the repeated runs' ratio and CPU per copy (the machine is noisy), and
-    whether it meets the targets (the ratio's where one is set for this size, concurrency and
-    call latency)."""
+    whether it meets the targets (the ratio's where one is set for this size, the runs'
+    concurrency and the calls' latency)."""
 
     def figure(run: list[str], name: str) -> float:
         return float(next(part for line in run for part in line.split() if part.startswith(f"{name}=")).split("=")[1])
@@ -336,7 +335,7 @@ def _median_line(copies: int, runs: list[list[str]], *, concurrency: int, latenc
     cpu = statistics.median(figure(run, "cpu_ms_per_copy") for run in runs)
     loop = statistics.median(figure(run, "python_loop_ms") for run in runs)
     targets = f" cpu_target={CPU_MS_TARGET:.0f} cpu_met={_met(cpu, CPU_MS_TARGET)}"
-    held = concurrency == RATIO_TARGET_CONCURRENCY and latency == RATIO_TARGET_LATENCY
+    held = figure(runs[0], "concurrency") == RATIO_TARGET_CONCURRENCY and latency == RATIO_TARGET_LATENCY
     if (target := RATIO_TARGETS.get(copies)) is not None and held:
         targets = f" ratio_target={target:.2f} ratio_met={_met(ratio, target)}" + targets
     return (

@@ -276,12 +276,9 @@ def _scanned_pages(texts: list[str]) -> list[tuple[int, int]]:
     return [(int(match[1]), int(match[2])) if match else (0, 0) for match in found]
 
 
-@pytest.mark.django_db
-@pytest.mark.mutation  # the batches' rule (sources.py): run by `make mutation` though it grades
-def test_a_class_pdf_is_merged_a_batch_at_a_time_each_copy_with_its_own_pages(teacher, llm_server, monkeypatch):
-    exam = _graded(_class(teacher, 5), teacher)
-    monkeypatch.setattr(sources, "OVERLAY_BATCH_PAGES", 2 * PAGES)  # two copies a child
-    started = []
+def _sandbox_ops(monkeypatch) -> list[tuple[str, int]]:
+    """The sandbox children started from now on: (operation, items)."""
+    started: list[tuple[str, int]] = []
     run = render.sandbox_run
 
     def counted(op, **request):
@@ -289,6 +286,15 @@ def test_a_class_pdf_is_merged_a_batch_at_a_time_each_copy_with_its_own_pages(te
         return run(op, **request)
 
     monkeypatch.setattr(render, "sandbox_run", counted)
+    return started
+
+
+@pytest.mark.django_db
+@pytest.mark.mutation  # the batches' rule (sources.py): run by `make mutation` though it grades
+def test_a_class_pdf_is_merged_a_batch_at_a_time_each_copy_with_its_own_pages(teacher, llm_server, monkeypatch):
+    exam = _graded(_class(teacher, 5), teacher)
+    monkeypatch.setattr(sources, "OVERLAY_BATCH_PAGES", 2 * PAGES)  # two copies a child
+    started = _sandbox_ops(monkeypatch)
     files = _zip_built(exam, teacher)
 
     # The file's geometry read once, its pages merged by three children (2 + 2 + 1 copies).
@@ -301,19 +307,6 @@ def test_a_class_pdf_is_merged_a_batch_at_a_time_each_copy_with_its_own_pages(te
         assert _scanned_pages(texts) == [(number, 1), (number, 2)]
         # The same pages and notes as the copy's own download, merged alone.
         assert texts == _texts(exports.copy_annotated_pdf(copy=copy))
-
-
-def _sandbox_ops(monkeypatch) -> list[tuple[str, int]]:
-    """The sandbox children started from now on: (operation, items)."""
-    started: list[tuple[str, int]] = []
-    run = render.sandbox_run
-
-    def counted(op, **request):
-        started.append((op, len(request.get("items", []))))
-        return run(op, **request)
-
-    monkeypatch.setattr(render, "sandbox_run", counted)
-    return started
 
 
 @pytest.mark.django_db
