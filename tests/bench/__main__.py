@@ -48,7 +48,9 @@ for each class size of `--copies`:
 - cpu_phases_ms_per_copy: the same CPU split by what the thread was doing (tests/bench/sampler.py:
   llm_call = litellm and the HTTP client, ledger = answers kept, ledger rows and allowance holds,
   progress = live events, engine = prompts and answers stored, copy_state = the rest of the copy
-  task, celery = the broker, llm_logging = litellm's callbacks). BENCH_SAMPLER_DETAIL=1 prints
+  task, celery = the broker, llm_logging = litellm's callbacks; the CPU just before a wait counts
+  to the wait's phase: litellm's answer handling shows partly as `ledger`, see sampler.py).
+  BENCH_SAMPLER_DETAIL=1 prints
   the top functions too. From one more run of the same class with the sampler on (its own CPU,
   sampler_ms_per_copy, left out), with that run's sampled_run_cpu_ms_per_copy and ratio.
 - sizing tokens_per_copy db_transactions_per_copy: the ledger's tokens per copy (prompt +
