@@ -50,9 +50,9 @@ for each class size of `--copies`:
   progress = live events, engine = prompts and answers stored, copy_state = the rest of the copy
   task, celery = the broker, llm_logging = litellm's callbacks; the CPU just before a wait counts
   to the wait's phase: litellm's answer handling shows partly as `ledger`, see sampler.py).
-  BENCH_SAMPLER_DETAIL=1 prints
-  the top functions too. From one more run of the same class with the sampler on (its own CPU,
-  sampler_ms_per_copy, left out), with that run's sampled_run_cpu_ms_per_copy and ratio.
+  BENCH_SAMPLER_DETAIL=1 prints the top functions too. From one more run of the same class with
+  the sampler on (its own CPU, sampler_ms_per_copy, left out), with that run's
+  sampled_run_cpu_ms_per_copy and ratio.
 - sizing tokens_per_copy db_transactions_per_copy: the ledger's tokens per copy (prompt +
   completion, every call) and the transactions committed in the database per copy (every
   process; PostgreSQL's statistics, which lag by up to half a second).
