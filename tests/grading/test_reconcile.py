@@ -347,14 +347,35 @@ def test_a_round_within_a_third_of_a_lease_of_its_take_goes_on_without_taking_it
     assert len(taken) == 1 + takes  # the start's take, then the first round's when 10 s had passed
 
 
-def test_a_launch_sends_its_copies_to_the_broker_in_one_round_trip(
+@pytest.mark.parametrize(
+    ("copies", "batches"),
+    [(0, []), (8, [8]), (9, [8, 1]), (72, [8, 64]), (73, [8, 64, 1]), (200, [8, 64, 64, 64])],
+)
+def test_a_launch_cuts_its_messages_in_a_small_first_batch_then_larger_ones(copies, batches):
+    """The first ENQUEUE_FIRST (8) messages leave alone, so the workers start while the others
+    are built; then ENQUEUE_BATCH (64) at a time; every copy once, in order."""
+    from grading.services.jobs import enqueue_batches
+
+    ids = list(range(copies))
+    cut = enqueue_batches(ids)
+
+    assert [len(batch) for batch in cut] == batches
+    assert [copy_id for batch in cut for copy_id in batch] == ids
+
+
+def test_a_launch_sends_its_copies_to_the_broker_in_a_few_round_trips(
     llm_server, exam, teacher, django_capture_on_commit_callbacks, monkeypatch
 ):
-    """A class's messages go in one Redis pipeline, every copy's message in it (counted on the
-    wire: the commands the connection sends, wrapped, not replaced)."""
+    """A class's messages go in Redis pipelines, the first batch before the next is built, every
+    copy's message in one of them (counted on the wire: the commands the connection sends,
+    wrapped, not replaced). Batches of 2 then 3 here, for a class of 6."""
     from redis.connection import Connection
 
-    copies = [copy_with_pages(exam, pages=1) for _ in range(5)]
+    from grading.services import jobs
+
+    monkeypatch.setattr(jobs, "ENQUEUE_FIRST", 2)
+    monkeypatch.setattr(jobs, "ENQUEUE_BATCH", 3)
+    copies = [copy_with_pages(exam, pages=1) for _ in range(6)]
     sent: list[int] = []
     send = Connection.send_packed_command
 
@@ -370,7 +391,7 @@ def test_a_launch_sends_its_copies_to_the_broker_in_one_round_trip(
         services.job_start(exam=exam, user=teacher)
     monkeypatch.undo()
 
-    assert sent == [5]  # one round trip carrying the five messages
+    assert sent == [2, 3, 1]  # three round trips, the first one carrying two messages only
     assert broker_copy_ids(delivered_within=60) == {copy.pk for copy in copies}
 
 
