@@ -57,6 +57,19 @@ def enqueue_batches(ids: Sequence[int]) -> list[Sequence[int]]:
     return batches
 
 
+def copies_enqueue(*, job_id: int, attempts: dict[int, int], ids: Sequence[int]) -> None:
+    """The copy tasks of a launch (`attempts`: each copy's attempt, by id), in a few round trips
+    to the broker (kombu's publish batch, a Redis pipeline each: enqueue_batches), not one each:
+    300 copies took 0.5-0.75 s of the launch request one by one, on the cores the workers start
+    grading on (issue 18). A message lost with its batch is enqueued again by the reconciliation
+    (services.reconcile)."""
+    with copy_grade_task.app.producer_or_acquire() as producer:
+        for batch in enqueue_batches(ids):
+            with producer.batch():
+                for copy_id in batch:
+                    copy_grade_task.apply_async((copy_id, job_id, attempts[copy_id]), producer=producer)
+
+
 def copy_unit_of(*, copy_id: int, attempt: int) -> str:
     """A copy's attempt as a unit of its job's reservation (usage.services.usage_hold)."""
     return f"c{copy_id}:{attempt}"
@@ -113,19 +126,7 @@ def _job_create(
                 ],
             )
 
-            def enqueue() -> None:
-                # The class's messages in a few round trips to the broker (kombu's publish batch,
-                # a Redis pipeline each: enqueue_batches), not one each: 300 copies took 0.5-0.75 s
-                # of the launch request one by one, on the cores the workers start grading on
-                # (issue 18). A message lost with its batch is enqueued again by the
-                # reconciliation (services.reconcile).
-                with copy_grade_task.app.producer_or_acquire() as producer:
-                    for batch in enqueue_batches(ids):
-                        with producer.batch():
-                            for copy_id in batch:
-                                copy_grade_task.apply_async((copy_id, job.pk, attempts[copy_id]), producer=producer)
-
-            transaction.on_commit(enqueue)
+            transaction.on_commit(lambda: copies_enqueue(job_id=job.pk, attempts=attempts, ids=ids))
     except IntegrityError as exc:
         raise WorkflowError(_("Une correction est déjà en cours pour cet examen.")) from exc
     # Rendered once on the render queue for every worker's prompts (enqueued when the subject was
